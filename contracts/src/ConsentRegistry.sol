@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
+import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
+
+/// @title ConsentRegistry
+/// @notice Patient-controlled consent for reading records, writing records and prescribing, grantable directly
+///         or with an EIP-712 signature relayed by anyone, plus loudly-logged, time-boxed emergency READ access.
+/// @dev Signatures go through OpenZeppelin's SignatureChecker: ECDSA for EOAs (malleable high-s signatures
+///      rejected) and ERC-1271 for smart-wallet patients. Per-patient sequential nonces are consumed on use.
+contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+    /// @notice Scope bit: read the patient's records.
+    uint8 public constant READ_RECORDS = 1;
+    /// @notice Scope bit: anchor records and open/close episodes for the patient.
+    uint8 public constant WRITE_RECORDS = 2;
+    /// @notice Scope bit: issue prescriptions to the patient.
+    uint8 public constant PRESCRIBE = 4;
+    /// @notice Maximum duration of emergency access.
+    uint32 public constant MAX_EMERGENCY_DURATION = 24 hours;
+
+    /// @notice EIP-712 type hash of `Grant(address patient,address grantee,uint8 scopes,uint40 expiresAt,uint256 nonce,uint256 deadline)`.
+    bytes32 public constant GRANT_TYPEHASH = keccak256(
+        "Grant(address patient,address grantee,uint8 scopes,uint40 expiresAt,uint256 nonce,uint256 deadline)"
+    );
+    /// @notice EIP-712 type hash of `Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)`.
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)");
+
+    uint8 internal constant ALL_SCOPES = READ_RECORDS | WRITE_RECORDS | PRESCRIBE;
+
+    /// @notice The credential registry consulted for emergency access.
+    ICredentialRegistry public immutable CREDENTIALS;
+
+    mapping(address patient => mapping(address grantee => Grant)) internal _grants;
+
+    /// @notice Deploys the registry.
+    /// @param credentials The CredentialRegistry.
+    constructor(ICredentialRegistry credentials) EIP712("medledger ConsentRegistry", "1") {
+        CREDENTIALS = credentials;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grant(address grantee, uint8 scopes, uint40 expiresAt) external {
+        _grant(msg.sender, grantee, scopes, expiresAt, false);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revoke(address grantee) external {
+        _revoke(msg.sender, grantee, false);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grantWithSig(
+        address patient,
+        address grantee,
+        uint8 scopes,
+        uint40 expiresAt,
+        uint256 deadline,
+        bytes calldata signature
+    ) external {
+        bytes32 structHash =
+            keccak256(abi.encode(GRANT_TYPEHASH, patient, grantee, scopes, expiresAt, _useNonce(patient), deadline));
+        _checkSignature(patient, structHash, deadline, signature);
+        _grant(patient, grantee, scopes, expiresAt, true);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function revokeWithSig(address patient, address grantee, uint256 deadline, bytes calldata signature)
+        external
+    {
+        bytes32 structHash = keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, _useNonce(patient), deadline));
+        _checkSignature(patient, structHash, deadline, signature);
+        _revoke(patient, grantee, true);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function openEmergencyAccess(address patient, uint16 reasonCode, uint32 duration) external {
+        if (patient == address(0) || patient == msg.sender) {
+            revert ConsentRegistry__InvalidGrantee(patient, msg.sender);
+        }
+        if (duration == 0 || duration > MAX_EMERGENCY_DURATION) {
+            revert ConsentRegistry__InvalidEmergencyDuration(duration, MAX_EMERGENCY_DURATION);
+        }
+        CREDENTIALS.prescriberAuthority(msg.sender); // reverts unless an active prescriber
+        uint40 expiresAt = uint40(block.timestamp + duration);
+        _grants[patient][msg.sender].emergencyUntil = expiresAt;
+        emit EmergencyAccessOpened(patient, msg.sender, reasonCode, expiresAt);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function endEmergencyAccess(address patient, address grantee) external {
+        if (msg.sender != patient && msg.sender != grantee) {
+            revert ConsentRegistry__NotPatientOrGrantee(msg.sender, patient, grantee);
+        }
+        Grant storage g = _grants[patient][grantee];
+        if (g.emergencyUntil <= block.timestamp) revert ConsentRegistry__NoEmergencyAccess(patient, grantee);
+        g.emergencyUntil = 0;
+        emit EmergencyAccessEnded(patient, grantee, msg.sender);
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function hasScope(address patient, address grantee, uint8 scope) external view returns (bool) {
+        if (scope == 0) return false;
+        Grant storage g = _grants[patient][grantee];
+        if (g.scopes & scope == scope && block.timestamp < g.expiresAt) return true;
+        return scope == READ_RECORDS && block.timestamp < g.emergencyUntil;
+    }
+
+    /// @inheritdoc IConsentRegistry
+    function grantOf(address patient, address grantee) external view returns (Grant memory) {
+        return _grants[patient][grantee];
+    }
+
+    /// @notice The EIP-712 domain separator (chain id and this contract's address included).
+    /// @return The domain separator.
+    // solhint-disable-next-line func-name-mixedcase
+    function DOMAIN_SEPARATOR() external view returns (bytes32) {
+        return _domainSeparatorV4();
+    }
+
+    function _grant(address patient, address grantee, uint8 scopes, uint40 expiresAt, bool relayed) internal {
+        if (grantee == address(0) || grantee == patient) revert ConsentRegistry__InvalidGrantee(patient, grantee);
+        if (scopes == 0 || scopes & ~ALL_SCOPES != 0) revert ConsentRegistry__InvalidScopes(scopes);
+        if (expiresAt <= block.timestamp) revert ConsentRegistry__InvalidExpiry(expiresAt, block.timestamp);
+        Grant storage g = _grants[patient][grantee];
+        _grants[patient][grantee] = Grant({
+            scopes: scopes,
+            expiresAt: expiresAt,
+            grantedAt: uint40(block.timestamp),
+            emergencyUntil: g.emergencyUntil
+        });
+        emit ConsentGranted(patient, grantee, scopes, expiresAt, relayed);
+    }
+
+    function _revoke(address patient, address grantee, bool relayed) internal {
+        Grant storage g = _grants[patient][grantee];
+        if (g.scopes == 0) revert ConsentRegistry__NoConsent(patient, grantee);
+        _grants[patient][grantee] = Grant({scopes: 0, expiresAt: 0, grantedAt: 0, emergencyUntil: g.emergencyUntil});
+        emit ConsentRevoked(patient, grantee, relayed);
+    }
+
+    function _checkSignature(address patient, bytes32 structHash, uint256 deadline, bytes calldata signature)
+        internal
+        view
+    {
+        if (block.timestamp > deadline) revert ConsentRegistry__SignatureExpired(deadline, block.timestamp);
+        if (!SignatureChecker.isValidSignatureNowCalldata(patient, _hashTypedDataV4(structHash), signature)) {
+            revert ConsentRegistry__InvalidSignature(patient);
+        }
+    }
+}

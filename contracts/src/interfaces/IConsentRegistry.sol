@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @title IConsentRegistry
+/// @notice Patient-controlled consent: which grantee may read records, write records or prescribe, and until
+///         when; plus time-boxed emergency ("break-glass") read access opened by an active prescriber.
+/// @dev Scope bits: READ_RECORDS = 1, WRITE_RECORDS = 2, PRESCRIBE = 4. A grant is effective while
+///      `block.timestamp < expiresAt`. Emergency access is independent of the consent and counts for READ only.
+interface IConsentRegistry {
+    /// @notice One patient → grantee entry; a single storage slot.
+    /// @param scopes Bitmask of granted scopes (0 = no consent).
+    /// @param expiresAt Consent is effective while `block.timestamp < expiresAt`.
+    /// @param grantedAt When the consent was (last) granted; 0 if none.
+    /// @param emergencyUntil Emergency READ access is open while `block.timestamp < emergencyUntil`.
+    struct Grant {
+        uint8 scopes;
+        uint40 expiresAt;
+        uint40 grantedAt;
+        uint40 emergencyUntil;
+    }
+
+    /// @notice `patient` granted (or replaced) consent to `grantee`.
+    /// @param relayed True when submitted with the patient's signature by a relayer.
+    event ConsentGranted(
+        address indexed patient, address indexed grantee, uint8 scopes, uint40 expiresAt, bool relayed
+    );
+    /// @notice `patient` revoked the consent of `grantee` (effective immediately).
+    event ConsentRevoked(address indexed patient, address indexed grantee, bool relayed);
+    /// @notice An active prescriber (`grantee`) opened emergency READ access to `patient`'s records.
+    event EmergencyAccessOpened(
+        address indexed patient, address indexed grantee, uint16 reasonCode, uint40 expiresAt
+    );
+    /// @notice Emergency access was ended early by the patient or the grantee (`endedBy`).
+    event EmergencyAccessEnded(address indexed patient, address indexed grantee, address endedBy);
+
+    /// @notice The grantee is the zero address or the patient itself.
+    error ConsentRegistry__InvalidGrantee(address patient, address grantee);
+    /// @notice The scopes are 0 or contain unknown bits.
+    error ConsentRegistry__InvalidScopes(uint8 scopes);
+    /// @notice The consent expiry is not in the future.
+    error ConsentRegistry__InvalidExpiry(uint40 expiresAt, uint256 currentTime);
+    /// @notice There is no consent to revoke.
+    error ConsentRegistry__NoConsent(address patient, address grantee);
+    /// @notice The signature's deadline has passed.
+    error ConsentRegistry__SignatureExpired(uint256 deadline, uint256 currentTime);
+    /// @notice The signature is not the patient's over the expected typed data (wrong signer, nonce, domain...).
+    error ConsentRegistry__InvalidSignature(address patient);
+    /// @notice Emergency duration is 0 or longer than the maximum.
+    error ConsentRegistry__InvalidEmergencyDuration(uint32 duration, uint32 maxDuration);
+    /// @notice No emergency access is open for this pair.
+    error ConsentRegistry__NoEmergencyAccess(address patient, address grantee);
+    /// @notice Only the patient or the grantee may end emergency access.
+    error ConsentRegistry__NotPatientOrGrantee(address caller, address patient, address grantee);
+
+    /// @notice Grants (or replaces) consent of the caller (the patient) to `grantee`.
+    /// @param grantee The account receiving consent.
+    /// @param scopes Bitmask of READ_RECORDS (1), WRITE_RECORDS (2), PRESCRIBE (4); non-zero.
+    /// @param expiresAt Expiry timestamp; must be in the future.
+    function grant(address grantee, uint8 scopes, uint40 expiresAt) external;
+
+    /// @notice Revokes the caller's (the patient's) consent to `grantee`, immediately.
+    /// @param grantee The grantee.
+    function revoke(address grantee) external;
+
+    /// @notice Grants consent on behalf of `patient` with the patient's EIP-712 `Grant` signature (ECDSA or
+    ///         ERC-1271). Anyone may relay. Consumes the patient's next nonce.
+    /// @param patient The patient who signed.
+    /// @param grantee The account receiving consent.
+    /// @param scopes Scope bitmask.
+    /// @param expiresAt Consent expiry.
+    /// @param deadline Last timestamp at which the signature may be used.
+    /// @param signature The patient's signature over the typed-data digest.
+    function grantWithSig(
+        address patient,
+        address grantee,
+        uint8 scopes,
+        uint40 expiresAt,
+        uint256 deadline,
+        bytes calldata signature
+    ) external;
+
+    /// @notice Revokes consent on behalf of `patient` with the patient's EIP-712 `Revoke` signature. Anyone may
+    ///         relay. Consumes the patient's next nonce.
+    /// @param patient The patient who signed.
+    /// @param grantee The grantee.
+    /// @param deadline Last timestamp at which the signature may be used.
+    /// @param signature The patient's signature over the typed-data digest.
+    function revokeWithSig(address patient, address grantee, uint256 deadline, bytes calldata signature)
+        external;
+
+    /// @notice Opens emergency READ access to `patient`'s records for the caller, who must be an active
+    ///         prescriber. Loudly logged.
+    /// @param patient The patient.
+    /// @param reasonCode Off-chain reason code.
+    /// @param duration Seconds, 1..MAX_EMERGENCY_DURATION (24 h).
+    function openEmergencyAccess(address patient, uint16 reasonCode, uint32 duration) external;
+
+    /// @notice Ends open emergency access early. Callable by the patient or by the grantee.
+    /// @param patient The patient.
+    /// @param grantee The account holding emergency access.
+    function endEmergencyAccess(address patient, address grantee) external;
+
+    /// @notice Whether `grantee` currently holds every bit of `scope` for `patient`. Emergency access counts
+    ///         when `scope` is exactly READ_RECORDS.
+    /// @param patient The patient.
+    /// @param grantee The grantee.
+    /// @param scope Scope bitmask to test (0 always yields false).
+    /// @return True if held now.
+    function hasScope(address patient, address grantee, uint8 scope) external view returns (bool);
+
+    /// @notice The stored grant for a pair (expired entries are returned as stored).
+    /// @param patient The patient.
+    /// @param grantee The grantee.
+    /// @return The grant.
+    function grantOf(address patient, address grantee) external view returns (Grant memory);
+}
