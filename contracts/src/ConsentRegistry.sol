@@ -3,9 +3,9 @@ pragma solidity 0.8.30;
 
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
+import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 
 /// @title ConsentRegistry
 /// @notice Patient-controlled consent for reading records, writing records and prescribing, grantable directly
@@ -62,8 +62,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash =
-            keccak256(abi.encode(GRANT_TYPEHASH, patient, grantee, scopes, expiresAt, _useNonce(patient), deadline));
+        bytes32 structHash = keccak256(
+            abi.encode(GRANT_TYPEHASH, patient, grantee, scopes, expiresAt, _useNonce(patient), deadline)
+        );
         _checkSignature(patient, structHash, deadline, signature);
         _grant(patient, grantee, scopes, expiresAt, true);
     }
@@ -72,7 +73,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     function revokeWithSig(address patient, address grantee, uint256 deadline, bytes calldata signature)
         external
     {
-        bytes32 structHash = keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, _useNonce(patient), deadline));
+        bytes32 structHash =
+            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, _useNonce(patient), deadline));
         _checkSignature(patient, structHash, deadline, signature);
         _revoke(patient, grantee, true);
     }
@@ -123,7 +125,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     function _grant(address patient, address grantee, uint8 scopes, uint40 expiresAt, bool relayed) internal {
-        if (grantee == address(0) || grantee == patient) revert ConsentRegistry__InvalidGrantee(patient, grantee);
+        if (grantee == address(0) || grantee == patient) {
+            revert ConsentRegistry__InvalidGrantee(patient, grantee);
+        }
         if (scopes == 0 || scopes & ~ALL_SCOPES != 0) revert ConsentRegistry__InvalidScopes(scopes);
         if (expiresAt <= block.timestamp) revert ConsentRegistry__InvalidExpiry(expiresAt, block.timestamp);
         Grant storage g = _grants[patient][grantee];
@@ -139,7 +143,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     function _revoke(address patient, address grantee, bool relayed) internal {
         Grant storage g = _grants[patient][grantee];
         if (g.scopes == 0) revert ConsentRegistry__NoConsent(patient, grantee);
-        _grants[patient][grantee] = Grant({scopes: 0, expiresAt: 0, grantedAt: 0, emergencyUntil: g.emergencyUntil});
+        _grants[patient][grantee] =
+            Grant({scopes: 0, expiresAt: 0, grantedAt: 0, emergencyUntil: g.emergencyUntil});
         emit ConsentRevoked(patient, grantee, relayed);
     }
 

@@ -2,8 +2,9 @@
 pragma solidity 0.8.30;
 
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
-import {AccessControlDefaultAdminRules} from
-    "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
+import {
+    AccessControlDefaultAdminRules
+} from "@openzeppelin/contracts/access/extensions/AccessControlDefaultAdminRules.sol";
 
 /// @title CredentialRegistry
 /// @notice The licensing authority's registry of prescriber and pharmacy credentials.
@@ -25,7 +26,9 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     /// @param adminDelay Delay (seconds) of the default admin's two-step transfer.
     /// @param admin Initial default admin.
     /// @param registrar Initial registrar (may be address(0) to grant the role later).
-    constructor(uint48 adminDelay, address admin, address registrar) AccessControlDefaultAdminRules(adminDelay, admin) {
+    constructor(uint48 adminDelay, address admin, address registrar)
+        AccessControlDefaultAdminRules(adminDelay, admin)
+    {
         if (registrar != address(0)) _grantRole(REGISTRAR_ROLE, registrar);
     }
 
@@ -110,7 +113,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc ICredentialRegistry
     function isActive(address account, Kind kind) public view returns (bool) {
         Credential storage c = _credentials[account];
-        return kind != Kind.None && c.kind == kind && c.status == Status.Active && block.timestamp < c.expiresAt;
+        return
+            kind != Kind.None && c.kind == kind && c.status == Status.Active && block.timestamp < c.expiresAt;
     }
 
     /// @inheritdoc ICredentialRegistry
@@ -121,7 +125,9 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc ICredentialRegistry
     function prescriberAuthority(address account) external view returns (uint32 id, uint8 schedules) {
         Credential storage c = _credentials[account];
-        if (!isActive(account, Kind.Prescriber)) revert CredentialRegistry__NotActive(account, Kind.Prescriber);
+        if (!isActive(account, Kind.Prescriber)) {
+            revert CredentialRegistry__NotActive(account, Kind.Prescriber);
+        }
         return (c.id, c.schedules);
     }
 

@@ -48,14 +48,18 @@ contract Prescriptions is IPrescriptions, EIP712 {
     /// @notice Deploys the contract.
     /// @param credentials The CredentialRegistry.
     /// @param consent The ConsentRegistry.
-    constructor(ICredentialRegistry credentials, IConsentRegistry consent) EIP712("medledger Prescriptions", "1") {
+    constructor(ICredentialRegistry credentials, IConsentRegistry consent)
+        EIP712("medledger Prescriptions", "1")
+    {
         CREDENTIALS = credentials;
         CONSENT = consent;
     }
 
     /// @inheritdoc IPrescriptions
     function issue(RxTerms calldata terms) external returns (bytes32 rxId) {
-        if (msg.sender != terms.prescriber) revert Prescriptions__CallerNotPrescriber(msg.sender, terms.prescriber);
+        if (msg.sender != terms.prescriber) {
+            revert Prescriptions__CallerNotPrescriber(msg.sender, terms.prescriber);
+        }
         rxId = _rxId(terms);
         _issue(rxId, terms);
     }
@@ -231,13 +235,18 @@ contract Prescriptions is IPrescriptions, EIP712 {
         if (schedule == 1 || schedule > 5) revert Prescriptions__InvalidSchedule(schedule);
         bool limited = schedule == 3 || schedule == 4;
         uint8 maxFills = schedule == 2 ? 1 : limited ? SCHEDULE_III_IV_MAX_FILLS : type(uint8).max;
-        if (t.fills == 0 || t.fills > maxFills) revert Prescriptions__InvalidFills(schedule, t.fills, maxFills);
+        if (t.fills == 0 || t.fills > maxFills) {
+            revert Prescriptions__InvalidFills(schedule, t.fills, maxFills);
+        }
         if (t.quantityPerFill == 0) revert Prescriptions__ZeroQuantityPerFill();
         if (t.earliestFillAt >= t.validUntil) {
             revert Prescriptions__InvalidFillWindow(t.earliestFillAt, t.validUntil);
         }
-        if (t.validUntil <= block.timestamp) revert Prescriptions__ValidUntilPassed(t.validUntil, block.timestamp);
-        uint256 maxValidity = schedule == 2 ? SCHEDULE_II_MAX_VALIDITY : limited ? SCHEDULE_III_IV_MAX_VALIDITY : 0;
+        if (t.validUntil <= block.timestamp) {
+            revert Prescriptions__ValidUntilPassed(t.validUntil, block.timestamp);
+        }
+        uint256 maxValidity =
+            schedule == 2 ? SCHEDULE_II_MAX_VALIDITY : limited ? SCHEDULE_III_IV_MAX_VALIDITY : 0;
         if (maxValidity != 0 && t.validUntil > block.timestamp + maxValidity) {
             revert Prescriptions__ValidityTooLong(schedule, t.validUntil, block.timestamp + maxValidity);
         }

@@ -65,7 +65,9 @@ contract RecordAnchors is IRecordAnchors {
         if (e.patient == address(0)) revert RecordAnchors__UnknownEpisode(episodeId);
         if (msg.sender != e.patient) revert RecordAnchors__NotPatient(msg.sender, e.patient);
         if (index >= e.recordCount) revert RecordAnchors__UnknownRecord(episodeId, index, e.recordCount);
-        if (_hidden[episodeId][index] == hidden) revert RecordAnchors__VisibilityUnchanged(episodeId, index, hidden);
+        if (_hidden[episodeId][index] == hidden) {
+            revert RecordAnchors__VisibilityUnchanged(episodeId, index, hidden);
+        }
         _hidden[episodeId][index] = hidden;
         emit RecordVisibilityChanged(episodeId, index, e.patient, hidden);
     }

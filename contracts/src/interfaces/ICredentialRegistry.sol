@@ -50,7 +50,9 @@ interface ICredentialRegistry {
         uint8 schedules
     );
     /// @notice A credential was renewed with a new license document hash and expiry.
-    event CredentialRenewed(address indexed account, uint32 indexed id, bytes32 licenseHash, uint40 expiresAt);
+    event CredentialRenewed(
+        address indexed account, uint32 indexed id, bytes32 licenseHash, uint40 expiresAt
+    );
     /// @notice A prescriber's controlled-substance schedules changed.
     event CredentialSchedulesChanged(address indexed account, uint32 indexed id, uint8 schedules);
     /// @notice A credential was suspended.

@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ConsentRegistry} from "../../src/ConsentRegistry.sol";
+import {CredentialRegistry} from "../../src/CredentialRegistry.sol";
+import {Prescriptions} from "../../src/Prescriptions.sol";
+import {RecordAnchors} from "../../src/RecordAnchors.sol";
+import {ICredentialRegistry} from "../../src/interfaces/ICredentialRegistry.sol";
+import {IPrescriptions} from "../../src/interfaces/IPrescriptions.sol";
+import {Test} from "./Test.sol";
+
+/// @notice Deploys and wires the four contracts, registers a prescriber and two pharmacies, and has the patient
+///         consent to the prescriber: the state every test starts from.
+abstract contract Fixture is Test {
+    uint256 internal constant START = 1_750_000_000;
+    uint48 internal constant ADMIN_DELAY = 2 days;
+    uint8 internal constant READ = 1;
+    uint8 internal constant WRITE = 2;
+    uint8 internal constant PRESCRIBE = 4;
+    uint8 internal constant ALL_SCOPES = 7;
+    uint8 internal constant ALL_SCHEDULES = 0x3c;
+    bytes8 internal constant US_CA = "US-CA";
+
+    CredentialRegistry internal credentials;
+    ConsentRegistry internal consent;
+    RecordAnchors internal anchors;
+    Prescriptions internal rx;
+
+    address internal admin;
+    address internal registrar;
+    address internal prescriber;
+    uint256 internal prescriberKey;
+    address internal prescriber2;
+    uint256 internal prescriber2Key;
+    address internal pharmacy;
+    address internal pharmacy2;
+    address internal patient;
+    uint256 internal patientKey;
+    address internal nurse;
+    address internal relayer;
+    address internal stranger;
+
+    function setUp() public virtual {
+        vm.warp(START);
+        admin = makeAddr("admin");
+        registrar = makeAddr("registrar");
+        (prescriber, prescriberKey) = makeAccount("prescriber");
+        (prescriber2, prescriber2Key) = makeAccount("prescriber2");
+        pharmacy = makeAddr("pharmacy");
+        pharmacy2 = makeAddr("pharmacy2");
+        (patient, patientKey) = makeAccount("patient");
+        nurse = makeAddr("nurse");
+        relayer = makeAddr("relayer");
+        stranger = makeAddr("stranger");
+
+        credentials = new CredentialRegistry(ADMIN_DELAY, admin, registrar);
+        consent = new ConsentRegistry(credentials);
+        anchors = new RecordAnchors(consent);
+        rx = new Prescriptions(credentials, consent);
+
+        vm.startPrank(registrar);
+        credentials.register(
+            prescriber,
+            ICredentialRegistry.Kind.Prescriber,
+            keccak256("license-1"),
+            US_CA,
+            _inDays(365),
+            ALL_SCHEDULES
+        );
+        credentials.register(
+            prescriber2, ICredentialRegistry.Kind.Prescriber, keccak256("license-2"), US_CA, _inDays(365), 0
+        );
+        credentials.register(
+            pharmacy, ICredentialRegistry.Kind.Pharmacy, keccak256("license-3"), US_CA, _inDays(365), 0
+        );
+        credentials.register(
+            pharmacy2, ICredentialRegistry.Kind.Pharmacy, keccak256("license-4"), US_CA, _inDays(365), 0
+        );
+        vm.stopPrank();
+
+        vm.prank(patient);
+        consent.grant(prescriber, ALL_SCOPES, _inDays(365));
+    }
+
+    function _inDays(uint256 daysFromNow) internal view returns (uint40) {
+        return uint40(block.timestamp + daysFromNow * 1 days);
+    }
+
+    /// @dev Clinical content with real strings, as a prescriber's system would produce it.
+    function _content() internal pure returns (IPrescriptions.PrescriptionContent memory) {
+        return IPrescriptions.PrescriptionContent({
+            patientName: "Jane Q. Doe",
+            patientIdentifier: "MRN-000123",
+            rxnormCode: "197361",
+            drugName: "Amlodipine",
+            strength: "5 mg",
+            dosageInstructions: "Take 1 tablet by mouth once daily",
+            quantity: 90,
+            unit: "tablet",
+            substitutionAllowed: true,
+            salt: keccak256("content salt")
+        });
+    }
+
+    /// @dev Three fills of 30, from now, valid 90 days, 25 days between fills, any pharmacy.
+    function _terms() internal view returns (IPrescriptions.RxTerms memory) {
+        return IPrescriptions.RxTerms({
+            patient: patient,
+            prescriber: prescriber,
+            contentHash: rx.hashContent(_content()),
+            fills: 3,
+            quantityPerFill: 30,
+            earliestFillAt: uint32(block.timestamp),
+            validUntil: uint32(block.timestamp + 90 days),
+            minFillInterval: 25 days,
+            schedule: 0,
+            pharmacy: address(0),
+            nonce: 1
+        });
+    }
+
+    function _issue(IPrescriptions.RxTerms memory terms) internal returns (bytes32 rxId) {
+        vm.prank(terms.prescriber);
+        rxId = rx.issue(terms);
+    }
+
+    function _dispense(bytes32 rxId, uint32 quantity) internal {
+        vm.prank(pharmacy);
+        rx.dispense(rxId, quantity, keccak256(abi.encode(rxId, quantity, block.timestamp)));
+    }
+}
