@@ -1,0 +1,1 @@
+//! The medledger GraphQL schema over the indexer's PostgreSQL tables.
