@@ -27,7 +27,9 @@ enum Command {
     Dev(DevArgs),
     /// Start a throwaway PostgreSQL cluster, print its URL and keep it until Ctrl-C (or until this process
     /// dies, however it dies); its files are removed afterwards.
-    #[command(after_help = "Example:\n  medledger pg   # then: DATABASE_URL=<printed url> cargo sqlx prepare --workspace")]
+    #[command(
+        after_help = "Example:\n  medledger pg   # then: DATABASE_URL=<printed url> cargo sqlx prepare --workspace"
+    )]
     Pg,
 }
 
