@@ -55,6 +55,10 @@ interface Vm {
         external
         view
         returns (string memory value);
+    /// @dev `context` is forge-std's ForgeContext: TestGroup, Test, Coverage, Snapshot, ScriptGroup, ScriptDryRun,
+    ///      ScriptBroadcast (6), ScriptResume (7), Unknown.
+    function isContext(uint8 context) external view returns (bool result);
+    function readCallers() external view returns (uint8 callerMode, address msgSender, address txOrigin);
     function startBroadcast() external;
     function stopBroadcast() external;
     function serializeAddress(string calldata objectKey, string calldata valueKey, address value)

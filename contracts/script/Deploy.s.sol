@@ -1,0 +1,69 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {ConsentRegistry} from "../src/ConsentRegistry.sol";
+import {CredentialRegistry} from "../src/CredentialRegistry.sol";
+import {Prescriptions} from "../src/Prescriptions.sol";
+import {RecordAnchors} from "../src/RecordAnchors.sol";
+import {Vm} from "../test/utils/Vm.sol";
+
+/// @title Deploy
+/// @notice Deploys and wires the four medledger contracts, then writes the manifest the indexer reads.
+/// @dev Works with any forge signer: `forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast`
+///      plus `--private-key`, `--keystore` or `--ledger`. Environment (all optional):
+///      - MEDLEDGER_ADMIN: CredentialRegistry default admin (default: the broadcaster);
+///      - MEDLEDGER_REGISTRAR: initial registrar (default: the broadcaster);
+///      - MEDLEDGER_ADMIN_DELAY: admin transfer delay in seconds (default: 2 days);
+///      - MEDLEDGER_MANIFEST: manifest path (default: deployments/<chainId>.json).
+///      The manifest is written only when broadcasting (not on a dry run). `deployBlock` is the block after the
+///      chain's head when the script ran: the first deployment transaction cannot land earlier, and on an
+///      automining chain (anvil) lands exactly there, so indexing from it misses nothing.
+contract Deploy {
+    Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+    uint8 internal constant SCRIPT_BROADCAST = 6;
+    uint8 internal constant SCRIPT_RESUME = 7;
+
+    /// @notice Deploys, wires and writes the manifest.
+    /// @return credentials The CredentialRegistry.
+    /// @return consent The ConsentRegistry.
+    /// @return anchors The RecordAnchors.
+    /// @return prescriptions The Prescriptions.
+    function run()
+        external
+        returns (
+            CredentialRegistry credentials,
+            ConsentRegistry consent,
+            RecordAnchors anchors,
+            Prescriptions prescriptions
+        )
+    {
+        uint256 deployBlock = vm.getBlockNumber() + 1;
+        vm.startBroadcast();
+        (, address broadcaster,) = vm.readCallers(); // as forge resolved --private-key / --keystore / --ledger
+        address admin = vm.envOr("MEDLEDGER_ADMIN", broadcaster);
+        address registrar = vm.envOr("MEDLEDGER_REGISTRAR", broadcaster);
+        uint48 adminDelay = uint48(vm.envOr("MEDLEDGER_ADMIN_DELAY", uint256(2 days)));
+
+        credentials = new CredentialRegistry(adminDelay, admin, registrar);
+        consent = new ConsentRegistry(credentials);
+        anchors = new RecordAnchors(consent);
+        prescriptions = new Prescriptions(credentials, consent);
+        vm.stopBroadcast();
+
+        if (!vm.isContext(SCRIPT_BROADCAST) && !vm.isContext(SCRIPT_RESUME)) {
+            return (credentials, consent, anchors, prescriptions);
+        }
+        string memory path = vm.envOr(
+            "MEDLEDGER_MANIFEST",
+            string.concat(vm.projectRoot(), "/deployments/", vm.toString(block.chainid), ".json")
+        );
+        vm.serializeAddress("contracts", "CredentialRegistry", address(credentials));
+        vm.serializeAddress("contracts", "ConsentRegistry", address(consent));
+        vm.serializeAddress("contracts", "RecordAnchors", address(anchors));
+        string memory contractsJson =
+            vm.serializeAddress("contracts", "Prescriptions", address(prescriptions));
+        vm.serializeUint("manifest", "chainId", block.chainid);
+        vm.serializeUint("manifest", "deployBlock", deployBlock);
+        vm.writeJson(vm.serializeString("manifest", "contracts", contractsJson), path);
+    }
+}
