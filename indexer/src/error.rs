@@ -76,3 +76,174 @@ impl ManifestError {
         false
     }
 }
+
+/// What kind of failure a JSON-RPC call met; the label of the `medledger_indexer_rpc_errors_total` metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RpcErrorKind {
+    /// The call did not answer within the configured timeout.
+    Timeout,
+    /// HTTP 429 or a JSON-RPC "rate limit" error.
+    RateLimited,
+    /// The node refused an `eth_getLogs` range: too many results, range too wide, or the query timed out
+    /// on the node. The range is split and retried.
+    RangeRejected,
+    /// The connection failed or dropped (refused, reset, WebSocket closed, HTTP 5xx).
+    Transport,
+    /// The node answered with a JSON-RPC error not otherwise classified.
+    Node,
+    /// The answer could not be parsed, or lacked a field a mined block or log must have.
+    Malformed,
+    /// A block the node reported moments ago is not there (yet, or any more).
+    NotFound,
+}
+
+impl RpcErrorKind {
+    /// The metric label.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Timeout => "timeout",
+            Self::RateLimited => "rate_limited",
+            Self::RangeRejected => "range_rejected",
+            Self::Transport => "transport",
+            Self::Node => "node",
+            Self::Malformed => "malformed",
+            Self::NotFound => "not_found",
+        }
+    }
+}
+
+/// A failed JSON-RPC call.
+#[derive(Debug, thiserror::Error)]
+#[error("{method} failed ({}): {message}", kind.as_str())]
+pub struct RpcError {
+    /// The JSON-RPC method.
+    pub method: &'static str,
+    /// The classification.
+    pub kind: RpcErrorKind,
+    /// The node's or transport's message.
+    pub message: String,
+}
+
+impl RpcError {
+    /// Everything but a node that keeps refusing a single-block log query is worth retrying.
+    pub const fn is_retryable(&self) -> bool {
+        true
+    }
+}
+
+/// Failures of the indexer.
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    /// A JSON-RPC call failed (after the indexer gave up retrying, or a non-retryable one).
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// A database statement or connection failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Applying the schema migrations failed.
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A log from a tracked contract whose first topic matches no event of its ABI.
+    #[error("unknown event from {contract} ({address}) at block {block} log {log_index}: topic0 {topic0}")]
+    UnknownEvent {
+        /// The contract's name.
+        contract: &'static str,
+        /// Its address.
+        address: String,
+        /// The unknown selector (or "none" for a log without topics).
+        topic0: String,
+        /// The block number.
+        block: u64,
+        /// The log index in the block.
+        log_index: u64,
+    },
+    /// A log from a tracked contract with a known selector that does not decode against the ABI.
+    #[error("undecodable {event} log from {contract} at block {block} log {log_index}: {reason}")]
+    Undecodable {
+        /// The contract's name.
+        contract: &'static str,
+        /// The event's name.
+        event: String,
+        /// The block number.
+        block: u64,
+        /// The log index in the block.
+        log_index: u64,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The node serves another chain than the manifest names.
+    #[error("the RPC node serves chain {actual}, the manifest is for chain {expected}")]
+    ChainIdMismatch {
+        /// The manifest's chain id.
+        expected: u64,
+        /// The node's chain id.
+        actual: u64,
+    },
+    /// The chain reorganised deeper than the configured maximum; the indexer stops rather than guess.
+    #[error(
+        "reorg deeper than --max-reorg-depth {max_depth}: no block between {lowest} and {checkpoint} \
+         matches the node's chain; re-index from scratch or raise the limit"
+    )]
+    ReorgTooDeep {
+        /// The indexed block when the reorg was detected.
+        checkpoint: u64,
+        /// The lowest block compared.
+        lowest: u64,
+        /// The configured maximum depth.
+        max_depth: u64,
+    },
+    /// The node's answers for a range did not fit together (a reorg happened while fetching it).
+    #[error("inconsistent answers for blocks {from}..={to}: {reason}")]
+    Inconsistent {
+        /// First block of the range.
+        from: u64,
+        /// Last block of the range.
+        to: u64,
+        /// What did not match.
+        reason: String,
+    },
+    /// The stored checkpoint moved under this writer (another writer, or a lost lock).
+    #[error("the checkpoint of chain {chain_id} changed under this writer")]
+    CheckpointMoved {
+        /// The chain id.
+        chain_id: u64,
+    },
+    /// The stored data contradicts itself (e.g. a checkpoint without its block).
+    #[error("corrupt index state: {0}")]
+    Corrupt(String),
+    /// The metrics/health HTTP server could not start.
+    #[error("cannot serve HTTP on {addr}: {source}")]
+    Serve {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl IndexerError {
+    /// Whether the indexer's run loop should back off and try again rather than stop.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Rpc(e) => e.is_retryable(),
+            Self::Database(e) => !matches!(
+                e,
+                sqlx::Error::Configuration(_)
+                    | sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::ColumnNotFound(_)
+                    | sqlx::Error::TypeNotFound { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::Migrate(_)
+            ),
+            Self::Inconsistent { .. } | Self::CheckpointMoved { .. } => true,
+            Self::Migrate(_)
+            | Self::UnknownEvent { .. }
+            | Self::Undecodable { .. }
+            | Self::ChainIdMismatch { .. }
+            | Self::ReorgTooDeep { .. }
+            | Self::Corrupt(_)
+            | Self::Serve { .. } => false,
+        }
+    }
+}

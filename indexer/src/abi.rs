@@ -1,0 +1,298 @@
+//! The contracts' ABIs (committed under `indexer/abi/`, refreshed by `scripts/update-abi`), their `sol!`
+//! bindings, and the decoder that turns a raw log into an [`EventRow`].
+
+use crate::{error::IndexerError, manifest::Contracts};
+use alloy::{
+    dyn_abi::{DynSolValue, EventExt},
+    json_abi::{Event, JsonAbi},
+    primitives::{Address, B256},
+    rpc::types::Log,
+};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// `sol!` bindings generated from the committed ABIs (with RPC call builders), for clients and tests.
+#[allow(missing_docs, clippy::too_many_arguments, unreachable_pub)]
+pub mod bindings {
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        CredentialRegistry,
+        "abi/CredentialRegistry.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        ConsentRegistry,
+        "abi/ConsentRegistry.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        RecordAnchors,
+        "abi/RecordAnchors.json"
+    );
+    alloy::sol!(
+        #[sol(rpc)]
+        #[derive(Debug)]
+        Prescriptions,
+        "abi/Prescriptions.json"
+    );
+}
+
+/// The committed ABI JSON of each contract, by name.
+pub const ABIS: [(&str, &str); 4] = [
+    ("CredentialRegistry", include_str!("../abi/CredentialRegistry.json")),
+    ("ConsentRegistry", include_str!("../abi/ConsentRegistry.json")),
+    ("RecordAnchors", include_str!("../abi/RecordAnchors.json")),
+    ("Prescriptions", include_str!("../abi/Prescriptions.json")),
+];
+
+/// One decoded log, ready to be written.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRow {
+    pub(crate) block_number: u64,
+    pub(crate) block_hash: B256,
+    pub(crate) tx_hash: B256,
+    pub(crate) tx_index: u64,
+    pub(crate) log_index: u64,
+    pub(crate) contract: &'static str,
+    pub(crate) address: Address,
+    pub(crate) event_name: String,
+    pub(crate) entity: Vec<u8>,
+    pub(crate) accounts: Vec<Address>,
+    pub(crate) rx_id: Option<B256>,
+    pub(crate) episode_id: Option<i64>,
+    pub(crate) credential_id: Option<i64>,
+    pub(crate) args: Value,
+}
+
+/// Maps (address, topic0) of the tracked contracts to their ABI events.
+#[derive(Debug)]
+pub(crate) struct Decoder {
+    by_address: HashMap<Address, (&'static str, HashMap<B256, Event>)>,
+}
+
+impl Decoder {
+    /// Builds the decoder for the four contracts of a deployment.
+    pub(crate) fn new(contracts: &Contracts) -> Self {
+        let addresses = contracts.all();
+        let mut by_address = HashMap::new();
+        for ((name, json), address) in ABIS.iter().zip(addresses) {
+            // The ABIs are compiled in and checked by a unit test: a parse failure is a build defect.
+            #[allow(clippy::expect_used)]
+            let abi: JsonAbi = serde_json::from_str(json).expect("committed ABI is valid JSON ABI");
+            let events = abi.events().map(|e| (e.selector(), e.clone())).collect();
+            by_address.insert(address, (*name, events));
+        }
+        Self { by_address }
+    }
+
+    /// Decodes a log of a tracked contract; unknown or undecodable logs are errors, never skipped.
+    pub(crate) fn decode(&self, log: &Log) -> Result<EventRow, IndexerError> {
+        let malformed = |what: &str| {
+            IndexerError::Rpc(crate::error::RpcError {
+                method: "eth_getLogs",
+                kind: crate::error::RpcErrorKind::Malformed,
+                message: format!("log without {what}"),
+            })
+        };
+        let block_number = log.block_number.ok_or_else(|| malformed("blockNumber"))?;
+        let block_hash = log.block_hash.ok_or_else(|| malformed("blockHash"))?;
+        let tx_hash = log.transaction_hash.ok_or_else(|| malformed("transactionHash"))?;
+        let tx_index = log.transaction_index.ok_or_else(|| malformed("transactionIndex"))?;
+        let log_index = log.log_index.ok_or_else(|| malformed("logIndex"))?;
+        let address = log.address();
+        let Some((contract, events)) = self.by_address.get(&address) else {
+            return Err(IndexerError::Corrupt(format!("log from untracked address {address}")));
+        };
+        let topic0 = log.topics().first().copied();
+        let Some(event) = topic0.and_then(|t| events.get(&t)) else {
+            return Err(IndexerError::UnknownEvent {
+                contract,
+                address: address.to_string(),
+                topic0: topic0.map_or_else(|| "none".to_owned(), |t| t.to_string()),
+                block: block_number,
+                log_index,
+            });
+        };
+        let undecodable = |reason: String| IndexerError::Undecodable {
+            contract,
+            event: event.name.clone(),
+            block: block_number,
+            log_index,
+            reason,
+        };
+        let decoded = event.decode_log(log.data()).map_err(|e| undecodable(e.to_string()))?;
+        let mut indexed = decoded.indexed.into_iter();
+        let mut body = decoded.body.into_iter();
+        let mut args = Map::with_capacity(event.inputs.len());
+        let mut accounts = Vec::new();
+        let mut values: HashMap<&str, DynSolValue> = HashMap::with_capacity(event.inputs.len());
+        for input in &event.inputs {
+            let value = if input.indexed { indexed.next() } else { body.next() }
+                .ok_or_else(|| undecodable(format!("missing value for {}", input.name)))?;
+            collect_addresses(&value, &mut accounts);
+            args.insert(input.name.clone(), to_json(&value));
+            values.insert(input.name.as_str(), value);
+        }
+        accounts.dedup();
+        let word = |name: &str| match values.get(name) {
+            Some(DynSolValue::FixedBytes(w, 32)) => Some(*w),
+            _ => None,
+        };
+        let uint = |name: &str| match values.get(name) {
+            Some(DynSolValue::Uint(u, _)) => u64::try_from(*u).ok().and_then(|v| i64::try_from(v).ok()),
+            _ => None,
+        };
+        let addr = |name: &str| match values.get(name) {
+            Some(DynSolValue::Address(a)) => Some(*a),
+            _ => None,
+        };
+        let rx_id = if *contract == "Prescriptions" { word("rxId") } else { None };
+        let episode_id = if *contract == "RecordAnchors" { uint("episodeId") } else { None };
+        let credential_id = if *contract == "CredentialRegistry" { uint("id") } else { None };
+        let entity = entity_key(contract, &event.name, &addr, &word, &uint);
+        Ok(EventRow {
+            block_number,
+            block_hash,
+            tx_hash,
+            tx_index,
+            log_index,
+            contract,
+            address,
+            event_name: event.name.clone(),
+            entity,
+            accounts,
+            rx_id,
+            episode_id,
+            credential_id,
+            args: Value::Object(args),
+        })
+    }
+}
+
+/// The key of the projection row an event folds into (see [`crate::store`]); empty when none.
+fn entity_key(
+    contract: &str,
+    event: &str,
+    addr: &dyn Fn(&str) -> Option<Address>,
+    word: &dyn Fn(&str) -> Option<B256>,
+    uint: &dyn Fn(&str) -> Option<i64>,
+) -> Vec<u8> {
+    let mut key = Vec::new();
+    match (contract, event) {
+        ("CredentialRegistry", "RoleGranted" | "RoleRevoked") => {
+            key.extend(word("role").unwrap_or_default());
+            key.extend(addr("account").unwrap_or_default());
+        }
+        ("CredentialRegistry", e) if e.starts_with("Credential") => {
+            key.extend(addr("account").unwrap_or_default());
+        }
+        ("ConsentRegistry", _) => {
+            if let (Some(p), Some(g)) = (addr("patient"), addr("grantee")) {
+                key.extend(p);
+                key.extend(g);
+            }
+        }
+        ("RecordAnchors", "RecordAnchored" | "RecordVisibilityChanged") => {
+            if let (Some(ep), Some(ix)) = (uint("episodeId"), uint("index")) {
+                key.extend(ep.to_be_bytes());
+                key.extend(ix.to_be_bytes());
+            }
+        }
+        ("RecordAnchors", _) => {
+            if let Some(ep) = uint("episodeId") {
+                key.extend(ep.to_be_bytes());
+            }
+        }
+        ("Prescriptions", _) => {
+            key.extend(word("rxId").unwrap_or_default());
+        }
+        _ => {}
+    }
+    key
+}
+
+fn collect_addresses(value: &DynSolValue, out: &mut Vec<Address>) {
+    match value {
+        DynSolValue::Address(a) if !a.is_zero() && !out.contains(a) => out.push(*a),
+        DynSolValue::Array(v) | DynSolValue::FixedArray(v) | DynSolValue::Tuple(v) => {
+            v.iter().for_each(|x| collect_addresses(x, out));
+        }
+        _ => {}
+    }
+}
+
+/// JSON form of an ABI value: hex strings for addresses and bytes, numbers up to 64 bits, decimal strings
+/// beyond.
+fn to_json(value: &DynSolValue) -> Value {
+    match value {
+        DynSolValue::Bool(b) => Value::Bool(*b),
+        DynSolValue::Uint(u, bits) => match u64::try_from(*u) {
+            Ok(v) if *bits <= 64 => Value::from(v),
+            _ => Value::String(u.to_string()),
+        },
+        DynSolValue::Int(i, bits) => match i64::try_from(*i) {
+            Ok(v) if *bits <= 64 => Value::from(v),
+            _ => Value::String(i.to_string()),
+        },
+        DynSolValue::FixedBytes(w, size) => Value::String(alloy::hex::encode_prefixed(&w[..*size])),
+        DynSolValue::Address(a) => Value::String(alloy::hex::encode_prefixed(a)),
+        DynSolValue::Function(f) => Value::String(alloy::hex::encode_prefixed(f)),
+        DynSolValue::Bytes(b) => Value::String(alloy::hex::encode_prefixed(b)),
+        DynSolValue::String(s) => Value::String(s.clone()),
+        DynSolValue::Array(v) | DynSolValue::FixedArray(v) | DynSolValue::Tuple(v) => {
+            Value::Array(v.iter().map(to_json).collect())
+        }
+        #[allow(unreachable_patterns)]
+        _ => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy::sol_types::SolEvent;
+    use std::path::Path;
+
+    #[test]
+    fn abi_committed_abis_parse_and_bindings_match() {
+        for (name, json) in ABIS {
+            let abi: JsonAbi = serde_json::from_str(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(abi.events().count() > 0, "{name} has events");
+        }
+        let abi: JsonAbi = serde_json::from_str(ABIS[3].1).expect("abi");
+        let issued = abi.event("PrescriptionIssued").expect("event")[0].selector();
+        assert_eq!(issued, bindings::Prescriptions::PrescriptionIssued::SIGNATURE_HASH);
+    }
+
+    /// Fails when `indexer/abi/` differs from a fresh `forge build` (`out/`): run `scripts/update-abi`.
+    #[test]
+    fn abi_committed_abis_match_forge_build() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for (name, json) in ABIS {
+            let artifact = root.join(format!("out/{name}.sol/{name}.json"));
+            let text = std::fs::read_to_string(&artifact).unwrap_or_else(|e| {
+                panic!("{}: {e}: run `forge build` (scripts/test runs it first)", artifact.display())
+            });
+            let fresh: Value = serde_json::from_str::<Value>(&text).expect("artifact JSON")["abi"].clone();
+            let committed: Value = serde_json::from_str(json).expect("committed JSON");
+            assert!(
+                fresh == committed,
+                "indexer/abi/{name}.json differs from out/{name}.sol/{name}.json: run scripts/update-abi and commit"
+            );
+        }
+    }
+
+    #[test]
+    fn values_become_json() {
+        let big = alloy::primitives::U256::from(u64::MAX) * alloy::primitives::U256::from(10);
+        assert_eq!(to_json(&DynSolValue::Uint(big, 256)), Value::String("184467440737095516150".into()));
+        assert_eq!(to_json(&DynSolValue::Uint(alloy::primitives::U256::from(7), 40)), Value::from(7));
+        assert_eq!(
+            to_json(&DynSolValue::FixedBytes(B256::repeat_byte(1), 8)),
+            Value::String("0x0101010101010101".into())
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! The indexer's configuration.
+
+use crate::manifest::Manifest;
+use std::time::Duration;
+
+/// What to index and how.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// JSON-RPC URL: `http(s)://` polls for new blocks, `ws(s)://` subscribes to new heads.
+    pub rpc_url: String,
+    /// The deployment to follow.
+    pub manifest: Manifest,
+    /// Blocks a block must be buried under before it is indexed (0 on a dev chain).
+    pub confirmations: u64,
+    /// First block to index when the database holds no checkpoint (default: the manifest's deploy block).
+    pub from_block: Option<u64>,
+    /// The deepest reorg the indexer follows; a deeper one stops it with [`crate::IndexerError::ReorgTooDeep`].
+    /// Blocks within this distance of the head are fetched with every header, so that a reorg among them
+    /// is always detected.
+    pub max_reorg_depth: u64,
+    /// How often to ask for the head over HTTP (and the fallback tick over WebSocket).
+    pub poll_interval: Duration,
+    /// Per-call JSON-RPC timeout.
+    pub rpc_timeout: Duration,
+    /// Blocks per `eth_getLogs` request at the start of a backfill.
+    pub initial_range: u64,
+    /// Most blocks per `eth_getLogs` request (ranges grow on success up to this).
+    pub max_range: u64,
+    /// Ranges fetched concurrently ahead of the writer.
+    pub concurrency: usize,
+    /// Most blocks written per transaction when following the head.
+    pub tip_batch: u64,
+    /// First retry delay after a failure (doubles up to `max_backoff`, with jitter).
+    pub min_backoff: Duration,
+    /// Longest retry delay.
+    pub max_backoff: Duration,
+}
+
+impl Config {
+    /// A configuration with defaults suited to a public node: 0 confirmations, reorgs up to 64 blocks.
+    pub fn new(rpc_url: impl Into<String>, manifest: Manifest) -> Self {
+        Self {
+            rpc_url: rpc_url.into(),
+            manifest,
+            confirmations: 0,
+            from_block: None,
+            max_reorg_depth: 64,
+            poll_interval: Duration::from_millis(1000),
+            rpc_timeout: Duration::from_secs(20),
+            initial_range: 2_000,
+            max_range: 100_000,
+            concurrency: 4,
+            tip_batch: 500,
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+
+    /// The chain id, as stored in every row.
+    pub fn chain_id(&self) -> i64 {
+        i64::try_from(self.manifest.chain_id).unwrap_or(i64::MAX)
+    }
+
+    /// The first block to index without a checkpoint.
+    pub fn start_block(&self) -> u64 {
+        self.from_block.unwrap_or(self.manifest.deploy_block)
+    }
+}

@@ -1,0 +1,356 @@
+//! JSON-RPC access: timeouts, classified errors, retries with backoff and jitter (logged once per episode),
+//! and `eth_getLogs` over ranges that split when the node refuses them and grow when it does not.
+
+use crate::{
+    config::Config,
+    error::{IndexerError, RpcError, RpcErrorKind},
+    metrics as m,
+};
+use alloy::{
+    eips::BlockNumberOrTag,
+    primitives::{Address, B256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::{Filter, Log},
+    transports::{RpcError as AlloyRpcError, TransportError, TransportErrorKind},
+};
+use futures::{StreamExt, TryStreamExt};
+use rand::Rng;
+use std::{
+    collections::BTreeMap,
+    future::{Future, IntoFuture},
+    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    time::{Duration, Instant},
+};
+use tracing::{debug, info, warn};
+
+/// The fields of a block header the indexer keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BlockHeader {
+    pub(crate) number: u64,
+    pub(crate) hash: B256,
+    pub(crate) parent_hash: B256,
+    pub(crate) timestamp: u64,
+}
+
+/// The answers for one range of blocks, checked to fit together.
+#[derive(Debug, Default)]
+pub(crate) struct Fetched {
+    pub(crate) from: u64,
+    pub(crate) to: u64,
+    /// Headers of `from`, `to`, every block with a log, and (near the head) every block of the range.
+    pub(crate) headers: BTreeMap<u64, BlockHeader>,
+    /// The logs, in chain order.
+    pub(crate) logs: Vec<Log>,
+}
+
+/// A JSON-RPC client for one chain and deployment.
+#[derive(Debug)]
+pub(crate) struct Rpc {
+    provider: DynProvider,
+    addresses: Vec<Address>,
+    timeout: Duration,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    max_range: u64,
+    /// The current `eth_getLogs` range size.
+    range: AtomicU64,
+    /// Whether calls are failing (an episode is in progress): warn on entry, info on recovery.
+    degraded: AtomicBool,
+}
+
+impl Rpc {
+    /// Connects (HTTP or WebSocket, from the URL scheme), retrying until the node answers.
+    pub(crate) async fn connect(config: &Config) -> Result<Self, IndexerError> {
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .connect(&config.rpc_url)
+            .await
+            .map_err(|e| rpc_error("connect", &e))?
+            .erased();
+        Ok(Self::with_provider(provider, config))
+    }
+
+    fn with_provider(provider: DynProvider, config: &Config) -> Self {
+        Self {
+            provider,
+            addresses: config.manifest.contracts.all().to_vec(),
+            timeout: config.rpc_timeout,
+            min_backoff: config.min_backoff,
+            max_backoff: config.max_backoff,
+            max_range: config.max_range.max(1),
+            range: AtomicU64::new(config.initial_range.clamp(1, config.max_range.max(1))),
+            degraded: AtomicBool::new(false),
+        }
+    }
+
+    /// The underlying provider (for subscriptions).
+    pub(crate) const fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The current `eth_getLogs` range size.
+    pub(crate) fn range_size(&self) -> u64 {
+        self.range.load(Ordering::Relaxed)
+    }
+
+    /// Runs `call` until it succeeds, backing off on every retryable failure. `RangeRejected` is returned
+    /// to the caller (who splits) instead of retried.
+    async fn retry<T, F, Fut>(&self, method: &'static str, mut call: F) -> Result<T, RpcError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, TransportError>>,
+    {
+        let mut attempt = 0u32;
+        let started = Instant::now();
+        loop {
+            let result = match tokio::time::timeout(self.timeout, call()).await {
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => Err(rpc_error(method, &e)),
+                Err(_) => Err(RpcError {
+                    method,
+                    kind: if method == "eth_getLogs" {
+                        RpcErrorKind::RangeRejected
+                    } else {
+                        RpcErrorKind::Timeout
+                    },
+                    message: format!("no answer within {:?}", self.timeout),
+                }),
+            };
+            match result {
+                Ok(value) => {
+                    if attempt > 0 && self.degraded.swap(false, Ordering::Relaxed) {
+                        info!(
+                            target: "indexer::rpc",
+                            method,
+                            attempts = attempt + 1,
+                            outage_ms = started.elapsed().as_millis() as u64,
+                            "RPC recovered"
+                        );
+                    }
+                    return Ok(value);
+                }
+                Err(err) => {
+                    metrics::counter!(m::RPC_ERRORS, "kind" => err.kind.as_str()).increment(1);
+                    if err.kind == RpcErrorKind::RangeRejected {
+                        return Err(err);
+                    }
+                    if self.degraded.swap(true, Ordering::Relaxed) {
+                        debug!(target: "indexer::rpc", method, attempt, kind = err.kind.as_str(), error = %err.message, "RPC call failed again");
+                    } else {
+                        warn!(target: "indexer::rpc", method, kind = err.kind.as_str(), error = %err.message, "RPC call failed; retrying with backoff");
+                    }
+                    tokio::time::sleep(self.backoff(attempt)).await;
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter in [d/2, d].
+    fn backoff(&self, attempt: u32) -> Duration {
+        let base = self.min_backoff.saturating_mul(1u32 << attempt.min(16)).min(self.max_backoff);
+        let half = base / 2;
+        half + half.mul_f64(rand::rng().random::<f64>())
+    }
+
+    /// The chain id the node serves.
+    pub(crate) async fn chain_id(&self) -> Result<u64, RpcError> {
+        self.retry("eth_chainId", || self.provider.get_chain_id()).await
+    }
+
+    /// The node's latest block number.
+    pub(crate) async fn head(&self) -> Result<u64, RpcError> {
+        self.retry("eth_blockNumber", || self.provider.get_block_number()).await
+    }
+
+    /// A block's header, or `None` when the node has no such block.
+    pub(crate) async fn header(&self, number: u64) -> Result<Option<BlockHeader>, RpcError> {
+        let block = self
+            .retry("eth_getBlockByNumber", || {
+                self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future()
+            })
+            .await?;
+        Ok(block.map(|b| BlockHeader {
+            number: b.header.number,
+            hash: b.header.hash,
+            parent_hash: b.header.parent_hash,
+            timestamp: b.header.timestamp,
+        }))
+    }
+
+    /// Headers of several blocks, fetched concurrently; a missing block is an inconsistency (reorg).
+    async fn headers(
+        &self,
+        numbers: impl IntoIterator<Item = u64>,
+        from: u64,
+        to: u64,
+    ) -> Result<BTreeMap<u64, BlockHeader>, IndexerError> {
+        futures::stream::iter(numbers)
+            .map(|n| async move {
+                match self.header(n).await? {
+                    Some(h) => Ok((n, h)),
+                    None => {
+                        Err(IndexerError::Inconsistent { from, to, reason: format!("block {n} not found") })
+                    }
+                }
+            })
+            .buffer_unordered(16)
+            .try_collect()
+            .await
+    }
+
+    /// The tracked contracts' logs of `from..=to`, splitting the range while the node refuses it.
+    async fn logs(&self, from: u64, to: u64) -> Result<Vec<Log>, IndexerError> {
+        let mut pending = vec![(from, to)];
+        let mut out = Vec::new();
+        // Depth-first, lowest range first, so the output stays in chain order.
+        while let Some((a, b)) = pending.pop() {
+            let filter = Filter::new().address(self.addresses.clone()).from_block(a).to_block(b);
+            match self.retry("eth_getLogs", || self.provider.get_logs(&filter)).await {
+                Ok(logs) => out.extend(logs),
+                Err(err) if a < b => {
+                    let half = (b - a).div_ceil(2);
+                    self.range.fetch_min(half.max(1), Ordering::Relaxed);
+                    warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
+                    let mid = a + half - 1;
+                    pending.push((mid + 1, b));
+                    pending.push((a, mid));
+                }
+                Err(err) => {
+                    // A single block the node will not serve: back off and try again.
+                    warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
+                    tokio::time::sleep(self.max_backoff).await;
+                    pending.push((a, b));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetches the logs and headers of `from..=to` and checks they belong to one chain. With `all_headers`,
+    /// every header of the range is fetched and the range's parent links are verified too.
+    pub(crate) async fn fetch(&self, from: u64, to: u64, all_headers: bool) -> Result<Fetched, IndexerError> {
+        let size = to - from + 1;
+        let mut logs = self.logs(from, to).await?;
+        if size >= self.range_size() {
+            let grown = size.saturating_mul(2).min(self.max_range);
+            self.range.fetch_max(grown, Ordering::Relaxed);
+        }
+        logs.retain(|l| !l.removed);
+        logs.sort_by_key(|l| (l.block_number, l.log_index));
+        let mut numbers: Vec<u64> = if all_headers {
+            (from..=to).collect()
+        } else {
+            let mut n: Vec<u64> = logs.iter().filter_map(|l| l.block_number).collect();
+            n.extend([from, to]);
+            n
+        };
+        numbers.sort_unstable();
+        numbers.dedup();
+        let headers = self.headers(numbers, from, to).await?;
+        for log in &logs {
+            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                return Err(IndexerError::Inconsistent { from, to, reason: "log without block".into() });
+            };
+            match headers.get(&number) {
+                Some(h) if h.hash == hash => {}
+                _ => {
+                    return Err(IndexerError::Inconsistent {
+                        from,
+                        to,
+                        reason: format!("log of block {number} has hash {hash}, the header another"),
+                    })
+                }
+            }
+        }
+        if all_headers {
+            for (n, h) in headers.range(from + 1..=to) {
+                if headers.get(&(n - 1)).is_some_and(|p| p.hash != h.parent_hash) {
+                    return Err(IndexerError::Inconsistent {
+                        from,
+                        to,
+                        reason: format!("block {n} does not extend {}", n - 1),
+                    });
+                }
+            }
+        }
+        Ok(Fetched { from, to, headers, logs })
+    }
+}
+
+/// Classifies an alloy transport error.
+pub(crate) fn rpc_error(method: &'static str, err: &TransportError) -> RpcError {
+    let kind = match err {
+        AlloyRpcError::ErrorResp(payload) => {
+            let msg = payload.message.to_lowercase();
+            if payload.code == 429 || msg.contains("rate limit") || msg.contains("too many requests") {
+                RpcErrorKind::RateLimited
+            } else if method == "eth_getLogs" && is_range_rejection(payload.code, &msg) {
+                RpcErrorKind::RangeRejected
+            } else {
+                RpcErrorKind::Node
+            }
+        }
+        AlloyRpcError::Transport(TransportErrorKind::HttpError(http)) => match http.status {
+            429 => RpcErrorKind::RateLimited,
+            413 if method == "eth_getLogs" => RpcErrorKind::RangeRejected,
+            _ if method == "eth_getLogs" && is_range_rejection(0, &http.body.to_lowercase()) => {
+                RpcErrorKind::RangeRejected
+            }
+            _ => RpcErrorKind::Transport,
+        },
+        AlloyRpcError::Transport(_) => RpcErrorKind::Transport,
+        AlloyRpcError::NullResp => RpcErrorKind::NotFound,
+        AlloyRpcError::DeserError { .. } | AlloyRpcError::SerError(_) => RpcErrorKind::Malformed,
+        _ => RpcErrorKind::Node,
+    };
+    RpcError { method, kind, message: err.to_string() }
+}
+
+/// Whether a JSON-RPC error of `eth_getLogs` means "ask for less" (as worded by geth, erigon, reth,
+/// nethermind, besu, anvil and the big hosted providers).
+pub fn is_range_rejection(code: i64, msg: &str) -> bool {
+    const NEEDLES: [&str; 22] = [
+        "query returned more than",
+        "more than 10000 results",
+        "too many results",
+        "too many logs",
+        "log response size exceeded",
+        "response size",
+        "response is too big",
+        "range too large",
+        "range is too large",
+        "block range",
+        "exceed maximum block range",
+        "exceeds the range",
+        "range exceeds",
+        "too wide",
+        "limit exceeded",
+        "is limited to",
+        "query exceeds",
+        "max results",
+        "query timeout",
+        "timed out",
+        "context deadline exceeded",
+        "request timeout",
+    ];
+    code == -32005 || NEEDLES.iter().any(|n| msg.contains(n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_range_rejections() {
+        assert!(is_range_rejection(-32005, "whatever"));
+        assert!(is_range_rejection(-32000, "query returned more than 10000 results"));
+        assert!(is_range_rejection(
+            -32602,
+            "log response size exceeded. you can make eth_getlogs requests with up to a 2k block range"
+        ));
+        assert!(is_range_rejection(-32000, "block range is too wide"));
+        assert!(is_range_rejection(-32000, "exceed maximum block range: 5000"));
+        assert!(!is_range_rejection(-32000, "header not found"));
+    }
+}

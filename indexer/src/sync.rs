@@ -1,0 +1,436 @@
+//! The sync loop: backfill (ranges fetched concurrently ahead of one in-order writer), then live following
+//! near the head with every header checked, reorg repair, and the single-writer lock.
+
+use crate::{
+    abi::Decoder,
+    config::Config,
+    error::IndexerError,
+    metrics::{self as m, Status},
+    rpc::{BlockHeader, Rpc},
+    store::{self, Batch, Checkpoint, Revert},
+};
+use alloy::providers::Provider;
+use futures::{Stream, StreamExt};
+use sqlx::{PgConnection, PgPool};
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    task::{Context, Poll},
+    time::{Duration, Instant},
+};
+use tokio::task::JoinHandle;
+use tracing::{debug, error, info, info_span, warn, Instrument};
+
+/// Applies the schema migrations (`indexer/migrations`).
+pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
+    sqlx::migrate!("./migrations").run(pool).await?;
+    Ok(())
+}
+
+/// Follows one deployment's events into PostgreSQL.
+#[derive(Debug)]
+pub struct Indexer {
+    config: Config,
+    pool: PgPool,
+    status: Arc<Status>,
+}
+
+/// New heads: a WebSocket subscription, or a poll timer.
+type Heads = Pin<Box<dyn Stream<Item = u64> + Send>>;
+
+/// What a backfill run ended with.
+enum Backfill {
+    Done(Checkpoint),
+    Reorg(Checkpoint),
+}
+
+impl Indexer {
+    /// An indexer for `config`, writing through `pool` (migrated with [`migrate`] first).
+    pub fn new(config: Config, pool: PgPool) -> Self {
+        Self { config, pool, status: Arc::new(Status::default()) }
+    }
+
+    /// Live state, for health endpoints and tests.
+    pub fn status(&self) -> Arc<Status> {
+        Arc::clone(&self.status)
+    }
+
+    /// Runs until `shutdown` completes (returns `Ok`) or a non-retryable error (returns it). Retryable
+    /// failures — RPC outages, a PostgreSQL restart — are retried with backoff. Stopping at any instant
+    /// is safe: every batch is one transaction with its checkpoint.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), IndexerError> {
+        tokio::select! {
+            result = self.run_forever() => result,
+            () = shutdown => {
+                info!(target: "indexer::sync", "shutting down");
+                Ok(())
+            }
+        }
+    }
+
+    async fn run_forever(&self) -> Result<(), IndexerError> {
+        let mut failures = 0u32;
+        loop {
+            let err = match self.session(&mut failures).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            self.status.set_writer(false);
+            if !err.is_retryable() {
+                error!(target: "indexer::sync", error = %err, "indexer stopped");
+                return Err(err);
+            }
+            if failures == 0 {
+                warn!(target: "indexer::sync", error = %err, "indexer session failed; retrying with backoff");
+            } else {
+                debug!(target: "indexer::sync", error = %err, failures, "indexer session failed again");
+            }
+            failures = failures.saturating_add(1);
+            let delay =
+                self.config.min_backoff.saturating_mul(1 << failures.min(10)).min(self.config.max_backoff);
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    /// One session: connect, take the writer lock, index until an error.
+    async fn session(&self, failures: &mut u32) -> Result<(), IndexerError> {
+        let cfg = &self.config;
+        let chain_id = cfg.chain_id();
+        let rpc = Arc::new(Rpc::connect(cfg).await?);
+        let actual = rpc.chain_id().await?;
+        if actual != cfg.manifest.chain_id {
+            return Err(IndexerError::ChainIdMismatch { expected: cfg.manifest.chain_id, actual });
+        }
+        let decoder = Arc::new(Decoder::new(&cfg.manifest.contracts));
+
+        let mut conn = self.pool.acquire().await?.detach();
+        let mut waiting = false;
+        while !store::try_lock(&mut conn, chain_id).await? {
+            if !waiting {
+                info!(target: "indexer::sync", chain_id, "another indexer holds the writer lock; waiting as hot standby");
+                waiting = true;
+            }
+            tokio::time::sleep(cfg.poll_interval.max(Duration::from_millis(200))).await;
+        }
+        self.status.set_writer(true);
+        info!(target: "indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
+
+        let mut head = rpc.head().await?;
+        self.status.set_head(head);
+        let mut cp = match store::checkpoint(&mut conn, chain_id).await? {
+            Some(cp) => cp,
+            None => {
+                let start = cfg.start_block();
+                let cp = if start == 0 {
+                    Checkpoint { number: -1, hash: Vec::new() }
+                } else {
+                    let h = rpc.header(start - 1).await?.ok_or(IndexerError::Inconsistent {
+                        from: start - 1,
+                        to: start - 1,
+                        reason: "start block's parent not found".into(),
+                    })?;
+                    Checkpoint { number: (start - 1) as i64, hash: h.hash.to_vec() }
+                };
+                store::init_checkpoint(&mut conn, chain_id, &cp, head as i64).await?;
+                store::checkpoint(&mut conn, chain_id).await?.unwrap_or(cp)
+            }
+        };
+        info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
+        let mut heads = self.heads(&rpc).await;
+        if *failures > 0 {
+            info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
+            *failures = 0;
+        }
+
+        loop {
+            let target = head.saturating_sub(cfg.confirmations);
+            let safe = target.saturating_sub(cfg.max_reorg_depth);
+            let next = (cp.number + 1) as u64;
+            let step = if next <= safe {
+                match self.backfill(&rpc, &decoder, &mut conn, cp.clone(), safe, head).await? {
+                    Backfill::Done(c) => Ok(c),
+                    Backfill::Reorg(c) => self.repair(&rpc, &decoder, &mut conn, &c, head).await,
+                }
+            } else if next <= target {
+                let to = target.min(next + cfg.tip_batch.max(1) - 1);
+                self.live_step(&rpc, &decoder, &mut conn, &cp, next, to, head).await
+            } else {
+                // Caught up: is the indexed tip still on the node's chain?
+                self.status.set_caught_up(true);
+                let tip = if cp.number >= 0 { rpc.header(cp.number as u64).await? } else { None };
+                if cp.number >= 0 && tip.map(|h| h.hash.to_vec()) != Some(cp.hash.clone()) {
+                    self.repair(&rpc, &decoder, &mut conn, &cp, head).await
+                } else {
+                    head = self.wait_head(&rpc, &mut heads).await?;
+                    self.status.set_head(head);
+                    continue;
+                }
+            };
+            match step {
+                Ok(c) => cp = c,
+                Err(IndexerError::Inconsistent { from, to, reason }) => {
+                    // A reorg while fetching: look again shortly.
+                    debug!(target: "indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
+                    tokio::time::sleep(cfg.poll_interval / 4).await;
+                }
+                Err(e) => return Err(e),
+            }
+            let caught_up = (cp.number + 1) as u64 > target;
+            self.status.set_indexed(cp.number, caught_up);
+            if !caught_up {
+                continue;
+            }
+            head = rpc.head().await?.max(head);
+            self.status.set_head(head);
+        }
+    }
+
+    /// New-head notifications: WebSocket subscription for ws(s):// URLs, else a poll timer.
+    async fn heads(&self, rpc: &Rpc) -> Heads {
+        let ws = self.config.rpc_url.starts_with("ws://") || self.config.rpc_url.starts_with("wss://");
+        if ws {
+            match rpc.provider().subscribe_blocks().await {
+                Ok(sub) => return Box::pin(sub.into_stream().map(|h| h.number)),
+                Err(e) => {
+                    warn!(target: "indexer::sync", error = %e, "newHeads subscription failed; polling instead")
+                }
+            }
+        }
+        let interval = self.config.poll_interval;
+        Box::pin(futures::stream::unfold((), move |()| async move {
+            tokio::time::sleep(interval).await;
+            Some((0, ()))
+        }))
+    }
+
+    /// Waits for the next head notification (or the fallback tick), then asks for the head.
+    async fn wait_head(&self, rpc: &Rpc, heads: &mut Heads) -> Result<u64, IndexerError> {
+        let fallback = self.config.poll_interval.max(Duration::from_millis(50)) * 5;
+        tokio::select! {
+            item = heads.next() => if item.is_none() {
+                warn!(target: "indexer::sync", "newHeads subscription ended; resubscribing");
+                tokio::time::sleep(self.config.min_backoff).await;
+                *heads = self.heads(rpc).await;
+            },
+            () = tokio::time::sleep(fallback) => {}
+        }
+        Ok(rpc.head().await?)
+    }
+
+    /// Backfills `cp+1..=end` (all at least `max_reorg_depth` below the head): ranges fetched and decoded
+    /// concurrently, written in order, one transaction per range.
+    async fn backfill(
+        &self,
+        rpc: &Arc<Rpc>,
+        decoder: &Arc<Decoder>,
+        conn: &mut PgConnection,
+        mut cp: Checkpoint,
+        end: u64,
+        head: u64,
+    ) -> Result<Backfill, IndexerError> {
+        let chain_id = self.config.chain_id();
+        let start = (cp.number + 1) as u64;
+        info!(target: "indexer::backfill", from = start, to = end, head, "backfill started");
+        let planner = Arc::clone(rpc);
+        let ranges = futures::stream::unfold(start, move |from| {
+            let next = (from <= end).then(|| {
+                let to = end.min(from.saturating_add(planner.range_size().max(1) - 1));
+                ((from, to), to + 1)
+            });
+            futures::future::ready(next)
+        });
+        let mut pipeline = ranges
+            .map(|(from, to)| {
+                let (rpc, decoder) = (Arc::clone(rpc), Arc::clone(decoder));
+                AbortOnDrop(tokio::spawn(
+                    async move { fetch_batch(&rpc, &decoder, from, to, false).await }
+                        .instrument(info_span!(target: "indexer::sync", "range", from, to)),
+                ))
+            })
+            .buffered(self.config.concurrency.max(1));
+
+        let started = Instant::now();
+        let mut last_log = Instant::now();
+        let (mut events, mut window_events) = (0u64, 0u64);
+        while let Some(joined) = pipeline.next().await {
+            let batch = joined.map_err(|e| IndexerError::Corrupt(format!("fetch task failed: {e}")))??;
+            if !extends(&batch, &cp) {
+                warn!(target: "indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
+                return Ok(Backfill::Reorg(cp));
+            }
+            let t = Instant::now();
+            let n = batch.events.len() as u64;
+            cp = store::commit(conn, chain_id, &cp, None, &batch, head).await?;
+            record_batch("backfill", t, n);
+            events += n;
+            window_events += n;
+            self.status.set_indexed(cp.number, false);
+            let elapsed = last_log.elapsed();
+            if elapsed >= Duration::from_secs(5) || cp.number as u64 >= end {
+                let done = (cp.number as u64 + 1).saturating_sub(start);
+                let total = end + 1 - start;
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
+                info!(
+                    target: "indexer::backfill",
+                    block = cp.number,
+                    to = end,
+                    blocks_done = done,
+                    blocks_total = total,
+                    events,
+                    events_per_sec = (window_events as f64 / elapsed.as_secs_f64().max(1e-3)) as u64,
+                    eta_secs = ((total - done) as f64 / rate.max(1e-9)) as u64,
+                    range = rpc.range_size(),
+                    "backfill progress"
+                );
+                last_log = Instant::now();
+                window_events = 0;
+            }
+        }
+        Ok(Backfill::Done(cp))
+    }
+
+    /// Indexes `from..=to` near the head with every header; repairs a reorg if the range does not extend
+    /// the checkpoint.
+    #[allow(clippy::too_many_arguments)]
+    async fn live_step(
+        &self,
+        rpc: &Rpc,
+        decoder: &Decoder,
+        conn: &mut PgConnection,
+        cp: &Checkpoint,
+        from: u64,
+        to: u64,
+        head: u64,
+    ) -> Result<Checkpoint, IndexerError> {
+        let batch = fetch_batch(rpc, decoder, from, to, true).await?;
+        if !extends(&batch, cp) {
+            return self.repair(rpc, decoder, conn, cp, head).await;
+        }
+        let t = Instant::now();
+        let n = batch.events.len() as u64;
+        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
+        record_batch("live", t, n);
+        debug!(target: "indexer::live", from, to, events = n, "blocks indexed");
+        Ok(next)
+    }
+
+    /// Finds the common ancestor of the index and the node's chain, then reverts to it and indexes the
+    /// new branch, in one transaction.
+    async fn repair(
+        &self,
+        rpc: &Rpc,
+        decoder: &Decoder,
+        conn: &mut PgConnection,
+        cp: &Checkpoint,
+        head: u64,
+    ) -> Result<Checkpoint, IndexerError> {
+        let cfg = &self.config;
+        let chain_id = cfg.chain_id();
+        let floor = cfg.start_block() as i64 - 1;
+        let lowest = (cp.number - cfg.max_reorg_depth as i64).max(floor);
+        let mut ancestor: Option<BlockHeader> = None;
+        for (number, hash) in store::blocks_desc(conn, chain_id, cp.number, lowest).await? {
+            if let Some(h) = rpc.header(number as u64).await? {
+                if h.hash.as_slice() == hash.as_slice() {
+                    ancestor = Some(h);
+                    break;
+                }
+            }
+        }
+        let ancestor = match ancestor {
+            Some(a) => a,
+            None if lowest <= floor && floor >= 0 => {
+                rpc.header(floor as u64).await?.ok_or(IndexerError::Inconsistent {
+                    from: floor as u64,
+                    to: floor as u64,
+                    reason: "start block's parent not found".into(),
+                })?
+            }
+            None => {
+                return Err(IndexerError::ReorgTooDeep {
+                    checkpoint: cp.number as u64,
+                    lowest: lowest.max(0) as u64,
+                    max_depth: cfg.max_reorg_depth,
+                })
+            }
+        };
+        let depth = cp.number - ancestor.number as i64;
+        warn!(
+            target: "indexer::reorg",
+            ancestor = ancestor.number,
+            depth,
+            indexed = cp.number,
+            head,
+            "chain reorganised; reverting to the common ancestor"
+        );
+        let t = Instant::now();
+        let target = head.saturating_sub(cfg.confirmations);
+        let next = if target <= ancestor.number {
+            store::revert_only(conn, chain_id, cp, ancestor, head).await?
+        } else {
+            let from = ancestor.number + 1;
+            let to = target.min(from + cfg.tip_batch.max(1) - 1);
+            let batch = fetch_batch(rpc, decoder, from, to, true).await?;
+            let first = batch.headers.get(&from).map(|h| h.parent_hash);
+            if first != Some(ancestor.hash) {
+                return Err(IndexerError::Inconsistent { from, to, reason: "new branch moved again".into() });
+            }
+            let revert = Revert { ancestor: ancestor.number as i64, depth };
+            store::commit(conn, chain_id, cp, Some(revert), &batch, head).await?
+        };
+        record_batch("reorg", t, 0);
+        metrics::counter!(m::REORGS).increment(1);
+        metrics::histogram!(m::REORG_DEPTH).record(depth as f64);
+        info!(target: "indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
+        Ok(next)
+    }
+}
+
+/// Whether a batch's first block is the child of the checkpoint.
+fn extends(batch: &Batch, cp: &Checkpoint) -> bool {
+    cp.number < 0
+        || batch.headers.get(&batch.from).is_some_and(|h| h.parent_hash.as_slice() == cp.hash.as_slice())
+}
+
+fn record_batch(mode: &'static str, started: Instant, events: u64) {
+    metrics::histogram!(m::BATCH_DURATION, "mode" => mode).record(started.elapsed().as_secs_f64());
+    metrics::histogram!(m::BATCH_EVENTS).record(events as f64);
+}
+
+/// Fetches and decodes a range.
+async fn fetch_batch(
+    rpc: &Rpc,
+    decoder: &Decoder,
+    from: u64,
+    to: u64,
+    all_headers: bool,
+) -> Result<Batch, IndexerError> {
+    let fetched = rpc.fetch(from, to, all_headers).await?;
+    let events = fetched.logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Batch { from: fetched.from, to: fetched.to, headers: fetched.headers, events })
+}
+
+/// A spawned task that is aborted when its handle is dropped (a pipeline thrown away on a reorg).
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A URL without credentials, for logs.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
+        _ => url.to_owned(),
+    }
+}
