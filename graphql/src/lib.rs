@@ -1,1 +1,27 @@
 //! The medledger GraphQL schema over the indexer's PostgreSQL tables.
+//!
+//! [`build_schema`] assembles the [`ApiSchema`] (queries for pharmacies, prescribers, patients and auditors,
+//! and a subscription to new events) from a [`PgPool`](sqlx::PgPool) and an [`ApiConfig`]. The HTTP server
+//! only mounts it. Every list is a Relay-style connection ordered by (block, log index); every
+//! time-dependent status is computed against the latest indexed block's time and returns that `asOf` time.
+//! Errors carry a machine-readable `extensions.code` (see [`ErrorCode`]).
+
+mod config;
+mod db;
+mod eip712;
+mod error;
+mod extension;
+mod loaders;
+mod model;
+mod page;
+mod query;
+mod scalars;
+mod schema;
+mod subscription;
+
+pub use config::ApiConfig;
+pub use db::Db;
+pub use eip712::{domain_separator, prescription_id, RxTerms};
+pub use error::{ApiError, ErrorCode};
+pub use scalars::{Address, BigInt, Bytes32};
+pub use schema::{build_schema, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

@@ -1,0 +1,132 @@
+//! The API's errors and their machine-readable codes.
+
+use async_graphql::ErrorExtensions;
+
+/// The machine-readable `extensions.code` of an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// Malformed or inconsistent input: a query that does not parse or validate, a wrong type, a bad value.
+    BadInput,
+    /// The requested entity does not exist.
+    NotFound,
+    /// A limit was exceeded: page size, depth, complexity, time, body size.
+    LimitExceeded,
+    /// Something failed on the server; details are logged, never returned.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The code as it appears in `extensions.code`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::BadInput => "BAD_INPUT",
+            Self::NotFound => "NOT_FOUND",
+            Self::LimitExceeded => "LIMIT_EXCEEDED",
+            Self::Internal => "INTERNAL",
+        }
+    }
+}
+
+/// An error of a resolver. Only the message of the client-facing variants reaches the client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// An argument is malformed or the arguments are inconsistent; the message says which and why.
+    #[error("{0}")]
+    BadInput(String),
+    /// The requested entity does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// A limit (e.g. the maximum page size) was exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
+    /// A database query failed.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// A stored row holds a value the API cannot represent (a bug or a schema mismatch).
+    #[error("unexpected stored value: {0}")]
+    Corrupt(String),
+}
+
+impl ApiError {
+    /// The code clients see.
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            Self::BadInput(_) => ErrorCode::BadInput,
+            Self::NotFound(_) => ErrorCode::NotFound,
+            Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
+            Self::Database(_) | Self::Corrupt(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Whether the same request may succeed if retried later (a transient database failure), as opposed
+    /// to failing again for the same reason (bad input, missing entity, exceeded limit, corrupt row).
+    pub const fn is_retryable(&self) -> bool {
+        match self {
+            Self::Database(e) => matches!(
+                e,
+                sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Io(_)
+                    | sqlx::Error::Tls(_)
+            ),
+            Self::BadInput(_) | Self::NotFound(_) | Self::LimitExceeded(_) | Self::Corrupt(_) => false,
+        }
+    }
+
+    /// Converts to the GraphQL error sent to the client: internal details are logged here and replaced.
+    pub fn into_graphql(self) -> async_graphql::Error {
+        let code = self.code();
+        let message = match &self {
+            Self::BadInput(m) | Self::NotFound(m) | Self::LimitExceeded(m) => m.clone(),
+            Self::Database(e) => {
+                tracing::error!(target: "medledger::graphql", error = %e, retryable = self.is_retryable(), "database query failed");
+                "internal error".to_owned()
+            }
+            Self::Corrupt(detail) => {
+                tracing::error!(target: "medledger::graphql", detail = %detail, "unexpected stored value");
+                "internal error".to_owned()
+            }
+        };
+        let retryable = self.is_retryable();
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code.as_str());
+            if retryable {
+                ext.set("retryable", true);
+            }
+        })
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        // `extend` takes `&self`; rebuild an owned copy of what matters.
+        let owned = match self {
+            Self::BadInput(m) => Self::BadInput(m.clone()),
+            Self::NotFound(m) => Self::NotFound(m.clone()),
+            Self::LimitExceeded(m) => Self::LimitExceeded(m.clone()),
+            Self::Database(e) => Self::Corrupt(format!("database: {e}")),
+            Self::Corrupt(m) => Self::Corrupt(m.clone()),
+        };
+        owned.into_graphql()
+    }
+}
+
+/// `Result` of resolvers.
+pub(crate) type GqlResult<T> = Result<T, async_graphql::Error>;
+
+/// Converts an [`ApiError`] result into a resolver result with the error's code attached.
+pub(crate) trait ResultExt<T> {
+    /// Attaches the code; never use `?` on an `ApiError` in a resolver directly.
+    fn gql(self) -> GqlResult<T>;
+}
+
+impl<T> ResultExt<T> for Result<T, ApiError> {
+    fn gql(self) -> GqlResult<T> {
+        self.map_err(ApiError::into_graphql)
+    }
+}
+
+/// Builds a GraphQL error with a code (for errors raised outside resolvers).
+pub(crate) fn coded(code: ErrorCode, message: impl Into<String>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code.as_str()))
+}

@@ -1,0 +1,84 @@
+//! The request guard: a time limit per query, and a machine-readable `extensions.code` on every error.
+
+use crate::error::ErrorCode;
+use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
+use async_graphql::{Response, ServerError, Value};
+use futures::stream::{BoxStream, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Installs [`GuardExtension`].
+pub(crate) struct Guard {
+    pub(crate) timeout: Duration,
+}
+
+impl ExtensionFactory for Guard {
+    fn create(&self) -> Arc<dyn Extension> {
+        Arc::new(GuardExtension { timeout: self.timeout })
+    }
+}
+
+/// Enforces the time limit and classifies errors that carry no code yet.
+struct GuardExtension {
+    timeout: Duration,
+}
+
+fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
+    error.extensions.get_or_insert_with(Default::default).set("code", code.as_str());
+    error
+}
+
+/// Gives every error a code: parse, validation and input-coercion errors are `BAD_INPUT` (limits:
+/// `LIMIT_EXCEEDED`); a resolver error without a code is `INTERNAL` and its message is hidden.
+fn classify(error: ServerError) -> ServerError {
+    let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    if has_code {
+        return error;
+    }
+    let lower = error.message.to_lowercase();
+    if lower.contains("too deep") || lower.contains("too complex") || lower.contains("recursion") {
+        return with_code(error, ErrorCode::LimitExceeded);
+    }
+    let input_error = error.path.is_empty()
+        || lower.starts_with("failed to parse")
+        || lower.starts_with("invalid value")
+        || lower.contains("internal: not an object");
+    if input_error {
+        return with_code(error, ErrorCode::BadInput);
+    }
+    tracing::error!(target: "medledger::graphql", error = %error.message, "uncoded resolver error");
+    let mut hidden = ServerError::new("internal error", error.locations.first().copied());
+    hidden.path = error.path;
+    with_code(hidden, ErrorCode::Internal)
+}
+
+fn classify_response(mut response: Response) -> Response {
+    response.errors = response.errors.into_iter().map(classify).collect();
+    response
+}
+
+#[async_graphql::async_trait::async_trait]
+impl Extension for GuardExtension {
+    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
+        match tokio::time::timeout(self.timeout, next.run(ctx)).await {
+            Ok(response) => classify_response(response),
+            Err(_) => {
+                let ms = self.timeout.as_millis();
+                tracing::warn!(target: "medledger::graphql", timeout_ms = ms as u64, "query timed out");
+                let error = ServerError::new(format!("the query exceeded the time limit of {ms} ms"), None);
+                let mut response = Response::from_errors(vec![with_code(error, ErrorCode::LimitExceeded)]);
+                response.data = Value::Null;
+                response
+            }
+        }
+    }
+
+    fn subscribe<'s>(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        stream: BoxStream<'s, Response>,
+        next: NextSubscribe<'_>,
+    ) -> BoxStream<'s, Response> {
+        next.run(ctx, stream).map(classify_response).boxed()
+    }
+}

@@ -1,0 +1,39 @@
+//! The indexer's status and the `asOf` time of time-dependent statuses.
+
+use chrono::{DateTime, Utc};
+
+/// The time time-dependent statuses are computed against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AsOf {
+    /// The latest indexed block's time (else the latest event's, else the server's clock).
+    pub(crate) time: DateTime<Utc>,
+    /// The latest indexed block, if any.
+    pub(crate) block: Option<i64>,
+}
+
+/// Where indexing of the chain stands.
+#[derive(Debug, Clone, sqlx::FromRow, async_graphql::SimpleObject)]
+pub(crate) struct IndexerStatus {
+    /// The chain.
+    pub(crate) chain_id: i64,
+    /// The last indexed block (-1 before the first).
+    pub(crate) indexed_block: i64,
+    /// Its hash (`0x` before the first block).
+    pub(crate) indexed_block_hash: String,
+    /// Its timestamp, when known: the `asOf` of time-dependent statuses.
+    pub(crate) indexed_block_time: Option<DateTime<Utc>>,
+    /// The node's head block when the indexer last wrote its checkpoint.
+    pub(crate) chain_head: i64,
+    /// `chainHead - indexedBlock` (0 when caught up).
+    pub(crate) lag: i64,
+    /// How many reorgs the indexer has handled.
+    pub(crate) reorg_count: i64,
+    /// When the last reorg was handled.
+    pub(crate) last_reorg_at: Option<DateTime<Utc>>,
+    /// The common ancestor of the last reorg.
+    pub(crate) last_reorg_block: Option<i64>,
+    /// How many blocks the last reorg reverted.
+    pub(crate) last_reorg_depth: Option<i64>,
+    /// When the checkpoint was last written.
+    pub(crate) updated_at: DateTime<Utc>,
+}

@@ -1,0 +1,659 @@
+//! The query root and the role views: pharmacy, prescriber, patient; the auditor's event trail.
+
+use crate::db::Db;
+use crate::eip712::{domain_separator, prescription_id, RxTerms};
+use crate::error::{ApiError, GqlResult, ResultExt};
+use crate::loaders::{CredentialOf, DispensesOf};
+use crate::model::{
+    addr, evaluate, ConsentChangeRow, ConsentFilter, ConsentRow, CredentialRow, DispenseRow, EpisodeRow,
+    EventFilter, EventRow, FailureReason, IndexerStatus, PrescriptionFilter, PrescriptionRow, Verification,
+    VerificationFailure, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS,
+    EVENT_COLUMNS, PRESCRIPTION_COLUMNS,
+};
+use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
+use crate::scalars::{Address, Bytes32};
+use crate::schema::{as_of, state};
+use alloy::primitives::U256;
+use async_graphql::{Context, Object};
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, QueryBuilder};
+use std::sync::Arc;
+
+static EVENTS: ListSpec = ListSpec {
+    tag: "ev",
+    select: EVENT_COLUMNS,
+    from: "FROM events WHERE ",
+    key: ["block_number", "log_index"],
+    int_tie: true,
+};
+static PRESCRIPTIONS: ListSpec = ListSpec {
+    tag: "rx",
+    select: PRESCRIPTION_COLUMNS,
+    from: "FROM prescriptions WHERE ",
+    key: ["issued_block", "rx_id"],
+    int_tie: false,
+};
+static DISPENSES: ListSpec = ListSpec {
+    tag: "dp",
+    select: DISPENSE_COLUMNS,
+    from: "FROM dispenses WHERE ",
+    key: ["block_number", "log_index"],
+    int_tie: true,
+};
+static CONSENTS_BY_GRANTEE: ListSpec = ListSpec {
+    tag: "cg",
+    select: CONSENT_COLUMNS,
+    from: "FROM consents WHERE ",
+    key: ["updated_block", "grantee"],
+    int_tie: false,
+};
+static CONSENTS_BY_PATIENT: ListSpec = ListSpec {
+    tag: "cp",
+    select: CONSENT_COLUMNS,
+    from: "FROM consents WHERE ",
+    key: ["updated_block", "patient"],
+    int_tie: false,
+};
+static CONSENT_HISTORY: ListSpec = ListSpec {
+    tag: "ch",
+    select: CONSENT_CHANGE_COLUMNS,
+    from: "FROM consent_history WHERE ",
+    key: ["block_number", "log_index"],
+    int_tie: true,
+};
+static EPISODES: ListSpec = ListSpec {
+    tag: "ep",
+    select: EPISODE_COLUMNS,
+    from: "FROM episodes WHERE ",
+    key: ["opened_block", "episode_id"],
+    int_tie: true,
+};
+
+fn sizes(ctx: &Context<'_>) -> (usize, usize) {
+    let c = &state(ctx).config;
+    (c.default_page_size, c.max_page_size)
+}
+
+fn page(first: Option<i32>, after: Option<String>, last: Option<i32>, before: Option<String>) -> PageArgs {
+    PageArgs { first, after, last, before }
+}
+
+fn where_fn(f: impl Fn(&mut QueryBuilder<'static, Postgres>) + Send + Sync + 'static) -> WhereFn {
+    Arc::new(f)
+}
+
+async fn prescriptions(
+    ctx: &Context<'_>,
+    column: &'static str,
+    who: Address,
+    filter: PrescriptionFilter,
+    args: PageArgs,
+) -> GqlResult<Conn<PrescriptionRow>> {
+    let t = as_of(ctx).await?.time;
+    let filter = where_fn(move |qb| {
+        qb.push(format_args!(" AND {column} = ")).push_bind(who.0.to_vec());
+        filter.push(qb, t);
+    });
+    paginate(&state(ctx).db, sizes(ctx), &PRESCRIPTIONS, args, filter, |r: PrescriptionRow| {
+        Ok((Key::bytes(r.issued_block, r.rx_id.clone()), r))
+    })
+    .await
+    .gql()
+}
+
+async fn consents(
+    ctx: &Context<'_>,
+    column: &'static str,
+    who: Address,
+    filter: ConsentFilter,
+    args: PageArgs,
+) -> GqlResult<Conn<ConsentRow>> {
+    let t = as_of(ctx).await?.time;
+    let soon = state(ctx).config.expiring_soon_secs;
+    let by_grantee = column == "patient";
+    let filter = where_fn(move |qb| {
+        qb.push(format_args!(" AND {column} = ")).push_bind(who.0.to_vec());
+        filter.push(qb, t, soon);
+    });
+    let spec = if by_grantee { &CONSENTS_BY_GRANTEE } else { &CONSENTS_BY_PATIENT };
+    paginate(&state(ctx).db, sizes(ctx), spec, args, filter, move |r: ConsentRow| {
+        let tie = if by_grantee { r.grantee.clone() } else { r.patient.clone() };
+        Ok((Key::bytes(r.updated_block, tie), r))
+    })
+    .await
+    .gql()
+}
+
+fn dispense_key(r: DispenseRow) -> Result<(Key, DispenseRow), ApiError> {
+    Ok((Key::int(r.block_number, r.log_index.into()), r))
+}
+
+/// The root of every query.
+pub struct QueryRoot;
+
+/// Reads the medledger contracts' state as indexed.
+#[Object(name = "Query")]
+impl QueryRoot {
+    /// Where indexing stands: chain head, indexed block, lag, last reorg. Null before the indexer's first
+    /// checkpoint.
+    async fn indexer_status(&self, ctx: &Context<'_>) -> GqlResult<Option<IndexerStatus>> {
+        let db = &state(ctx).db;
+        let mut qb = Db::sql(
+            "SELECT c.chain_id, c.block_number AS indexed_block, '0x' || encode(c.block_hash, 'hex') AS \
+             indexed_block_hash, b.timestamp AS indexed_block_time, c.head_number AS chain_head, \
+             greatest(c.head_number - c.block_number, 0) AS lag, c.reorg_count, c.last_reorg_at, \
+             c.last_reorg_block, c.last_reorg_depth, c.updated_at FROM checkpoints c LEFT JOIN blocks b \
+             ON b.chain_id = c.chain_id AND b.number = c.block_number WHERE c.chain_id = ",
+        );
+        qb.push_bind(db.chain_id());
+        db.optional(qb).await.gql()
+    }
+
+    /// The time time-dependent statuses (expired, fillable, active) are computed against: the latest indexed
+    /// block's timestamp.
+    async fn as_of(&self, ctx: &Context<'_>) -> GqlResult<DateTime<Utc>> {
+        Ok(as_of(ctx).await?.time)
+    }
+
+    /// A prescription by id, with its fills and remaining quantity. `NOT_FOUND` if unknown.
+    async fn prescription(&self, ctx: &Context<'_>, id: Bytes32) -> GqlResult<PrescriptionRow> {
+        state(ctx)
+            .loader
+            .load_one(id)
+            .await
+            .map_err(|e| e.clone_gql())?
+            .ok_or_else(|| ApiError::NotFound(format!("no prescription has id {id}")).into_graphql())
+    }
+
+    /// Whether `pharmacy` may dispense prescription `id` at `at` (default: the latest indexed block's time),
+    /// proving `contentHash` against the id; lists every reason it may not.
+    async fn verify_prescription(
+        &self,
+        ctx: &Context<'_>,
+        id: Bytes32,
+        content_hash: Bytes32,
+        pharmacy: Address,
+        at: Option<DateTime<Utc>>,
+    ) -> GqlResult<Verification> {
+        verify(ctx, id, content_hash, pharmacy, at).await
+    }
+
+    /// The credential of an account, if it has one.
+    async fn credential(&self, ctx: &Context<'_>, account: Address) -> GqlResult<Option<CredentialRow>> {
+        state(ctx).loader.load_one(CredentialOf(account)).await.map_err(|e| e.clone_gql())
+    }
+
+    /// An episode of care by id. `NOT_FOUND` if unknown.
+    async fn episode(&self, ctx: &Context<'_>, id: i64) -> GqlResult<EpisodeRow> {
+        let db = &state(ctx).db;
+        let mut qb = Db::sql(EPISODE_COLUMNS);
+        qb.push("chain_id = ").push_bind(db.chain_id()).push(" AND episode_id = ").push_bind(id);
+        db.optional(qb)
+            .await
+            .gql()?
+            .ok_or_else(|| ApiError::NotFound(format!("no episode has id {id}")).into_graphql())
+    }
+
+    /// The event trail, ordered by (block, log index), filtered by account, prescription, episode, contract,
+    /// event name, block range and time range.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<EventFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<EventRow>> {
+        let filter = filter.unwrap_or_default();
+        filter.validate().gql()?;
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &EVENTS,
+            page(first, after, last, before),
+            filter.into_where(),
+            |r: EventRow| Ok((Key::int(r.block_number, r.log_index.into()), r)),
+        )
+        .await
+        .gql()
+    }
+
+    /// A pharmacy's view: its credential, its queue, its dispensing history.
+    async fn pharmacy(&self, address: Address) -> Pharmacy {
+        Pharmacy(address)
+    }
+
+    /// A prescriber's view: its credential, consents granted to it, prescriptions it issued.
+    async fn prescriber(&self, address: Address) -> Prescriber {
+        Prescriber(address)
+    }
+
+    /// A patient's view: who has access, consent history, prescriptions, dispenses, episodes and records.
+    async fn patient(&self, address: Address) -> Patient {
+        Patient(address)
+    }
+}
+
+/// A pharmacy (any address; see `credential` for whether it is a registered pharmacy).
+pub(crate) struct Pharmacy(Address);
+
+/// A pharmacy's view.
+#[Object]
+impl Pharmacy {
+    /// The pharmacy's address.
+    async fn address(&self) -> Address {
+        self.0
+    }
+    /// Its credential, if registered.
+    async fn credential(&self, ctx: &Context<'_>) -> GqlResult<Option<CredentialRow>> {
+        state(ctx).loader.load_one(CredentialOf(self.0)).await.map_err(|e| e.clone_gql())
+    }
+    /// Prescriptions designated to it, oldest first; by default only open ones (`filter.openOnly` defaults
+    /// to true here).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn queue(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PrescriptionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<PrescriptionRow>> {
+        let mut filter = filter.unwrap_or_default();
+        filter.open_only = Some(filter.open_only.unwrap_or(true));
+        prescriptions(ctx, "pharmacy", self.0, filter, page(first, after, last, before)).await
+    }
+    /// Its dispensing history, ordered by (block, log index).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn dispenses(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<DispenseRow>> {
+        let who = self.0;
+        let filter = where_fn(move |qb| {
+            qb.push(" AND pharmacy = ").push_bind(who.0.to_vec());
+        });
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &DISPENSES,
+            page(first, after, last, before),
+            filter,
+            dispense_key,
+        )
+        .await
+        .gql()
+    }
+}
+
+/// A prescriber (doctor).
+pub(crate) struct Prescriber(Address);
+
+/// A prescriber's view.
+#[Object]
+impl Prescriber {
+    /// The prescriber's address.
+    async fn address(&self) -> Address {
+        self.0
+    }
+    /// Its own credential, if registered.
+    async fn credential(&self, ctx: &Context<'_>) -> GqlResult<Option<CredentialRow>> {
+        state(ctx).loader.load_one(CredentialOf(self.0)).await.map_err(|e| e.clone_gql())
+    }
+    /// Consents patients granted to it: all, active, expiring soon, or emergency access.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn consents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConsentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<ConsentRow>> {
+        consents(ctx, "grantee", self.0, filter.unwrap_or_default(), page(first, after, last, before)).await
+    }
+    /// Prescriptions it issued, oldest first, each with its status.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn prescriptions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PrescriptionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<PrescriptionRow>> {
+        let filter = filter.unwrap_or_default();
+        prescriptions(ctx, "prescriber", self.0, filter, page(first, after, last, before)).await
+    }
+}
+
+/// A patient.
+pub(crate) struct Patient(Address);
+
+/// A patient's view.
+#[Object]
+impl Patient {
+    /// The patient's address.
+    async fn address(&self) -> Address {
+        self.0
+    }
+    /// Who has access now (an active grant or open emergency access) and since when (`accessSince`).
+    async fn access(&self, ctx: &Context<'_>) -> GqlResult<Vec<ConsentRow>> {
+        let t = as_of(ctx).await?.time;
+        let db = &state(ctx).db;
+        let mut qb = Db::sql(CONSENT_COLUMNS);
+        qb.push("chain_id = ").push_bind(db.chain_id()).push(" AND patient = ").push_bind(self.0 .0.to_vec());
+        qb.push(" AND ((scopes <> 0 AND NOT revoked AND (expires_at IS NULL OR expires_at > ")
+            .push_bind(t)
+            .push(")) OR emergency_until > ")
+            .push_bind(t)
+            .push(") ORDER BY updated_block, grantee LIMIT 1000");
+        db.all(qb).await.gql()
+    }
+    /// Its consents per grantee, in any state.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn consents(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<ConsentFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<ConsentRow>> {
+        consents(ctx, "patient", self.0, filter.unwrap_or_default(), page(first, after, last, before)).await
+    }
+    /// Every grant, revocation and emergency access, ordered by (block, log index).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn consent_history(
+        &self,
+        ctx: &Context<'_>,
+        grantee: Option<Address>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<ConsentChangeRow>> {
+        let who = self.0;
+        let filter = where_fn(move |qb| {
+            qb.push(" AND patient = ").push_bind(who.0.to_vec());
+            if let Some(g) = grantee {
+                qb.push(" AND grantee = ").push_bind(g.0.to_vec());
+            }
+        });
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &CONSENT_HISTORY,
+            page(first, after, last, before),
+            filter,
+            |r: ConsentChangeRow| Ok((Key::int(r.block_number, r.log_index.into()), r)),
+        )
+        .await
+        .gql()
+    }
+    /// Its prescriptions, oldest first.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn prescriptions(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<PrescriptionFilter>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<PrescriptionRow>> {
+        let filter = filter.unwrap_or_default();
+        prescriptions(ctx, "patient", self.0, filter, page(first, after, last, before)).await
+    }
+    /// Every dispense against its prescriptions, ordered by (block, log index).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn dispenses(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<DispenseRow>> {
+        let who = self.0;
+        let filter = where_fn(move |qb| {
+            qb.push(
+                " AND rx_id IN (SELECT p.rx_id FROM prescriptions p WHERE p.chain_id = dispenses.chain_id \
+                     AND p.patient = ",
+            )
+            .push_bind(who.0.to_vec())
+            .push(")");
+        });
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &DISPENSES,
+            page(first, after, last, before),
+            filter,
+            dispense_key,
+        )
+        .await
+        .gql()
+    }
+    /// Its episodes of care, oldest first; each lists its records (hidden ones only when asked for).
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn episodes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<EpisodeRow>> {
+        let who = self.0;
+        let filter = where_fn(move |qb| {
+            qb.push(" AND patient = ").push_bind(who.0.to_vec());
+        });
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &EPISODES,
+            page(first, after, last, before),
+            filter,
+            |r: EpisodeRow| Ok((Key::int(r.opened_block, r.episode_id), r)),
+        )
+        .await
+        .gql()
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct IssueFacts {
+    contract: Option<Vec<u8>>,
+    status_at_issue: Option<String>,
+    expires_at_issue: Option<DateTime<Utc>>,
+}
+
+fn secs_u32(t: DateTime<Utc>, what: &str) -> Result<u32, ApiError> {
+    u32::try_from(t.timestamp()).map_err(|_| ApiError::Corrupt(format!("{what} out of uint32 range")))
+}
+
+fn terms_of(rx: &PrescriptionRow, content_hash: [u8; 32]) -> Result<RxTerms, ApiError> {
+    let a = |b: &[u8], what: &str| -> Result<[u8; 20], ApiError> {
+        b.try_into().map_err(|_| ApiError::Corrupt(format!("{what} is not 20 bytes")))
+    };
+    Ok(RxTerms {
+        patient: a(&rx.patient, "patient")?,
+        prescriber: a(&rx.prescriber, "prescriber")?,
+        content_hash,
+        fills: u8::try_from(rx.fills).map_err(|_| ApiError::Corrupt("fills".into()))?,
+        quantity_per_fill: u32::try_from(rx.quantity_per_fill)
+            .map_err(|_| ApiError::Corrupt("quantity_per_fill".into()))?,
+        earliest_fill_at: secs_u32(rx.earliest_fill_at, "earliest_fill_at")?,
+        valid_until: secs_u32(rx.valid_until, "valid_until")?,
+        min_fill_interval: u32::try_from(rx.min_fill_interval_secs)
+            .map_err(|_| ApiError::Corrupt("min_fill_interval_secs".into()))?,
+        schedule: u8::try_from(rx.schedule).map_err(|_| ApiError::Corrupt("schedule".into()))?,
+        pharmacy: match &rx.issued_pharmacy {
+            Some(p) => a(p, "issued_pharmacy")?,
+            None => [0; 20],
+        },
+        nonce: U256::from_str_radix(&rx.nonce, 10).map_err(|_| ApiError::Corrupt("nonce".into()))?,
+    })
+}
+
+async fn verify(
+    ctx: &Context<'_>,
+    id: Bytes32,
+    content_hash: Bytes32,
+    pharmacy: Address,
+    at: Option<DateTime<Utc>>,
+) -> GqlResult<Verification> {
+    let st = state(ctx);
+    let as_of = as_of(ctx).await?.time;
+    let at = at.unwrap_or(as_of);
+    let fail = |reason, message: String| VerificationFailure { reason, message };
+    let Some(rx) = st.loader.load_one(id).await.map_err(|e| e.clone_gql())? else {
+        return Ok(Verification {
+            id,
+            valid: false,
+            failures: vec![fail(FailureReason::UnknownPrescription, format!("no prescription has id {id}"))],
+            at,
+            as_of,
+            content_hash_proven: false,
+            quantity_available: 0,
+            prescription: None,
+        });
+    };
+    let prescriber = addr(&rx.prescriber)?;
+    let (dispenses, credentials, facts) = futures::try_join!(
+        async { st.loader.load_one(DispensesOf(id)).await.map_err(|e| e.clone_gql()) },
+        async {
+            st.loader
+                .load_many([CredentialOf(prescriber), CredentialOf(pharmacy)])
+                .await
+                .map_err(|e| e.clone_gql())
+        },
+        async {
+            let mut qb = Db::sql("SELECT (SELECT address FROM events WHERE chain_id = ");
+            qb.push_bind(st.db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
+            qb.push(" AND event_name = 'PrescriptionIssued' ORDER BY block_number, log_index LIMIT 1) AS contract, ");
+            for (column, alias) in [("status", "status_at_issue"), ("expires_at", "expires_at_issue")] {
+                qb.push(format_args!("(SELECT {column} FROM credential_history WHERE chain_id = "));
+                qb.push_bind(st.db.chain_id()).push(" AND account = ").push_bind(rx.prescriber.clone());
+                qb.push(" AND block_number <= ").push_bind(rx.issued_block);
+                qb.push(format_args!(
+                    " AND {column} IS NOT NULL ORDER BY block_number DESC, log_index DESC LIMIT 1) AS {alias}"
+                ));
+                if column == "status" {
+                    qb.push(", ");
+                }
+            }
+            st.db.optional::<IssueFacts>(qb).await.gql()
+        },
+    )?;
+    let dispenses = dispenses.unwrap_or_default();
+    let state_at = evaluate(&rx, &dispenses, at);
+    let mut failures = state_at.reasons;
+
+    // Designated pharmacy and the pharmacy's own credential.
+    if let Some(designated) = rx.pharmacy.as_deref() {
+        if designated != pharmacy.0.as_slice() {
+            failures.push(fail(
+                FailureReason::OtherPharmacyDesignated,
+                format!("the prescription is designated to {}", addr(designated)?),
+            ));
+        }
+    }
+    match credentials.get(&CredentialOf(pharmacy)) {
+        Some(c) if c.kind == "pharmacy" && c.active_at(at) => {}
+        Some(c) => failures.push(fail(
+            FailureReason::PharmacyCredentialNotActive,
+            format!(
+                "the pharmacy's {} credential is {} and expires {}",
+                c.kind,
+                c.status,
+                c.expires_at.to_rfc3339()
+            ),
+        )),
+        None => failures
+            .push(fail(FailureReason::PharmacyCredentialNotActive, format!("{pharmacy} has no credential"))),
+    }
+
+    // The prescriber's credential at issue and now.
+    let current = credentials.get(&CredentialOf(prescriber));
+    let facts = facts.unwrap_or(IssueFacts { contract: None, status_at_issue: None, expires_at_issue: None });
+    let (status_at_issue, expires_at_issue) = match (&facts.status_at_issue, facts.expires_at_issue) {
+        (Some(s), Some(e)) => (Some(s.clone()), Some(e)),
+        // No history rows: the current row tells, if it has not changed since the issue.
+        _ => current
+            .filter(|c| c.updated_block <= rx.issued_block)
+            .map_or((None, None), |c| (Some(c.status.clone()), Some(c.expires_at))),
+    };
+    let active_at_issue =
+        status_at_issue.as_deref() == Some("active") && expires_at_issue.is_some_and(|e| rx.issued_at < e);
+    if !active_at_issue {
+        failures.push(fail(
+            FailureReason::PrescriberCredentialNotActiveAtIssue,
+            format!("{prescriber}'s credential was not active at issue ({})", rx.issued_at.to_rfc3339()),
+        ));
+    }
+    if !current.is_some_and(|c| c.kind == "prescriber" && c.active_at(at)) {
+        failures.push(fail(
+            FailureReason::PrescriberCredentialNotActiveNow,
+            match current {
+                Some(c) => format!(
+                    "{prescriber}'s credential is {} and expires {}",
+                    c.status,
+                    c.expires_at.to_rfc3339()
+                ),
+                None => format!("{prescriber} has no credential"),
+            },
+        ));
+    }
+
+    // The content hash: recompute the EIP-712 digest with the given content hash.
+    let stored_matches = rx.content_hash.as_slice() == content_hash.0.as_slice();
+    let contract = facts
+        .contract
+        .as_deref()
+        .and_then(|c| <[u8; 20]>::try_from(c).ok())
+        .or(st.config.prescriptions_address);
+    let mut proven = false;
+    match contract {
+        Some(contract) => {
+            let chain = u64::try_from(st.db.chain_id())
+                .map_err(|_| ApiError::Corrupt("chain id".into()).into_graphql())?;
+            let terms = terms_of(&rx, content_hash.0).gql()?;
+            proven = prescription_id(domain_separator(chain, contract), &terms) == id.0;
+            if !proven {
+                failures.push(fail(
+                    FailureReason::ContentHashMismatch,
+                    "the EIP-712 digest of the stored terms with this content hash is not the prescription id".into(),
+                ));
+            }
+        }
+        None if !stored_matches => failures.push(fail(
+            FailureReason::ContentHashMismatch,
+            "the content hash differs from the one issued".into(),
+        )),
+        None => {}
+    }
+
+    let valid = failures.is_empty();
+    Ok(Verification {
+        id,
+        valid,
+        failures,
+        at,
+        as_of,
+        content_hash_proven: proven,
+        quantity_available: if valid { state_at.quantity_available } else { 0 },
+        prescription: Some(rx),
+    })
+}

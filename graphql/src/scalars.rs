@@ -1,0 +1,175 @@
+//! Custom scalars: `Address`, `Bytes32` and `BigInt`.
+
+use alloy::primitives::U256;
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+use std::fmt;
+
+/// Parses `0x`-prefixed hex of exactly `N` bytes, any case.
+fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> {
+    let digits = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))
+        .ok_or_else(|| format!("{what} must start with 0x"))?;
+    if digits.len() != 2 * N {
+        return Err(format!("{what} must be 0x followed by {} hex digits, got {}", 2 * N, digits.len()));
+    }
+    let mut out = [0u8; N];
+    hex::decode_to_slice(digits, &mut out).map_err(|_| format!("{what} contains a non-hex character"))?;
+    Ok(out)
+}
+
+/// A 20-byte Ethereum address: `0x` and 40 hex digits, any case on input (the checksum is not enforced);
+/// EIP-55 checksummed on output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Address(pub [u8; 20]);
+
+/// A 32-byte value (hash, id): `0x` and 64 hex digits, any case on input, lowercase on output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Bytes32(pub [u8; 32]);
+
+/// An unsigned integer of up to 256 bits as a decimal string (e.g. `"1000000000000000000000"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BigInt(pub U256);
+
+impl Address {
+    /// From stored bytes; `None` unless exactly 20 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+}
+
+impl Bytes32 {
+    /// From stored bytes; `None` unless exactly 32 bytes.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+}
+
+impl fmt::Display for Address {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&alloy::primitives::Address::from(self.0).to_checksum(None))
+    }
+}
+
+impl fmt::Display for Bytes32 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl std::str::FromStr for Address {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_hex::<20>(s.trim(), "an address").map(Self)
+    }
+}
+
+impl std::str::FromStr for Bytes32 {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        parse_hex::<32>(s.trim(), "a 32-byte value").map(Self)
+    }
+}
+
+impl std::str::FromStr for BigInt {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s.is_empty() || s.len() > 78 || !s.bytes().all(|b| b.is_ascii_digit()) {
+            return Err("a BigInt must be a non-negative decimal string of at most 78 digits".into());
+        }
+        U256::from_str_radix(s, 10).map(Self).map_err(|_| "the BigInt does not fit in 256 bits".into())
+    }
+}
+
+fn string_input(value: &Value, scalar: &str) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(format!("{scalar} must be a string, got {}", other)),
+    }
+}
+
+/// Accepts `0x` + 40 hex digits in any case; returns EIP-55 checksummed addresses.
+#[Scalar(name = "Address")]
+impl ScalarType for Address {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let s = string_input(&value, "Address").map_err(InputValueError::custom)?;
+        s.parse().map_err(InputValueError::custom)
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if s.parse::<Self>().is_ok())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+/// A 32-byte value as `0x` + 64 hex digits (any case on input, lowercase on output).
+#[Scalar(name = "Bytes32")]
+impl ScalarType for Bytes32 {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        let s = string_input(&value, "Bytes32").map_err(InputValueError::custom)?;
+        s.parse().map_err(InputValueError::custom)
+    }
+
+    fn is_valid(value: &Value) -> bool {
+        matches!(value, Value::String(s) if s.parse::<Self>().is_ok())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.to_string())
+    }
+}
+
+/// An unsigned integer up to 2^256 - 1, as a decimal string.
+#[Scalar(name = "BigInt")]
+impl ScalarType for BigInt {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::String(s) => s.parse().map_err(InputValueError::custom),
+            Value::Number(n) => n
+                .as_u64()
+                .map(|v| Self(U256::from(v)))
+                .ok_or_else(|| InputValueError::custom("a BigInt must be a non-negative integer")),
+            other => Err(InputValueError::custom(format!("BigInt must be a decimal string, got {other}"))),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::String(self.0.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn address_any_case_checksummed_out() {
+        let a: Address = "0x5fbdb2315678afecb367f032d93f642f64180aa3".parse().unwrap();
+        let b: Address = "0x5FBDB2315678AFECB367F032D93F642F64180AA3".parse().unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+    }
+
+    #[test]
+    fn malformed_rejected_with_reason() {
+        assert!("5fbdb2315678afecb367f032d93f642f64180aa3".parse::<Address>().unwrap_err().contains("0x"));
+        assert!("0x5fbd".parse::<Address>().unwrap_err().contains("40 hex digits"));
+        let bad = format!("0x{}", "g".repeat(64));
+        assert!(bad.parse::<Bytes32>().unwrap_err().contains("non-hex"));
+        assert!("-1".parse::<BigInt>().is_err());
+        assert!("1".repeat(79).parse::<BigInt>().is_err());
+        assert_eq!(
+            "115792089237316195423570985008687907853269984665640564039457584007913129639935"
+                .parse::<BigInt>()
+                .unwrap()
+                .0,
+            U256::MAX
+        );
+        assert!("115792089237316195423570985008687907853269984665640564039457584007913129639936"
+            .parse::<BigInt>()
+            .is_err());
+    }
+}

@@ -1,0 +1,67 @@
+//! Assembling the schema: shared state, limits and the error-code extension.
+
+use crate::config::ApiConfig;
+use crate::db::Db;
+use crate::error::{coded, ErrorCode, GqlResult};
+use crate::extension::Guard;
+use crate::loaders::{AsOfKey, Loaders};
+use crate::model::AsOf;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Context, EmptyMutation, Schema};
+use sqlx::PgPool;
+use std::sync::{Arc, OnceLock};
+use tokio::sync::watch;
+
+pub use crate::query::QueryRoot;
+pub use crate::subscription::SubscriptionRoot;
+
+/// The medledger GraphQL schema.
+pub type ApiSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
+
+/// What every resolver can reach.
+pub(crate) struct State {
+    pub(crate) db: Db,
+    pub(crate) config: ApiConfig,
+    pub(crate) loader: DataLoader<Loaders>,
+    /// Bumped whenever the indexer notifies a commit (see [`crate::subscription`]).
+    pub(crate) commits: Arc<OnceLock<watch::Receiver<u64>>>,
+}
+
+/// The shared state of a resolver's schema.
+pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a State {
+    ctx.data_unchecked::<State>()
+}
+
+/// The time time-dependent statuses are computed against (batched across concurrent requests).
+pub(crate) async fn as_of(ctx: &Context<'_>) -> GqlResult<AsOf> {
+    state(ctx)
+        .loader
+        .load_one(AsOfKey)
+        .await
+        .map_err(|e| e.clone_gql())?
+        .ok_or_else(|| coded(ErrorCode::Internal, "internal error"))
+}
+
+/// Builds the schema over `pool` (must be called inside a Tokio runtime: the batch loader spawns tasks).
+pub fn build_schema(pool: PgPool, config: ApiConfig) -> (ApiSchema, Db) {
+    let db = Db::new(pool, config.chain_id);
+    let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn);
+    let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
+    let state = State { db: db.clone(), loader, config, commits: Arc::default() };
+    let schema = builder()
+        .data(state)
+        .limit_depth(depth)
+        .limit_complexity(complexity)
+        .extension(Guard { timeout })
+        .finish();
+    (schema, db)
+}
+
+fn builder() -> async_graphql::SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
+    Schema::build(QueryRoot, EmptyMutation, SubscriptionRoot)
+}
+
+/// The schema in SDL, as committed in `graphql/schema.graphql`.
+pub fn sdl() -> String {
+    builder().finish().sdl()
+}
