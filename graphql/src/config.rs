@@ -23,6 +23,9 @@ pub struct ApiConfig {
     pub max_complexity: usize,
     /// Time limit of one query or mutation.
     pub query_timeout: Duration,
+    /// How long the batch loaders collect keys before querying: longer batches more keys per statement
+    /// (fewer statements under load) at the cost of latency per nesting level.
+    pub batch_delay: Duration,
     /// How often a subscription polls the events table when no notification arrives.
     pub poll_interval: Duration,
     /// The PostgreSQL channel the indexer notifies after each commit; subscriptions wake on it.
@@ -43,6 +46,7 @@ impl ApiConfig {
             max_depth: 12,
             max_complexity: 5_000,
             query_timeout: Duration::from_secs(10),
+            batch_delay: Duration::from_millis(1),
             poll_interval: Duration::from_millis(250),
             notify_channel: "medledger_events".to_owned(),
             expiring_soon_secs: 7 * 24 * 3600,

@@ -46,6 +46,7 @@ impl Db {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         self.count();
+        tracing::trace!(target: "medledger::graphql::sql", sql = qb.sql(), "query");
         Ok(qb.build_query_as::<R>().fetch_all(&self.pool).await?)
     }
 
@@ -55,6 +56,7 @@ impl Db {
         R: for<'r> FromRow<'r, PgRow> + Send + Unpin,
     {
         self.count();
+        tracing::trace!(target: "medledger::graphql::sql", sql = qb.sql(), "query");
         Ok(qb.build_query_as::<R>().fetch_optional(&self.pool).await?)
     }
 

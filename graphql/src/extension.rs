@@ -1,8 +1,10 @@
 //! The request guard: a time limit per query, and a machine-readable `extensions.code` on every error.
 
 use crate::error::ErrorCode;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest, NextSubscribe};
-use async_graphql::{Response, ServerError, Value};
+use async_graphql::extensions::{
+    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+};
+use async_graphql::{Request, Response, ServerError, ServerResult, Value};
 use futures::stream::{BoxStream, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,16 @@ fn classify_response(mut response: Response) -> Response {
 
 #[async_graphql::async_trait::async_trait]
 impl Extension for GuardExtension {
+    async fn prepare_request(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        request: Request,
+        next: NextPrepareRequest<'_>,
+    ) -> ServerResult<Request> {
+        // One `asOf` per request, read at most once: every status in a response uses the same time.
+        next.run(ctx, request.data(crate::schema::AsOfCell::default())).await
+    }
+
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         match tokio::time::timeout(self.timeout, next.run(ctx)).await {
             Ok(response) => classify_response(response),

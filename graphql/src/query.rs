@@ -3,12 +3,12 @@
 use crate::db::Db;
 use crate::eip712::{domain_separator, prescription_id, RxTerms};
 use crate::error::{ApiError, GqlResult, ResultExt};
-use crate::loaders::{CredentialOf, DispensesOf};
+use crate::loaders::CredentialOf;
 use crate::model::{
     addr, evaluate, ConsentChangeRow, ConsentFilter, ConsentRow, CredentialRow, DispenseRow, EpisodeRow,
     EventFilter, EventRow, FailureReason, IndexerStatus, PrescriptionFilter, PrescriptionRow, Verification,
-    VerificationFailure, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS,
-    EVENT_COLUMNS, PRESCRIPTION_COLUMNS,
+    VerificationFailure, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, CREDENTIAL_COLUMNS, DISPENSE_COLUMNS,
+    EPISODE_COLUMNS, EVENT_COLUMNS, PRESCRIPTION_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
@@ -124,6 +124,13 @@ async fn consents(
     .gql()
 }
 
+/// One prescription, read directly (a root lookup gains nothing from batching but its delay).
+async fn rx_by_id(db: &Db, id: Bytes32) -> Result<Option<PrescriptionRow>, ApiError> {
+    let mut qb = Db::sql(PRESCRIPTION_COLUMNS);
+    qb.push("chain_id = ").push_bind(db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
+    db.optional(qb).await
+}
+
 fn dispense_key(r: DispenseRow) -> Result<(Key, DispenseRow), ApiError> {
     Ok((Key::int(r.block_number, r.log_index.into()), r))
 }
@@ -157,11 +164,9 @@ impl QueryRoot {
 
     /// A prescription by id, with its fills and remaining quantity. `NOT_FOUND` if unknown.
     async fn prescription(&self, ctx: &Context<'_>, id: Bytes32) -> GqlResult<PrescriptionRow> {
-        state(ctx)
-            .loader
-            .load_one(id)
+        rx_by_id(&state(ctx).db, id)
             .await
-            .map_err(|e| e.clone_gql())?
+            .gql()?
             .ok_or_else(|| ApiError::NotFound(format!("no prescription has id {id}")).into_graphql())
     }
 
@@ -518,7 +523,7 @@ async fn verify(
     let as_of = as_of(ctx).await?.time;
     let at = at.unwrap_or(as_of);
     let fail = |reason, message: String| VerificationFailure { reason, message };
-    let Some(rx) = st.loader.load_one(id).await.map_err(|e| e.clone_gql())? else {
+    let Some(rx) = rx_by_id(&st.db, id).await.gql()? else {
         return Ok(Verification {
             id,
             valid: false,
@@ -532,12 +537,21 @@ async fn verify(
     };
     let prescriber = addr(&rx.prescriber)?;
     let (dispenses, credentials, facts) = futures::try_join!(
-        async { st.loader.load_one(DispensesOf(id)).await.map_err(|e| e.clone_gql()) },
         async {
-            st.loader
-                .load_many([CredentialOf(prescriber), CredentialOf(pharmacy)])
-                .await
-                .map_err(|e| e.clone_gql())
+            let mut qb = Db::sql(DISPENSE_COLUMNS);
+            qb.push("chain_id = ").push_bind(st.db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
+            qb.push(" ORDER BY block_number, log_index");
+            st.db.all::<DispenseRow>(qb).await.gql()
+        },
+        async {
+            let mut qb = Db::sql(CREDENTIAL_COLUMNS);
+            qb.push("chain_id = ").push_bind(st.db.chain_id()).push(" AND account = ANY(");
+            qb.push_bind(vec![prescriber.0.to_vec(), pharmacy.0.to_vec()]).push(")");
+            let rows: Vec<CredentialRow> = st.db.all(qb).await.gql()?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|r| Address::from_slice(&r.account).map(|a| (CredentialOf(a), r)))
+                .collect::<std::collections::HashMap<_, _>>())
         },
         async {
             let mut qb = Db::sql("SELECT (SELECT address FROM events WHERE chain_id = ");
@@ -557,7 +571,6 @@ async fn verify(
             st.db.optional::<IssueFacts>(qb).await.gql()
         },
     )?;
-    let dispenses = dispenses.unwrap_or_default();
     let state_at = evaluate(&rx, &dispenses, at);
     let mut failures = state_at.reasons;
 

@@ -96,10 +96,6 @@ impl ScalarType for Address {
         s.parse().map_err(InputValueError::custom)
     }
 
-    fn is_valid(value: &Value) -> bool {
-        matches!(value, Value::String(s) if s.parse::<Self>().is_ok())
-    }
-
     fn to_value(&self) -> Value {
         Value::String(self.to_string())
     }
@@ -111,10 +107,6 @@ impl ScalarType for Bytes32 {
     fn parse(value: Value) -> InputValueResult<Self> {
         let s = string_input(&value, "Bytes32").map_err(InputValueError::custom)?;
         s.parse().map_err(InputValueError::custom)
-    }
-
-    fn is_valid(value: &Value) -> bool {
-        matches!(value, Value::String(s) if s.parse::<Self>().is_ok())
     }
 
     fn to_value(&self) -> Value {

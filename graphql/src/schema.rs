@@ -32,20 +32,30 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a State {
     ctx.data_unchecked::<State>()
 }
 
-/// The time time-dependent statuses are computed against (batched across concurrent requests).
+/// The request's `asOf`, read once per request.
+#[derive(Default)]
+pub(crate) struct AsOfCell(tokio::sync::OnceCell<AsOf>);
+
+/// The time time-dependent statuses are computed against: read once per request (one statement).
 pub(crate) async fn as_of(ctx: &Context<'_>) -> GqlResult<AsOf> {
-    state(ctx)
-        .loader
-        .load_one(AsOfKey)
-        .await
-        .map_err(|e| e.clone_gql())?
-        .ok_or_else(|| coded(ErrorCode::Internal, "internal error"))
+    let load = || async {
+        state(ctx)
+            .loader
+            .load_one(AsOfKey)
+            .await
+            .map_err(|e| e.clone_gql())?
+            .ok_or_else(|| coded(ErrorCode::Internal, "internal error"))
+    };
+    match ctx.data_opt::<AsOfCell>() {
+        Some(cell) => cell.0.get_or_try_init(load).await.copied(),
+        None => load().await,
+    }
 }
 
 /// Builds the schema over `pool` (must be called inside a Tokio runtime: the batch loader spawns tasks).
 pub fn build_schema(pool: PgPool, config: ApiConfig) -> (ApiSchema, Db) {
     let db = Db::new(pool, config.chain_id);
-    let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn);
+    let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
     let state = State { db: db.clone(), loader, config, commits: Arc::default() };
     let schema = builder()

@@ -365,16 +365,13 @@ impl PrescriptionRow {
     }
     /// The status as of the latest indexed block's time.
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<PrescriptionStatus> {
-        let at = as_of(ctx).await?.time;
-        Ok(evaluate(self, &self.dispense_rows(ctx).await?, at).status)
+        let (at, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
+        Ok(evaluate(self, &dispenses, at.time).status)
     }
     /// The full time-dependent state at `at` (default: the latest indexed block's time).
     async fn state(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> GqlResult<PrescriptionState> {
-        let at = match at {
-            Some(at) => at,
-            None => as_of(ctx).await?.time,
-        };
-        Ok(evaluate(self, &self.dispense_rows(ctx).await?, at))
+        let (as_of, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
+        Ok(evaluate(self, &dispenses, at.unwrap_or(as_of.time)))
     }
     /// Every dispense, oldest first.
     async fn dispenses(&self, ctx: &Context<'_>) -> GqlResult<Vec<DispenseRow>> {

@@ -1,0 +1,297 @@
+//! The HTTP server of `medledger serve` / `medledger run`: mounts the GraphQL schema of
+//! [`medledger_graphql`] with axum.
+//!
+//! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
+//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`.
+//! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
+
+use anyhow::Context as _;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::rejection::GraphQLRejection;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use medledger_graphql::{build_schema, ApiConfig, ApiSchema, Db};
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tower::ServiceExt as _;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::info;
+
+/// Counter: HTTP requests by `path`, `method` and `status`.
+pub const HTTP_REQUESTS: &str = "medledger_graphql_http_requests_total";
+/// Histogram: seconds per HTTP request by `path` and `method`.
+pub const HTTP_DURATION: &str = "medledger_graphql_http_request_duration_seconds";
+/// Counter: GraphQL errors returned, by `code`.
+pub const GRAPHQL_ERRORS: &str = "medledger_graphql_errors_total";
+
+/// How the server runs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// The schema's configuration (chain, explorer, limits).
+    pub api: ApiConfig,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Time limit of one HTTP request (the GraphQL query limit is `api.query_timeout`).
+    pub request_timeout: Duration,
+    /// `/readyz` fails when the indexer lags the chain head by more blocks than this.
+    pub max_ready_lag: Option<i64>,
+    /// How long open connections (WebSocket subscriptions included) get to finish after a shutdown signal.
+    pub shutdown_grace: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for a chain, listening on `listen`.
+    pub fn new(listen: SocketAddr, chain_id: i64) -> Self {
+        Self {
+            listen,
+            api: ApiConfig::new(chain_id),
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_ready_lag: None,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct AppState {
+    schema: ApiSchema,
+    db: Db,
+    prometheus: Option<PrometheusHandle>,
+    max_ready_lag: Option<i64>,
+}
+
+/// The application: GraphQL, GraphiQL, subscriptions, health and metrics. Build the schema with
+/// [`medledger_graphql::build_schema`]; `prometheus` renders `/metrics` (none: `/metrics` is empty).
+pub fn router(
+    schema: ApiSchema,
+    db: Db,
+    prometheus: Option<PrometheusHandle>,
+    config: &ServerConfig,
+) -> Router {
+    let state = AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag };
+    let limit = config.body_limit;
+    Router::new()
+        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .with_state(state)
+        .layer(middleware::from_fn(move |req, next| limit_body(limit, req, next)))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(middleware::from_fn(record_metrics))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// Serves the API on `config.listen` until `shutdown` completes, then gives open connections
+/// `config.shutdown_grace` to finish.
+pub async fn serve(
+    config: ServerConfig,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the API server to {}", config.listen))?;
+    serve_on(listener, config, pool, shutdown).await
+}
+
+/// [`serve`] on an already bound listener (tests bind 127.0.0.1:0 and read the port first).
+pub async fn serve_on(
+    listener: tokio::net::TcpListener,
+    config: ServerConfig,
+    pool: PgPool,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let prometheus = medledger_indexer::metrics::install_prometheus()
+        .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))?;
+    describe_metrics();
+    let (schema, db) = build_schema(pool, config.api.clone());
+    let app = router(schema, db, Some(prometheus), &config);
+    let addr = listener.local_addr().context("reading the API server's address")?;
+    info!(target: "medledger::server", %addr, "GraphQL API listening (GraphiQL at /graphql)");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        stop_tx.send_replace(true);
+    });
+    let mut graceful_rx = stop_rx.clone();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+    });
+    let server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        result = server => result.context("serving the API")?,
+        () = async {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(config.shutdown_grace).await;
+        } => {
+            info!(target: "medledger::server", grace_secs = config.shutdown_grace.as_secs(), "connections still open after the grace period; closing them");
+        }
+    }
+    info!(target: "medledger::server", "GraphQL API stopped");
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+    info!(target: "medledger::server", "shutdown signal received");
+}
+
+fn describe_metrics() {
+    metrics::describe_counter!(HTTP_REQUESTS, "HTTP requests by path, method and status.");
+    metrics::describe_histogram!(HTTP_DURATION, metrics::Unit::Seconds, "HTTP request latency by path.");
+    metrics::describe_counter!(GRAPHQL_ERRORS, "GraphQL errors returned by code.");
+}
+
+fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+    metrics::counter!(GRAPHQL_ERRORS, "code" => code.to_owned()).increment(1);
+    let body =
+        serde_json::json!({"data": null, "errors": [{"message": message, "extensions": {"code": code}}]});
+    (status, Json(body)).into_response()
+}
+
+async fn graphql_post(
+    State(app): State<AppState>,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let request = match request {
+        Ok(r) => r.into_inner(),
+        Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge)) => {
+            return error_body(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "LIMIT_EXCEEDED",
+                "the request body is too large",
+            )
+        }
+        Err(GraphQLRejection(e)) => {
+            let text = e.to_string();
+            if text.contains("length limit") {
+                return error_body(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "LIMIT_EXCEEDED",
+                    "the request body is too large",
+                );
+            }
+            return error_body(
+                StatusCode::BAD_REQUEST,
+                "BAD_INPUT",
+                &format!("malformed GraphQL request: {text}"),
+            );
+        }
+    };
+    let response = app.schema.execute(request).await;
+    for error in &response.errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("code"))
+            .map_or_else(|| "UNKNOWN".to_owned(), |v| v.to_string().trim_matches('"').to_owned());
+        metrics::counter!(GRAPHQL_ERRORS, "code" => code).increment(1);
+    }
+    GraphQLResponse::from(response).into_response()
+}
+
+async fn graphql_get(State(app): State<AppState>, request: Request) -> Response {
+    let upgrade = request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if upgrade {
+        return match GraphQLSubscription::new(app.schema).oneshot(request).await {
+            Ok(r) => r.into_response(),
+            Err(never) => match never {},
+        };
+    }
+    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
+        .into_response()
+}
+
+async fn readyz(State(app): State<AppState>) -> Response {
+    let check = sqlx::query_as::<_, (Option<i64>,)>(
+        "SELECT (SELECT greatest(head_number - block_number, 0) FROM checkpoints WHERE chain_id = $1)",
+    )
+    .bind(app.db.chain_id())
+    .fetch_one(app.db.pool());
+    match tokio::time::timeout(Duration::from_secs(2), check).await {
+        Ok(Ok((Some(lag),))) if app.max_ready_lag.is_none_or(|max| lag <= max) => {
+            (StatusCode::OK, format!("ok lag={lag}\n")).into_response()
+        }
+        Ok(Ok((Some(lag),))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("lagging lag={lag}\n")).into_response()
+        }
+        Ok(Ok((None,))) => (StatusCode::SERVICE_UNAVAILABLE, "no checkpoint yet\n").into_response(),
+        Ok(Err(e)) => {
+            tracing::warn!(target: "medledger::server", error = %e, "readiness check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "database timed out\n").into_response(),
+    }
+}
+
+async fn metrics_text(State(app): State<AppState>) -> Response {
+    let body = app.prometheus.as_ref().map(PrometheusHandle::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Rejects a declared body over the limit before reading it, with a GraphQL-shaped error.
+async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
+    if declared_length(request.headers()).is_some_and(|n| n > limit) {
+        return error_body(StatusCode::PAYLOAD_TOO_LARGE, "LIMIT_EXCEEDED", "the request body is too large");
+    }
+    next.run(request).await
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+async fn record_metrics(request: Request<Body>, next: Next) -> Response {
+    let path = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(HTTP_REQUESTS, "path" => path.clone(), "method" => method.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(HTTP_DURATION, "path" => path, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,475 @@
+//! Shared helpers of the GraphQL tests: one throwaway PostgreSQL cluster per test binary, a migrated
+//! database per test, fixture rows standing in for what the indexer writes, and request helpers.
+#![allow(
+    dead_code,
+    unreachable_pub,
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::too_many_arguments
+)]
+
+use alloy::primitives::U256;
+use medledger_graphql::{domain_separator, prescription_id, RxTerms};
+use medledger_indexer::TempPostgres;
+use serde_json::Value;
+use sqlx::PgPool;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+pub const CHAIN: i64 = 31337;
+/// The latest indexed block's time (block 100): every relative time in the fixture is from here.
+pub const T: i64 = 1_767_225_600; // 2026-01-01T00:00:00Z
+pub const DAY: i64 = 86_400;
+
+pub const PATIENT_A: [u8; 20] = [0xa1; 20];
+pub const PATIENT_B: [u8; 20] = [0xb1; 20];
+pub const PATIENT_C: [u8; 20] = [0xc1; 20];
+pub const DOCTOR: [u8; 20] = [0xd1; 20];
+pub const DOCTOR2: [u8; 20] = [0xd2; 20];
+pub const PHARM1: [u8; 20] = [0xf1; 20];
+pub const PHARM2: [u8; 20] = [0xf2; 20];
+pub const PHARM3: [u8; 20] = [0xf3; 20];
+pub const OTHER: [u8; 20] = [0xe1; 20];
+pub const PRESCRIPTIONS: [u8; 20] = [0xcc; 20];
+pub const CONSENTS: [u8; 20] = [0xcb; 20];
+pub const ANCHORS: [u8; 20] = [0xca; 20];
+pub const CONTENT: [u8; 32] = [0x33; 32];
+
+static PG: tokio::sync::OnceCell<TempPostgres> = tokio::sync::OnceCell::const_new();
+static NEXT_DB: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, migrated, empty database on the shared cluster.
+pub async fn empty_db() -> PgPool {
+    let pg = PG.get_or_init(|| async { TempPostgres::start().await.expect("starting PostgreSQL") }).await;
+    let name = format!("gql_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, Ordering::Relaxed));
+    pg.create_database(&name).expect("creating a database");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect(&pg.database_url(&name))
+        .await
+        .expect("connecting");
+    medledger_indexer::migrate(&pool).await.expect("migrating");
+    pool
+}
+
+pub fn hx(b: &[u8]) -> String {
+    format!("'\\x{}'::bytea", alloy::hex::encode(b))
+}
+
+pub fn a0x(b: &[u8]) -> String {
+    format!("0x{}", alloy::hex::encode(b))
+}
+
+pub fn block_time(block: i64) -> i64 {
+    T - (100 - block) * 12
+}
+
+fn ts(secs: i64) -> String {
+    format!("to_timestamp({secs})")
+}
+
+/// One prescription of the fixture.
+pub struct Rx {
+    pub id: [u8; 32],
+    pub name: &'static str,
+}
+
+pub struct RxSpec {
+    pub patient: [u8; 20],
+    pub prescriber: [u8; 20],
+    pub pharmacy: Option<[u8; 20]>,
+    pub fills: u8,
+    pub qpf: u32,
+    pub earliest: i64,
+    pub valid_until: i64,
+    pub interval: u32,
+    pub schedule: u8,
+    pub nonce: u64,
+    pub block: i64,
+}
+
+pub fn rx_id(s: &RxSpec) -> [u8; 32] {
+    let terms = RxTerms {
+        patient: s.patient,
+        prescriber: s.prescriber,
+        content_hash: CONTENT,
+        fills: s.fills,
+        quantity_per_fill: s.qpf,
+        earliest_fill_at: u32::try_from(s.earliest).unwrap(),
+        valid_until: u32::try_from(s.valid_until).unwrap(),
+        min_fill_interval: s.interval,
+        schedule: s.schedule,
+        pharmacy: s.pharmacy.unwrap_or([0; 20]),
+        nonce: U256::from(s.nonce),
+    };
+    prescription_id(domain_separator(CHAIN as u64, PRESCRIPTIONS), &terms)
+}
+
+pub struct Sql(pub String);
+
+impl Sql {
+    pub fn event(
+        &mut self,
+        block: i64,
+        log: i32,
+        contract: &str,
+        address: [u8; 20],
+        name: &str,
+        accounts: &[[u8; 20]],
+        rx: Option<[u8; 32]>,
+        episode: Option<i64>,
+    ) {
+        let accounts: Vec<String> = accounts.iter().map(|a| hx(a)).collect();
+        let rx = rx.map_or("NULL".to_owned(), |r| hx(&r));
+        let episode = episode.map_or("NULL".to_owned(), |e| e.to_string());
+        let tx = [block as u8; 32];
+        self.0 += &format!(
+            "INSERT INTO events VALUES ({CHAIN}, {block}, {bh}, {t}, {tx}, 0, {log}, '{contract}', {addr}, \
+             '{name}', '\\x'::bytea, ARRAY[{acc}]::bytea[], {rx}, {episode}, NULL, '{{\"n\": {block}}}');\n",
+            bh = hx(&[block as u8; 32]),
+            t = ts(block_time(block)),
+            tx = hx(&tx),
+            addr = hx(&address),
+            acc = accounts.join(","),
+        );
+    }
+
+    pub fn prescription(&mut self, s: &RxSpec, fills_used: i16, dispensed: i64, cancelled: bool) -> [u8; 32] {
+        let id = rx_id(s);
+        let ph = s.pharmacy.map_or("NULL".to_owned(), |p| hx(&p));
+        let cancel = if cancelled {
+            format!("true, 1, {}", ts(block_time(s.block + 1)))
+        } else {
+            "false, NULL, NULL".into()
+        };
+        self.0 += &format!(
+            "INSERT INTO prescriptions VALUES ({CHAIN}, {id}, {pa}, {pr}, {ch}, {ph}, {ph}, {fills}, {qpf}, \
+             {earliest}, {valid}, {interval}, {schedule}, {nonce}, {pr}, false, {block}, {issued}, {tx}, \
+             {fills_used}, {dispensed}, {count}, NULL, NULL, {cancel}, {block});\n",
+            id = hx(&id),
+            pa = hx(&s.patient),
+            pr = hx(&s.prescriber),
+            ch = hx(&CONTENT),
+            fills = s.fills,
+            qpf = s.qpf,
+            earliest = ts(s.earliest),
+            valid = ts(s.valid_until),
+            interval = s.interval,
+            schedule = s.schedule,
+            nonce = s.nonce,
+            block = s.block,
+            issued = ts(block_time(s.block)),
+            tx = hx(&[s.block as u8; 32]),
+            count = i64::from(dispensed > 0),
+        );
+        let mut accounts = vec![s.patient, s.prescriber];
+        if let Some(p) = s.pharmacy {
+            accounts.push(p);
+        }
+        self.event(
+            s.block,
+            0,
+            "Prescriptions",
+            PRESCRIPTIONS,
+            "PrescriptionIssued",
+            &accounts,
+            Some(id),
+            None,
+        );
+        if cancelled {
+            self.event(
+                s.block + 1,
+                0,
+                "Prescriptions",
+                PRESCRIPTIONS,
+                "PrescriptionCancelled",
+                &[s.prescriber],
+                Some(id),
+                None,
+            );
+        }
+        id
+    }
+
+    pub fn dispense(
+        &mut self,
+        rx: [u8; 32],
+        pharmacy: [u8; 20],
+        block: i64,
+        log: i32,
+        fill: i16,
+        qty: i64,
+        fill_total: i64,
+        total: i64,
+    ) {
+        self.0 += &format!(
+            "INSERT INTO dispenses VALUES ({CHAIN}, {block}, {log}, {rx}, {ph}, {fill}, {qty}, {fill_total}, {total}, \
+             {dh}, {t}, {tx});\n",
+            rx = hx(&rx),
+            ph = hx(&pharmacy),
+            dh = hx(&[0x77; 32]),
+            t = ts(block_time(block)),
+            tx = hx(&[block as u8; 32]),
+        );
+        self.event(
+            block,
+            log,
+            "Prescriptions",
+            PRESCRIPTIONS,
+            "PrescriptionDispensed",
+            &[pharmacy],
+            Some(rx),
+            None,
+        );
+    }
+
+    pub fn credential(
+        &mut self,
+        account: [u8; 20],
+        id: i64,
+        kind: &str,
+        status: &str,
+        expires: i64,
+        updated_block: i64,
+    ) {
+        self.0 += &format!(
+            "INSERT INTO credentials VALUES ({CHAIN}, {a}, {id}, '{kind}', '{status}', NULL, {lh}, '\\x5553'::bytea, \
+             {exp}, 12, 1, {reg}, {updated_block}, {upd});\n",
+            a = hx(&account),
+            lh = hx(&[0x11; 32]),
+            exp = ts(expires),
+            reg = ts(block_time(1)),
+            upd = ts(block_time(updated_block)),
+        );
+    }
+
+    pub fn credential_change(
+        &mut self,
+        account: [u8; 20],
+        id: i64,
+        block: i64,
+        change: &str,
+        status: &str,
+        expires: i64,
+    ) {
+        self.0 += &format!(
+            "INSERT INTO credential_history VALUES ({CHAIN}, {block}, 5, {a}, {id}, '{change}', '{status}', {exp}, \
+             NULL, NULL, NULL, {t}, {tx});\n",
+            a = hx(&account),
+            exp = ts(expires),
+            t = ts(block_time(block)),
+            tx = hx(&[block as u8; 32]),
+        );
+    }
+}
+
+/// The standard fixture: credentials, consents, five prescriptions in every state, dispenses, an episode
+/// with a hidden record, events, blocks and a checkpoint at block 100 (time `T`).
+pub struct Fixture {
+    pub pool: PgPool,
+    pub rx_wait: [u8; 32],
+    pub rx_future: [u8; 32],
+    pub rx_dead: [u8; 32],
+    pub rx_done: [u8; 32],
+    pub rx_open: [u8; 32],
+}
+
+pub async fn fixture() -> Fixture {
+    let pool = empty_db().await;
+    let mut s = Sql(String::new());
+    for b in 1..=100 {
+        s.0 += &format!(
+            "INSERT INTO blocks VALUES ({CHAIN}, {b}, {h}, {p}, {t});\n",
+            h = hx(&[b as u8; 32]),
+            p = hx(&[(b - 1) as u8; 32]),
+            t = ts(block_time(b)),
+        );
+    }
+    s.0 += &format!(
+        "INSERT INTO checkpoints (chain_id, block_number, block_hash, head_number, reorg_count, last_reorg_at, \
+         last_reorg_block, last_reorg_depth) VALUES ({CHAIN}, 100, {h}, 103, 1, {t}, 90, 2);\n",
+        h = hx(&[100u8; 32]),
+        t = ts(block_time(95)),
+    );
+    let far = T + 365 * DAY;
+    s.credential(DOCTOR, 1, "prescriber", "active", far, 1);
+    s.credential_change(DOCTOR, 1, 2, "registered", "active", far);
+    s.credential(DOCTOR2, 2, "prescriber", "suspended", far, 60);
+    s.credential_change(DOCTOR2, 2, 1, "registered", "active", far);
+    s.credential_change(DOCTOR2, 2, 60, "suspended", "suspended", far);
+    s.credential(PHARM1, 3, "pharmacy", "active", far, 1);
+    s.credential(PHARM2, 4, "pharmacy", "active", far, 1);
+    s.credential(PHARM3, 5, "pharmacy", "revoked", far, 2);
+
+    // Consents: A→DOCTOR active, expiring in 3 days; A→OTHER revoked; B→DOCTOR emergency only;
+    // C→DOCTOR active for 100 days.
+    s.0 += &format!(
+        "INSERT INTO consents (chain_id, patient, grantee, scopes, expires_at, granted_at, granted_block, \
+         granted_relayed, revoked, revoked_at, revoked_relayed, emergency_until, emergency_reason, \
+         emergency_opened_at, updated_block) VALUES \
+         ({CHAIN}, {a}, {d}, 5, {e3}, {g3}, 3, false, false, NULL, NULL, NULL, NULL, NULL, 3), \
+         ({CHAIN}, {a}, {o}, 0, NULL, {g4}, 4, true, true, {g30}, true, NULL, NULL, NULL, 30), \
+         ({CHAIN}, {b}, {d}, 0, NULL, NULL, NULL, NULL, false, NULL, NULL, {e1h}, 7, {g70}, 70), \
+         ({CHAIN}, {c}, {d}, 1, {e100}, {g5}, 5, false, false, NULL, NULL, NULL, NULL, NULL, 5);\n",
+        a = hx(&PATIENT_A),
+        b = hx(&PATIENT_B),
+        c = hx(&PATIENT_C),
+        d = hx(&DOCTOR),
+        o = hx(&OTHER),
+        e3 = ts(T + 3 * DAY),
+        e1h = ts(T + 3600),
+        e100 = ts(T + 100 * DAY),
+        g3 = ts(block_time(3)),
+        g4 = ts(block_time(4)),
+        g5 = ts(block_time(5)),
+        g30 = ts(block_time(30)),
+        g70 = ts(block_time(70)),
+    );
+    for (block, patient, grantee, action) in [
+        (3, PATIENT_A, DOCTOR, "granted"),
+        (4, PATIENT_A, OTHER, "granted"),
+        (5, PATIENT_C, DOCTOR, "granted"),
+        (30, PATIENT_A, OTHER, "revoked"),
+        (70, PATIENT_B, DOCTOR, "emergency_opened"),
+    ] {
+        s.0 += &format!(
+            "INSERT INTO consent_history VALUES ({CHAIN}, {block}, 1, {p}, {g}, '{action}', 5, NULL, false, NULL, \
+             NULL, {t}, {tx});\n",
+            p = hx(&patient),
+            g = hx(&grantee),
+            t = ts(block_time(block)),
+            tx = hx(&[block as u8; 32]),
+        );
+        let name = match action {
+            "granted" => "ConsentGranted",
+            "revoked" => "ConsentRevoked",
+            _ => "EmergencyAccessOpened",
+        };
+        s.event(block, 1, "ConsentRegistry", CONSENTS, name, &[patient, grantee], None, None);
+    }
+
+    let spec =
+        |patient, prescriber, pharmacy, fills, qpf, earliest, valid_until, interval, nonce, block| RxSpec {
+            patient,
+            prescriber,
+            pharmacy,
+            fills,
+            qpf,
+            earliest,
+            valid_until,
+            interval,
+            schedule: 0,
+            nonce,
+            block,
+        };
+    // Waiting: fill 1 complete 10 minutes ago, 7-day interval, designated to PHARM1.
+    let rx_wait = s.prescription(
+        &spec(PATIENT_A, DOCTOR, Some(PHARM1), 3, 30, T - 10 * DAY, T + 60 * DAY, 7 * DAY as u32, 1, 10),
+        1,
+        30,
+        false,
+    );
+    s.dispense(rx_wait, PHARM1, 50, 0, 1, 30, 30, 30);
+    // Not yet fillable, any pharmacy, by DOCTOR2 (suspended at block 60, after the issue).
+    let rx_future = s.prescription(
+        &spec(PATIENT_B, DOCTOR2, None, 1, 10, T + 2 * DAY, T + 30 * DAY, 0, 2, 11),
+        0,
+        0,
+        false,
+    );
+    // Cancelled (block 13) and expired 5 minutes ago.
+    let rx_dead =
+        s.prescription(&spec(PATIENT_A, DOCTOR, Some(PHARM1), 1, 10, T - DAY, T - 300, 0, 3, 12), 0, 0, true);
+    // Completed at block 40.
+    let rx_done = s.prescription(
+        &spec(PATIENT_A, DOCTOR, Some(PHARM1), 1, 5, T - DAY, T + 30 * DAY, 0, 4, 14),
+        1,
+        5,
+        false,
+    );
+    s.dispense(rx_done, PHARM1, 40, 0, 1, 5, 5, 5);
+    // Open fill: 10 of 30 dispensed at block 60, any pharmacy, 30-day interval.
+    let rx_open = s.prescription(
+        &spec(PATIENT_A, DOCTOR, None, 2, 30, T - DAY, T + 90 * DAY, 30 * DAY as u32, 5, 15),
+        1,
+        10,
+        false,
+    );
+    s.dispense(rx_open, PHARM2, 60, 1, 1, 10, 10, 10);
+
+    // Episode 1 of patient A: three records, the second hidden.
+    s.0 += &format!(
+        "INSERT INTO episodes VALUES ({CHAIN}, 1, {a}, {d}, {t8}, 8, 3, {head}, false, NULL, NULL, NULL, 22);\n",
+        a = hx(&PATIENT_A),
+        d = hx(&DOCTOR),
+        t8 = ts(block_time(8)),
+        head = hx(&[0x99; 32]),
+    );
+    s.event(8, 0, "RecordAnchors", ANCHORS, "EpisodeOpened", &[PATIENT_A, DOCTOR], None, Some(1));
+    for i in 0..3i64 {
+        let block = 20 + i;
+        s.0 += &format!(
+            "INSERT INTO records VALUES ({CHAIN}, 1, {i}, {a}, {d}, {c}, {p}, {h}, {hidden}, {block}, {t}, {tx}, NULL);\n",
+            a = hx(&PATIENT_A),
+            d = hx(&DOCTOR),
+            c = hx(&[0x40 + i as u8; 32]),
+            p = hx(&[0x50 + i as u8; 32]),
+            h = hx(&[0x60 + i as u8; 32]),
+            hidden = i == 1,
+            t = ts(block_time(block)),
+            tx = hx(&[block as u8; 32]),
+        );
+        s.event(block, 0, "RecordAnchors", ANCHORS, "RecordAnchored", &[PATIENT_A, DOCTOR], None, Some(1));
+    }
+    sqlx::raw_sql(&s.0).execute(&pool).await.unwrap_or_else(|e| panic!("fixture: {e}"));
+    Fixture { pool, rx_wait, rx_future, rx_dead, rx_done, rx_open }
+}
+
+/// A router over `pool` with the default configuration (explorer configured).
+pub fn app(pool: PgPool) -> (axum::Router, medledger_graphql::Db) {
+    app_with(pool, |_| {})
+}
+
+/// A router over `pool`, the configuration adjusted by `adjust`.
+pub fn app_with(
+    pool: PgPool,
+    adjust: impl FnOnce(&mut crate::server::ServerConfig),
+) -> (axum::Router, medledger_graphql::Db) {
+    let mut config = crate::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
+    config.api.explorer_url = Some("https://explorer.example".into());
+    adjust(&mut config);
+    let (schema, db) = medledger_graphql::build_schema(pool, config.api.clone());
+    (crate::server::router(schema, db.clone(), None, &config), db)
+}
+
+/// POSTs a GraphQL request through the router (no socket); returns the status and the JSON body.
+pub async fn post(app: &axum::Router, query: &str, variables: Value) -> (u16, Value) {
+    use tower::ServiceExt as _;
+    let body = serde_json::json!({"query": query, "variables": variables}).to_string();
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status().as_u16();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
+/// The data of a successful response (panics with the errors otherwise).
+pub async fn data(app: &axum::Router, query: &str, variables: Value) -> Value {
+    let (status, body) = post(app, query, variables).await;
+    assert!(body.get("errors").is_none(), "errors: {body:#}");
+    assert_eq!(status, 200);
+    body["data"].clone()
+}
+
+/// The codes of a response's errors.
+pub fn codes(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|errors| {
+            errors.iter().map(|e| e["extensions"]["code"].as_str().unwrap_or("NONE").to_owned()).collect()
+        })
+        .unwrap_or_default()
+}

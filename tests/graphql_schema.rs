@@ -1,0 +1,355 @@
+//! Schema-level tests through the router (no socket), against fixture rows in a migrated throwaway
+//! database: every role's queries, time-dependent statuses, pagination, error codes, and DataLoader
+//! batching (no N+1 statements).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod graphql_common;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/server.rs"]
+mod server;
+
+use graphql_common::*;
+use serde_json::{json, Value};
+
+fn ts_str(secs: i64) -> String {
+    chrono::DateTime::from_timestamp(secs, 0).unwrap().to_rfc3339()
+}
+
+const VERIFY: &str = "query($id: Bytes32!, $c: Bytes32!, $p: Address!, $at: DateTime) {
+  verifyPrescription(id: $id, contentHash: $c, pharmacy: $p, at: $at) {
+    valid failures { reason message } asOf at contentHashProven quantityAvailable
+    prescription { id status }
+  }
+}";
+
+async fn verify(
+    app: &axum::Router,
+    id: [u8; 32],
+    content: [u8; 32],
+    pharmacy: [u8; 20],
+    at: Option<i64>,
+) -> Value {
+    let vars = json!({"id": a0x(&id), "c": a0x(&content), "p": a0x(&pharmacy), "at": at.map(ts_str)});
+    data(app, VERIFY, vars).await["verifyPrescription"].clone()
+}
+
+fn reasons(v: &Value) -> Vec<&str> {
+    v["failures"].as_array().unwrap().iter().map(|f| f["reason"].as_str().unwrap()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_prescription_lists_every_reason() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+
+    // Open fill at any pharmacy: valid, content proven by the recomputed EIP-712 digest, 20 units left.
+    let v = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
+    assert_eq!(v["valid"], true, "{v:#}");
+    assert_eq!(v["contentHashProven"], true);
+    assert_eq!(v["quantityAvailable"], 20);
+    assert_eq!(v["asOf"], ts_str(T));
+    assert_eq!(v["prescription"]["status"], "FILLABLE");
+
+    // Same, wrong content hash; and a pharmacy whose credential is revoked.
+    let v = verify(&app, f.rx_open, [0x34; 32], PHARM3, None).await;
+    assert_eq!(reasons(&v), ["PHARMACY_CREDENTIAL_NOT_ACTIVE", "CONTENT_HASH_MISMATCH"]);
+    assert_eq!(v["contentHashProven"], false);
+
+    // Interval not elapsed, and another pharmacy designated.
+    let v = verify(&app, f.rx_wait, CONTENT, PHARM2, None).await;
+    assert_eq!(reasons(&v), ["FILL_INTERVAL_NOT_ELAPSED", "OTHER_PHARMACY_DESIGNATED"]);
+    // ... but fine for the designated pharmacy 8 days later.
+    let v = verify(&app, f.rx_wait, CONTENT, PHARM1, Some(T + 8 * DAY)).await;
+    assert_eq!(v["valid"], true, "{v:#}");
+    assert_eq!(v["quantityAvailable"], 30);
+
+    // Not yet fillable; prescriber suspended after the issue (active at issue, not now).
+    let v = verify(&app, f.rx_future, CONTENT, PHARM2, None).await;
+    assert_eq!(reasons(&v), ["NOT_YET_FILLABLE", "PRESCRIBER_CREDENTIAL_NOT_ACTIVE_NOW"]);
+
+    // Cancelled and expired; every dispensed; unknown.
+    let v = verify(&app, f.rx_dead, CONTENT, PHARM1, None).await;
+    assert_eq!(reasons(&v), ["CANCELLED", "EXPIRED"]);
+    assert_eq!(v["prescription"]["status"], "CANCELLED");
+    let v = verify(&app, f.rx_done, CONTENT, PHARM1, None).await;
+    assert_eq!(reasons(&v), ["NOTHING_LEFT"]);
+    let v = verify(&app, [0x42; 32], CONTENT, PHARM1, None).await;
+    assert_eq!(reasons(&v), ["UNKNOWN_PRESCRIPTION"]);
+    assert_eq!(v["prescription"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pharmacy_prescriber_and_patient_views() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+
+    let q = "query($id: Bytes32!) { prescription(id: $id) {
+        id patient pharmacy fills fillsUsed quantityPerFill totalAuthorized quantityDispensed remainingQuantity
+        status nonce
+        state(at: \"2026-02-01T00:00:00Z\") { status fillable nextFillAt quantityAvailable asOf }
+        fillDetails { number dispensed remaining complete dispenses { quantity pharmacy txHash } }
+        prescriberCredential { status activeNow }
+    } }";
+    let d = data(&app, q, json!({"id": a0x(&f.rx_open).to_uppercase().replace("0X", "0x")})).await;
+    let rx = &d["prescription"];
+    assert_eq!(rx["id"], a0x(&f.rx_open));
+    assert_eq!(rx["totalAuthorized"], 60);
+    assert_eq!(rx["quantityDispensed"], "10");
+    assert_eq!(rx["remainingQuantity"], 50);
+    assert_eq!(rx["nonce"], "5");
+    assert_eq!(rx["fillDetails"][0]["remaining"], 20);
+    assert_eq!(rx["fillDetails"][0]["complete"], false);
+    assert_eq!(rx["state"]["status"], "FILLABLE");
+    assert_eq!(rx["prescriberCredential"]["activeNow"], true);
+
+    // The pharmacy's queue: open prescriptions designated to it (the waiting one only).
+    let q = "query($p: Address!) { pharmacy(address: $p) {
+        credential { kind status }
+        queue { totalCount edges { node { id status } } }
+        all: queue(filter: {openOnly: false}) { totalCount }
+        dispenses { totalCount nodes { fillNumber quantity prescription { id } } }
+    } }";
+    let d = data(&app, q, json!({"p": a0x(&PHARM1)})).await;
+    let ph = &d["pharmacy"];
+    assert_eq!(ph["credential"]["kind"], "pharmacy");
+    assert_eq!(ph["queue"]["totalCount"], 1);
+    assert_eq!(ph["queue"]["edges"][0]["node"]["id"], a0x(&f.rx_wait));
+    assert_eq!(ph["queue"]["edges"][0]["node"]["status"], "WAITING");
+    assert_eq!(ph["all"]["totalCount"], 3);
+    assert_eq!(ph["dispenses"]["totalCount"], 2);
+    assert_eq!(ph["dispenses"]["nodes"][0]["prescription"]["id"], a0x(&f.rx_done));
+
+    // The prescriber: consents by state, its prescriptions and its credential.
+    let q = "query($d: Address!) { prescriber(address: $d) {
+        credential { status activeNow asOf }
+        active: consents(filter: {status: ACTIVE}) { totalCount nodes { patient status accessSince } }
+        soon: consents(filter: {status: EXPIRING_SOON}) { nodes { patient expiresAt } }
+        emergency: consents(filter: {status: EMERGENCY}) { nodes { patient status emergencyActive } }
+        prescriptions { totalCount nodes { id status } }
+    } }";
+    let d = data(&app, q, json!({"d": a0x(&DOCTOR)})).await;
+    let pr = &d["prescriber"];
+    assert_eq!(pr["credential"]["asOf"], ts_str(T));
+    assert_eq!(pr["active"]["totalCount"], 3);
+    assert_eq!(pr["soon"]["nodes"].as_array().unwrap().len(), 1);
+    assert_eq!(pr["soon"]["nodes"][0]["patient"].as_str().unwrap().to_lowercase(), a0x(&PATIENT_A));
+    assert_eq!(pr["emergency"]["nodes"][0]["status"], "EMERGENCY");
+    let statuses: Vec<&str> = pr["prescriptions"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["WAITING", "CANCELLED", "COMPLETED", "FILLABLE"]);
+
+    // The patient: access now, history, prescriptions, dispenses, records (hidden only on request).
+    let q = "query($a: Address!) { patient(address: $a) {
+        access { grantee accessSince status }
+        consents { totalCount }
+        consentHistory { totalCount nodes { action grantee blockNumber } }
+        prescriptions { totalCount }
+        dispenses { totalCount }
+        episodes { nodes { id recordCount records { index hidden } withHidden: records(includeHidden: true) { index } } }
+    } }";
+    let d = data(&app, q, json!({"a": a0x(&PATIENT_A)})).await;
+    let pa = &d["patient"];
+    assert_eq!(pa["access"].as_array().unwrap().len(), 1);
+    assert_eq!(pa["access"][0]["accessSince"], ts_str(block_time(3)));
+    assert_eq!(pa["consents"]["totalCount"], 2);
+    let actions: Vec<&str> = pa["consentHistory"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["granted", "granted", "revoked"]);
+    assert_eq!(pa["prescriptions"]["totalCount"], 4);
+    assert_eq!(pa["dispenses"]["totalCount"], 3);
+    let ep = &pa["episodes"]["nodes"][0];
+    assert_eq!(ep["records"], json!([{"index": 0, "hidden": false}, {"index": 2, "hidden": false}]));
+    assert_eq!(ep["withHidden"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_trail_filters_pages_and_links() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+
+    let d = data(&app, "{ indexerStatus { chainId indexedBlock chainHead lag reorgCount lastReorgBlock lastReorgDepth indexedBlockTime } asOf }", json!({})).await;
+    assert_eq!(d["indexerStatus"]["lag"], 3);
+    assert_eq!(d["indexerStatus"]["lastReorgDepth"], 2);
+    assert_eq!(d["asOf"], ts_str(T));
+
+    // Every event, page by page forwards, equals the same list page by page backwards.
+    let q = "query($f: EventFilter, $first: Int, $after: String, $last: Int, $before: String) {
+        events(filter: $f, first: $first, after: $after, last: $last, before: $before) {
+          totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+          edges { cursor node { blockNumber logIndex blockHash txHash timestamp name contract contractAddress txUrl contractUrl rxId } }
+        } }";
+    let mut forward = Vec::new();
+    let mut after = Value::Null;
+    loop {
+        let d = data(&app, q, json!({"first": 4, "after": after})).await;
+        let e = &d["events"];
+        assert_eq!(e["totalCount"], 18);
+        forward.extend(e["edges"].as_array().unwrap().iter().map(|x| x["node"].clone()));
+        if e["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = e["pageInfo"]["endCursor"].clone();
+    }
+    let mut backward = Vec::new();
+    let mut before = Value::Null;
+    loop {
+        let d = data(&app, q, json!({"last": 5, "before": before})).await;
+        let e = &d["events"];
+        let mut page: Vec<Value> = e["edges"].as_array().unwrap().iter().map(|x| x["node"].clone()).collect();
+        page.extend(backward);
+        backward = page;
+        if e["pageInfo"]["hasPreviousPage"] == false {
+            break;
+        }
+        before = e["pageInfo"]["startCursor"].clone();
+    }
+    assert_eq!(forward.len(), 18);
+    assert_eq!(forward, backward);
+    let keys: Vec<(i64, i64)> = forward
+        .iter()
+        .map(|n| (n["blockNumber"].as_i64().unwrap(), n["logIndex"].as_i64().unwrap()))
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] < w[1]), "ordered by (block, log index)");
+    let first = &forward[0];
+    assert_eq!(first["txUrl"], format!("https://explorer.example/tx/{}", a0x(&[3u8; 32])));
+    assert_eq!(first["timestamp"], ts_str(block_time(3)));
+
+    // Filters: one prescription; the pharmacy's account among Prescriptions events; names; block and time range.
+    let count = |filter: Value| {
+        let app = app.clone();
+        async move { data(&app, q, json!({"f": filter})).await["events"]["totalCount"].as_i64().unwrap() }
+    };
+    assert_eq!(count(json!({"rxId": a0x(&f.rx_dead)})).await, 2);
+    assert_eq!(count(json!({"accounts": [a0x(&PHARM1)], "contracts": ["PRESCRIPTIONS"]})).await, 5);
+    assert_eq!(count(json!({"names": ["ConsentGranted", "ConsentRevoked"]})).await, 4);
+    assert_eq!(count(json!({"fromBlock": 20, "toBlock": 22})).await, 3);
+    assert_eq!(
+        count(json!({"fromTime": ts_str(block_time(50)), "contractAddress": a0x(&PRESCRIPTIONS)})).await,
+        2
+    );
+    assert_eq!(count(json!({"episodeId": 1})).await, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_gets_clean_coded_errors() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+    let cases: Vec<(&str, Value, &str, &str)> = vec![
+        ("{ pharmacy(address: \"0x12\") { address } }", json!({}), "BAD_INPUT", "40 hex digits"),
+        ("query($a: Address!) { pharmacy(address: $a) { address } }", json!({"a": "f1f1"}), "BAD_INPUT", "0x"),
+        ("query($a: Address!) { pharmacy(address: $a) { address } }", json!({"a": 12}), "BAD_INPUT", "string"),
+        ("{ prescription(id: \"0x00\") { id } }", json!({}), "BAD_INPUT", "64 hex digits"),
+        ("{ prescription(id: \"0x4242424242424242424242424242424242424242424242424242424242424242\") { id } }", json!({}), "NOT_FOUND", "no prescription"),
+        ("{ events(first: 101) { totalCount } }", json!({}), "LIMIT_EXCEEDED", "maximum page size is 100"),
+        ("{ events(first: -1) { totalCount } }", json!({}), "BAD_INPUT", "negative"),
+        ("{ events(first: 1, last: 1) { totalCount } }", json!({}), "BAD_INPUT", "either"),
+        ("{ events(after: \"nonsense\") { totalCount } }", json!({}), "BAD_INPUT", "cursor"),
+        ("{ events(filter: {fromBlock: 5, toBlock: 1}) { totalCount } }", json!({}), "BAD_INPUT", "fromBlock"),
+        ("{ events { edges { node { nope } } } }", json!({}), "BAD_INPUT", "nope"),
+        ("{ events(first: \"ten\") { totalCount } }", json!({}), "BAD_INPUT", "Int"),
+        ("{ events( ", json!({}), "BAD_INPUT", ""),
+        ("{ episode(id: 99) { id } }", json!({}), "NOT_FOUND", "episode"),
+        (
+            "{ events { edges { node { rxId } } pageInfo { hasNextPage } } e2: events { edges { node { rxId } } } }",
+            json!({}),
+            "",
+            "",
+        ),
+    ];
+    for (query, vars, code, fragment) in cases {
+        let (status, body) = post(&app, query, vars).await;
+        if code.is_empty() {
+            assert!(body.get("errors").is_none(), "{query}: {body}");
+            continue;
+        }
+        let got = codes(&body);
+        assert!(!got.is_empty() && got.iter().all(|c| c == code), "{query}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{query}: {message}");
+        assert!(!message.to_lowercase().contains("sql") && !message.contains("relation"), "{message}");
+        assert!(status == 200 || status == 400, "{status}");
+    }
+
+    // Too deep and too complex.
+    let mut deep = String::from(
+        "{ prescription(id: \"0x4242424242424242424242424242424242424242424242424242424242424242\") ",
+    );
+    deep += &"{ dispenses { prescription ".repeat(6);
+    deep += "{ id }";
+    deep += &" } }".repeat(6);
+    deep += " }";
+    let (_, body) = post(&app, &deep, json!({})).await;
+    assert_eq!(codes(&body), ["LIMIT_EXCEEDED"], "{body}");
+    let complex =
+        "{ events(first: 100) { edges { node { blockNumber logIndex txHash blockHash name args accounts
+        rxId timestamp txUrl contractUrl accountUrls contract contractAddress episodeId txIndex } } }
+        b: events(first: 100) { edges { node { blockNumber logIndex txHash blockHash name args accounts
+        rxId timestamp txUrl contractUrl accountUrls contract contractAddress episodeId txIndex } } }
+        c: events(first: 100) { edges { node { blockNumber logIndex txHash blockHash name args accounts
+        rxId timestamp txUrl contractUrl accountUrls contract contractAddress episodeId txIndex } } }
+        d: events(first: 100) { edges { node { blockNumber logIndex txHash blockHash name args accounts
+        rxId timestamp txUrl contractUrl accountUrls contract contractAddress episodeId txIndex } } } }";
+    let (_, body) = post(&app, complex, json!({})).await;
+    assert_eq!(codes(&body), ["LIMIT_EXCEEDED"], "{body}");
+
+    // Not JSON at all.
+    use tower::ServiceExt as _;
+    let request = axum::http::Request::post("/graphql")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from("{not json"))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 400);
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(codes(&body), ["BAD_INPUT"]);
+
+    // Still serving.
+    let d = data(&app, "{ asOf }", json!({})).await;
+    assert_eq!(d["asOf"], ts_str(T));
+}
+
+/// A nested query over a page of prescriptions (each with dispenses, fills, status, prescriber credential,
+/// and each dispense's prescription) costs the same handful of statements for 5 or 50 prescriptions.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nested_queries_are_batched() {
+    let pool = empty_db().await;
+    let sql = format!(
+        "INSERT INTO checkpoints (chain_id, block_number, block_hash, head_number) VALUES ({CHAIN}, 100, '\\x00', 100);
+         INSERT INTO credentials SELECT {CHAIN}, decode(lpad(to_hex(i), 40, '0'), 'hex'), i, 'prescriber', 'active',
+           NULL, '\\x00', '\\x00', now() + interval '1 year', 0, 1, now(), 1, now() FROM generate_series(1, 60) i;
+         INSERT INTO prescriptions SELECT {CHAIN}, decode(lpad(to_hex(i), 64, '0'), 'hex'), {pa}, decode(lpad(to_hex(i), 40, '0'), 'hex'),
+           '\\x00', {ph}, {ph}, 3, 10, now() - interval '1 day', now() + interval '30 days', 0, 0, i, {pa}, false,
+           i, now(), '\\x00', 1, 10, 2, NULL, NULL, false, NULL, NULL, i FROM generate_series(1, 60) i;
+         INSERT INTO dispenses SELECT {CHAIN}, 1000 + i, j, decode(lpad(to_hex(i), 64, '0'), 'hex'), {ph}, 1, 5, 5 * j, 5 * j,
+           '\\x00', now(), '\\x00' FROM generate_series(1, 60) i, generate_series(1, 2) j;",
+        pa = hx(&PATIENT_A),
+        ph = hx(&PHARM1),
+    );
+    sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
+    // A batch window long enough that a slow (debug) build still collects every key of a level in one batch.
+    let (app, db) = app_with(pool, |c| c.api.batch_delay = std::time::Duration::from_millis(25));
+    let q = "query($n: Int!, $p: Address!) { pharmacy(address: $p) { queue(first: $n) { edges { node {
+        id status remainingQuantity prescriberCredential { status activeNow }
+        fillDetails { number dispensed }
+        dispenses { quantity prescription { id prescriberCredential { kind } } }
+        state { fillable quantityAvailable }
+    } } } } }";
+    let mut counts = Vec::new();
+    for n in [5, 50] {
+        let before = db.statement_count();
+        let d = data(&app, q, json!({"n": n, "p": a0x(&PHARM1)})).await;
+        assert_eq!(d["pharmacy"]["queue"]["edges"].as_array().unwrap().len(), n as usize);
+        counts.push(db.statement_count() - before);
+    }
+    assert_eq!(counts[0], counts[1], "statement count grows with the page size: {counts:?}");
+    assert!(counts[1] <= 6, "too many statements for one nested query: {counts:?}");
+}
