@@ -164,6 +164,17 @@ async fn subscription_pushes_matching_events() {
     eprintln!("subscription latency: notified {notified:?}, polled {polled:?}");
     assert!(notified < Duration::from_secs(2) && polled < Duration::from_secs(2));
 
+    // A reorg back to block 101 replaces blocks 102–103: the new canonical matching event is pushed.
+    let sql = format!(
+        "DELETE FROM events WHERE block_number > 101; {} \
+         UPDATE checkpoints SET reorg_count = reorg_count + 1, last_reorg_block = 101, last_reorg_depth = 2; \
+         NOTIFY medledger_events;",
+        new_event(102, &[PHARM2]).replace("'{\"n\": 102}'", "'{\"n\": 1102}'")
+    );
+    sqlx::raw_sql(&sql).execute(&f.pool).await.unwrap();
+    let m = next_message(&mut ws).await;
+    assert_eq!(m["payload"]["data"]["events"]["blockNumber"], 102, "{m}");
+
     // Shutdown with the WebSocket still open completes within the grace period.
     server.stop.take().unwrap().send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();

@@ -317,6 +317,16 @@ async fn bad_input_gets_clean_coded_errors() {
     assert_eq!(d["asOf"], ts_str(T));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_queries_hit_the_time_limit() {
+    let f = fixture().await;
+    let (app, _) = app_with(f.pool.clone(), |c| c.api.query_timeout = std::time::Duration::from_nanos(1));
+    let (status, body) = post(&app, "{ events(first: 100) { totalCount } }", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(codes(&body), ["LIMIT_EXCEEDED"], "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("time limit"), "{body}");
+}
+
 /// A nested query over a page of prescriptions (each with dispenses, fills, status, prescriber credential,
 /// and each dispense's prescription) costs the same handful of statements for 5 or 50 prescriptions.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -40,14 +40,16 @@ impl SubscriptionRoot {
         let mut qb = Db::sql("SELECT block_number, log_index FROM events WHERE chain_id = ");
         qb.push_bind(db.chain_id()).push(" ORDER BY block_number DESC, log_index DESC LIMIT 1");
         let start: Option<(i64, i32)> = db.optional(qb).await.gql()?;
-        let tail = Tail {
+        let mut tail = Tail {
             db,
             filter,
             cursor: start.unwrap_or((-1, -1)),
             buffer: VecDeque::new(),
             commits: commits(st),
             poll: st.config.poll_interval,
+            reorgs: None,
         };
+        tail.rewind_after_reorg().await?;
         tracing::debug!(target: "medledger::graphql::subscription", cursor_block = tail.cursor.0, "event subscription started");
         Ok(stream::unfold(tail, |mut tail| async move {
             let item = tail.next().await;
@@ -64,13 +66,41 @@ struct Tail {
     buffer: VecDeque<EventRow>,
     commits: watch::Receiver<u64>,
     poll: Duration,
+    /// The checkpoint's reorg count last seen.
+    reorgs: Option<i64>,
 }
 
 impl Tail {
+    /// After a reorg that reverted blocks at or before the cursor, moves the cursor back to the common
+    /// ancestor: the new canonical events after it are pushed (events already pushed from the reverted
+    /// blocks are not retracted; clients key events by (block hash, log index)).
+    async fn rewind_after_reorg(&mut self) -> GqlResult<()> {
+        let mut qb = Db::sql("SELECT reorg_count, last_reorg_block FROM checkpoints WHERE chain_id = ");
+        qb.push_bind(self.db.chain_id());
+        let row: Option<(i64, Option<i64>)> = self.db.optional(qb).await.gql()?;
+        let Some((count, ancestor)) = row else { return Ok(()) };
+        match self.reorgs {
+            None => self.reorgs = Some(count),
+            Some(seen) if seen != count => {
+                self.reorgs = Some(count);
+                if let Some(ancestor) = ancestor.filter(|a| *a < self.cursor.0) {
+                    tracing::info!(target: "medledger::graphql::subscription", ancestor, cursor_block = self.cursor.0, "reorg: rewinding the subscription");
+                    self.cursor = (ancestor, i32::MAX);
+                }
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
     async fn next(&mut self) -> GqlResult<EventRow> {
         loop {
             if let Some(e) = self.buffer.pop_front() {
                 return Ok(e);
+            }
+            if let Err(e) = self.rewind_after_reorg().await {
+                tokio::time::sleep(self.poll).await;
+                return Err(e);
             }
             let mut qb = Db::sql(EVENT_COLUMNS);
             qb.push("chain_id = ").push_bind(self.db.chain_id());
