@@ -520,10 +520,11 @@ async fn verify(
     at: Option<DateTime<Utc>>,
 ) -> GqlResult<Verification> {
     let st = state(ctx);
-    let as_of = as_of(ctx).await?.time;
+    let (as_of, rx) = futures::try_join!(as_of(ctx), async { rx_by_id(&st.db, id).await.gql() })?;
+    let as_of = as_of.time;
     let at = at.unwrap_or(as_of);
     let fail = |reason, message: String| VerificationFailure { reason, message };
-    let Some(rx) = rx_by_id(&st.db, id).await.gql()? else {
+    let Some(rx) = rx else {
         return Ok(Verification {
             id,
             valid: false,

@@ -1,0 +1,287 @@
+//! Benchmark of the GraphQL API (not a test: `#[ignore]`d; run it with `scripts/bench-graphql`).
+//!
+//! Fills a throwaway database with ≥ 100,000 events' worth of rows (20,000 prescriptions with valid
+//! EIP-712 ids, 10,000 dispenses, 70,000 other events), serves the API on 127.0.0.1, then measures
+//! `verifyPrescription` and `prescription(id)`: at a fixed 1,000 req/s (open loop, latency from the
+//! scheduled send time, so queueing counts) and at maximum throughput (closed loop, and with `wrk` when
+//! installed).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod graphql_common;
+#[allow(dead_code, unreachable_pub)]
+#[path = "../src/server.rs"]
+mod server;
+
+use graphql_common::*;
+use medledger_graphql::{domain_separator, prescription_id, RxTerms};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const RXS: u64 = 20_000;
+const FILLER_EVENTS: u64 = 70_000;
+
+fn account(prefix: u8, n: u64) -> [u8; 20] {
+    let mut a = [0u8; 20];
+    a[0] = prefix;
+    a[12..].copy_from_slice(&n.to_be_bytes());
+    a
+}
+
+fn sql_account(prefix: &str, n: &str) -> String {
+    format!("decode('{prefix}' || lpad(to_hex({n}), 38, '0'), 'hex')")
+}
+
+struct Terms {
+    id: [u8; 32],
+    pharmacy: [u8; 20],
+}
+
+/// The terms of prescription `i`; the SQL below derives the same terms from `i`.
+fn terms(i: u64) -> Terms {
+    let pharmacy = account(0xf0, i % 50 + 1);
+    let t = RxTerms {
+        patient: account(0xa0, i % 5_000 + 1),
+        prescriber: account(0xd0, i % 100 + 1),
+        content_hash: CONTENT,
+        fills: 3,
+        quantity_per_fill: 30,
+        earliest_fill_at: u32::try_from(T - 10 * DAY).unwrap(),
+        valid_until: u32::try_from(T + 60 * DAY).unwrap(),
+        min_fill_interval: 0,
+        schedule: 0,
+        pharmacy,
+        nonce: alloy::primitives::U256::from(i),
+    };
+    Terms { id: prescription_id(domain_separator(CHAIN as u64, PRESCRIPTIONS), &t), pharmacy }
+}
+
+async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
+    let started = Instant::now();
+    let all: Vec<Terms> = (0..RXS).map(terms).collect();
+    let ids: Vec<Vec<u8>> = all.iter().map(|t| t.id.to_vec()).collect();
+    let (earliest, valid) = (T - 10 * DAY, T + 60 * DAY);
+    let base = format!(
+        "INSERT INTO blocks VALUES ({CHAIN}, 100000, '\\x01', '\\x00', to_timestamp({T}));
+         INSERT INTO checkpoints (chain_id, block_number, block_hash, head_number) VALUES ({CHAIN}, 100000, '\\x01', 100000);
+         INSERT INTO credentials SELECT {CHAIN}, {doc}, n, 'prescriber', 'active', NULL, '\\x00', '\\x00',
+           to_timestamp({far}), 0, 1, to_timestamp({T}), 1, to_timestamp({T}) FROM generate_series(1, 100) n;
+         INSERT INTO credentials SELECT {CHAIN}, {ph}, 1000 + n, 'pharmacy', 'active', NULL, '\\x00', '\\x00',
+           to_timestamp({far}), 0, 1, to_timestamp({T}), 1, to_timestamp({T}) FROM generate_series(1, 50) n;
+         INSERT INTO credential_history SELECT {CHAIN}, 1, n, {doc}, n, 'registered', 'active', to_timestamp({far}),
+           NULL, NULL, NULL, to_timestamp({T}), '\\x00' FROM generate_series(1, 100) n;",
+        doc = sql_account("d0", "n"),
+        ph = sql_account("f0", "n"),
+        far = T + 365 * DAY,
+    );
+    sqlx::raw_sql(&base).execute(pool).await.unwrap();
+    // Prescriptions: ids from Rust, every other term derived from the ordinal in SQL.
+    sqlx::query(&format!(
+        "INSERT INTO prescriptions SELECT {CHAIN}, id, {pa}, {pr}, {ch}, {ph}, {ph}, 3, 30, to_timestamp({earliest}),
+           to_timestamp({valid}), 0, 0, i, {pr}, false, 1 + i, to_timestamp({T} - 3600), '\\x00',
+           CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, CASE WHEN i % 2 = 0 THEN 10 ELSE 0 END,
+           CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, NULL, NULL, false, NULL, NULL, 1 + i
+         FROM unnest($1::bytea[]) WITH ORDINALITY AS t(id, o), LATERAL (SELECT o - 1 AS i) AS x",
+        pa = sql_account("a0", "i % 5000 + 1"),
+        pr = sql_account("d0", "i % 100 + 1"),
+        ph = sql_account("f0", "i % 50 + 1"),
+        ch = hx(&CONTENT),
+    ))
+    .bind(ids)
+    .execute(pool)
+    .await
+    .unwrap();
+    let rest = format!(
+        "INSERT INTO dispenses SELECT chain_id, issued_block, 1, rx_id, pharmacy, 1, 10, 10, 10, '\\x00',
+           to_timestamp({T} - 1800), '\\x00' FROM prescriptions WHERE fills_used = 1;
+         INSERT INTO events SELECT chain_id, issued_block, '\\x01', issued_at, '\\x02', 0, 0, 'Prescriptions', {pc},
+           'PrescriptionIssued', rx_id, ARRAY[patient, prescriber, pharmacy], rx_id, NULL, NULL, '{{}}'
+           FROM prescriptions;
+         INSERT INTO events SELECT chain_id, block_number, '\\x01', block_time, '\\x03', 0, log_index, 'Prescriptions',
+           {pc}, 'PrescriptionDispensed', rx_id, ARRAY[pharmacy], rx_id, NULL, NULL, '{{}}' FROM dispenses;
+         INSERT INTO events SELECT {CHAIN}, 30000 + k / 4, '\\x01', to_timestamp({T} - 600), '\\x04', 0, k % 4,
+           'ConsentRegistry', {cc}, 'ConsentGranted', '\\x00', ARRAY[{pa}, {pr}], NULL, NULL, NULL, '{{}}'
+           FROM generate_series(0, {last}) k;
+         ANALYZE;",
+        pc = hx(&PRESCRIPTIONS),
+        cc = hx(&CONSENTS),
+        pa = sql_account("a0", "k % 5000 + 1"),
+        pr = sql_account("d0", "k % 100 + 1"),
+        last = FILLER_EVENTS - 1,
+    );
+    sqlx::raw_sql(&rest).execute(pool).await.unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap();
+    eprintln!("populated {events} events, {RXS} prescriptions in {:?}", started.elapsed());
+    assert!(events >= 100_000);
+    all
+}
+
+const VERIFY: &str = "query($id: Bytes32!, $c: Bytes32!, $p: Address!) { verifyPrescription(id: $id, \
+    contentHash: $c, pharmacy: $p) { valid failures { reason } quantityAvailable asOf } }";
+const PRESCRIPTION: &str = "query($id: Bytes32!) { prescription(id: $id) { id status remainingQuantity \
+    quantityDispensed fillDetails { number dispensed remaining } } }";
+
+fn body(kind: &str, t: &Terms) -> String {
+    match kind {
+        "verifyPrescription" => json!({"query": VERIFY, "variables": {
+            "id": a0x(&t.id), "c": a0x(&CONTENT), "p": a0x(&t.pharmacy)}}),
+        _ => json!({"query": PRESCRIPTION, "variables": {"id": a0x(&t.id)}}),
+    }
+    .to_string()
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+async fn send(client: &reqwest::Client, url: &str, body: String) -> bool {
+    match client.post(url).header("content-type", "application/json").body(body).send().await {
+        Ok(r) if r.status() == 200 => {
+            let v: Value = r.json().await.unwrap_or(Value::Null);
+            v.get("errors").is_none()
+        }
+        _ => false,
+    }
+}
+
+/// Open loop: one request every `1/rate` s for `secs`; latency measured from the scheduled send time.
+async fn fixed_rate(url: &str, bodies: Arc<Vec<String>>, rate: u64, secs: u64) -> (Vec<Duration>, usize) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let start = Instant::now() + Duration::from_millis(50);
+    let total = rate * secs;
+    let mut tasks = Vec::with_capacity(total as usize);
+    for i in 0..total {
+        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+        tokio::time::sleep_until(due.into()).await;
+        let (client, url, body) = (client.clone(), url.to_owned(), bodies[i as usize % bodies.len()].clone());
+        tasks.push(tokio::spawn(async move {
+            let ok = send(&client, &url, body).await;
+            (due.elapsed(), ok)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    let mut errors = 0;
+    for t in tasks {
+        let (d, ok) = t.await.unwrap();
+        latencies.push(d);
+        errors += usize::from(!ok);
+    }
+    latencies.sort();
+    (latencies, errors)
+}
+
+/// Closed loop: `workers` clients sending back to back for `secs`.
+async fn max_rate(
+    url: &str,
+    bodies: Arc<Vec<String>>,
+    workers: usize,
+    secs: u64,
+) -> (Vec<Duration>, usize, f64) {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let end = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let (client, url, bodies) = (client.clone(), url.to_owned(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            let (mut lat, mut errors, mut i) = (Vec::new(), 0usize, w * 7919);
+            while Instant::now() < end {
+                let t = Instant::now();
+                errors += usize::from(!send(&client, &url, bodies[i % bodies.len()].clone()).await);
+                lat.push(t.elapsed());
+                i += 1;
+            }
+            (lat, errors)
+        }));
+    }
+    let (mut all, mut errors) = (Vec::new(), 0);
+    for t in tasks {
+        let (l, e) = t.await.unwrap();
+        all.extend(l);
+        errors += e;
+    }
+    let rps = all.len() as f64 / started.elapsed().as_secs_f64();
+    all.sort();
+    (all, errors, rps)
+}
+
+fn wrk_script(bodies: &[String], path: &std::path::Path) {
+    let list: Vec<String> = bodies.iter().take(2000).map(|b| format!("[==[{b}]==]")).collect();
+    let script = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nlocal bodies = {{{}}}\n\
+         local i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(nil, \"/graphql\", nil, bodies[(i % #bodies) + 1])\nend\n",
+        list.join(",\n")
+    );
+    std::fs::write(path, script).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "benchmark: run scripts/bench-graphql"]
+async fn bench() {
+    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let rate: u64 = std::env::var("BENCH_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
+    let workers: usize = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    let pool = empty_db().await;
+    let terms = populate(&pool).await;
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut config = server::ServerConfig::new(addr, CHAIN);
+    config.api.max_complexity = 100_000;
+    let server_pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(16)
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server::serve_on(listener, config, server_pool, async {
+        let _ = stopped.await;
+    }));
+    let url = format!("http://{addr}/graphql");
+
+    // Sanity: the bodies succeed and verification passes for a sample.
+    let client = reqwest::Client::new();
+    let v: Value = client
+        .post(&url)
+        .body(body("verifyPrescription", &terms[2]))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["data"]["verifyPrescription"]["valid"], true, "{v}");
+
+    let mut rng_order: Vec<usize> = (0..terms.len()).collect();
+    // A fixed shuffle (no RNG dependency): stride through the ids.
+    rng_order.sort_by_key(|i| (i * 7_919) % terms.len());
+    for kind in ["verifyPrescription", "prescription"] {
+        let bodies: Arc<Vec<String>> = Arc::new(rng_order.iter().map(|&i| body(kind, &terms[i])).collect());
+        let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
+        println!(
+            "BENCH {kind} fixed {rate} req/s x {secs}s: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}",
+            lat.len(),
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            lat[lat.len() - 1]
+        );
+        let (lat, errors, rps) = max_rate(&url, bodies.clone(), workers, secs).await;
+        println!(
+            "BENCH {kind} max ({workers} connections, {secs}s): {rps:.0} req/s n={} errors={errors} p50={:.2?} p99={:.2?}",
+            lat.len(),
+            pct(&lat, 0.50),
+            pct(&lat, 0.99)
+        );
+        if std::process::Command::new("wrk").arg("--version").output().is_ok() {
+            let script = std::env::temp_dir().join(format!("medledger-bench-{kind}.lua"));
+            wrk_script(&bodies, &script);
+            let args = ["-t2", &format!("-c{workers}"), &format!("-d{secs}s"), "--latency", "-s"];
+            println!("BENCH wrk {} {} {url}", args.join(" "), script.display());
+            let out = std::process::Command::new("wrk").args(args).arg(&script).arg(&url).output().unwrap();
+            println!("{}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    stop.send(()).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+}
