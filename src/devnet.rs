@@ -64,7 +64,7 @@ impl Devnet {
     /// Starts anvil on a free port and deploys the contracts with `contracts/script/Deploy.s.sol`.
     pub fn start(root: &Path) -> Result<Self> {
         let anvil_bin = toolchain_path(root, "anvil")?;
-        let anvil = Anvil::new().path(anvil_bin).arg("--silent").try_spawn().context("starting anvil")?;
+        let anvil = Anvil::new().path(anvil_bin).try_spawn().context("starting anvil")?;
         // Inside deployments/, the one folder the deploy script may write to (foundry.toml fs_permissions).
         let deployments = root.join("deployments");
         std::fs::create_dir_all(&deployments).context("creating deployments/")?;
