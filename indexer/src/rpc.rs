@@ -263,7 +263,7 @@ impl Rpc {
                 }
             }
         }
-        if all_headers {
+        if all_headers && to > from {
             for (n, h) in headers.range(from + 1..=to) {
                 if headers.get(&(n - 1)).is_some_and(|p| p.hash != h.parent_hash) {
                     return Err(IndexerError::Inconsistent {

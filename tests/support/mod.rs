@@ -1,0 +1,338 @@
+//! Shared helpers of the indexer's end-to-end tests: one throwaway PostgreSQL cluster per test binary
+//! with a database per test, devnets, a workload that emits every event kind through the real contracts,
+//! and table digests.
+#![allow(dead_code, unreachable_pub, missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+pub mod proxy;
+
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, FixedBytes, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::{local::PrivateKeySigner, SignerSync},
+    sol,
+    sol_types::{eip712_domain, SolStruct},
+};
+use medledger::devnet::{repo_root, Devnet};
+use medledger_indexer::{
+    bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors},
+    Config, Indexer, TempPostgres,
+};
+use sqlx::PgPool;
+use std::{
+    collections::BTreeMap,
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, OnceLock,
+    },
+    time::{Duration, Instant},
+};
+
+/// The projection and event tables a fresh index must reproduce exactly (blocks and checkpoints depend
+/// on batching and are compared separately where it matters).
+pub const TABLES: [&str; 10] = [
+    "events",
+    "credentials",
+    "credential_history",
+    "consents",
+    "consent_history",
+    "episodes",
+    "records",
+    "prescriptions",
+    "dispenses",
+    "role_members",
+];
+
+static CLUSTER: OnceLock<TempPostgres> = OnceLock::new();
+static DB_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// The binary's shared cluster.
+pub fn cluster() -> &'static TempPostgres {
+    CLUSTER.get_or_init(|| {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(TempPostgres::start()).expect("start PostgreSQL")
+    })
+}
+
+/// A fresh, migrated database on the shared cluster; returns its URL and a pool.
+pub async fn fresh_db(prefix: &str) -> (String, PgPool) {
+    let pg = tokio::task::spawn_blocking(cluster).await.unwrap();
+    let name = format!("{prefix}_{}_{}", std::process::id(), DB_COUNTER.fetch_add(1, Ordering::SeqCst));
+    pg.create_database(&name).expect("create database");
+    let url = pg.database_url(&name);
+    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(4).connect(&url).await.expect("connect");
+    medledger_indexer::migrate(&pool).await.expect("migrate");
+    (url, pool)
+}
+
+/// Logs to the test output (RUST_LOG, default warn).
+pub fn init_logs() {
+    let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .try_init();
+}
+
+/// Starts a devnet with the contracts deployed.
+pub async fn devnet() -> Devnet {
+    init_logs();
+    tokio::task::spawn_blocking(|| Devnet::start(&repo_root())).await.unwrap().expect("devnet")
+}
+
+/// A test configuration: fast polling and backoff.
+pub fn config(rpc_url: &str, devnet: &Devnet) -> Config {
+    let mut c = Config::new(rpc_url, devnet.manifest().clone());
+    c.poll_interval = Duration::from_millis(50);
+    c.min_backoff = Duration::from_millis(20);
+    c.max_backoff = Duration::from_millis(500);
+    c.rpc_timeout = Duration::from_secs(5);
+    c
+}
+
+/// A running in-process indexer.
+pub struct Running {
+    pub status: Arc<medledger_indexer::Status>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), medledger_indexer::IndexerError>>,
+}
+
+impl Running {
+    pub fn start(config: Config, pool: PgPool) -> Self {
+        let indexer = Indexer::new(config, pool);
+        let status = indexer.status();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(indexer.run(async move {
+            let _ = rx.await;
+        }));
+        Self { status, stop: Some(tx), task }
+    }
+
+    /// Waits until the committed checkpoint reaches `block` (and the indexer calls itself caught up).
+    pub async fn wait_for(&self, pool: &PgPool, chain_id: i64, block: u64, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let cp: Option<i64> =
+                sqlx::query_scalar("SELECT block_number FROM checkpoints WHERE chain_id = $1")
+                    .bind(chain_id)
+                    .fetch_optional(pool)
+                    .await
+                    .unwrap();
+            if cp.is_some_and(|c| c >= block as i64) && self.status.is_caught_up() {
+                return;
+            }
+            assert!(!self.task.is_finished(), "indexer stopped early");
+            assert!(Instant::now() < deadline, "indexer did not reach block {block} (at {cp:?})");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap().expect("indexer ran without error");
+    }
+}
+
+/// Indexes the chain of `devnet` up to its current head into `pool`, then stops.
+pub async fn index_to_head(config: Config, pool: &PgPool, rpc: &DynProvider) {
+    let head = rpc.get_block_number().await.unwrap();
+    let chain_id = config.chain_id();
+    let running = Running::start(config, pool.clone());
+    running.wait_for(pool, chain_id, head, Duration::from_secs(60)).await;
+    running.stop().await;
+}
+
+/// md5 of every row of each table (for one chain), ordered.
+pub async fn digest(pool: &PgPool, chain_id: i64) -> BTreeMap<&'static str, String> {
+    let mut out = BTreeMap::new();
+    for table in TABLES {
+        let sql = format!(
+            "SELECT count(*)::text || ':' || coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '') \
+             FROM {table} t WHERE chain_id = $1"
+        );
+        let d: String = sqlx::query_scalar(&sql).bind(chain_id).fetch_one(pool).await.unwrap();
+        out.insert(table, d);
+    }
+    out
+}
+
+/// A provider that signs with all of anvil's test keys (choose with `.from()`).
+pub fn wallet_provider(devnet: &Devnet) -> DynProvider {
+    let signers = devnet.signers();
+    let mut wallet = EthereumWallet::from(signers[0].clone());
+    for s in &signers[1..] {
+        wallet.register_signer(s.clone());
+    }
+    ProviderBuilder::new().wallet(wallet).connect_http(devnet.rpc_url().parse().unwrap()).erased()
+}
+
+/// A read-only provider.
+pub fn read_provider(url: &str) -> DynProvider {
+    ProviderBuilder::new().disable_recommended_fillers().connect_http(url.parse().unwrap()).erased()
+}
+
+pub async fn rpc<R: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync + Unpin + 'static>(
+    p: &DynProvider,
+    method: &'static str,
+    params: serde_json::Value,
+) -> R {
+    p.raw_request::<_, R>(method.into(), params).await.unwrap_or_else(|e| panic!("{method}: {e}"))
+}
+
+sol! {
+    struct Grant {
+        address patient;
+        address grantee;
+        uint8 scopes;
+        uint40 expiresAt;
+        uint256 nonce;
+        uint256 deadline;
+    }
+}
+
+/// Actors of the workload (anvil accounts).
+pub struct Actors {
+    pub admin: Address,
+    pub prescriber: Address,
+    pub pharmacy: Address,
+    pub patient: Address,
+    pub patient2: Address,
+    pub prescriber2: Address,
+    pub pharmacy2: Address,
+    pub relayer: Address,
+    pub signers: Vec<PrivateKeySigner>,
+}
+
+pub fn actors(devnet: &Devnet) -> Actors {
+    let a = devnet.addresses();
+    Actors {
+        admin: a[0],
+        prescriber: a[1],
+        pharmacy: a[2],
+        patient: a[3],
+        patient2: a[4],
+        prescriber2: a[5],
+        pharmacy2: a[6],
+        relayer: a[7],
+        signers: devnet.signers(),
+    }
+}
+
+macro_rules! send {
+    ($call:expr) => {{
+        let receipt = $call.send().await.expect("send").get_receipt().await.expect("receipt");
+        assert!(receipt.status(), "transaction reverted");
+        receipt
+    }};
+}
+
+/// What the full workload produced, for assertions.
+pub struct Produced {
+    pub rx1: B256,
+    pub rx2: B256,
+    pub rx3: B256,
+    pub now: u64,
+}
+
+/// Emits every event kind of the four contracts through real transactions.
+pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
+    let m = devnet.manifest().contracts;
+    let x = actors(devnet);
+    let cr = CredentialRegistry::new(m.credential_registry, p.clone());
+    let cs = ConsentRegistry::new(m.consent_registry, p.clone());
+    let ra = RecordAnchors::new(m.record_anchors, p.clone());
+    let rx = Prescriptions::new(m.prescriptions, p.clone());
+    let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+    let year = alloy::primitives::aliases::U40::from(now + 365 * 86_400);
+    let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+
+    // Credentials: register, renew, schedules, suspend/reinstate, revoke.
+    send!(cr.register(x.prescriber, 1, B256::repeat_byte(0x11), jur, year, 0b0011_1100).from(x.admin));
+    send!(cr.register(x.pharmacy, 2, B256::repeat_byte(0x22), jur, year, 0).from(x.admin));
+    send!(cr.register(x.prescriber2, 1, B256::repeat_byte(0x33), jur, year, 0).from(x.admin));
+    send!(cr.register(x.pharmacy2, 2, B256::repeat_byte(0x44), jur, year, 0).from(x.admin));
+    let renewed = alloy::primitives::aliases::U40::from(now + 2 * 365 * 86_400);
+    send!(cr.renew(x.prescriber, B256::repeat_byte(0x12), renewed).from(x.admin));
+    send!(cr.setSchedules(x.prescriber, 0b0001_1100).from(x.admin));
+    send!(cr.suspend(x.prescriber2, 7).from(x.admin));
+    send!(cr.reinstate(x.prescriber2).from(x.admin));
+    send!(cr.revoke(x.pharmacy2, 9).from(x.admin));
+
+    // Consent: grant, revoke, relayed grant, emergency access opened/ended.
+    let month = alloy::primitives::aliases::U40::from(now + 30 * 86_400);
+    send!(cs.grant(x.prescriber, 7, month).from(x.patient));
+    send!(cs.grant(x.prescriber2, 1, month).from(x.patient));
+    send!(cs.revoke(x.prescriber2).from(x.patient));
+    let nonce = cs.nonces(x.patient2).call().await.unwrap();
+    let deadline = U256::from(now + 3600);
+    let grant =
+        Grant { patient: x.patient2, grantee: x.prescriber, scopes: 7, expiresAt: month, nonce, deadline };
+    let domain = eip712_domain! {
+        name: "medledger ConsentRegistry",
+        version: "1",
+        chain_id: devnet.manifest().chain_id,
+        verifying_contract: m.consent_registry,
+    };
+    let sig = x.signers[4].sign_hash_sync(&grant.eip712_signing_hash(&domain)).unwrap();
+    send!(cs
+        .grantWithSig(x.patient2, x.prescriber, 7, month, deadline, sig.as_bytes().to_vec().into())
+        .from(x.relayer));
+    send!(cs.openEmergencyAccess(x.patient2, 3, 3600).from(x.prescriber));
+    send!(cs.endEmergencyAccess(x.patient2, x.prescriber).from(x.patient2));
+    send!(cs.openEmergencyAccess(x.patient, 4, 7200).from(x.prescriber));
+
+    // Records: episode by a grantee, anchors, hide, close; a second open episode by the patient.
+    send!(ra.openEpisode(x.patient).from(x.prescriber));
+    for i in 1..=3u8 {
+        send!(ra
+            .anchorRecord(1, B256::repeat_byte(0xa0 + i), B256::repeat_byte(0xb0 + i))
+            .from(x.prescriber));
+    }
+    send!(ra.setRecordHidden(1, 1, true).from(x.patient));
+    send!(ra.closeEpisode(1).from(x.prescriber));
+    send!(ra.openEpisode(x.patient).from(x.patient));
+    send!(ra.anchorRecord(2, B256::repeat_byte(0xc1), B256::ZERO).from(x.patient));
+
+    // Prescriptions: issue, dispense (partial fill, completion, second fill), change pharmacy, cancel,
+    // relayed issue.
+    let terms = |patient: Address, pharmacy: Address, nonce: u64| {
+        medledger_indexer::bindings::IPrescriptions::RxTerms {
+            patient,
+            prescriber: x.prescriber,
+            contentHash: B256::repeat_byte(0xcc),
+            fills: 3,
+            quantityPerFill: 30,
+            earliestFillAt: 0,
+            validUntil: (now + 90 * 86_400) as u32,
+            minFillInterval: 0,
+            schedule: 0,
+            pharmacy,
+            nonce: U256::from(nonce),
+        }
+    };
+    let t1 = terms(x.patient, x.pharmacy, 1);
+    let rx1 = rx.hashPrescription(t1.clone()).call().await.unwrap();
+    send!(rx.issue(t1.clone()).from(x.prescriber));
+    send!(rx.dispense(rx1, 10, B256::repeat_byte(0xd1)).from(x.pharmacy));
+    send!(rx.dispense(rx1, 20, B256::repeat_byte(0xd2)).from(x.pharmacy));
+    send!(rx.dispense(rx1, 30, B256::repeat_byte(0xd3)).from(x.pharmacy));
+    send!(rx.changePharmacy(t1, Address::ZERO).from(x.patient));
+    let t2 = terms(x.patient, Address::ZERO, 2);
+    let rx2 = rx.hashPrescription(t2.clone()).call().await.unwrap();
+    send!(rx.issue(t2).from(x.prescriber));
+    send!(rx.cancel(rx2, 5).from(x.prescriber));
+    let t3 = terms(x.patient2, Address::ZERO, 3);
+    let rx3 = rx.hashPrescription(t3.clone()).call().await.unwrap();
+    let sig3 = x.signers[1].sign_hash_sync(&rx3).unwrap();
+    send!(rx.issueWithSig(t3, sig3.as_bytes().to_vec().into()).from(x.relayer));
+    Produced { rx1, rx2, rx3, now }
+}
+
+/// A cheap transaction that emits events (a grant from `patient` to `grantee` with some scopes).
+pub async fn grant_tx(devnet: &Devnet, p: &DynProvider, patient: Address, grantee: Address, scopes: u8) {
+    let cs = ConsentRegistry::new(devnet.manifest().contracts.consent_registry, p.clone());
+    let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+    send!(cs.grant(grantee, scopes, alloy::primitives::aliases::U40::from(now + 86_400 * 30)).from(patient));
+}
