@@ -165,7 +165,15 @@ pub fn wallet_provider(devnet: &Devnet) -> DynProvider {
     for s in &signers[1..] {
         wallet.register_signer(s.clone());
     }
-    ProviderBuilder::new().wallet(wallet).connect_http(devnet.rpc_url().parse().unwrap()).erased()
+    // Nonces from the node each time: reorgs and reverts in the tests drop sent transactions.
+    ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_simple_nonce_management()
+        .with_gas_estimation()
+        .fetch_chain_id()
+        .wallet(wallet)
+        .connect_http(devnet.rpc_url().parse().unwrap())
+        .erased()
 }
 
 /// A read-only provider.
@@ -335,4 +343,31 @@ pub async fn grant_tx(devnet: &Devnet, p: &DynProvider, patient: Address, grante
     let cs = ConsentRegistry::new(devnet.manifest().contracts.consent_registry, p.clone());
     let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
     send!(cs.grant(grantee, scopes, alloy::primitives::aliases::U40::from(now + 86_400 * 30)).from(patient));
+}
+
+/// Waits until the index's checkpoint is the node's latest block (same number and hash).
+pub async fn wait_synced(pool: &PgPool, chain_id: i64, p: &DynProvider, timeout: Duration) {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let latest = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap();
+        let cp: Option<(i64, Vec<u8>)> =
+            sqlx::query_as("SELECT block_number, block_hash FROM checkpoints WHERE chain_id = $1")
+                .bind(chain_id)
+                .fetch_optional(pool)
+                .await
+                .unwrap();
+        if cp
+            .as_ref()
+            .is_some_and(|(n, h)| *n as u64 == latest.header.number && h[..] == latest.header.hash[..])
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "index not at the node's head {} (at {:?})",
+            latest.header.number,
+            cp.map(|c| c.0)
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
 }
