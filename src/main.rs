@@ -59,7 +59,7 @@ struct IndexArgs {
 #[command(next_help_heading = "RPC")]
 struct RpcArgs {
     /// JSON-RPC URL of the node: ws:// or wss:// subscribes to new heads, http(s):// polls.
-    #[arg(long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
     url: String,
     /// Per-call timeout, in milliseconds.
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
@@ -82,7 +82,7 @@ struct RpcArgs {
 #[command(next_help_heading = "Database")]
 struct RequiredDbArgs {
     /// PostgreSQL URL.
-    #[arg(long = "db.url", env = "DATABASE_URL")]
+    #[arg(id = "db.url", long = "db.url", env = "DATABASE_URL")]
     url: String,
     /// Most connections in the pool.
     #[arg(long = "db.max-connections", env = "MEDLEDGER_DB_MAX_CONNECTIONS", default_value_t = 4)]
@@ -299,4 +299,15 @@ async fn dev(args: DevArgs) -> Result<()> {
     drop(devnet);
     drop(pg);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
 }
