@@ -267,7 +267,7 @@ async fn pg() -> Result<()> {
     let pg = TempPostgres::start().await.context("starting a throwaway PostgreSQL")?;
     println!("{}", pg.url());
     info!(target: "medledger::pg", dir = %pg.dir().display(), "throwaway PostgreSQL started; Ctrl-C stops it");
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    shutdown_signal().await;
     drop(pg);
     Ok(())
 }
@@ -294,7 +294,7 @@ async fn dev(args: DevArgs) -> Result<()> {
     println!("  RecordAnchors       {}", contracts.record_anchors);
     println!("  Prescriptions       {}", contracts.prescriptions);
     println!("  deployer/admin      {} (anvil test key 0)", devnet.addresses()[0]);
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    shutdown_signal().await;
     info!(target: "medledger::dev", "shutting down");
     drop(devnet);
     drop(pg);
