@@ -346,7 +346,7 @@ async fn nested_queries_are_batched() {
     );
     sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
     // A batch window long enough that a slow (debug) build still collects every key of a level in one batch.
-    let (app, db) = app_with(pool, |c| c.api.batch_delay = std::time::Duration::from_millis(25));
+    let (app, db) = app_with(pool, |c| c.api.batch_delay = std::time::Duration::from_millis(100));
     let q = "query($n: Int!, $p: Address!) { pharmacy(address: $p) { queue(first: $n) { edges { node {
         id status remainingQuantity prescriberCredential { status activeNow }
         fillDetails { number dispensed }

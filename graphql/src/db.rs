@@ -36,6 +36,11 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
+    /// Counts a statement sent without the helpers below.
+    pub(crate) fn count_statement(&self) {
+        self.count();
+    }
+
     fn count(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
     }
@@ -68,6 +73,16 @@ impl Db {
     {
         self.count();
         Ok(qb.build_query_scalar::<T>().fetch_one(&self.pool).await?)
+    }
+
+    /// Runs `sql` (which uses `$1` for the chain id and no other parameter) returning one scalar.
+    pub(crate) async fn scalar_for_chain<T>(&self, sql: &str) -> Result<T, ApiError>
+    where
+        T: for<'r> sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres> + Send + Unpin,
+    {
+        self.count();
+        tracing::trace!(target: "medledger::graphql::sql", sql, "query");
+        Ok(sqlx::query_scalar::<_, T>(sql).bind(self.chain_id).fetch_one(&self.pool).await?)
     }
 
     /// A query builder starting with `sql`.

@@ -2,7 +2,7 @@
 
 use crate::db::Db;
 use crate::error::ApiError;
-use crate::model::{AsOf, CredentialRow, DispenseRow, PrescriptionRow, RecordRow};
+use crate::model::{AsOf, CredentialRow, DispenseRow, PrescriptionRow, RecordRow, AS_OF_SQL};
 use crate::scalars::{Address, Bytes32};
 use async_graphql::dataloader::Loader;
 use chrono::{DateTime, Utc};
@@ -137,29 +137,14 @@ impl Loader<RecordsOf> for Loaders {
     }
 }
 
-#[derive(sqlx::FromRow)]
-struct AsOfRow {
-    block: Option<i64>,
-    time: Option<DateTime<Utc>>,
-}
-
 impl Loader<AsOfKey> for Loaders {
     type Value = AsOf;
     type Error = SharedError;
 
     async fn load(&self, _keys: &[AsOfKey]) -> Result<HashMap<AsOfKey, AsOf>, SharedError> {
-        let mut qb = Db::sql(
-            "SELECT c.block_number AS block, coalesce(b.timestamp, (SELECT e.block_time FROM events e \
-             WHERE e.chain_id = c.chain_id AND e.block_number <= c.block_number \
-             ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1)) AS time \
-             FROM checkpoints c LEFT JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number \
-             WHERE c.chain_id = ",
-        );
-        qb.push_bind(self.db.chain_id());
-        let row: Option<AsOfRow> = self.db.optional(qb).await?;
-        let (block, time) = row.map_or((None, None), |r| (Some(r.block).flatten(), r.time));
+        let time: Option<DateTime<Utc>> = self.db.scalar_for_chain(&format!("SELECT {AS_OF_SQL}")).await?;
         // Before the first checkpoint there is nothing to be "as of": the server's clock stands in.
-        let as_of = AsOf { time: time.unwrap_or_else(Utc::now), block: block.filter(|b| *b >= 0) };
+        let as_of = AsOf { time: time.unwrap_or_else(Utc::now) };
         Ok(HashMap::from([(AsOfKey, as_of)]))
     }
 }

@@ -5,14 +5,15 @@ use crate::eip712::{domain_separator, prescription_id, RxTerms};
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::loaders::CredentialOf;
 use crate::model::{
-    addr, evaluate, ConsentChangeRow, ConsentFilter, ConsentRow, CredentialRow, DispenseRow, EpisodeRow,
-    EventFilter, EventRow, FailureReason, IndexerStatus, PrescriptionFilter, PrescriptionRow, Verification,
-    VerificationFailure, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, CREDENTIAL_COLUMNS, DISPENSE_COLUMNS,
-    EPISODE_COLUMNS, EVENT_COLUMNS, PRESCRIPTION_COLUMNS,
+    addr, as_of_sql, evaluate, prescription_fields, ConsentChangeRow, ConsentFilter, ConsentRow,
+    CredentialRow, DispenseRow, EpisodeRow, EventFilter, EventRow, FailureReason, IndexerStatus, OpenFill,
+    PrescriptionFilter, PrescriptionRow, Verification, VerificationFailure, AS_OF_SQL,
+    CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS, EVENT_COLUMNS,
+    PRESCRIPTION_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
-use crate::schema::{as_of, state};
+use crate::schema::{as_of, prefill_as_of, state};
 use alloy::primitives::U256;
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
@@ -124,11 +125,26 @@ async fn consents(
     .gql()
 }
 
-/// One prescription, read directly (a root lookup gains nothing from batching but its delay).
-async fn rx_by_id(db: &Db, id: Bytes32) -> Result<Option<PrescriptionRow>, ApiError> {
-    let mut qb = Db::sql(PRESCRIPTION_COLUMNS);
-    qb.push("chain_id = ").push_bind(db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
-    db.optional(qb).await
+/// A prescription with the latest indexed block's time.
+#[derive(sqlx::FromRow)]
+struct RxAsOf {
+    #[sqlx(flatten)]
+    rx: PrescriptionRow,
+    as_of_time: Option<DateTime<Utc>>,
+}
+
+/// One prescription, read directly (a root lookup gains nothing from batching but its delay), together with
+/// the request's `asOf`.
+async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
+    let db = &state(ctx).db;
+    let mut qb = Db::sql(concat!("SELECT ", prescription_fields!(), ", "));
+    qb.push(AS_OF_SQL).push(" AS as_of_time FROM prescriptions WHERE chain_id = ").push_bind(db.chain_id());
+    qb.push(" AND rx_id = ").push_bind(id.0.to_vec());
+    let row: Option<RxAsOf> = db.optional(qb).await.gql()?;
+    Ok(row.map(|r| {
+        prefill_as_of(ctx, r.as_of_time);
+        r.rx
+    }))
 }
 
 fn dispense_key(r: DispenseRow) -> Result<(Key, DispenseRow), ApiError> {
@@ -164,9 +180,8 @@ impl QueryRoot {
 
     /// A prescription by id, with its fills and remaining quantity. `NOT_FOUND` if unknown.
     async fn prescription(&self, ctx: &Context<'_>, id: Bytes32) -> GqlResult<PrescriptionRow> {
-        rx_by_id(&state(ctx).db, id)
-            .await
-            .gql()?
+        rx_by_id(ctx, id)
+            .await?
             .ok_or_else(|| ApiError::NotFound(format!("no prescription has id {id}")).into_graphql())
     }
 
@@ -477,11 +492,61 @@ impl Patient {
     }
 }
 
+/// Everything `verifyPrescription` needs, in one statement.
 #[derive(sqlx::FromRow)]
-struct IssueFacts {
+struct VerifyRow {
+    #[sqlx(flatten)]
+    rx: PrescriptionRow,
+    as_of_time: Option<DateTime<Utc>>,
+    /// The address of the contract that emitted `PrescriptionIssued`.
     contract: Option<Vec<u8>>,
     status_at_issue: Option<String>,
     expires_at_issue: Option<DateTime<Utc>>,
+    open_dispensed: Option<i64>,
+    open_opened_at: Option<DateTime<Utc>>,
+    prescriber_kind: Option<String>,
+    prescriber_status: Option<String>,
+    prescriber_expires_at: Option<DateTime<Utc>>,
+    prescriber_updated_block: Option<i64>,
+    pharmacy_kind: Option<String>,
+    pharmacy_status: Option<String>,
+    pharmacy_expires_at: Option<DateTime<Utc>>,
+}
+
+/// `$1` chain, `$2` rx id, `$3` pharmacy.
+const VERIFY_SQL: &str = concat!(
+    "SELECT ",
+    prescription_fields!(),
+    ", ",
+    as_of_sql!(),
+    " AS as_of_time, (SELECT address FROM events e WHERE e.chain_id = $1 AND e.rx_id = $2 \
+       AND e.event_name = 'PrescriptionIssued' ORDER BY e.block_number, e.log_index LIMIT 1) AS contract, \
+     (SELECT h.status FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber \
+       AND h.block_number <= p.issued_block AND h.status IS NOT NULL \
+       ORDER BY h.block_number DESC, h.log_index DESC LIMIT 1) AS status_at_issue, \
+     (SELECT h.expires_at FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber \
+       AND h.block_number <= p.issued_block AND h.expires_at IS NOT NULL \
+       ORDER BY h.block_number DESC, h.log_index DESC LIMIT 1) AS expires_at_issue, \
+     o.open_dispensed, o.open_opened_at, \
+     pc.kind AS prescriber_kind, pc.status AS prescriber_status, pc.expires_at AS prescriber_expires_at, \
+     pc.updated_block AS prescriber_updated_block, \
+     ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at \
+     FROM prescriptions p \
+     LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
+       FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true \
+     LEFT JOIN credentials pc ON pc.chain_id = $1 AND pc.account = p.prescriber \
+     LEFT JOIN credentials ph ON ph.chain_id = $1 AND ph.account = $3 \
+     WHERE p.chain_id = $1 AND p.rx_id = $2"
+);
+
+fn credential_active(
+    kind: Option<&str>,
+    want: &str,
+    status: Option<&str>,
+    expires: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+) -> bool {
+    kind == Some(want) && status == Some("active") && expires.is_some_and(|e| at < e)
 }
 
 fn secs_u32(t: DateTime<Utc>, what: &str) -> Result<u32, ApiError> {
@@ -520,59 +585,36 @@ async fn verify(
     at: Option<DateTime<Utc>>,
 ) -> GqlResult<Verification> {
     let st = state(ctx);
-    let (as_of, rx) = futures::try_join!(as_of(ctx), async { rx_by_id(&st.db, id).await.gql() })?;
-    let as_of = as_of.time;
-    let at = at.unwrap_or(as_of);
+    st.db.count_statement();
+    let row: Option<VerifyRow> = sqlx::query_as(VERIFY_SQL)
+        .bind(st.db.chain_id())
+        .bind(id.0.to_vec())
+        .bind(pharmacy.0.to_vec())
+        .fetch_optional(st.db.pool())
+        .await
+        .map_err(ApiError::from)
+        .gql()?;
     let fail = |reason, message: String| VerificationFailure { reason, message };
-    let Some(rx) = rx else {
+    let Some(row) = row else {
+        let as_of = as_of(ctx).await?.time;
         return Ok(Verification {
             id,
             valid: false,
             failures: vec![fail(FailureReason::UnknownPrescription, format!("no prescription has id {id}"))],
-            at,
+            at: at.unwrap_or(as_of),
             as_of,
             content_hash_proven: false,
             quantity_available: 0,
             prescription: None,
         });
     };
+    prefill_as_of(ctx, row.as_of_time);
+    let as_of = as_of(ctx).await?.time;
+    let at = at.unwrap_or(as_of);
+    let rx = &row.rx;
     let prescriber = addr(&rx.prescriber)?;
-    let (dispenses, credentials, facts) = futures::try_join!(
-        async {
-            let mut qb = Db::sql(DISPENSE_COLUMNS);
-            qb.push("chain_id = ").push_bind(st.db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
-            qb.push(" ORDER BY block_number, log_index");
-            st.db.all::<DispenseRow>(qb).await.gql()
-        },
-        async {
-            let mut qb = Db::sql(CREDENTIAL_COLUMNS);
-            qb.push("chain_id = ").push_bind(st.db.chain_id()).push(" AND account = ANY(");
-            qb.push_bind(vec![prescriber.0.to_vec(), pharmacy.0.to_vec()]).push(")");
-            let rows: Vec<CredentialRow> = st.db.all(qb).await.gql()?;
-            Ok(rows
-                .into_iter()
-                .filter_map(|r| Address::from_slice(&r.account).map(|a| (CredentialOf(a), r)))
-                .collect::<std::collections::HashMap<_, _>>())
-        },
-        async {
-            let mut qb = Db::sql("SELECT (SELECT address FROM events WHERE chain_id = ");
-            qb.push_bind(st.db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
-            qb.push(" AND event_name = 'PrescriptionIssued' ORDER BY block_number, log_index LIMIT 1) AS contract, ");
-            for (column, alias) in [("status", "status_at_issue"), ("expires_at", "expires_at_issue")] {
-                qb.push(format_args!("(SELECT {column} FROM credential_history WHERE chain_id = "));
-                qb.push_bind(st.db.chain_id()).push(" AND account = ").push_bind(rx.prescriber.clone());
-                qb.push(" AND block_number <= ").push_bind(rx.issued_block);
-                qb.push(format_args!(
-                    " AND {column} IS NOT NULL ORDER BY block_number DESC, log_index DESC LIMIT 1) AS {alias}"
-                ));
-                if column == "status" {
-                    qb.push(", ");
-                }
-            }
-            st.db.optional::<IssueFacts>(qb).await.gql()
-        },
-    )?;
-    let state_at = evaluate(&rx, &dispenses, at);
+    let open = OpenFill { dispensed: row.open_dispensed.unwrap_or(0), opened_at: row.open_opened_at };
+    let state_at = evaluate(rx, open, at);
     let mut failures = state_at.reasons;
 
     // Designated pharmacy and the pharmacy's own credential.
@@ -584,30 +626,30 @@ async fn verify(
             ));
         }
     }
-    match credentials.get(&CredentialOf(pharmacy)) {
-        Some(c) if c.kind == "pharmacy" && c.active_at(at) => {}
-        Some(c) => failures.push(fail(
+    let (kind, status) = (row.pharmacy_kind.as_deref(), row.pharmacy_status.as_deref());
+    if !credential_active(kind, "pharmacy", status, row.pharmacy_expires_at, at) {
+        failures.push(fail(
             FailureReason::PharmacyCredentialNotActive,
-            format!(
-                "the pharmacy's {} credential is {} and expires {}",
-                c.kind,
-                c.status,
-                c.expires_at.to_rfc3339()
-            ),
-        )),
-        None => failures
-            .push(fail(FailureReason::PharmacyCredentialNotActive, format!("{pharmacy} has no credential"))),
+            match (kind, status, row.pharmacy_expires_at) {
+                (Some(kind), Some(status), Some(expires)) => {
+                    format!(
+                        "the pharmacy's {kind} credential is {status} and expires {}",
+                        expires.to_rfc3339()
+                    )
+                }
+                _ => format!("{pharmacy} has no credential"),
+            },
+        ));
     }
 
     // The prescriber's credential at issue and now.
-    let current = credentials.get(&CredentialOf(prescriber));
-    let facts = facts.unwrap_or(IssueFacts { contract: None, status_at_issue: None, expires_at_issue: None });
-    let (status_at_issue, expires_at_issue) = match (&facts.status_at_issue, facts.expires_at_issue) {
+    let (status_at_issue, expires_at_issue) = match (&row.status_at_issue, row.expires_at_issue) {
         (Some(s), Some(e)) => (Some(s.clone()), Some(e)),
         // No history rows: the current row tells, if it has not changed since the issue.
-        _ => current
-            .filter(|c| c.updated_block <= rx.issued_block)
-            .map_or((None, None), |c| (Some(c.status.clone()), Some(c.expires_at))),
+        _ if row.prescriber_updated_block.is_some_and(|b| b <= rx.issued_block) => {
+            (row.prescriber_status.clone(), row.prescriber_expires_at)
+        }
+        _ => (None, None),
     };
     let active_at_issue =
         status_at_issue.as_deref() == Some("active") && expires_at_issue.is_some_and(|e| rx.issued_at < e);
@@ -617,23 +659,22 @@ async fn verify(
             format!("{prescriber}'s credential was not active at issue ({})", rx.issued_at.to_rfc3339()),
         ));
     }
-    if !current.is_some_and(|c| c.kind == "prescriber" && c.active_at(at)) {
+    let (kind, status) = (row.prescriber_kind.as_deref(), row.prescriber_status.as_deref());
+    if !credential_active(kind, "prescriber", status, row.prescriber_expires_at, at) {
         failures.push(fail(
             FailureReason::PrescriberCredentialNotActiveNow,
-            match current {
-                Some(c) => format!(
-                    "{prescriber}'s credential is {} and expires {}",
-                    c.status,
-                    c.expires_at.to_rfc3339()
-                ),
-                None => format!("{prescriber} has no credential"),
+            match (status, row.prescriber_expires_at) {
+                (Some(status), Some(expires)) => {
+                    format!("{prescriber}'s credential is {status} and expires {}", expires.to_rfc3339())
+                }
+                _ => format!("{prescriber} has no credential"),
             },
         ));
     }
 
     // The content hash: recompute the EIP-712 digest with the given content hash.
     let stored_matches = rx.content_hash.as_slice() == content_hash.0.as_slice();
-    let contract = facts
+    let contract = row
         .contract
         .as_deref()
         .and_then(|c| <[u8; 20]>::try_from(c).ok())
@@ -643,12 +684,13 @@ async fn verify(
         Some(contract) => {
             let chain = u64::try_from(st.db.chain_id())
                 .map_err(|_| ApiError::Corrupt("chain id".into()).into_graphql())?;
-            let terms = terms_of(&rx, content_hash.0).gql()?;
+            let terms = terms_of(rx, content_hash.0).gql()?;
             proven = prescription_id(domain_separator(chain, contract), &terms) == id.0;
             if !proven {
                 failures.push(fail(
                     FailureReason::ContentHashMismatch,
-                    "the EIP-712 digest of the stored terms with this content hash is not the prescription id".into(),
+                    "the EIP-712 digest of the stored terms with this content hash is not the prescription id"
+                        .into(),
                 ));
             }
         }
@@ -668,6 +710,6 @@ async fn verify(
         as_of,
         content_hash_proven: proven,
         quantity_available: if valid { state_at.quantity_available } else { 0 },
-        prescription: Some(rx),
+        prescription: Some(row.rx),
     })
 }

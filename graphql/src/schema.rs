@@ -36,6 +36,13 @@ pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a State {
 #[derive(Default)]
 pub(crate) struct AsOfCell(tokio::sync::OnceCell<AsOf>);
 
+/// Records the request's `asOf` when a query read it along with other columns (saves a statement).
+pub(crate) fn prefill_as_of(ctx: &Context<'_>, time: Option<chrono::DateTime<chrono::Utc>>) {
+    if let (Some(cell), Some(time)) = (ctx.data_opt::<AsOfCell>(), time) {
+        let _ = cell.0.set(AsOf { time });
+    }
+}
+
 /// The time time-dependent statuses are computed against: read once per request (one statement).
 pub(crate) async fn as_of(ctx: &Context<'_>) -> GqlResult<AsOf> {
     let load = || async {

@@ -119,6 +119,10 @@ impl CredentialRow {
     async fn updated_at(&self) -> DateTime<Utc> {
         self.updated_at
     }
+    /// The block it last changed in.
+    async fn updated_block(&self) -> i64 {
+        self.updated_block
+    }
     /// Active (status active and not expired) as of the latest indexed block's time (`asOf`).
     async fn active_now(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(self.active_at(as_of(ctx).await?.time))

@@ -13,11 +13,11 @@ pub(crate) use consent::{
 pub(crate) use credential::{CredentialRow, CREDENTIAL_COLUMNS};
 pub(crate) use event::{EventFilter, EventRow, EVENT_COLUMNS};
 pub(crate) use prescription::{
-    evaluate, DispenseRow, FailureReason, PrescriptionFilter, PrescriptionRow, Verification,
-    VerificationFailure, DISPENSE_COLUMNS, PRESCRIPTION_COLUMNS,
+    evaluate, prescription_fields, DispenseRow, FailureReason, OpenFill, PrescriptionFilter, PrescriptionRow,
+    Verification, VerificationFailure, DISPENSE_COLUMNS, PRESCRIPTION_COLUMNS,
 };
 pub(crate) use record::{EpisodeRow, RecordRow, EPISODE_COLUMNS, RECORD_COLUMNS};
-pub(crate) use status::{AsOf, IndexerStatus};
+pub(crate) use status::{as_of_sql, AsOf, IndexerStatus, AS_OF_SQL};
 
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::scalars::{Address, Bytes32};

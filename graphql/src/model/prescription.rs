@@ -9,12 +9,20 @@ use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::{Postgres, QueryBuilder};
 
+/// The fields of a [`PrescriptionRow`] (numerics as text).
+macro_rules! prescription_fields {
+    () => {
+        "rx_id, patient, prescriber, content_hash, issued_pharmacy, pharmacy, fills, quantity_per_fill, \
+         earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce::text AS nonce, relayer, relayed, \
+         issued_block, issued_at, issued_tx, fills_used, quantity_dispensed::text AS quantity_dispensed, \
+         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at"
+    };
+}
+pub(crate) use prescription_fields;
+
 /// The columns of `prescriptions` (numerics as text).
-pub(crate) const PRESCRIPTION_COLUMNS: &str = "SELECT rx_id, patient, prescriber, content_hash, \
-    issued_pharmacy, pharmacy, fills, quantity_per_fill, earliest_fill_at, valid_until, \
-    min_fill_interval_secs, schedule, nonce::text AS nonce, relayer, relayed, issued_block, issued_at, issued_tx, \
-    fills_used, quantity_dispensed::text AS quantity_dispensed, dispense_count, last_dispensed_at, \
-    last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at FROM prescriptions WHERE ";
+pub(crate) const PRESCRIPTION_COLUMNS: &str =
+    concat!("SELECT ", prescription_fields!(), " FROM prescriptions WHERE ");
 
 /// The columns of `dispenses` (numerics as text).
 pub(crate) const DISPENSE_COLUMNS: &str = "SELECT block_number, log_index, rx_id, pharmacy, fill_number, \
@@ -162,22 +170,37 @@ fn at_unix(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Evaluates the contract's dispense rules at `at`. `dispenses` are the prescription's, in order.
-pub(crate) fn evaluate(
-    rx: &PrescriptionRow,
-    dispenses: &[DispenseRow],
-    at: DateTime<Utc>,
-) -> PrescriptionState {
+/// The latest (open) fill: what the dispense rules need of the dispenses.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OpenFill {
+    /// Units dispensed in it.
+    pub(crate) dispensed: i64,
+    /// When it was opened (its first dispense).
+    pub(crate) opened_at: Option<DateTime<Utc>>,
+}
+
+impl OpenFill {
+    /// The open fill among a prescription's `dispenses` (in order).
+    pub(crate) fn of(rx: &PrescriptionRow, dispenses: &[DispenseRow]) -> Self {
+        let open = || dispenses.iter().filter(|d| d.fill_number == rx.fills_used);
+        Self {
+            dispensed: open().map(|d| d.fill_dispensed).max().unwrap_or(0),
+            opened_at: open().next().map(|d| d.block_time),
+        }
+    }
+}
+
+/// Evaluates the contract's dispense rules at `at`.
+pub(crate) fn evaluate(rx: &PrescriptionRow, open: OpenFill, at: DateTime<Utc>) -> PrescriptionState {
     let fills_used = rx.fills_used;
-    let open: Vec<&DispenseRow> = dispenses.iter().filter(|d| d.fill_number == fills_used).collect();
-    let open_dispensed = open.iter().map(|d| d.fill_dispensed).max().unwrap_or(0);
+    let open_dispensed = open.dispensed;
     let open_incomplete = fills_used > 0 && open_dispensed < rx.quantity_per_fill;
     let next_fill_at = if open_incomplete || fills_used >= rx.fills {
         None
     } else if fills_used == 0 {
         Some(rx.earliest_fill_at)
     } else {
-        let opened = open.first().map_or(rx.last_dispensed_at.unwrap_or(rx.issued_at), |d| d.block_time);
+        let opened = open.opened_at.or(rx.last_dispensed_at).unwrap_or(rx.issued_at);
         Some(at_unix((unix(opened) + rx.min_fill_interval_secs).min(i64::from(u32::MAX))))
     };
     let mut reasons = Vec::new();
@@ -366,12 +389,12 @@ impl PrescriptionRow {
     /// The status as of the latest indexed block's time.
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<PrescriptionStatus> {
         let (at, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
-        Ok(evaluate(self, &dispenses, at.time).status)
+        Ok(evaluate(self, OpenFill::of(self, &dispenses), at.time).status)
     }
     /// The full time-dependent state at `at` (default: the latest indexed block's time).
     async fn state(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> GqlResult<PrescriptionState> {
         let (as_of, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
-        Ok(evaluate(self, &dispenses, at.unwrap_or(as_of.time)))
+        Ok(evaluate(self, OpenFill::of(self, &dispenses), at.unwrap_or(as_of.time)))
     }
     /// Every dispense, oldest first.
     async fn dispenses(&self, ctx: &Context<'_>) -> GqlResult<Vec<DispenseRow>> {

@@ -7,10 +7,21 @@ use chrono::{DateTime, Utc};
 pub(crate) struct AsOf {
     /// The latest indexed block's time (else the latest event's, else the server's clock).
     pub(crate) time: DateTime<Utc>,
-    /// The latest indexed block, if any.
-    pub(crate) block: Option<i64>,
 }
 
+/// SQL expression of the latest indexed block's time; `$1` must be the chain id.
+macro_rules! as_of_sql {
+    () => {
+        "(SELECT coalesce(b.timestamp, (SELECT e.block_time FROM events e \
+         WHERE e.chain_id = c.chain_id AND e.block_number <= c.block_number \
+         ORDER BY e.block_number DESC, e.log_index DESC LIMIT 1)) FROM checkpoints c LEFT JOIN blocks b \
+         ON b.chain_id = c.chain_id AND b.number = c.block_number WHERE c.chain_id = $1)"
+    };
+}
+pub(crate) use as_of_sql;
+
+/// [`as_of_sql`] as a constant.
+pub(crate) const AS_OF_SQL: &str = as_of_sql!();
 /// Where indexing of the chain stands.
 #[derive(Debug, Clone, sqlx::FromRow, async_graphql::SimpleObject)]
 pub(crate) struct IndexerStatus {
