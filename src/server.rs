@@ -117,8 +117,7 @@ pub async fn serve_on(
     pool: PgPool,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let prometheus = medledger_indexer::metrics::install_prometheus()
-        .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))?;
+    let prometheus = prometheus_handle()?;
     describe_metrics();
     let (schema, db) = build_schema(pool, config.api.clone());
     let app = router(schema, db, Some(prometheus), &config);
@@ -146,6 +145,16 @@ pub async fn serve_on(
     }
     info!(target: "medledger::server", "GraphQL API stopped");
     Ok(())
+}
+
+/// The process-wide Prometheus recorder (the indexer's, shared), installed once even when servers start
+/// concurrently.
+fn prometheus_handle() -> anyhow::Result<PrometheusHandle> {
+    static HANDLE: std::sync::OnceLock<Result<PrometheusHandle, String>> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(medledger_indexer::metrics::install_prometheus)
+        .clone()
+        .map_err(|e| anyhow::anyhow!("installing the Prometheus recorder: {e}"))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -276,10 +276,24 @@ async fn bench() {
         if std::process::Command::new("wrk").arg("--version").output().is_ok() {
             let script = std::env::temp_dir().join(format!("medledger-bench-{kind}.lua"));
             wrk_script(&bodies, &script);
-            let args = ["-t2", &format!("-c{workers}"), &format!("-d{secs}s"), "--latency", "-s"];
-            println!("BENCH wrk {} {} {url}", args.join(" "), script.display());
-            let out = std::process::Command::new("wrk").args(args).arg(&script).arg(&url).output().unwrap();
-            println!("{}", String::from_utf8_lossy(&out.stdout));
+            // One connection (the latency floor, no queueing), then `workers` connections (throughput).
+            for (threads, connections) in [(1, 1), (2, workers)] {
+                let args = [
+                    format!("-t{threads}"),
+                    format!("-c{connections}"),
+                    format!("-d{secs}s"),
+                    "--latency".into(),
+                ];
+                println!("BENCH wrk {} -s {} {url}", args.join(" "), script.display());
+                let out = std::process::Command::new("wrk")
+                    .args(&args)
+                    .arg("-s")
+                    .arg(&script)
+                    .arg(&url)
+                    .output()
+                    .unwrap();
+                println!("{}", String::from_utf8_lossy(&out.stdout));
+            }
         }
     }
     stop.send(()).unwrap();
