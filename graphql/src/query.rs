@@ -140,10 +140,16 @@ async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<Prescripti
     let mut qb = Db::sql(concat!("SELECT ", prescription_fields!(), ", "));
     qb.push(AS_OF_SQL).push(" AS as_of_time FROM prescriptions WHERE chain_id = ").push_bind(db.chain_id());
     qb.push(" AND rx_id = ").push_bind(id.0.to_vec());
-    let row: Option<RxAsOf> = db.optional(qb).await.gql()?;
+    // The dispenses in parallel: nested fields then need no batch window.
+    let mut dq = Db::sql(DISPENSE_COLUMNS);
+    dq.push("chain_id = ").push_bind(db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
+    dq.push(" ORDER BY block_number, log_index");
+    let (row, dispenses) = futures::try_join!(async { db.optional::<RxAsOf>(qb).await.gql() }, async {
+        db.all::<DispenseRow>(dq).await.gql()
+    })?;
     Ok(row.map(|r| {
         prefill_as_of(ctx, r.as_of_time);
-        r.rx
+        PrescriptionRow { prefetched: Some(std::sync::Arc::new(dispenses)), ..r.rx }
     }))
 }
 

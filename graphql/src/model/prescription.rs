@@ -58,6 +58,9 @@ pub(crate) struct PrescriptionRow {
     pub(crate) cancelled: bool,
     pub(crate) cancel_reason: Option<i32>,
     pub(crate) cancelled_at: Option<DateTime<Utc>>,
+    /// The dispenses, when read along with the row (root lookups); else they are batch-loaded.
+    #[sqlx(skip)]
+    pub(crate) prefetched: Option<std::sync::Arc<Vec<DispenseRow>>>,
 }
 
 /// A row of `dispenses`.
@@ -254,6 +257,9 @@ impl PrescriptionRow {
     }
 
     async fn dispense_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<DispenseRow>> {
+        if let Some(rows) = &self.prefetched {
+            return Ok(rows.as_ref().clone());
+        }
         let key = DispensesOf(self.key()?);
         Ok(state(ctx).loader.load_one(key).await.map_err(|e| e.clone_gql())?.unwrap_or_default())
     }
