@@ -2,9 +2,13 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use medledger::devnet::{repo_root, Devnet};
-use medledger_indexer::TempPostgres;
-use tracing::info;
+use medledger::{
+    devnet::{repo_root, Devnet},
+    server::{self, ServerConfig},
+};
+use medledger_indexer::{Config as IndexerConfig, Indexer, Manifest, TempPostgres};
+use std::{future::Future, net::SocketAddr, time::Duration};
+use tracing::{info, warn};
 
 /// Patient-controlled medical access and auditable e-prescriptions on Ethereum.
 #[derive(Debug, Parser)]
@@ -41,6 +45,64 @@ enum Command {
     /// Apply the indexer's database migrations and exit.
     #[command(after_help = "Example:\n  DATABASE_URL=postgres://localhost/medledger medledger migrate")]
     Migrate(MigrateArgs),
+    /// Serve the GraphQL API (GraphiQL at GET /graphql, subscriptions over WebSocket) over an indexed
+    /// database, with /healthz, /readyz and /metrics.
+    #[command(after_help = "Example:\n  medledger serve --db.url postgres://localhost/medledger \\\n    \
+                            --manifest deployments/31337.json --api.addr 127.0.0.1:4000")]
+    Serve(ServeArgs),
+    /// Index and serve in one process: `medledger index` plus `medledger serve` on the same database.
+    #[command(after_help = "Example:\n  medledger run --rpc.url ws://127.0.0.1:8545 \\\n    \
+                            --db.url postgres://localhost/medledger --manifest deployments/31337.json")]
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Deployment manifest (chain id and the Prescriptions address).
+    #[arg(long, env = "MEDLEDGER_MANIFEST")]
+    manifest: std::path::PathBuf,
+    #[command(flatten)]
+    db: RequiredDbArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+struct RunArgs {
+    #[command(flatten)]
+    index: IndexArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "API")]
+struct ApiArgs {
+    /// Where the GraphQL API listens (port 0 picks a free port).
+    #[arg(long = "api.addr", env = "MEDLEDGER_API_ADDR", default_value = "127.0.0.1:4000")]
+    addr: SocketAddr,
+    /// Block explorer base URL (e.g. https://sepolia.etherscan.io): events link to its tx and address pages.
+    #[arg(long = "explorer.url", env = "MEDLEDGER_EXPLORER_URL")]
+    explorer_url: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long = "api.body-limit", env = "MEDLEDGER_API_BODY_LIMIT", default_value_t = 64 * 1024)]
+    body_limit: usize,
+    /// /readyz fails while the indexer lags the chain head by more blocks than this.
+    #[arg(long = "api.max-ready-lag", env = "MEDLEDGER_API_MAX_READY_LAG")]
+    max_ready_lag: Option<i64>,
+}
+
+impl ApiArgs {
+    fn server_config(&self, manifest: &Manifest) -> Result<ServerConfig> {
+        let chain_id =
+            i64::try_from(manifest.chain_id).context("chain id does not fit a signed 64-bit integer")?;
+        let mut config = ServerConfig::new(self.addr, chain_id);
+        config.api.explorer_url = self.explorer_url.clone();
+        config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
+        config.body_limit = self.body_limit;
+        config.max_ready_lag = self.max_ready_lag;
+        Ok(config)
+    }
 }
 
 #[derive(Debug, Args)]
@@ -138,6 +200,14 @@ struct LogArgs {
 struct DevArgs {
     #[command(flatten)]
     db: DbArgs,
+    /// Where the GraphQL API listens; the default picks a free port (printed in the banner).
+    #[arg(
+        long = "api.addr",
+        env = "MEDLEDGER_API_ADDR",
+        default_value = "127.0.0.1:0",
+        help_heading = "API"
+    )]
+    api_addr: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +238,8 @@ async fn main() -> Result<()> {
         Command::Pg => pg().await,
         Command::Index(args) => index(args).await,
         Command::Migrate(args) => migrate(args).await,
+        Command::Serve(args) => serve(args).await,
+        Command::Run(args) => run(args).await,
     }
 }
 
@@ -186,33 +258,27 @@ async fn migrate(args: MigrateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+/// Connects and applies the migrations, waiting up to 30 s for a database that is still starting.
+async fn prepare_db(pool: &sqlx::PgPool) -> Result<()> {
+    let mut attempt = 0u32;
+    loop {
+        match medledger_indexer::migrate(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_retryable() && attempt < 30 => {
+                if attempt == 0 {
+                    warn!(target: "medledger::db", error = %e, "database not ready; retrying");
                 }
+                attempt += 1;
+                tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            Err(_) => {
-                let _ = ctrl_c.await;
-            }
+            Err(e) => return Err(e).context("applying migrations"),
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = ctrl_c.await;
     }
 }
 
-async fn index(args: IndexArgs) -> Result<()> {
-    use std::time::Duration;
-    let manifest = medledger_indexer::Manifest::load(&args.sync.manifest)?;
-    let mut config = medledger_indexer::Config::new(args.rpc.url.clone(), manifest);
+fn indexer_config(args: &IndexArgs) -> Result<IndexerConfig> {
+    let manifest = Manifest::load(&args.sync.manifest)?;
+    let mut config = IndexerConfig::new(args.rpc.url.clone(), manifest);
     config.confirmations = args.sync.confirmations;
     config.from_block = args.sync.from_block;
     config.max_reorg_depth = args.sync.max_reorg_depth;
@@ -222,52 +288,94 @@ async fn index(args: IndexArgs) -> Result<()> {
     config.max_range = args.rpc.max_range.max(1);
     config.concurrency = args.rpc.concurrency.max(1);
     config.poll_interval = Duration::from_millis(args.rpc.poll_ms.max(1));
+    Ok(config)
+}
 
-    let pool = connect_db(&args.db).await?;
-    // Wait for the database (it may still be starting), then migrate.
-    let mut attempt = 0u32;
-    loop {
-        match medledger_indexer::migrate(&pool).await {
-            Ok(()) => break,
-            Err(e) if e.is_retryable() && attempt < 30 => {
-                if attempt == 0 {
-                    tracing::warn!(target: "medledger::index", error = %e, "database not ready; retrying");
-                }
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e).context("applying migrations"),
-        }
+fn metrics_addr(args: &MetricsArgs) -> Result<Option<SocketAddr>> {
+    if args.addr == "off" {
+        return Ok(None);
     }
+    args.addr.parse().map(Some).context("invalid --metrics.addr")
+}
 
-    let indexer = medledger_indexer::Indexer::new(config, pool);
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let server = if args.metrics.addr == "off" {
-        None
-    } else {
-        let addr: std::net::SocketAddr = args.metrics.addr.parse().context("invalid --metrics.addr")?;
-        let handle = medledger_indexer::metrics::install_prometheus().map_err(anyhow::Error::msg)?;
-        let status = indexer.status();
-        let mut rx = stop_rx.clone();
-        info!(target: "medledger::index", %addr, "serving /healthz, /readyz and /metrics");
-        Some(tokio::spawn(medledger_indexer::metrics::serve(addr, status, handle, async move {
+/// What one process runs: the indexer, and optionally its metrics server and the GraphQL API.
+struct Services {
+    indexer: Indexer,
+    pool: sqlx::PgPool,
+    metrics: Option<SocketAddr>,
+    api: Option<(tokio::net::TcpListener, ServerConfig)>,
+}
+
+impl Services {
+    /// Runs everything until `shutdown` or until the indexer fails; then stops the rest gracefully.
+    async fn run(self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
-        })))
-    };
-    let result = indexer.run(shutdown_signal()).await;
-    let _ = stop_tx.send(true);
-    drop(stop_rx);
-    if let Some(server) = server {
-        server.await.context("metrics server task")?.context("metrics server")?;
+        };
+        let mut tasks = Vec::new();
+        if let Some(addr) = self.metrics {
+            let handle = medledger_indexer::metrics::install_prometheus().map_err(anyhow::Error::msg)?;
+            info!(target: "medledger::index", %addr, "serving /healthz, /readyz and /metrics");
+            let server = medledger_indexer::metrics::serve(
+                addr,
+                self.indexer.status(),
+                handle,
+                stopped(stop_rx.clone()),
+            );
+            tasks.push(tokio::spawn(async move { server.await.context("metrics server") }));
+        }
+        if let Some((listener, config)) = self.api {
+            let api = server::serve_on(listener, config, self.pool.clone(), stopped(stop_rx.clone()));
+            tasks.push(tokio::spawn(api));
+        }
+        let result = self.indexer.run(shutdown).await.context("indexer");
+        let _ = stop_tx.send(true);
+        for task in tasks {
+            task.await.context("service task")??;
+        }
+        result
     }
-    result.context("indexer")
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding the API server to {addr}"))
+}
+
+async fn index(args: IndexArgs) -> Result<()> {
+    let config = indexer_config(&args)?;
+    let pool = connect_db(&args.db).await?;
+    prepare_db(&pool).await?;
+    let metrics = metrics_addr(&args.metrics)?;
+    Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: None }
+        .run(server::shutdown_signal())
+        .await
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let manifest = Manifest::load(&args.manifest)?;
+    let config = args.api.server_config(&manifest)?;
+    let pool = connect_db(&args.db).await?;
+    server::serve(config, pool, server::shutdown_signal()).await
+}
+
+async fn run(args: RunArgs) -> Result<()> {
+    let config = indexer_config(&args.index)?;
+    let api = args.api.server_config(&config.manifest)?;
+    let pool = connect_db(&args.index.db).await?;
+    prepare_db(&pool).await?;
+    let metrics = metrics_addr(&args.index.metrics)?;
+    let listener = bind(api.listen).await?;
+    Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
+        .run(server::shutdown_signal())
+        .await
 }
 
 async fn pg() -> Result<()> {
     let pg = TempPostgres::start().await.context("starting a throwaway PostgreSQL")?;
     println!("{}", pg.url());
     info!(target: "medledger::pg", dir = %pg.dir().display(), "throwaway PostgreSQL started; Ctrl-C stops it");
-    shutdown_signal().await;
+    server::shutdown_signal().await;
     drop(pg);
     Ok(())
 }
@@ -284,21 +392,39 @@ async fn dev(args: DevArgs) -> Result<()> {
         }
     };
     let devnet = tokio::task::spawn_blocking(move || Devnet::start(&root)).await??;
-    let contracts = devnet.manifest().contracts;
-    println!("medledger dev is up (Ctrl-C stops everything)");
+    let manifest = devnet.manifest().clone();
+    info!(target: "medledger::dev", rpc = %devnet.rpc_url(), chain_id = manifest.chain_id, "contracts deployed");
+
+    let pool = connect_db(&RequiredDbArgs { url: db_url.clone(), max_connections: 8 }).await?;
+    prepare_db(&pool).await?;
+    let api = ApiArgs { addr: args.api_addr, explorer_url: None, body_limit: 64 * 1024, max_ready_lag: None }
+        .server_config(&manifest)?;
+    let listener = bind(api.listen).await?;
+    let api_addr = listener.local_addr().context("reading the API address")?;
+    let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
+
+    let contracts = manifest.contracts;
+    println!("medledger dev is up (Ctrl-C stops everything and removes its files)");
+    println!(
+        "  GraphQL        http://{api_addr}/graphql  (GraphiQL in a browser; subscriptions on the same URL)"
+    );
+    println!("  health         http://{api_addr}/readyz   metrics: http://{api_addr}/metrics");
     println!("  RPC            {}  (ws: {})", devnet.rpc_url(), devnet.ws_url());
     println!("  PostgreSQL     {db_url}");
-    println!("  chain id       {}", devnet.manifest().chain_id);
+    println!("  chain id       {}", manifest.chain_id);
     println!("  CredentialRegistry  {}", contracts.credential_registry);
     println!("  ConsentRegistry     {}", contracts.consent_registry);
     println!("  RecordAnchors       {}", contracts.record_anchors);
     println!("  Prescriptions       {}", contracts.prescriptions);
-    println!("  deployer/admin      {} (anvil test key 0)", devnet.addresses()[0]);
-    shutdown_signal().await;
+    println!("  deployer, admin and registrar  {} (anvil test key 0)", devnet.addresses()[0]);
+
+    let result = Services { indexer, pool, metrics: None, api: Some((listener, api)) }
+        .run(server::shutdown_signal())
+        .await;
     info!(target: "medledger::dev", "shutting down");
     drop(devnet);
     drop(pg);
-    Ok(())
+    result
 }
 
 #[cfg(test)]
