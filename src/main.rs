@@ -126,8 +126,9 @@ struct RpcArgs {
     /// Per-call timeout, in milliseconds.
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
     timeout_ms: u64,
-    /// Blocks per eth_getLogs request at the start (halved when the node refuses, doubled on success).
-    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 2_000)]
+    /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
+    /// while answers are small, cut when one is big or the node refuses).
+    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 100)]
     range: u64,
     /// Most blocks per eth_getLogs request.
     #[arg(long = "rpc.max-range", env = "MEDLEDGER_RPC_MAX_RANGE", default_value_t = 100_000)]

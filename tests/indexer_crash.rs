@@ -41,6 +41,7 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() {
             unavailable_every: 0,
             max_delay_ms: 10,
             max_log_range: u64::MAX,
+            ..Default::default()
         },
     )
     .await;

@@ -246,6 +246,7 @@ async fn events_projections_faults_live_and_standby() {
             unavailable_every: 11,
             max_delay_ms: 15,
             max_log_range: 6,
+            ..Default::default()
         },
     )
     .await;

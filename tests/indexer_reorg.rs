@@ -73,6 +73,7 @@ async fn reorgs_while_following_and_backfilling_leave_a_fresh_index() {
             unavailable_every: 0,
             max_delay_ms: 25,
             max_log_range: u64::MAX,
+            ..Default::default()
         },
     )
     .await;

@@ -104,7 +104,12 @@ impl Decoder {
         let log_index = log.log_index.ok_or_else(|| malformed("logIndex"))?;
         let address = log.address();
         let Some((contract, events)) = self.by_address.get(&address) else {
-            return Err(IndexerError::Corrupt(format!("log from untracked address {address}")));
+            // The filter names the tracked addresses: a node that answers with others is misbehaving.
+            return Err(IndexerError::Rpc(crate::error::RpcError {
+                method: "eth_getLogs",
+                kind: crate::error::RpcErrorKind::Malformed,
+                message: format!("log from untracked address {address}"),
+            }));
         };
         let topic0 = log.topics().first().copied();
         let Some(event) = topic0.and_then(|t| events.get(&t)) else {

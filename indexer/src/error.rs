@@ -227,16 +227,12 @@ impl IndexerError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Rpc(e) => e.is_retryable(),
-            Self::Database(e) => !matches!(
-                e,
-                sqlx::Error::Configuration(_)
-                    | sqlx::Error::ColumnDecode { .. }
-                    | sqlx::Error::ColumnNotFound(_)
-                    | sqlx::Error::TypeNotFound { .. }
-                    | sqlx::Error::Decode(_)
-                    | sqlx::Error::Migrate(_)
-            ),
+            Self::Database(e) => database_error_is_retryable(e),
             Self::Inconsistent { .. } | Self::CheckpointMoved { .. } => true,
+            // Reaching the database may pass (it may still be starting); a failing migration does not.
+            Self::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
+                database_error_is_retryable(e) && !matches!(e, sqlx::Error::Database(_))
+            }
             Self::Migrate(_)
             | Self::UnknownEvent { .. }
             | Self::Undecodable { .. }
@@ -245,5 +241,39 @@ impl IndexerError {
             | Self::Corrupt(_)
             | Self::Serve { .. } => false,
         }
+    }
+}
+
+/// SQLSTATE classes that mean a bug or a schema mismatch, never a passing condition: data exceptions
+/// (22), integrity constraint violations (23: unique, foreign key, check, not null, exclusion), invalid
+/// transaction state (25), syntax errors and undefined tables, columns or functions (42), unsupported
+/// features (0A), SQL routine and external routine exceptions (2F, 38, 39), PL/pgSQL raises (P0).
+const FATAL_SQLSTATE_CLASSES: [&str; 9] = ["0A", "22", "23", "25", "2F", "38", "39", "42", "P0"];
+
+/// Whether a database failure may pass: connection losses (class 08, and `57P01` when an administrator
+/// terminates the backend), a server shutting down or starting (57P), serialization failures and
+/// deadlocks (40), lack of resources (53), lock timeouts (55P03), cancelled statements (57014), pool
+/// timeouts and I/O errors. Errors that a retry would only repeat — constraint violations, undefined
+/// tables or columns, bad data, column decoding — are not: the indexer stops loudly instead of retrying
+/// a bug forever.
+pub(crate) fn database_error_is_retryable(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => !FATAL_SQLSTATE_CLASSES.iter().any(|class| code.starts_with(class)),
+            None => true,
+        },
+        sqlx::Error::Configuration(_)
+        | sqlx::Error::InvalidArgument(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_)
+        | sqlx::Error::RowNotFound
+        | sqlx::Error::Migrate(_)
+        | sqlx::Error::InvalidSavePointStatement
+        | sqlx::Error::BeginFailed => false,
+        _ => true,
     }
 }

@@ -31,6 +31,14 @@ pub const BATCH_DURATION: &str = "medledger_indexer_batch_duration_seconds";
 /// Histogram: events per committed batch.
 pub const BATCH_EVENTS: &str = "medledger_indexer_batch_events";
 
+/// Histogram: seconds per `eth_getLogs` range fetched with its headers, by `mode` (backfill, live).
+pub const FETCH_DURATION: &str = "medledger_indexer_fetch_duration_seconds";
+/// Histogram: seconds decoding a fetched range's logs.
+pub const DECODE_DURATION: &str = "medledger_indexer_decode_duration_seconds";
+/// Histogram: seconds per write statement group of a batch, by `stage` (blocks, events, history,
+/// projections, checkpoint, commit).
+pub const WRITE_STAGE_DURATION: &str = "medledger_indexer_write_stage_duration_seconds";
+
 fn describe() {
     use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
     describe_gauge!(CHAIN_HEAD, "The node's latest block number.");
@@ -42,6 +50,9 @@ fn describe() {
     describe_histogram!(REORG_DEPTH, Unit::Count, "Blocks reverted per reorg.");
     describe_histogram!(BATCH_DURATION, Unit::Seconds, "Duration of a committed batch: fetch wait excluded.");
     describe_histogram!(BATCH_EVENTS, Unit::Count, "Events per committed batch.");
+    describe_histogram!(FETCH_DURATION, Unit::Seconds, "Duration of fetching a range's logs and headers.");
+    describe_histogram!(DECODE_DURATION, Unit::Seconds, "Duration of decoding a range's logs.");
+    describe_histogram!(WRITE_STAGE_DURATION, Unit::Seconds, "Duration of each write stage of a batch.");
 }
 
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle).

@@ -11,7 +11,10 @@ use alloy::{
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
     rpc::types::{Filter, Log},
-    transports::{RpcError as AlloyRpcError, TransportError, TransportErrorKind},
+    transports::{
+        ws::{WebSocketConfig, WsConnect},
+        RpcError as AlloyRpcError, TransportError, TransportErrorKind,
+    },
 };
 use futures::{StreamExt, TryStreamExt};
 use rand::Rng;
@@ -22,6 +25,13 @@ use std::{
     time::{Duration, Instant},
 };
 use tracing::{debug, info, warn};
+
+/// Largest WebSocket message (and frame) accepted from the node.
+const MAX_WS_MESSAGE: usize = 1 << 30;
+
+/// Logs per `eth_getLogs` answer the range size aims at: big enough to amortise a request, small enough
+/// that fetching, decoding and writing overlap in the backfill pipeline.
+pub(crate) const TARGET_LOGS: u64 = 5_000;
 
 /// The fields of a block header the indexer keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,14 +69,28 @@ pub(crate) struct Rpc {
 }
 
 impl Rpc {
-    /// Connects (HTTP or WebSocket, from the URL scheme), retrying until the node answers.
+    /// Connects (HTTP or WebSocket, from the URL scheme).
+    ///
+    /// WebSocket: messages up to [`MAX_WS_MESSAGE`] (a block's logs can exceed tungstenite's 16 MiB frame
+    /// default; a too-big answer would drop the connection and be re-requested forever), and the
+    /// transport's own reconnection retried at the indexer's backoff rather than every 3 s.
     pub(crate) async fn connect(config: &Config) -> Result<Self, IndexerError> {
-        let provider = ProviderBuilder::new()
-            .disable_recommended_fillers()
-            .connect(&config.rpc_url)
-            .await
-            .map_err(|e| rpc_error("connect", &e))?
-            .erased();
+        let url = config.rpc_url.as_str();
+        let builder = ProviderBuilder::new().disable_recommended_fillers();
+        let provider = if url.starts_with("ws://") || url.starts_with("wss://") {
+            let ws = WebSocketConfig::default()
+                .max_message_size(Some(MAX_WS_MESSAGE))
+                .max_frame_size(Some(MAX_WS_MESSAGE));
+            let connect = WsConnect::new(url)
+                .with_config(ws)
+                .with_max_retries(10)
+                .with_retry_interval(config.min_backoff.max(Duration::from_millis(50)));
+            builder.connect_ws(connect).await
+        } else {
+            builder.connect(url).await
+        }
+        .map_err(|e| rpc_error("connect", &e))?
+        .erased();
         Ok(Self::with_provider(provider, config))
     }
 
@@ -207,7 +231,10 @@ impl Rpc {
         while let Some((a, b)) = pending.pop() {
             let filter = Filter::new().address(self.addresses.clone()).from_block(a).to_block(b);
             match self.retry("eth_getLogs", || self.provider.get_logs(&filter)).await {
-                Ok(logs) => out.extend(logs),
+                Ok(logs) => {
+                    self.adapt_range(b - a + 1, logs.len() as u64);
+                    out.extend(logs);
+                }
                 Err(err) if a < b => {
                     let half = (b - a).div_ceil(2);
                     self.range.fetch_min(half.max(1), Ordering::Relaxed);
@@ -227,15 +254,53 @@ impl Rpc {
         Ok(out)
     }
 
+    /// Sizes the next ranges after an answer of `logs` logs for `size` blocks: towards [`TARGET_LOGS`] per
+    /// answer (shrinks at once when an answer was far bigger, doubles at most when it was small).
+    fn adapt_range(&self, size: u64, logs: u64) {
+        let current = self.range_size();
+        let next = if logs > TARGET_LOGS * 2 {
+            (size.saturating_mul(TARGET_LOGS) / logs.max(1)).clamp(1, current)
+        } else if logs < TARGET_LOGS / 2 && size >= current {
+            let by_logs = size.saturating_mul(TARGET_LOGS) / logs.max(1);
+            size.saturating_mul(2).min(by_logs).max(current)
+        } else {
+            return;
+        };
+        self.range.store(next.clamp(1, self.max_range), Ordering::Relaxed);
+    }
+
+    /// The tracked contracts' logs of one block, by hash (the live path: one request per new head).
+    /// A single attempt: on any failure the caller falls back to the range path, which retries and
+    /// detects reorgs.
+    pub(crate) async fn block_logs(&self, header: &BlockHeader) -> Result<Vec<Log>, IndexerError> {
+        let filter = Filter::new().address(self.addresses.clone()).at_block_hash(header.hash);
+        let mut logs = match tokio::time::timeout(self.timeout, self.provider.get_logs(&filter)).await {
+            Ok(Ok(logs)) => logs,
+            Ok(Err(e)) => return Err(rpc_error("eth_getLogs", &e).into()),
+            Err(_) => {
+                return Err(RpcError {
+                    method: "eth_getLogs",
+                    kind: RpcErrorKind::Timeout,
+                    message: format!("no answer within {:?}", self.timeout),
+                }
+                .into())
+            }
+        };
+        logs.retain(|l| !l.removed);
+        logs.sort_by_key(|l| l.log_index);
+        check_logs(&logs, &BTreeMap::from([(header.number, *header)]), header.number, header.number)?;
+        Ok(logs)
+    }
+
     /// Fetches the logs and headers of `from..=to` and checks they belong to one chain. With `all_headers`,
     /// every header of the range is fetched and the range's parent links are verified too.
     pub(crate) async fn fetch(&self, from: u64, to: u64, all_headers: bool) -> Result<Fetched, IndexerError> {
-        let size = to - from + 1;
-        let mut logs = self.logs(from, to).await?;
-        if size >= self.range_size() {
-            let grown = size.saturating_mul(2).min(self.max_range);
-            self.range.fetch_max(grown, Ordering::Relaxed);
+        // The range's last block first: a node that announced a head it does not have (or lost it to a
+        // reorg) is caught before its logs are asked for.
+        if self.header(to).await?.is_none() {
+            return Err(IndexerError::Inconsistent { from, to, reason: format!("block {to} not found") });
         }
+        let mut logs = self.logs(from, to).await?;
         logs.retain(|l| !l.removed);
         logs.sort_by_key(|l| (l.block_number, l.log_index));
         let mut numbers: Vec<u64> = if all_headers {
@@ -248,21 +313,7 @@ impl Rpc {
         numbers.sort_unstable();
         numbers.dedup();
         let headers = self.headers(numbers, from, to).await?;
-        for log in &logs {
-            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
-                return Err(IndexerError::Inconsistent { from, to, reason: "log without block".into() });
-            };
-            match headers.get(&number) {
-                Some(h) if h.hash == hash => {}
-                _ => {
-                    return Err(IndexerError::Inconsistent {
-                        from,
-                        to,
-                        reason: format!("log of block {number} has hash {hash}, the header another"),
-                    })
-                }
-            }
-        }
+        check_logs(&logs, &headers, from, to)?;
         if all_headers && to > from {
             for (n, h) in headers.range(from + 1..=to) {
                 if headers.get(&(n - 1)).is_some_and(|p| p.hash != h.parent_hash) {
@@ -276,6 +327,31 @@ impl Rpc {
         }
         Ok(Fetched { from, to, headers, logs })
     }
+}
+
+/// Checks that every log lies in `from..=to` and belongs to the block whose header we hold.
+fn check_logs(
+    logs: &[Log],
+    headers: &BTreeMap<u64, BlockHeader>,
+    from: u64,
+    to: u64,
+) -> Result<(), IndexerError> {
+    for log in logs {
+        let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+            return Err(IndexerError::Inconsistent { from, to, reason: "log without block".into() });
+        };
+        match headers.get(&number) {
+            Some(h) if h.hash == hash && (from..=to).contains(&number) => {}
+            _ => {
+                return Err(IndexerError::Inconsistent {
+                    from,
+                    to,
+                    reason: format!("log of block {number} has hash {hash}, the header another"),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Classifies an alloy transport error.

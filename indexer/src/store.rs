@@ -8,7 +8,17 @@
 use crate::{abi::EventRow, error::IndexerError, rpc::BlockHeader};
 use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection};
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Instant,
+};
+
+/// Records the time since `*since` as write stage `stage`, and restarts the clock.
+fn stage(name: &'static str, since: &mut Instant) {
+    metrics::histogram!(crate::metrics::WRITE_STAGE_DURATION, "stage" => name)
+        .record(since.elapsed().as_secs_f64());
+    *since = Instant::now();
+}
 
 /// The last indexed block of a chain (`number == -1` before the first).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -159,6 +169,7 @@ pub(crate) async fn commit(
     batch: &Batch,
     head: u64,
 ) -> Result<Checkpoint, IndexerError> {
+    let mut clock = Instant::now();
     let mut tx = conn.begin().await?;
     let mut touched = Touched::default();
 
@@ -219,6 +230,7 @@ pub(crate) async fn commit(
         .execute(&mut *tx)
         .await?;
     }
+    stage("blocks", &mut clock);
 
     // Events.
     if !batch.events.is_empty() {
@@ -229,8 +241,10 @@ pub(crate) async fn commit(
             c.push(e, ts);
             touched.add(e.contract, &e.event_name, &e.entity, e.episode_id);
         }
-        sqlx::query!(
-            r#"INSERT INTO events (chain_id, block_number, block_hash, block_time, tx_hash, tx_index, log_index,
+        // Events and their history rows (credential_history, consent_history, dispenses) in one statement:
+        // the history is derived from the inserted rows, never by scanning `events` again.
+        let written = sqlx::query_scalar!(
+            r#"WITH ins AS (INSERT INTO events (chain_id, block_number, block_hash, block_time, tx_hash, tx_index, log_index,
                                    contract, address, event_name, entity, accounts, rx_id, episode_id,
                                    credential_id, args)
                SELECT $1, u.block_number, u.block_hash, u.block_time, u.tx_hash, u.tx_index, u.log_index,
@@ -243,7 +257,47 @@ pub(crate) async fn commit(
                            $8::text[], $9::bytea[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[],
                            $14::int8[], $15::int8[], $16::text[])
                     AS u(block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, address,
-                         event_name, entity, accounts, rx_id, episode_id, credential_id, args)"#,
+                         event_name, entity, accounts, rx_id, episode_id, credential_id, args)
+               RETURNING chain_id, block_number, log_index, block_time, tx_hash, contract, event_name, rx_id,
+                         credential_id, args),
+     cr_0 AS (INSERT INTO credential_history (chain_id, block_number, log_index, account, credential_id, change, status,
+                                                 expires_at, license_hash, schedules, reason_code, block_time, tx_hash)
+                 SELECT chain_id, block_number, log_index, ml_bytes(args->>'account'), credential_id,
+                        CASE event_name WHEN 'CredentialRegistered' THEN 'registered'
+                                        WHEN 'CredentialRenewed' THEN 'renewed'
+                                        WHEN 'CredentialSchedulesChanged' THEN 'schedules_changed'
+                                        WHEN 'CredentialSuspended' THEN 'suspended'
+                                        WHEN 'CredentialReinstated' THEN 'reinstated'
+                                        ELSE 'revoked' END,
+                        CASE event_name WHEN 'CredentialRegistered' THEN 'active'
+                                        WHEN 'CredentialSuspended' THEN 'suspended'
+                                        WHEN 'CredentialReinstated' THEN 'active'
+                                        WHEN 'CredentialRevoked' THEN 'revoked' END,
+                        ml_time(args->>'expiresAt'), ml_bytes(args->>'licenseHash'), (args->>'schedules')::int2,
+                        (args->>'reasonCode')::int4, block_time, tx_hash
+                 FROM ins
+                 WHERE contract = 'CredentialRegistry' AND event_name LIKE 'Credential%'),
+     co_1 AS (INSERT INTO consent_history (chain_id, block_number, log_index, patient, grantee, action, scopes, expires_at,
+                                              relayed, reason_code, ended_by, block_time, tx_hash)
+                 SELECT chain_id, block_number, log_index, ml_bytes(args->>'patient'), ml_bytes(args->>'grantee'),
+                        CASE event_name WHEN 'ConsentGranted' THEN 'granted'
+                                        WHEN 'ConsentRevoked' THEN 'revoked'
+                                        WHEN 'EmergencyAccessOpened' THEN 'emergency_opened'
+                                        ELSE 'emergency_ended' END,
+                        (args->>'scopes')::int2, ml_time(args->>'expiresAt'), (args->>'relayed')::boolean,
+                        (args->>'reasonCode')::int4, ml_bytes(args->>'endedBy'), block_time, tx_hash
+                 FROM ins
+                 WHERE contract = 'ConsentRegistry'
+                   AND event_name IN ('ConsentGranted', 'ConsentRevoked', 'EmergencyAccessOpened', 'EmergencyAccessEnded')),
+     di_2 AS (INSERT INTO dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity,
+                                        fill_dispensed, total_dispensed, dispense_hash, block_time, tx_hash)
+                 SELECT chain_id, block_number, log_index, rx_id, ml_bytes(args->>'pharmacy'), (args->>'fillNumber')::int2,
+                        (args->>'quantity')::int8, (args->>'fillDispensed')::int8, (args->>'totalDispensed')::numeric,
+                        ml_bytes(args->>'dispenseHash'), block_time, tx_hash
+                 FROM ins
+                 WHERE contract = 'Prescriptions'
+                   AND event_name = 'PrescriptionDispensed')
+           SELECT count(*) AS "n!" FROM ins"#,
             chain_id,
             &c.block_number,
             &c.block_hash,
@@ -261,13 +315,17 @@ pub(crate) async fn commit(
             &c.credential_id,
             &c.args
         )
-        .execute(&mut *tx)
+        .fetch_one(&mut *tx)
         .await?;
-        insert_history(&mut tx, chain_id, int(batch.from), int(batch.to)).await?;
+        if written != n as i64 {
+            return Err(IndexerError::Corrupt(format!("{written} of {n} events written")));
+        }
+        stage("events", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
     }
 
     refresh(&mut tx, chain_id, &touched).await?;
+    stage("projections", &mut clock);
 
     // The checkpoint moves only from where this writer left it.
     let last = batch.headers.get(&batch.to).ok_or_else(|| {
@@ -299,7 +357,9 @@ pub(crate) async fn commit(
     if moved.rows_affected() != 1 {
         return Err(IndexerError::CheckpointMoved { chain_id: chain_id as u64 });
     }
+    stage("checkpoint", &mut clock);
     tx.commit().await?;
+    stage("commit", &mut clock);
     Ok(next)
 }
 
@@ -379,75 +439,6 @@ impl EventColumns {
         self.credential_id.push(e.credential_id.unwrap_or(-1));
         self.args.push(e.args.to_string());
     }
-}
-
-/// History tables: one row per event of `from..=to`.
-async fn insert_history(
-    conn: &mut PgConnection,
-    chain_id: i64,
-    from: i64,
-    to: i64,
-) -> Result<(), IndexerError> {
-    sqlx::query!(
-        r#"INSERT INTO credential_history (chain_id, block_number, log_index, account, credential_id, change, status,
-                                           expires_at, license_hash, schedules, reason_code, block_time, tx_hash)
-           SELECT chain_id, block_number, log_index, ml_bytes(args->>'account'), credential_id,
-                  CASE event_name WHEN 'CredentialRegistered' THEN 'registered'
-                                  WHEN 'CredentialRenewed' THEN 'renewed'
-                                  WHEN 'CredentialSchedulesChanged' THEN 'schedules_changed'
-                                  WHEN 'CredentialSuspended' THEN 'suspended'
-                                  WHEN 'CredentialReinstated' THEN 'reinstated'
-                                  ELSE 'revoked' END,
-                  CASE event_name WHEN 'CredentialRegistered' THEN 'active'
-                                  WHEN 'CredentialSuspended' THEN 'suspended'
-                                  WHEN 'CredentialReinstated' THEN 'active'
-                                  WHEN 'CredentialRevoked' THEN 'revoked' END,
-                  ml_time(args->>'expiresAt'), ml_bytes(args->>'licenseHash'), (args->>'schedules')::int2,
-                  (args->>'reasonCode')::int4, block_time, tx_hash
-           FROM events
-           WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3
-             AND contract = 'CredentialRegistry' AND event_name LIKE 'Credential%'"#,
-        chain_id,
-        from,
-        to
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO consent_history (chain_id, block_number, log_index, patient, grantee, action, scopes, expires_at,
-                                        relayed, reason_code, ended_by, block_time, tx_hash)
-           SELECT chain_id, block_number, log_index, ml_bytes(args->>'patient'), ml_bytes(args->>'grantee'),
-                  CASE event_name WHEN 'ConsentGranted' THEN 'granted'
-                                  WHEN 'ConsentRevoked' THEN 'revoked'
-                                  WHEN 'EmergencyAccessOpened' THEN 'emergency_opened'
-                                  ELSE 'emergency_ended' END,
-                  (args->>'scopes')::int2, ml_time(args->>'expiresAt'), (args->>'relayed')::boolean,
-                  (args->>'reasonCode')::int4, ml_bytes(args->>'endedBy'), block_time, tx_hash
-           FROM events
-           WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3 AND contract = 'ConsentRegistry'
-             AND event_name IN ('ConsentGranted', 'ConsentRevoked', 'EmergencyAccessOpened', 'EmergencyAccessEnded')"#,
-        chain_id,
-        from,
-        to
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!(
-        r#"INSERT INTO dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity,
-                                  fill_dispensed, total_dispensed, dispense_hash, block_time, tx_hash)
-           SELECT chain_id, block_number, log_index, rx_id, ml_bytes(args->>'pharmacy'), (args->>'fillNumber')::int2,
-                  (args->>'quantity')::int8, (args->>'fillDispensed')::int8, (args->>'totalDispensed')::numeric,
-                  ml_bytes(args->>'dispenseHash'), block_time, tx_hash
-           FROM events
-           WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3 AND contract = 'Prescriptions'
-             AND event_name = 'PrescriptionDispensed'"#,
-        chain_id,
-        from,
-        to
-    )
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
 }
 
 /// Recomputes the projection rows of the touched entities from `events`.

@@ -36,8 +36,8 @@ pub struct Indexer {
     status: Arc<Status>,
 }
 
-/// New heads: a WebSocket subscription, or a poll timer.
-type Heads = Pin<Box<dyn Stream<Item = u64> + Send>>;
+/// New heads: a WebSocket subscription (with each new head's header), or a poll timer (`None`).
+type Heads = Pin<Box<dyn Stream<Item = Option<BlockHeader>> + Send>>;
 
 /// What a backfill run ended with.
 enum Backfill {
@@ -138,6 +138,8 @@ impl Indexer {
         };
         info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
         let mut heads = self.heads(&rpc).await;
+        // The header of the newest head announced by the subscription, until indexed.
+        let mut announced: Option<BlockHeader> = None;
         if *failures > 0 {
             info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
             *failures = 0;
@@ -152,6 +154,19 @@ impl Indexer {
                     Backfill::Done(c) => Ok(c),
                     Backfill::Reorg(c) => self.repair(&rpc, &decoder, &mut conn, &c, head).await,
                 }
+            } else if let Some(h) = announced.take().filter(|h| {
+                h.number == next && next == target && h.parent_hash.as_slice() == cp.hash.as_slice()
+            }) {
+                // The announced head extends the index: its logs by block hash, one transaction.
+                match self.live_block(&rpc, &decoder, &mut conn, &cp, h, head).await {
+                    Ok(c) => Ok(c),
+                    Err(e) if e.is_retryable() && !matches!(e, IndexerError::Database(_)) => {
+                        debug!(target: "indexer::live", block = h.number, error = %e, "head by hash failed; by range");
+                        let to = target.min(next + cfg.tip_batch.max(1) - 1);
+                        self.live_step(&rpc, &decoder, &mut conn, &cp, next, to, head).await
+                    }
+                    Err(e) => Err(e),
+                }
             } else if next <= target {
                 let to = target.min(next + cfg.tip_batch.max(1) - 1);
                 self.live_step(&rpc, &decoder, &mut conn, &cp, next, to, head).await
@@ -162,7 +177,9 @@ impl Indexer {
                 if cp.number >= 0 && tip.map(|h| h.hash.to_vec()) != Some(cp.hash.clone()) {
                     self.repair(&rpc, &decoder, &mut conn, &cp, head).await
                 } else {
-                    head = self.wait_head(&rpc, &mut heads).await?;
+                    let (h, header) = self.wait_head(&rpc, &mut heads, head).await?;
+                    head = h;
+                    announced = header;
                     self.status.set_head(head);
                     continue;
                 }
@@ -170,15 +187,19 @@ impl Indexer {
             match step {
                 Ok(c) => cp = c,
                 Err(IndexerError::Inconsistent { from, to, reason }) => {
-                    // A reorg while fetching: look again shortly.
+                    // A reorg while fetching, or a head that is not there (yet): look again shortly, from
+                    // the node's head as it is now.
                     debug!(target: "indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
                     tokio::time::sleep(cfg.poll_interval / 4).await;
+                    head = rpc.head().await?;
+                    self.status.set_head(head);
+                    continue;
                 }
                 Err(e) => return Err(e),
             }
             let caught_up = (cp.number + 1) as u64 > target;
             self.status.set_indexed(cp.number, caught_up);
-            if !caught_up {
+            if !caught_up || announced.is_some() {
                 continue;
             }
             head = rpc.head().await?.max(head);
@@ -191,7 +212,16 @@ impl Indexer {
         let ws = self.config.rpc_url.starts_with("ws://") || self.config.rpc_url.starts_with("wss://");
         if ws {
             match rpc.provider().subscribe_blocks().await {
-                Ok(sub) => return Box::pin(sub.into_stream().map(|h| h.number)),
+                Ok(sub) => {
+                    return Box::pin(sub.into_stream().map(|h| {
+                        Some(BlockHeader {
+                            number: h.number,
+                            hash: h.hash,
+                            parent_hash: h.parent_hash,
+                            timestamp: h.timestamp,
+                        })
+                    }))
+                }
                 Err(e) => {
                     warn!(target: "indexer::sync", error = %e, "newHeads subscription failed; polling instead")
                 }
@@ -200,22 +230,32 @@ impl Indexer {
         let interval = self.config.poll_interval;
         Box::pin(futures::stream::unfold((), move |()| async move {
             tokio::time::sleep(interval).await;
-            Some((0, ()))
+            Some((None, ()))
         }))
     }
 
-    /// Waits for the next head notification (or the fallback tick), then asks for the head.
-    async fn wait_head(&self, rpc: &Rpc, heads: &mut Heads) -> Result<u64, IndexerError> {
+    /// Waits for the next head notification (or the fallback tick). A subscription's notification names
+    /// the head and brings its header; otherwise the node is asked for the head.
+    async fn wait_head(
+        &self,
+        rpc: &Rpc,
+        heads: &mut Heads,
+        known: u64,
+    ) -> Result<(u64, Option<BlockHeader>), IndexerError> {
         let fallback = self.config.poll_interval.max(Duration::from_millis(50)) * 5;
         tokio::select! {
-            item = heads.next() => if item.is_none() {
-                warn!(target: "indexer::sync", "newHeads subscription ended; resubscribing");
-                tokio::time::sleep(self.config.min_backoff).await;
-                *heads = self.heads(rpc).await;
+            item = heads.next() => match item {
+                Some(Some(h)) if h.number >= known => return Ok((h.number, Some(h))),
+                Some(_) => {}
+                None => {
+                    warn!(target: "indexer::sync", "newHeads subscription ended; resubscribing");
+                    tokio::time::sleep(self.config.min_backoff).await;
+                    *heads = self.heads(rpc).await;
+                }
             },
             () = tokio::time::sleep(fallback) => {}
         }
-        Ok(rpc.head().await?)
+        Ok((rpc.head().await?, None))
     }
 
     /// Backfills `cp+1..=end` (all at least `max_reorg_depth` below the head): ranges fetched and decoded
@@ -288,6 +328,36 @@ impl Indexer {
             }
         }
         Ok(Backfill::Done(cp))
+    }
+
+    /// Indexes one announced head that extends the checkpoint: its logs by block hash, one transaction.
+    async fn live_block(
+        &self,
+        rpc: &Rpc,
+        decoder: &Decoder,
+        conn: &mut PgConnection,
+        cp: &Checkpoint,
+        header: BlockHeader,
+        head: u64,
+    ) -> Result<Checkpoint, IndexerError> {
+        let t = Instant::now();
+        let logs = rpc.block_logs(&header).await?;
+        record_stage(m::FETCH_DURATION, "live", t);
+        let t = Instant::now();
+        let events = logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
+        metrics::histogram!(m::DECODE_DURATION).record(t.elapsed().as_secs_f64());
+        let batch = Batch {
+            from: header.number,
+            to: header.number,
+            headers: std::collections::BTreeMap::from([(header.number, header)]),
+            events,
+        };
+        let t = Instant::now();
+        let n = batch.events.len() as u64;
+        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
+        record_batch("live", t, n);
+        debug!(target: "indexer::live", block = header.number, events = n, "head indexed");
+        Ok(next)
     }
 
     /// Indexes `from..=to` near the head with every header; repairs a reorg if the range does not extend
@@ -398,6 +468,10 @@ fn record_batch(mode: &'static str, started: Instant, events: u64) {
     metrics::histogram!(m::BATCH_EVENTS).record(events as f64);
 }
 
+fn record_stage(metric: &'static str, mode: &'static str, started: Instant) {
+    metrics::histogram!(metric, "mode" => mode).record(started.elapsed().as_secs_f64());
+}
+
 /// Fetches and decodes a range.
 async fn fetch_batch(
     rpc: &Rpc,
@@ -406,8 +480,12 @@ async fn fetch_batch(
     to: u64,
     all_headers: bool,
 ) -> Result<Batch, IndexerError> {
+    let t = Instant::now();
     let fetched = rpc.fetch(from, to, all_headers).await?;
+    record_stage(m::FETCH_DURATION, if all_headers { "live" } else { "backfill" }, t);
+    let t = Instant::now();
     let events = fetched.logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
+    metrics::histogram!(m::DECODE_DURATION).record(t.elapsed().as_secs_f64());
     Ok(Batch { from: fetched.from, to: fetched.to, headers: fetched.headers, events })
 }
 

@@ -1,5 +1,8 @@
 //! A fault-injecting JSON-RPC proxy between the indexer and anvil: HTTP 429s, timeouts (a request held
-//! past the client's timeout), 503s, random delays, and `eth_getLogs` range-limit errors.
+//! past the client's timeout), 503s, random delays, `eth_getLogs` range-limit errors, a gate that holds
+//! log queries above a block, and a hostile node (malformed JSON, logs from foreign addresses or with
+//! wrong block hashes, a head that does not exist). Also [`TcpProxy`], a byte-level proxy whose
+//! connections (e.g. a WebSocket) can be dropped at will.
 
 use alloy::transports::http::reqwest;
 use axum::{body::Bytes, extract::State, http::StatusCode, response::IntoResponse, routing::post, Router};
@@ -13,15 +16,24 @@ use std::{
 };
 
 /// What to inject (every `n`th request, 0 = never).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Faults {
     pub rate_limit_every: u64,
     pub hang_every: u64,
     pub hang_for: Duration,
     pub unavailable_every: u64,
     pub max_delay_ms: u64,
-    /// eth_getLogs over more blocks than this fails with a range-limit error.
+    /// eth_getLogs over more blocks than this fails with a range-limit error (0 = no limit).
     pub max_log_range: u64,
+    /// Every nth answer is not JSON.
+    pub malformed_every: u64,
+    /// Every nth non-empty eth_getLogs answer gains a copy of a log from an untracked address.
+    pub foreign_log_every: u64,
+    /// Every nth non-empty eth_getLogs answer has a log whose block hash is wrong.
+    pub wrong_hash_every: u64,
+    /// Every nth eth_blockNumber answer claims a head this many blocks beyond the real one.
+    pub lie_head_every: u64,
+    pub lie_head_by: u64,
 }
 
 struct Inner {
@@ -29,7 +41,12 @@ struct Inner {
     client: reqwest::Client,
     faults: Faults,
     counter: AtomicU64,
-    pub injected: AtomicU64,
+    logs_counter: AtomicU64,
+    injected: AtomicU64,
+    /// eth_getLogs reaching above this block wait until it is raised (u64::MAX: no gate).
+    gate: AtomicU64,
+    /// eth_getLogs requests held at the gate right now.
+    held: AtomicU64,
 }
 
 /// A running proxy (stops when dropped).
@@ -46,7 +63,10 @@ impl Proxy {
             client: reqwest::Client::new(),
             faults,
             counter: AtomicU64::new(0),
+            logs_counter: AtomicU64::new(0),
             injected: AtomicU64::new(0),
+            gate: AtomicU64::new(u64::MAX),
+            held: AtomicU64::new(0),
         });
         let app = Router::new().route("/", post(handle)).with_state(Arc::clone(&inner));
         let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
@@ -60,6 +80,21 @@ impl Proxy {
     /// Faults injected so far.
     pub fn injected(&self) -> u64 {
         self.inner.injected.load(Ordering::Relaxed)
+    }
+
+    /// Holds eth_getLogs requests that reach above `block` until the gate is moved or opened.
+    pub fn gate_logs_above(&self, block: u64) {
+        self.inner.gate.store(block, Ordering::SeqCst);
+    }
+
+    /// Lets every held request through.
+    pub fn open_gate(&self) {
+        self.gate_logs_above(u64::MAX);
+    }
+
+    /// eth_getLogs requests waiting at the gate.
+    pub fn held(&self) -> u64 {
+        self.inner.held.load(Ordering::SeqCst)
     }
 }
 
@@ -100,32 +135,136 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
         tokio::time::sleep(f.hang_for).await;
         return (StatusCode::GATEWAY_TIMEOUT, "timeout").into_response();
     }
-    if let Ok(req) = serde_json::from_slice::<serde_json::Value>(&body) {
-        if req["method"] == "eth_getLogs" {
-            let filter = &req["params"][0];
-            if let (Some(a), Some(b)) = (hex_u64(&filter["fromBlock"]), hex_u64(&filter["toBlock"])) {
-                if b + 1 - a > f.max_log_range {
-                    s.injected.fetch_add(1, Ordering::Relaxed);
-                    let message = if n % 2 == 0 {
-                        "query returned more than 10000 results"
-                    } else {
-                        "block range is too wide"
-                    };
-                    let code = if n % 2 == 0 { -32005 } else { -32000 };
-                    let resp = serde_json::json!({
-                        "jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}
-                    });
-                    return ([("content-type", "application/json")], resp.to_string()).into_response();
+    if every(f.malformed_every) {
+        s.injected.fetch_add(1, Ordering::Relaxed);
+        return ([("content-type", "application/json")], "{\"jsonrpc\":\"2.0\",\"id\":").into_response();
+    }
+    let req = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    if req["method"] == "eth_getLogs" {
+        let filter = &req["params"][0];
+        if let Some(b) = hex_u64(&filter["toBlock"]) {
+            if b > s.gate.load(Ordering::SeqCst) {
+                s.held.fetch_add(1, Ordering::SeqCst);
+                while b > s.gate.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
                 }
+                s.held.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+    }
+    if req["method"] == "eth_getLogs" {
+        let filter = &req["params"][0];
+        if let (Some(a), Some(b)) = (hex_u64(&filter["fromBlock"]), hex_u64(&filter["toBlock"])) {
+            if f.max_log_range > 0 && b + 1 - a > f.max_log_range {
+                s.injected.fetch_add(1, Ordering::Relaxed);
+                let message = if n % 2 == 0 {
+                    "query returned more than 10000 results"
+                } else {
+                    "block range is too wide"
+                };
+                let code = if n % 2 == 0 { -32005 } else { -32000 };
+                let resp = serde_json::json!({
+                    "jsonrpc": "2.0", "id": req["id"], "error": {"code": code, "message": message}
+                });
+                return ([("content-type", "application/json")], resp.to_string()).into_response();
             }
         }
     }
     match s.client.post(&s.upstream).header("content-type", "application/json").body(body).send().await {
         Ok(resp) => {
             let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-            let bytes = resp.bytes().await.unwrap_or_default();
+            let mut bytes = resp.bytes().await.unwrap_or_default();
+            if let Some(tampered) = tamper(&s, n, &req, &bytes) {
+                bytes = tampered;
+            }
             (status, [("content-type", "application/json")], bytes).into_response()
         }
         Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// The hostile node: rewrites some answers (foreign logs, wrong block hashes, a head that is not there).
+fn tamper(s: &Inner, n: u64, req: &serde_json::Value, body: &[u8]) -> Option<Bytes> {
+    let f = &s.faults;
+    let method = req["method"].as_str()?;
+    let mut resp: serde_json::Value = serde_json::from_slice(body).ok()?;
+    match method {
+        "eth_blockNumber" if f.lie_head_every > 0 => {
+            if !n.is_multiple_of(f.lie_head_every) {
+                return None;
+            }
+            let head = hex_u64(&resp["result"])?;
+            resp["result"] = serde_json::json!(format!("0x{:x}", head + f.lie_head_by));
+        }
+        "eth_getLogs" if f.foreign_log_every > 0 || f.wrong_hash_every > 0 => {
+            let logs = resp["result"].as_array_mut()?;
+            if logs.is_empty() {
+                return None;
+            }
+            let n = s.logs_counter.fetch_add(1, Ordering::Relaxed) + 1;
+            if f.foreign_log_every > 0 && n.is_multiple_of(f.foreign_log_every) {
+                let mut foreign = logs[0].clone();
+                foreign["address"] = serde_json::json!("0x00000000000000000000000000000000deadbeef");
+                logs.push(foreign);
+            } else if f.wrong_hash_every > 0 && n.is_multiple_of(f.wrong_hash_every) {
+                let last = logs.len() - 1;
+                logs[last]["blockHash"] = serde_json::json!(format!("0x{}", "ab".repeat(32)));
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    }
+    s.injected.fetch_add(1, Ordering::Relaxed);
+    Some(Bytes::from(serde_json::to_vec(&resp).ok()?))
+}
+
+/// A byte-level TCP proxy (for WebSocket connections): [`TcpProxy::drop_connections`] closes every
+/// connection, as a network failure or a restarting load balancer would; new ones are accepted.
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    accepted: Arc<AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    pub async fn start(upstream: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let conns: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let accepted = Arc::new(AtomicU64::new(0));
+        let (c, a) = (Arc::clone(&conns), Arc::clone(&accepted));
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                c.lock().unwrap().push(conn);
+            }
+        });
+        Self { addr, conns, accepted, task }
+    }
+
+    /// Closes every open connection.
+    pub fn drop_connections(&self) {
+        for conn in self.conns.lock().unwrap().drain(..) {
+            conn.abort();
+        }
+    }
+
+    /// Connections accepted so far.
+    pub fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.drop_connections();
     }
 }

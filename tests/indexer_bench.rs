@@ -1,0 +1,443 @@
+//! Benchmark of the indexer (not a test: `#[ignore]`d; run it with `scripts/bench-indexer`).
+//!
+//! Produces ≥ 100,000 real events on anvil through the real contracts — helper contracts
+//! (`contracts/test/bench/BenchActors.sol`) act as a patient (consent grants and revocations, record
+//! anchors), a credentialed prescriber (prescriptions) and a credentialed pharmacy (dispenses), in loops,
+//! many transactions per block (`evm_setAutomine false` + `anvil_mine`). Then measures:
+//!
+//! - backfill throughput: events/s from the indexer's start (its first request) to the commit of the head
+//!   block, into a fresh database;
+//! - live latency: ≥ 200 blocks mined one by one while the indexer follows over WebSocket; latency is
+//!   from `anvil_mine` returning to the commit of the checkpoint that covers the block, as PostgreSQL's
+//!   `clock_timestamp()` records it (a trigger on `checkpoints` in the benchmark's database; same host
+//!   clock).
+//!
+//! Per-stage timings (RPC fetch, decoding, each write statement) come from the indexer's own metrics.
+//! Knobs (env): BENCH_EVENTS (100000), BENCH_LIVE_BLOCKS (250), BENCH_LIVE_INTERVAL_MS (100),
+//! BENCH_LIVE_EVENTS (10 per block), BENCH_RPC (ws|http, ws), plus the indexer's own
+//! BENCH_RANGE/BENCH_MAX_RANGE/BENCH_CONCURRENCY.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use alloy::{
+    network::{EthereumWallet, TransactionBuilder},
+    primitives::{aliases::U40, Address, Bytes, FixedBytes, B256, U256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    rpc::types::TransactionRequest,
+    sol,
+    sol_types::{SolCall, SolValue},
+};
+use futures::StreamExt;
+use medledger::devnet::{repo_root, Devnet};
+use medledger_indexer::bindings::CredentialRegistry;
+use serde_json::json;
+use std::{
+    collections::BTreeMap,
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+use support::*;
+
+sol! {
+    contract BenchPatient {
+        function grant(address grantee, uint8 scopes, uint40 expiresAt) external;
+        function grantMany(uint256 seed, uint256 count, uint256 revokeEvery, uint40 expiresAt) external;
+        function anchorMany(uint256 seed, uint256 count) external;
+    }
+    contract BenchPrescriber {
+        function issueMany(address patient, uint256 firstNonce, uint256 count, uint32 validUntil) external;
+    }
+    contract BenchPharmacy {
+        function dispenseMany(address prescriber, uint256 from, uint256 count, uint32 quantity) external;
+    }
+}
+
+/// Events per round: 200 grants + 50 revocations, 200 anchors, 100 prescriptions, 100 dispenses.
+const GRANTS: u64 = 200;
+const REVOKE_EVERY: u64 = 4;
+const ANCHORS: u64 = 200;
+const RXS: u64 = 100;
+const ROUND_EVENTS: u64 = GRANTS + GRANTS / REVOKE_EVERY + ANCHORS + RXS + RXS;
+/// Rounds per block.
+const ROUNDS_PER_BLOCK: u64 = 2;
+/// Empty blocks mined after the events: the events lie deeper than the indexer's reorg window (64), so
+/// all of them go through the backfill pipeline.
+const TAIL_BLOCKS: u64 = 100;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn unix_micros(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_micros() as i64
+}
+
+fn artifact_code(name: &str) -> Vec<u8> {
+    let path = repo_root().join(format!("out/BenchActors.sol/{name}.json"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e}: run `forge build` first", path.display()));
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    alloy::hex::decode(v["bytecode"]["object"].as_str().unwrap()).unwrap()
+}
+
+/// Sends transactions with explicit nonce, gas and fees (no estimation: they run in blocks mined later).
+struct Sender {
+    p: DynProvider,
+    from: Address,
+    nonce: u64,
+    chain_id: u64,
+}
+
+impl Sender {
+    async fn send(&mut self, to: Option<Address>, input: Vec<u8>, gas: u64) -> B256 {
+        let mut tx = TransactionRequest::default()
+            .with_from(self.from)
+            .with_input(Bytes::from(input))
+            .with_nonce(self.nonce)
+            .with_chain_id(self.chain_id)
+            .with_gas_limit(gas)
+            .with_max_fee_per_gas(200_000_000_000)
+            .with_max_priority_fee_per_gas(1_000_000_000);
+        match to {
+            Some(to) => tx.set_to(to),
+            None => tx.set_create(),
+        }
+        self.nonce += 1;
+        *self.p.send_transaction(tx).await.expect("send").tx_hash()
+    }
+}
+
+async fn mine(p: &DynProvider, blocks: u64) {
+    let _: serde_json::Value = rpc(p, "anvil_mine", json!([blocks])).await;
+}
+
+async fn receipts_ok(p: &DynProvider, hashes: &[B256]) -> (u64, u64) {
+    let results: Vec<_> = futures::stream::iter(hashes.iter().copied())
+        .map(|h| {
+            let p = p.clone();
+            async move { p.get_transaction_receipt(h).await.unwrap().expect("receipt") }
+        })
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    let failed = results.iter().filter(|r| !r.status()).count() as u64;
+    let gas = results.iter().map(|r| r.gas_used).max().unwrap_or(0);
+    (failed, gas)
+}
+
+struct Actors {
+    patient: Address,
+    prescriber: Address,
+    pharmacy: Address,
+}
+
+/// Deploys the bench actors, credentials the prescriber and pharmacy, and has the patient consent.
+async fn setup(devnet: &Devnet, sender: &mut Sender) -> Actors {
+    let m = devnet.manifest().contracts;
+    let admin = devnet.addresses()[0];
+    let wp = wallet_provider(devnet);
+    let deploy = |code: Vec<u8>, args: Vec<u8>| {
+        let wp = wp.clone();
+        async move {
+            let tx = TransactionRequest::default()
+                .with_from(admin)
+                .with_deploy_code(Bytes::from([code, args].concat()));
+            let r = wp.send_transaction(tx).await.unwrap().get_receipt().await.unwrap();
+            assert!(r.status());
+            r.contract_address.unwrap()
+        }
+    };
+    let patient =
+        deploy(artifact_code("BenchPatient"), (m.consent_registry, m.record_anchors).abi_encode_params())
+            .await;
+    let prescriber = deploy(artifact_code("BenchPrescriber"), m.prescriptions.abi_encode()).await;
+    let pharmacy = deploy(artifact_code("BenchPharmacy"), m.prescriptions.abi_encode()).await;
+    let cr = CredentialRegistry::new(m.credential_registry, wp.clone());
+    let now = wp.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+    let year = U40::from(now + 365 * 86_400);
+    let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+    for (account, kind) in [(prescriber, 1u8), (pharmacy, 2u8)] {
+        let r = cr
+            .register(account, kind, B256::repeat_byte(kind), jur, year, 0)
+            .from(admin)
+            .send()
+            .await
+            .unwrap()
+            .get_receipt()
+            .await
+            .unwrap();
+        assert!(r.status());
+    }
+    let grant = BenchPatient::grantCall { grantee: prescriber, scopes: 7, expiresAt: year }.abi_encode();
+    let tx = TransactionRequest::default().with_from(admin).with_to(patient).with_input(Bytes::from(grant));
+    assert!(wp.send_transaction(tx).await.unwrap().get_receipt().await.unwrap().status());
+    sender.nonce = wp.get_transaction_count(sender.from).await.unwrap();
+    Actors { patient, prescriber, pharmacy }
+}
+
+/// Produces `target` events or more; returns (events, blocks, transactions).
+async fn produce(p: &DynProvider, sender: &mut Sender, a: &Actors, target: u64) -> (u64, u64, u64) {
+    let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+    let expires = U40::from(now + 365 * 86_400);
+    let valid = (now + 180 * 86_400) as u32;
+    let rounds = target.div_ceil(ROUND_EVENTS);
+    let started = Instant::now();
+    let mut hashes = Vec::new();
+    let mut blocks = 0;
+    for r in 0..rounds {
+        let seed = U256::from(r);
+        let first = U256::from(r * RXS);
+        let calls: [(Address, Vec<u8>, u64); 4] = [
+            (
+                a.patient,
+                BenchPatient::grantManyCall {
+                    seed,
+                    count: U256::from(GRANTS),
+                    revokeEvery: U256::from(REVOKE_EVERY),
+                    expiresAt: expires,
+                }
+                .abi_encode(),
+                15_000_000,
+            ),
+            (
+                a.patient,
+                BenchPatient::anchorManyCall { seed, count: U256::from(ANCHORS) }.abi_encode(),
+                8_000_000,
+            ),
+            (
+                a.prescriber,
+                BenchPrescriber::issueManyCall {
+                    patient: a.patient,
+                    firstNonce: first,
+                    count: U256::from(RXS),
+                    validUntil: valid,
+                }
+                .abi_encode(),
+                20_000_000,
+            ),
+            (
+                a.pharmacy,
+                BenchPharmacy::dispenseManyCall {
+                    prescriber: a.prescriber,
+                    from: first,
+                    count: U256::from(RXS),
+                    quantity: 10,
+                }
+                .abi_encode(),
+                10_000_000,
+            ),
+        ];
+        for (to, input, gas) in calls {
+            hashes.push(sender.send(Some(to), input, gas).await);
+        }
+        if r % ROUNDS_PER_BLOCK == ROUNDS_PER_BLOCK - 1 || r == rounds - 1 {
+            mine(p, 1).await;
+            blocks += 1;
+        }
+        if r % 40 == 39 {
+            eprintln!(
+                "BENCH produce: {} of {} events sent and mined ({:.1?})",
+                (r + 1) * ROUND_EVENTS,
+                rounds * ROUND_EVENTS,
+                started.elapsed()
+            );
+        }
+    }
+    mine(p, TAIL_BLOCKS).await;
+    let (failed, max_gas) = receipts_ok(p, &hashes).await;
+    assert_eq!(failed, 0, "bench transactions reverted (max gas used {max_gas})");
+    eprintln!(
+        "BENCH produce: {} events in {} transactions, {blocks} blocks, {:.1?} (most gas used by one tx: {max_gas})",
+        rounds * ROUND_EVENTS,
+        hashes.len(),
+        started.elapsed()
+    );
+    (rounds * ROUND_EVENTS, blocks, hashes.len() as u64)
+}
+
+/// The benchmark's commit log: a trigger on `checkpoints` records every checkpoint move with the
+/// database's clock.
+async fn install_commit_log(pool: &sqlx::PgPool) {
+    sqlx::raw_sql(
+        "CREATE TABLE bench_commits (block_number bigint NOT NULL, at timestamptz NOT NULL);
+         CREATE FUNCTION bench_log_commit() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO bench_commits VALUES (NEW.block_number, clock_timestamp()); RETURN NEW; END $$;
+         CREATE TRIGGER bench_log_commit AFTER INSERT OR UPDATE ON checkpoints
+           FOR EACH ROW EXECUTE FUNCTION bench_log_commit();",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+async fn checkpoint(pool: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT block_number FROM checkpoints")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .unwrap_or(-1)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+/// `name{labels} value` lines of the Prometheus text whose metric starts with `prefix`.
+fn metric_lines(text: &str, prefix: &str) -> BTreeMap<String, f64> {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| {
+            let (k, v) = l.rsplit_once(' ')?;
+            Some((k.to_owned(), v.parse().ok()?))
+        })
+        .collect()
+}
+
+fn print_stages(handle: &metrics_exporter_prometheus::PrometheusHandle, title: &str) {
+    let text = handle.render();
+    eprintln!("BENCH stages ({title}): seconds summed over batches / count");
+    for (k, v) in metric_lines(&text, "medledger_indexer_") {
+        if k.contains("_sum") || k.contains("_count") || k.contains("events_written_total") {
+            eprintln!("BENCH   {k} {v:.4}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "benchmark: run scripts/bench-indexer"]
+async fn bench() {
+    let target = env_u64("BENCH_EVENTS", 100_000);
+    let live_blocks = env_u64("BENCH_LIVE_BLOCKS", 250);
+    let live_interval = Duration::from_millis(env_u64("BENCH_LIVE_INTERVAL_MS", 100));
+    let live_events = env_u64("BENCH_LIVE_EVENTS", 10);
+    let handle = medledger_indexer::metrics::install_prometheus().unwrap();
+
+    let devnet = devnet().await;
+    let signers = devnet.signers();
+    let from = devnet.addresses()[9];
+    let p = ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .wallet(EthereumWallet::from(signers[9].clone()))
+        .connect_http(devnet.rpc_url().parse().unwrap())
+        .erased();
+    let chain_id = devnet.manifest().chain_id;
+    let mut sender = Sender { p: p.clone(), from, nonce: 0, chain_id };
+    let actors = setup(&devnet, &mut sender).await;
+    let _: serde_json::Value = rpc(&p, "evm_setBlockGasLimit", json!(["0x3B9ACA00"])).await; // 1e9
+    let _: serde_json::Value = rpc(&p, "evm_setAutomine", json!([false])).await;
+    let (produced, blocks, txs) = produce(&p, &mut sender, &actors, target).await;
+    let head = p.get_block_number().await.unwrap();
+
+    // ---- Backfill into a fresh database.
+    let (_, pool) = fresh_db("bench").await;
+    install_commit_log(&pool).await;
+    let url =
+        if std::env::var("BENCH_RPC").as_deref() == Ok("http") { devnet.rpc_url() } else { devnet.ws_url() };
+    let mut c = config(&url, &devnet);
+    c.initial_range = env_u64("BENCH_RANGE", c.initial_range);
+    c.max_range = env_u64("BENCH_MAX_RANGE", c.max_range);
+    c.concurrency = env_u64("BENCH_CONCURRENCY", c.concurrency as u64) as usize;
+    eprintln!(
+        "BENCH backfill: blocks 0..={head} ({produced} bench events in {blocks} blocks, {txs} txs) over {}",
+        if url.starts_with("ws") { "WebSocket" } else { "HTTP" }
+    );
+    let started_wall = SystemTime::now();
+    let started = Instant::now();
+    let running = Running::start(c, pool.clone());
+    let mut last_print = Instant::now();
+    while checkpoint(&pool).await < head as i64 {
+        assert!(started.elapsed() < Duration::from_secs(600), "backfill did not finish");
+        if last_print.elapsed() >= Duration::from_secs(2) {
+            eprintln!(
+                "BENCH backfill: block {} of {head} after {:.1?}",
+                checkpoint(&pool).await,
+                started.elapsed()
+            );
+            last_print = Instant::now();
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let last_commit: i64 = sqlx::query_scalar(
+        "SELECT (extract(epoch FROM max(at)) * 1e6)::int8 FROM bench_commits WHERE block_number >= $1",
+    )
+    .bind(head as i64)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    let secs = (last_commit - unix_micros(started_wall)) as f64 / 1e6;
+    let commits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM bench_commits").fetch_one(&pool).await.unwrap();
+    let backfill_rate = events as f64 / secs;
+    eprintln!(
+        "BENCH backfill: {events} events ({blocks} bench blocks) in {secs:.3} s = {backfill_rate:.0} events/s, {commits} commits"
+    );
+    assert!(events as u64 >= produced, "every produced event indexed");
+    print_stages(&handle, "backfill");
+
+    // ---- Live: one block at a time while the indexer follows the head.
+    running.wait_for(&pool, chain_id as i64, head, Duration::from_secs(60)).await;
+    let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+    let expires = U40::from(now + 365 * 86_400);
+    let mut mined: Vec<(u64, i64)> = Vec::with_capacity(live_blocks as usize);
+    let live_started = Instant::now();
+    for i in 0..live_blocks {
+        let tick = Instant::now();
+        let input = BenchPatient::grantManyCall {
+            seed: U256::from(1_000_000 + i),
+            count: U256::from(live_events),
+            revokeEvery: U256::ZERO,
+            expiresAt: expires,
+        }
+        .abi_encode();
+        sender.send(Some(actors.patient), input, 2_000_000).await;
+        mine(&p, 1).await;
+        let at = unix_micros(SystemTime::now());
+        mined.push((head + 1 + i, at));
+        if i % 50 == 49 {
+            eprintln!("BENCH live: {} of {live_blocks} blocks mined", i + 1);
+        }
+        tokio::time::sleep(live_interval.saturating_sub(tick.elapsed())).await;
+    }
+    let last = head + live_blocks;
+    assert_eq!(p.get_block_number().await.unwrap(), last);
+    running.wait_for(&pool, chain_id as i64, last, Duration::from_secs(60)).await;
+    let live_secs = live_started.elapsed().as_secs_f64();
+    let commits: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT block_number, (extract(epoch FROM at) * 1e6)::int8 FROM bench_commits WHERE block_number > $1
+         ORDER BY at",
+    )
+    .bind(head as i64)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut lat: Vec<f64> = mined
+        .iter()
+        .map(|&(block, at)| {
+            let committed = commits.iter().find(|(b, _)| *b >= block as i64).expect("commit of block").1;
+            (committed - at) as f64 / 1e3
+        })
+        .collect();
+    lat.sort_by(f64::total_cmp);
+    let live_events_indexed: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE block_number > $1")
+        .bind(head as i64)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(live_events_indexed as u64, live_blocks * live_events, "every live event indexed");
+    let (p50, p95, p99, max) =
+        (percentile(&lat, 0.5), percentile(&lat, 0.95), percentile(&lat, 0.99), lat[lat.len() - 1]);
+    eprintln!(
+        "BENCH live: {live_blocks} blocks ({live_events} events each) in {live_secs:.1} s, {} commits; block mined -> committed: p50 {p50:.1} ms, p95 {p95:.1} ms, p99 {p99:.1} ms, max {max:.1} ms, min {:.1} ms",
+        commits.len(),
+        lat[0]
+    );
+    print_stages(&handle, "backfill + live");
+    running.stop().await;
+    eprintln!(
+        "BENCH summary: backfill {backfill_rate:.0} events/s ({events} events, {secs:.2} s; target >= 50000); live p50 {p50:.1} ms, p95 {p95:.1} ms over {live_blocks} blocks (target p95 <= 100 ms)"
+    );
+}
