@@ -79,7 +79,7 @@ struct RunArgs {
 #[command(next_help_heading = "API")]
 struct ApiArgs {
     /// Where the GraphQL API listens (port 0 picks a free port).
-    #[arg(long = "api.addr", env = "MEDLEDGER_API_ADDR", default_value = "127.0.0.1:4000")]
+    #[arg(id = "api.addr", long = "api.addr", env = "MEDLEDGER_API_ADDR", default_value = "127.0.0.1:4000")]
     addr: SocketAddr,
     /// Block explorer base URL (e.g. https://sepolia.etherscan.io): events link to its tx and address pages.
     #[arg(long = "explorer.url", env = "MEDLEDGER_EXPLORER_URL")]
@@ -176,7 +176,12 @@ struct SyncArgs {
 #[command(next_help_heading = "Metrics")]
 struct MetricsArgs {
     /// Address for /healthz, /readyz and /metrics (Prometheus); "off" disables them.
-    #[arg(long = "metrics.addr", env = "MEDLEDGER_METRICS_ADDR", default_value = "127.0.0.1:9464")]
+    #[arg(
+        id = "metrics.addr",
+        long = "metrics.addr",
+        env = "MEDLEDGER_METRICS_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
     addr: String,
 }
 
