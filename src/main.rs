@@ -128,7 +128,7 @@ struct RpcArgs {
     timeout_ms: u64,
     /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
     /// while answers are small, cut when one is big or the node refuses).
-    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 100)]
+    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 10)]
     range: u64,
     /// Most blocks per eth_getLogs request.
     #[arg(long = "rpc.max-range", env = "MEDLEDGER_RPC_MAX_RANGE", default_value_t = 100_000)]

@@ -48,7 +48,7 @@ impl Config {
             max_reorg_depth: 64,
             poll_interval: Duration::from_millis(1000),
             rpc_timeout: Duration::from_secs(20),
-            initial_range: 100,
+            initial_range: 10,
             max_range: 100_000,
             concurrency: 4,
             tip_batch: 500,
