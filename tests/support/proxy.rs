@@ -31,7 +31,7 @@ pub struct Faults {
     pub foreign_log_every: u64,
     /// Every nth non-empty eth_getLogs answer has a log whose block hash is wrong.
     pub wrong_hash_every: u64,
-    /// Every nth eth_blockNumber answer claims a head this many blocks beyond the real one.
+    /// Every nth eth_blockNumber answer (counted apart) claims a head this many blocks beyond the real one.
     pub lie_head_every: u64,
     pub lie_head_by: u64,
 }
@@ -42,7 +42,10 @@ struct Inner {
     faults: Faults,
     counter: AtomicU64,
     logs_counter: AtomicU64,
+    head_counter: AtomicU64,
     injected: AtomicU64,
+    /// Hostile answers by kind.
+    hostile: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
     /// eth_getLogs reaching above this block wait until it is raised (u64::MAX: no gate).
     gate: AtomicU64,
     /// eth_getLogs requests held at the gate right now.
@@ -64,7 +67,9 @@ impl Proxy {
             faults,
             counter: AtomicU64::new(0),
             logs_counter: AtomicU64::new(0),
+            head_counter: AtomicU64::new(0),
             injected: AtomicU64::new(0),
+            hostile: std::sync::Mutex::default(),
             gate: AtomicU64::new(u64::MAX),
             held: AtomicU64::new(0),
         });
@@ -80,6 +85,11 @@ impl Proxy {
     /// Faults injected so far.
     pub fn injected(&self) -> u64 {
         self.inner.injected.load(Ordering::Relaxed)
+    }
+
+    /// Hostile answers given, by kind (malformed, foreign_log, wrong_hash, lie_head).
+    pub fn hostile(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.inner.hostile.lock().unwrap().clone()
     }
 
     /// Holds eth_getLogs requests that reach above `block` until the gate is moved or opened.
@@ -137,6 +147,7 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
     }
     if every(f.malformed_every) {
         s.injected.fetch_add(1, Ordering::Relaxed);
+        *s.hostile.lock().unwrap().entry("malformed").or_default() += 1;
         return ([("content-type", "application/json")], "{\"jsonrpc\":\"2.0\",\"id\":").into_response();
     }
     let req = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
@@ -174,7 +185,7 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
         Ok(resp) => {
             let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
             let mut bytes = resp.bytes().await.unwrap_or_default();
-            if let Some(tampered) = tamper(&s, n, &req, &bytes) {
+            if let Some(tampered) = tamper(&s, &req, &bytes) {
                 bytes = tampered;
             }
             (status, [("content-type", "application/json")], bytes).into_response()
@@ -184,17 +195,19 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
 }
 
 /// The hostile node: rewrites some answers (foreign logs, wrong block hashes, a head that is not there).
-fn tamper(s: &Inner, n: u64, req: &serde_json::Value, body: &[u8]) -> Option<Bytes> {
+fn tamper(s: &Inner, req: &serde_json::Value, body: &[u8]) -> Option<Bytes> {
     let f = &s.faults;
     let method = req["method"].as_str()?;
     let mut resp: serde_json::Value = serde_json::from_slice(body).ok()?;
-    match method {
+    let kind = match method {
         "eth_blockNumber" if f.lie_head_every > 0 => {
+            let n = s.head_counter.fetch_add(1, Ordering::Relaxed) + 1;
             if !n.is_multiple_of(f.lie_head_every) {
                 return None;
             }
             let head = hex_u64(&resp["result"])?;
             resp["result"] = serde_json::json!(format!("0x{:x}", head + f.lie_head_by));
+            "lie_head"
         }
         "eth_getLogs" if f.foreign_log_every > 0 || f.wrong_hash_every > 0 => {
             let logs = resp["result"].as_array_mut()?;
@@ -206,16 +219,19 @@ fn tamper(s: &Inner, n: u64, req: &serde_json::Value, body: &[u8]) -> Option<Byt
                 let mut foreign = logs[0].clone();
                 foreign["address"] = serde_json::json!("0x00000000000000000000000000000000deadbeef");
                 logs.push(foreign);
+                "foreign_log"
             } else if f.wrong_hash_every > 0 && n.is_multiple_of(f.wrong_hash_every) {
                 let last = logs.len() - 1;
                 logs[last]["blockHash"] = serde_json::json!(format!("0x{}", "ab".repeat(32)));
+                "wrong_hash"
             } else {
                 return None;
             }
         }
         _ => return None,
-    }
+    };
     s.injected.fetch_add(1, Ordering::Relaxed);
+    *s.hostile.lock().unwrap().entry(kind).or_default() += 1;
     Some(Bytes::from(serde_json::to_vec(&resp).ok()?))
 }
 
