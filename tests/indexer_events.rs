@@ -37,7 +37,26 @@ async fn events_projections_faults_live_and_standby() {
 
     // ---- A clean index of the whole chain.
     let (_, pool) = fresh_db("events").await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await.unwrap();
+    listener.listen(medledger_indexer::NOTIFY_CHANNEL).await.unwrap();
     index_to_head(config(&devnet.rpc_url(), &devnet), &pool, &p).await;
+
+    // Every committed batch notified subscribers with `<chain id>:<checkpoint block>`; the last one names the
+    // checkpoint the index ended at.
+    let checkpoint: i64 = one(&pool, "SELECT block_number FROM checkpoints", &[]).await;
+    let want = format!("{chain_id}:{checkpoint}");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let n = tokio::time::timeout_at(deadline, listener.recv())
+            .await
+            .expect("no NOTIFY for the final checkpoint within 10 s")
+            .expect("listener connection");
+        assert!(n.payload().starts_with(&format!("{chain_id}:")), "unexpected payload {}", n.payload());
+        if n.payload() == want {
+            break;
+        }
+    }
+    drop(listener);
 
     // Every log of the four contracts is there, exactly once.
     let m = devnet.manifest().contracts;

@@ -27,5 +27,6 @@ pub use error::{IndexerError, ManifestError, RpcError, RpcErrorKind, TempDbError
 pub use manifest::{Contracts, Manifest};
 pub use metrics::Status;
 pub use rpc::is_range_rejection;
+pub use store::NOTIFY_CHANNEL;
 pub use sync::{migrate, Indexer};
 pub use tempdb::TempPostgres;
