@@ -110,27 +110,17 @@ impl TempPostgres {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             return Err(TempDbError::BadDatabaseName(name.to_owned()));
         }
-        let bin = find_bin_dir()?;
-        let psql = ["psql", "createdb"].iter().map(|b| bin.join(b)).find(|p| p.exists());
-        let status = match psql {
-            Some(path) if path.ends_with("createdb") => Command::new(path)
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "medledger", name])
-                .stdin(Stdio::null())
-                .output(),
-            Some(path) => Command::new(path)
-                .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "medledger", "-d", "postgres"])
-                .args(["-v", "ON_ERROR_STOP=1", "-c", &format!("CREATE DATABASE {name}")])
-                .stdin(Stdio::null())
-                .output(),
-            None => return Err(TempDbError::BinariesNotFound),
-        }
-        .map_err(|source| TempDbError::Io { context: "running createdb", source })?;
-        if status.status.success() {
+        let out = Command::new(find_bin_dir()?.join("createdb"))
+            .args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "medledger", name])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| TempDbError::Io { context: "running createdb", source })?;
+        if out.status.success() {
             Ok(())
         } else {
             Err(TempDbError::Command {
-                command: "CREATE DATABASE",
-                output: String::from_utf8_lossy(&status.stderr).into_owned(),
+                command: "createdb",
+                output: String::from_utf8_lossy(&out.stderr).into_owned(),
             })
         }
     }
