@@ -32,19 +32,9 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() {
     };
 
     // Slow the node down a little so each run is killed mid-backfill.
-    let proxy = proxy::Proxy::start(
-        &devnet.rpc_url(),
-        proxy::Faults {
-            rate_limit_every: 0,
-            hang_every: 0,
-            hang_for: Duration::ZERO,
-            unavailable_every: 0,
-            max_delay_ms: 10,
-            max_log_range: u64::MAX,
-            ..Default::default()
-        },
-    )
-    .await;
+    let proxy =
+        proxy::Proxy::start(&devnet.rpc_url(), proxy::Faults { max_delay_ms: 10, ..Default::default() })
+            .await;
     let (url, pool) = fresh_db("crash").await;
     let spawn = || {
         tokio::process::Command::new(env!("CARGO_BIN_EXE_medledger"))

@@ -64,19 +64,9 @@ async fn reorgs_while_following_and_backfilling_leave_a_fresh_index() {
     for i in 0..12u8 {
         grant_tx(&devnet, &p, x.patient, x.prescriber, 1 + i % 7).await;
     }
-    let proxy = proxy::Proxy::start(
-        &devnet.rpc_url(),
-        proxy::Faults {
-            rate_limit_every: 0,
-            hang_every: 0,
-            hang_for: Duration::ZERO,
-            unavailable_every: 0,
-            max_delay_ms: 25,
-            max_log_range: u64::MAX,
-            ..Default::default()
-        },
-    )
-    .await;
+    let proxy =
+        proxy::Proxy::start(&devnet.rpc_url(), proxy::Faults { max_delay_ms: 25, ..Default::default() })
+            .await;
     let (_, during) = fresh_db("reorg_backfill").await;
     let mut c = config(&proxy.url, &devnet);
     c.initial_range = 1;
