@@ -8,11 +8,14 @@
 //!   transaction. One writer per chain (PostgreSQL advisory lock); others wait as hot standby.
 //! - [`metrics`] has the Prometheus metric names and the `/healthz`, `/readyz`, `/metrics` routes.
 //!
+//! [`eip712`] has the prescription's EIP-712 typed data and rxId, shared by the API and the `rx` commands.
+//!
 //! Also home of [`TempPostgres`], the throwaway PostgreSQL cluster that tests and `medledger dev` use, and
 //! of the deployment [`Manifest`] the contracts' deploy script writes.
 
 mod abi;
 mod config;
+pub mod eip712;
 mod error;
 mod manifest;
 pub mod metrics;
