@@ -13,7 +13,10 @@ mod graphql_common;
 mod server;
 
 use graphql_common::*;
-use medledger_graphql::{domain_separator, prescription_id, RxTerms};
+use medledger_indexer::{
+    bindings::IPrescriptions::RxTerms,
+    eip712::{domain, prescription_id},
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -41,19 +44,19 @@ struct Terms {
 fn terms(i: u64) -> Terms {
     let pharmacy = account(0xf0, i % 50 + 1);
     let t = RxTerms {
-        patient: account(0xa0, i % 5_000 + 1),
-        prescriber: account(0xd0, i % 100 + 1),
-        content_hash: CONTENT,
+        patient: account(0xa0, i % 5_000 + 1).into(),
+        prescriber: account(0xd0, i % 100 + 1).into(),
+        contentHash: CONTENT.into(),
         fills: 3,
-        quantity_per_fill: 30,
-        earliest_fill_at: u32::try_from(T - 10 * DAY).unwrap(),
-        valid_until: u32::try_from(T + 60 * DAY).unwrap(),
-        min_fill_interval: 0,
+        quantityPerFill: 30,
+        earliestFillAt: u32::try_from(T - 10 * DAY).unwrap(),
+        validUntil: u32::try_from(T + 60 * DAY).unwrap(),
+        minFillInterval: 0,
         schedule: 0,
-        pharmacy,
+        pharmacy: pharmacy.into(),
         nonce: alloy::primitives::U256::from(i),
     };
-    Terms { id: prescription_id(domain_separator(CHAIN as u64, PRESCRIPTIONS), &t), pharmacy }
+    Terms { id: prescription_id(&domain(CHAIN as u64, PRESCRIPTIONS.into()), &t).0, pharmacy }
 }
 
 async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {

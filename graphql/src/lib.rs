@@ -8,7 +8,6 @@
 
 mod config;
 mod db;
-mod eip712;
 mod error;
 mod extension;
 mod loaders;
@@ -21,7 +20,6 @@ mod subscription;
 
 pub use config::ApiConfig;
 pub use db::Db;
-pub use eip712::{domain_separator, prescription_id, RxTerms};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
 pub use schema::{build_schema, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

@@ -1,7 +1,6 @@
 //! The query root and the role views: pharmacy, prescriber, patient; the auditor's event trail.
 
 use crate::db::Db;
-use crate::eip712::{domain_separator, prescription_id, RxTerms};
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::loaders::CredentialOf;
 use crate::model::{
@@ -14,9 +13,13 @@ use crate::model::{
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
 use crate::schema::{as_of, prefill_as_of, state};
-use alloy::primitives::U256;
+use alloy::primitives::{Address as EthAddress, B256, U256};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
+use medledger_indexer::{
+    bindings::IPrescriptions::RxTerms,
+    eip712::{domain, prescription_id},
+};
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
 
@@ -560,24 +563,24 @@ fn secs_u32(t: DateTime<Utc>, what: &str) -> Result<u32, ApiError> {
 }
 
 fn terms_of(rx: &PrescriptionRow, content_hash: [u8; 32]) -> Result<RxTerms, ApiError> {
-    let a = |b: &[u8], what: &str| -> Result<[u8; 20], ApiError> {
-        b.try_into().map_err(|_| ApiError::Corrupt(format!("{what} is not 20 bytes")))
+    let a = |b: &[u8], what: &str| -> Result<EthAddress, ApiError> {
+        EthAddress::try_from(b).map_err(|_| ApiError::Corrupt(format!("{what} is not 20 bytes")))
     };
     Ok(RxTerms {
         patient: a(&rx.patient, "patient")?,
         prescriber: a(&rx.prescriber, "prescriber")?,
-        content_hash,
+        contentHash: B256::from(content_hash),
         fills: u8::try_from(rx.fills).map_err(|_| ApiError::Corrupt("fills".into()))?,
-        quantity_per_fill: u32::try_from(rx.quantity_per_fill)
+        quantityPerFill: u32::try_from(rx.quantity_per_fill)
             .map_err(|_| ApiError::Corrupt("quantity_per_fill".into()))?,
-        earliest_fill_at: secs_u32(rx.earliest_fill_at, "earliest_fill_at")?,
-        valid_until: secs_u32(rx.valid_until, "valid_until")?,
-        min_fill_interval: u32::try_from(rx.min_fill_interval_secs)
+        earliestFillAt: secs_u32(rx.earliest_fill_at, "earliest_fill_at")?,
+        validUntil: secs_u32(rx.valid_until, "valid_until")?,
+        minFillInterval: u32::try_from(rx.min_fill_interval_secs)
             .map_err(|_| ApiError::Corrupt("min_fill_interval_secs".into()))?,
         schedule: u8::try_from(rx.schedule).map_err(|_| ApiError::Corrupt("schedule".into()))?,
         pharmacy: match &rx.issued_pharmacy {
             Some(p) => a(p, "issued_pharmacy")?,
-            None => [0; 20],
+            None => EthAddress::ZERO,
         },
         nonce: U256::from_str_radix(&rx.nonce, 10).map_err(|_| ApiError::Corrupt("nonce".into()))?,
     })
@@ -691,7 +694,7 @@ async fn verify(
             let chain = u64::try_from(st.db.chain_id())
                 .map_err(|_| ApiError::Corrupt("chain id".into()).into_graphql())?;
             let terms = terms_of(rx, content_hash.0).gql()?;
-            proven = prescription_id(domain_separator(chain, contract), &terms) == id.0;
+            proven = prescription_id(&domain(chain, contract.into()), &terms) == id.0;
             if !proven {
                 failures.push(fail(
                     FailureReason::ContentHashMismatch,

@@ -10,8 +10,11 @@
 )]
 
 use alloy::primitives::U256;
-use medledger_graphql::{domain_separator, prescription_id, RxTerms};
 use medledger_indexer::TempPostgres;
+use medledger_indexer::{
+    bindings::IPrescriptions::RxTerms,
+    eip712::{domain, prescription_id},
+};
 use serde_json::Value;
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,19 +93,19 @@ pub struct RxSpec {
 
 pub fn rx_id(s: &RxSpec) -> [u8; 32] {
     let terms = RxTerms {
-        patient: s.patient,
-        prescriber: s.prescriber,
-        content_hash: CONTENT,
+        patient: s.patient.into(),
+        prescriber: s.prescriber.into(),
+        contentHash: CONTENT.into(),
         fills: s.fills,
-        quantity_per_fill: s.qpf,
-        earliest_fill_at: u32::try_from(s.earliest).unwrap(),
-        valid_until: u32::try_from(s.valid_until).unwrap(),
-        min_fill_interval: s.interval,
+        quantityPerFill: s.qpf,
+        earliestFillAt: u32::try_from(s.earliest).unwrap(),
+        validUntil: u32::try_from(s.valid_until).unwrap(),
+        minFillInterval: s.interval,
         schedule: s.schedule,
-        pharmacy: s.pharmacy.unwrap_or([0; 20]),
+        pharmacy: s.pharmacy.unwrap_or([0; 20]).into(),
         nonce: U256::from(s.nonce),
     };
-    prescription_id(domain_separator(CHAIN as u64, PRESCRIPTIONS), &terms)
+    prescription_id(&domain(CHAIN as u64, PRESCRIPTIONS.into()), &terms).0
 }
 
 pub struct Sql(pub String);
