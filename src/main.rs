@@ -7,8 +7,10 @@ use medledger::{
     server::{self, ServerConfig},
 };
 use medledger_indexer::{Config as IndexerConfig, Indexer, Manifest, TempPostgres};
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, net::SocketAddr, process::ExitCode, time::Duration};
 use tracing::{info, warn};
+
+mod cli;
 
 /// Patient-controlled medical access and auditable e-prescriptions on Ethereum.
 #[derive(Debug, Parser)]
@@ -54,6 +56,18 @@ enum Command {
     #[command(after_help = "Example:\n  medledger run --rpc.url ws://127.0.0.1:8545 \\\n    \
                             --db.url postgres://localhost/medledger --manifest deployments/31337.json")]
     Run(RunArgs),
+    /// Prescriptions from the command line: a doctor builds and issues one, a pharmacy verifies and
+    /// dispenses it, the patient carries the copy (JSON or a QR text).
+    #[command(
+        subcommand,
+        after_help = "Example (anvil keys: 1 prescriber, 2 pharmacy):\n  \
+        medledger rx new examples/rx/amoxicillin.json --manifest deployments/31337.json\n  \
+        medledger rx issue amoxicillin.patient.json --rpc.url http://127.0.0.1:8545 --private-key 0x59c6…\n  \
+        medledger rx verify amoxicillin.patient.json --api.url http://127.0.0.1:4000 --pharmacy 0x3C44…\n  \
+        medledger rx dispense amoxicillin.patient.json --quantity 30 --rpc.url http://127.0.0.1:8545 \\\n    \
+        --private-key 0x5de4…"
+    )]
+    Rx(cli::rx::RxCommand),
 }
 
 #[derive(Debug, Args)]
@@ -236,7 +250,7 @@ fn init_tracing(args: &LogArgs) -> Result<()> {
 }
 
 #[tokio::main]
-async fn main() -> Result<()> {
+async fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     init_tracing(&cli.log)?;
     match cli.command {
@@ -246,7 +260,9 @@ async fn main() -> Result<()> {
         Command::Migrate(args) => migrate(args).await,
         Command::Serve(args) => serve(args).await,
         Command::Run(args) => run(args).await,
+        Command::Rx(command) => return Ok(cli::rx::run(command).await),
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 async fn connect_db(args: &RequiredDbArgs) -> Result<sqlx::PgPool> {

@@ -1,6 +1,6 @@
 //! The errors of the prescription documents, patient copies and codes.
 
-use alloy::primitives::B256;
+use alloy::primitives::{Address, B256, U256};
 use std::path::PathBuf;
 
 /// Why a prescription document, patient copy or code was refused.
@@ -41,6 +41,57 @@ pub enum RxError {
     /// A prescription code (QR text) that cannot be decoded.
     #[error("prescription code: {0}")]
     Code(String),
+    /// The RPC node, or a prescription, is for another chain than the deployment manifest.
+    #[error("wrong chain: {what} is on chain {actual}, the deployment manifest is for chain {expected}")]
+    WrongChain {
+        /// Which side ("the RPC node", "the prescription").
+        what: &'static str,
+        /// Its chain id.
+        actual: u64,
+        /// The manifest's chain id.
+        expected: u64,
+    },
+    /// The prescription is for another Prescriptions contract than the manifest's.
+    #[error(
+        "wrong contract: the prescription is for Prescriptions at {actual}, the manifest's is at {expected}"
+    )]
+    WrongContract {
+        /// The prescription's contract.
+        actual: Address,
+        /// The manifest's contract.
+        expected: Address,
+    },
+    /// No prescription with this id was issued.
+    #[error("unknown prescription {rx_id}: it was never issued on chain {chain_id}")]
+    UnknownPrescription {
+        /// The id.
+        rx_id: B256,
+        /// The chain asked.
+        chain_id: u64,
+    },
+    /// A contract refused the transaction (its custom error in words).
+    #[error("refused: {0}")]
+    Reverted(String),
+    /// The sender cannot pay for gas.
+    #[error("insufficient funds: {account} has {balance} wei, not enough to pay for the transaction's gas")]
+    InsufficientFunds {
+        /// The sender.
+        account: Address,
+        /// Its balance in wei.
+        balance: U256,
+    },
+    /// The command sends a transaction but no signer was given.
+    #[error("no signer: give --private-key (or MEDLEDGER_PRIVATE_KEY) or --keystore with a password")]
+    NoSigner,
+    /// The signer could not be loaded (bad key, keystore or password).
+    #[error("signer: {0}")]
+    Signer(String),
+    /// The JSON-RPC node failed or could not be reached.
+    #[error("RPC: {0}")]
+    Rpc(String),
+    /// The GraphQL API failed or could not be reached.
+    #[error("API: {0}")]
+    Api(String),
     /// A file could not be read or written.
     #[error("{}: {source}", path.display())]
     Io {
@@ -61,8 +112,9 @@ fn field_prefix(path: &str) -> String {
 }
 
 impl RxError {
-    /// Whether trying again may succeed (only file access can be transient; everything else is in the input).
+    /// Whether trying again may succeed: the network and files can be transient; everything else is in the
+    /// input or the chain's state.
     pub const fn is_retryable(&self) -> bool {
-        matches!(self, Self::Io { .. })
+        matches!(self, Self::Io { .. } | Self::Rpc(_) | Self::Api(_))
     }
 }

@@ -8,14 +8,21 @@
 //!   `eth_signTypedData_v4` JSON a wallet signs ([`PatientCopy::typed_data`]) and the terms sent on chain.
 //! - [`Ticket`]: what a pharmacy reads, from a patient copy or from its QR text (`MEDRX1:…`,
 //!   [`Ticket::to_code`]).
+//! - [`RxClient`] issues and dispenses on chain (custom errors decoded by [`explain_revert`]); [`verify`] asks
+//!   the GraphQL API for a pharmacy's verdict.
 //!
 //! Example documents live in `examples/rx/`.
 
+mod api;
+mod chain;
 mod copy;
 mod document;
 mod error;
+mod revert;
 mod ticket;
 
+pub use api::{verify, Failure, Verdict};
+pub use chain::{check_deployment, OnChain, RxClient, Sent};
 pub use copy::{random_salt, CopyFormat, Issued, PatientCopy};
 pub use document::{
     Coding, DispenseRequest, Dosage, Duration, Medication, MedicationRequest, Party, Period, Quantity,
@@ -26,6 +33,7 @@ pub use medledger_indexer::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id, Prescription, PrescriptionContent},
 };
+pub use revert::explain_revert;
 pub use ticket::{Ticket, CODE_PREFIX};
 
 /// Deserializes `text`, reporting the line, column and field path of the first error.

@@ -1,0 +1,470 @@
+//! `medledger rx …`: the doctor's, pharmacy's and patient's commands over [`medledger::rx`].
+
+use alloy::{
+    hex,
+    primitives::{keccak256, Address, Bytes, B256, U256},
+    signers::{local::PrivateKeySigner, SignerSync},
+};
+use chrono::{DateTime, Utc};
+use clap::{Args, Subcommand};
+use medledger::rx::{self, MedicationRequest, PatientCopy, RxClient, RxError, Ticket};
+use medledger_indexer::Manifest;
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+};
+
+/// Exit status of `rx verify` when the API says the prescription may not be dispensed.
+const EXIT_NOT_DISPENSABLE: u8 = 3;
+
+/// The prescription commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum RxCommand {
+    /// Build a prescription from a FHIR-MedicationRequest-like JSON document.
+    ///
+    /// Adds a random salt and writes: PREFIX.typed-data.json, the EIP-712 typed data the prescriber signs
+    /// (`cast wallet sign --data --from-file`, MetaMask eth_signTypedData_v4, a Ledger); PREFIX.patient.json,
+    /// the patient's copy (document, salt, prescription id) that the patient hands to the pharmacy; and
+    /// PREFIX.code.txt, the same as a short text for a QR code. Nothing is sent.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx new examples/rx/amoxicillin.json --manifest deployments/31337.json\n",
+        "  medledger rx new request.json --out rx/2026-0042   # rx/2026-0042.patient.json, …\n\n",
+        "The document format: see examples/rx/*.json and the README.\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    New(NewArgs),
+    /// Sign a prescription's typed data with a local key and print the signature (for `rx issue --signature`).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx sign amoxicillin.patient.json --keystore ~/.foundry/keystores/doctor\n",
+        "  cast wallet sign --data --from-file amoxicillin.typed-data.json --ledger   # the same, with Foundry\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Sign(SignArgs),
+    /// Issue a prescription on chain: sent by the prescriber, or relayed with the prescriber's signature.
+    ///
+    /// Without --signature the signer must be the prescriber (`issue`); with --signature any funded
+    /// account relays it (`issueWithSig`). The patient copy gets the transaction recorded in it.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx issue amoxicillin.patient.json --rpc.url http://127.0.0.1:8545 \\\n",
+        "    --manifest deployments/31337.json --keystore ~/.foundry/keystores/doctor\n",
+        "  MEDLEDGER_PRIVATE_KEY=0x… medledger rx issue amoxicillin.patient.json \\\n",
+        "    --signature \"$(cast wallet sign --ledger --data --from-file amoxicillin.typed-data.json)\"\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Issue(IssueArgs),
+    /// Ask the GraphQL API whether a pharmacy may dispense a prescription (the content hash is recomputed
+    /// from the patient copy or code, and proven against the issued terms).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx verify amoxicillin.patient.json --api.url http://127.0.0.1:4000 --pharmacy 0x3C44…\n",
+        "  medledger rx verify \"MEDRX1:…\" --api.url http://127.0.0.1:4000/graphql --pharmacy 0x3C44…\n\n",
+        "Exit status: 0 dispensable; 3 not dispensable (every reason listed); 1 error; 2 bad command line"
+    ))]
+    Verify(VerifyArgs),
+    /// Record a dispense by a pharmacy (the signer).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx dispense amoxicillin.patient.json --quantity 30 --rpc.url http://127.0.0.1:8545 \\\n",
+        "    --manifest deployments/31337.json --private-key 0x…\n",
+        "  medledger rx dispense \"$(cat amoxicillin.code.txt)\" --quantity 10 --keystore pharmacy.json\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Dispense(DispenseArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct NewArgs {
+    /// The prescription document (JSON; `-` reads standard input).
+    document: PathBuf,
+    /// Deployment manifest: the chain id and the Prescriptions contract the prescription is for.
+    #[arg(long, env = "MEDLEDGER_MANIFEST")]
+    manifest: PathBuf,
+    /// Output prefix [default: the document's name without .json, in the current directory].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// The prescriber's nonce (any number making otherwise identical terms distinct).
+    #[arg(long, default_value = "0")]
+    nonce: U256,
+    /// Use this salt instead of a random one (only for reproducible examples: a guessable salt exposes
+    /// the content to anyone who can guess it).
+    #[arg(long)]
+    salt: Option<B256>,
+    /// Overwrite an existing patient copy (its salt is lost: a prescription issued from it can no longer be
+    /// proven).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Signer")]
+pub(crate) struct SignerArgs {
+    /// Private key (hex).
+    #[arg(
+        long = "private-key",
+        env = "MEDLEDGER_PRIVATE_KEY",
+        hide_env_values = true,
+        conflicts_with = "keystore"
+    )]
+    private_key: Option<String>,
+    /// Encrypted JSON keystore file (as `cast wallet new` or geth write).
+    #[arg(long, env = "MEDLEDGER_KEYSTORE")]
+    keystore: Option<PathBuf>,
+    /// The keystore's password.
+    #[arg(
+        long,
+        env = "MEDLEDGER_KEYSTORE_PASSWORD",
+        hide_env_values = true,
+        conflicts_with = "password_file"
+    )]
+    password: Option<String>,
+    /// A file holding the keystore's password (trailing newline ignored).
+    #[arg(long = "password-file", env = "MEDLEDGER_KEYSTORE_PASSWORD_FILE")]
+    password_file: Option<PathBuf>,
+}
+
+impl SignerArgs {
+    fn load(&self) -> Result<Option<PrivateKeySigner>, RxError> {
+        if let Some(key) = &self.private_key {
+            let key = key.trim();
+            return key
+                .parse::<PrivateKeySigner>()
+                .map(Some)
+                .map_err(|_| RxError::Signer("--private-key is not a 32-byte hex private key".into()));
+        }
+        let Some(keystore) = &self.keystore else { return Ok(None) };
+        let password = match (&self.password, &self.password_file) {
+            (Some(p), _) => p.clone(),
+            (None, Some(file)) => rx::read_file(file)?.trim_end_matches(['\n', '\r']).to_owned(),
+            (None, None) => {
+                return Err(RxError::Signer(
+                    "--keystore needs --password, --password-file or MEDLEDGER_KEYSTORE_PASSWORD".into(),
+                ))
+            }
+        };
+        PrivateKeySigner::decrypt_keystore(keystore, password)
+            .map(Some)
+            .map_err(|e| RxError::Signer(format!("{}: {e} (wrong password?)", keystore.display())))
+    }
+
+    fn require(&self) -> Result<PrivateKeySigner, RxError> {
+        self.load()?.ok_or(RxError::NoSigner)
+    }
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Chain")]
+pub(crate) struct ChainArgs {
+    /// JSON-RPC URL of the node.
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
+    rpc_url: String,
+    /// Deployment manifest; the node's chain id and the prescription's contract must match it.
+    #[arg(long, env = "MEDLEDGER_MANIFEST")]
+    manifest: PathBuf,
+}
+
+impl ChainArgs {
+    async fn connect(&self, signer: Option<PrivateKeySigner>) -> anyhow::Result<RxClient> {
+        let manifest = Manifest::load(&self.manifest)?;
+        Ok(RxClient::connect(&self.rpc_url, manifest, signer).await?)
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The patient copy (PREFIX.patient.json) or its code.
+    prescription: String,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IssueArgs {
+    /// The patient copy (PREFIX.patient.json; the issuing transaction is recorded in it), or its code.
+    prescription: String,
+    /// The prescriber's signature over the prescription (65 bytes hex, e.g. from `cast wallet sign --data`):
+    /// the signer only relays it.
+    #[arg(long)]
+    signature: Option<Bytes>,
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    prescription: String,
+    /// The GraphQL API (`http://host:port` or its `/graphql` URL).
+    #[arg(long = "api.url", env = "MEDLEDGER_API_URL")]
+    api_url: String,
+    /// The pharmacy asking [default: the prescription's designated pharmacy].
+    #[arg(long)]
+    pharmacy: Option<Address>,
+    /// Evaluate at this moment (RFC 3339) instead of now.
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    /// Deployment manifest: when given, the prescription's chain and contract must match it.
+    #[arg(long, env = "MEDLEDGER_MANIFEST")]
+    manifest: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DispenseArgs {
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    prescription: String,
+    /// Units dispensed (at most what remains of the current fill).
+    #[arg(long)]
+    quantity: u32,
+    /// Hash of the pharmacy's own dispensing record [default: a salted hash of rxId, pharmacy, quantity and
+    /// time, printed with its salt].
+    #[arg(long = "dispense-hash")]
+    dispense_hash: Option<B256>,
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+/// Runs an `rx` command; prints the error and returns a failing status on failure.
+pub(crate) async fn run(command: RxCommand) -> ExitCode {
+    let result = match command {
+        RxCommand::New(args) => new(&args),
+        RxCommand::Sign(args) => sign(&args),
+        RxCommand::Issue(args) => issue(&args).await,
+        RxCommand::Verify(args) => verify(&args).await,
+        RxCommand::Dispense(args) => dispense(&args).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CmdResult = anyhow::Result<ExitCode>;
+
+fn read_input(path: &Path) -> Result<String, RxError> {
+    if path == Path::new("-") {
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|source| RxError::Io { path: path.to_owned(), source })
+    } else {
+        rx::read_file(path)
+    }
+}
+
+/// A prescription given as a code (`MEDRX1:…`) or as a file holding a patient copy or a code; also
+/// returns the copy and its path when it was a patient-copy file.
+fn load_prescription(arg: &str) -> Result<(Ticket, Option<(PatientCopy, PathBuf)>), RxError> {
+    if arg.trim_start().starts_with("MEDRX") {
+        return Ok((Ticket::from_code(arg)?, None));
+    }
+    let path = PathBuf::from(arg);
+    let text = read_input(&path)?;
+    if text.trim_start().starts_with('{') {
+        let copy = PatientCopy::parse(&text)?;
+        Ok((copy.ticket(), Some((copy, path))))
+    } else {
+        Ok((Ticket::parse(&text)?, None))
+    }
+}
+
+/// Writes `text` to `path` through a temporary file in the same folder, so a crash never leaves half a file.
+fn write_atomic(path: &Path, text: &str) -> Result<(), RxError> {
+    let io = |source| RxError::Io { path: path.to_owned(), source };
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
+    std::fs::write(tmp.path(), text).map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
+}
+
+fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
+    let mut name = prefix.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+fn describe(t: &Ticket) -> String {
+    let p = &t.prescription;
+    let c = &p.content;
+    let schedule = match p.schedule {
+        0 => "not controlled",
+        2 => "schedule II",
+        3 => "schedule III",
+        4 => "schedule IV",
+        5 => "schedule V",
+        _ => "invalid schedule",
+    };
+    format!(
+        "{} {} (RxCUI {}, {schedule}), {} {} × {} fill{}, for {}",
+        c.drugName,
+        c.strength,
+        c.rxnormCode,
+        p.quantityPerFill,
+        c.unit,
+        p.fills,
+        if p.fills == 1 { "" } else { "s" },
+        p.patient
+    )
+}
+
+fn time(t: u32) -> String {
+    DateTime::from_timestamp(t.into(), 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+}
+
+fn new(args: &NewArgs) -> CmdResult {
+    let manifest = Manifest::load(&args.manifest)?;
+    let doc = MedicationRequest::parse(&read_input(&args.document)?)?;
+    let prefix = match &args.out {
+        Some(p) => p.clone(),
+        None => {
+            let stem = args.document.file_stem().filter(|_| args.document != Path::new("-"));
+            PathBuf::from(stem.unwrap_or("prescription".as_ref()))
+        }
+    };
+    let copy_path = with_suffix(&prefix, ".patient.json");
+    if copy_path.exists() && !args.force {
+        anyhow::bail!(
+            "{} exists: it may hold the salt of an issued prescription; choose another --out or pass --force",
+            copy_path.display()
+        );
+    }
+    let salt = args.salt.unwrap_or_else(rx::random_salt);
+    let copy = PatientCopy::new(
+        &doc,
+        manifest.chain_id,
+        manifest.contracts.prescriptions,
+        Utc::now(),
+        salt,
+        args.nonce,
+    )?;
+    let typed_path = with_suffix(&prefix, ".typed-data.json");
+    let code_path = with_suffix(&prefix, ".code.txt");
+    let code = copy.ticket().to_code();
+    let mut typed = serde_json::to_string_pretty(&copy.typed_data())?;
+    typed.push('\n');
+    write_atomic(&typed_path, &typed)?;
+    write_atomic(&code_path, &format!("{code}\n"))?;
+    write_atomic(&copy_path, &copy.to_json())?;
+    let p = copy.prescription();
+    println!("prescription  {}", copy.rx_id());
+    println!("              {}", describe(&copy.ticket()));
+    println!("valid         {} .. {}", time(p.earliestFillAt), time(p.validUntil));
+    println!("content hash  {}", copy.content_hash());
+    println!("chain         {} (Prescriptions {})", copy.chain_id(), copy.prescriptions());
+    println!("typed data    {}", typed_path.display());
+    println!("patient copy  {}", copy_path.display());
+    println!("code          {} ({} characters)", code_path.display(), code.len());
+    println!();
+    println!("Next: the prescriber ({}) issues it:", p.prescriber);
+    println!("  medledger rx issue {} --keystore FILE   (or --private-key)", copy_path.display());
+    println!("or signs the typed data elsewhere and anyone relays the signature:");
+    println!("  cast wallet sign --data --from-file {}   (--ledger, --keystore, …)", typed_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn sign(args: &SignArgs) -> CmdResult {
+    let (ticket, _) = load_prescription(&args.prescription)?;
+    let signer = args.signer.require()?;
+    let prescriber = ticket.prescription.prescriber;
+    if signer.address() != prescriber {
+        anyhow::bail!(
+            "the signer {} is not the prescriber {} named in the prescription: the contract would refuse its signature",
+            signer.address(),
+            prescriber
+        );
+    }
+    let signature = signer.sign_hash_sync(&ticket.rx_id())?;
+    println!("{}", hex::encode_prefixed(signature.as_bytes()));
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn issue(args: &IssueArgs) -> CmdResult {
+    let (ticket, copy) = load_prescription(&args.prescription)?;
+    let signer = args.signer.require()?;
+    let client = args.chain.connect(Some(signer)).await?;
+    let sent = client.issue(&ticket, args.signature.clone()).await?;
+    println!("issued        {}", ticket.rx_id());
+    println!("              {}", describe(&ticket));
+    println!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    if args.signature.is_some() {
+        println!("relayed by    {}", client.sender().unwrap_or_default());
+    }
+    if let Some((mut copy, path)) = copy {
+        copy.set_issued(rx::Issued { tx_hash: sent.tx_hash, block_number: sent.block_number });
+        write_atomic(&path, &copy.to_json())?;
+        println!("patient copy  {} (transaction recorded)", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn verify(args: &VerifyArgs) -> CmdResult {
+    let (ticket, _) = load_prescription(&args.prescription)?;
+    if let Some(path) = &args.manifest {
+        rx::check_deployment(&ticket, &Manifest::load(path)?)?;
+    }
+    let pharmacy = match (args.pharmacy, ticket.prescription.pharmacy) {
+        (Some(p), _) => p,
+        (None, designated) if !designated.is_zero() => designated,
+        (None, _) => anyhow::bail!("give --pharmacy: the prescription does not designate one"),
+    };
+    let verdict = rx::verify(&args.api_url, &ticket, pharmacy, args.at).await?;
+    println!("prescription  {}", ticket.rx_id());
+    println!("              {}", describe(&ticket));
+    println!(
+        "content hash  {} ({})",
+        ticket.content_hash(),
+        if verdict.content_hash_proven { "proven against the issued terms" } else { "not proven" }
+    );
+    println!("pharmacy      {pharmacy}");
+    println!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
+    if verdict.valid {
+        println!(
+            "DISPENSABLE   up to {} {} now",
+            verdict.quantity_available, ticket.prescription.content.unit
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("NOT DISPENSABLE");
+        for f in &verdict.failures {
+            println!("  {}: {}", f.reason, f.message);
+        }
+        Ok(ExitCode::from(EXIT_NOT_DISPENSABLE))
+    }
+}
+
+async fn dispense(args: &DispenseArgs) -> CmdResult {
+    let (ticket, _) = load_prescription(&args.prescription)?;
+    let signer = args.signer.require()?;
+    let pharmacy = signer.address();
+    let client = args.chain.connect(Some(signer)).await?;
+    let rx_id = ticket.rx_id();
+    let (hash, record) = match args.dispense_hash {
+        Some(h) => (h, None),
+        None => {
+            let salt = rx::random_salt();
+            let record = format!("{rx_id}:{pharmacy}:{}:{}:{salt}", args.quantity, Utc::now().timestamp());
+            (keccak256(record.as_bytes()), Some(record))
+        }
+    };
+    let sent = client.dispense(&ticket, args.quantity, hash).await?;
+    let state = client.on_chain(rx_id).await?;
+    println!("dispensed     {} {} of {}", args.quantity, ticket.prescription.content.unit, rx_id);
+    println!("              {}", describe(&ticket));
+    println!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    println!(
+        "state         fill {} of {}, {} of {} units dispensed in total",
+        state.fills_used, state.fills, state.total_dispensed, state.total_authorized
+    );
+    println!("record hash   {hash}");
+    if let Some(record) = record {
+        println!("record        {record}   (keep it: its keccak256 is the record hash)");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,190 @@
+//! Sending prescriptions and dispenses: the chain and contract checked against the deployment manifest,
+//! and every refusal (custom errors, missing funds, unknown prescriptions) turned into a sentence.
+
+use super::{error::RxError, revert::explain_revert, ticket::Ticket};
+use alloy::{
+    network::EthereumWallet,
+    primitives::{Address, Bytes, B256},
+    providers::{DynProvider, Provider, ProviderBuilder},
+    signers::{local::PrivateKeySigner, Signer},
+};
+use medledger_indexer::{bindings::Prescriptions, Manifest};
+use tracing::debug;
+
+/// A mined transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    /// The transaction hash.
+    pub tx_hash: B256,
+    /// The block it was mined in.
+    pub block_number: u64,
+    /// Gas used.
+    pub gas_used: u64,
+}
+
+/// The on-chain state of a prescription (`prescriptionOf`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OnChain {
+    /// Fills authorised.
+    pub fills: u8,
+    /// Fills started.
+    pub fills_used: u8,
+    /// Cancelled by the prescriber.
+    pub cancelled: bool,
+    /// Units dispensed over all fills.
+    pub total_dispensed: u64,
+    /// `fills × quantityPerFill`.
+    pub total_authorized: u64,
+}
+
+/// A connection to the chain of a deployment, optionally with a signer.
+#[derive(Debug)]
+pub struct RxClient {
+    provider: DynProvider,
+    manifest: Manifest,
+    sender: Option<Address>,
+}
+
+impl RxClient {
+    /// Connects to `rpc_url` and checks that the node is on the manifest's chain.
+    pub async fn connect(
+        rpc_url: &str,
+        manifest: Manifest,
+        signer: Option<PrivateKeySigner>,
+    ) -> Result<Self, RxError> {
+        let sender = signer.as_ref().map(Signer::address);
+        let builder = ProviderBuilder::new();
+        let provider = match signer {
+            Some(s) => builder.wallet(EthereumWallet::from(s)).connect(rpc_url).await.map(|p| p.erased()),
+            None => builder.connect(rpc_url).await.map(|p| p.erased()),
+        }
+        .map_err(|e| RxError::Rpc(format!("connecting to {rpc_url}: {e}")))?;
+        let chain_id = provider.get_chain_id().await.map_err(|e| RxError::Rpc(format!("{rpc_url}: {e}")))?;
+        if chain_id != manifest.chain_id {
+            return Err(RxError::WrongChain {
+                what: "the RPC node",
+                actual: chain_id,
+                expected: manifest.chain_id,
+            });
+        }
+        Ok(Self { provider, manifest, sender })
+    }
+
+    /// The sending account, if a signer was given.
+    pub const fn sender(&self) -> Option<Address> {
+        self.sender
+    }
+
+    fn contract(&self) -> Prescriptions::PrescriptionsInstance<&DynProvider> {
+        Prescriptions::new(self.manifest.contracts.prescriptions, &self.provider)
+    }
+
+    /// Checks that `ticket` is for this deployment's chain and Prescriptions contract.
+    pub fn check_ticket(&self, ticket: &Ticket) -> Result<(), RxError> {
+        check_deployment(ticket, &self.manifest)
+    }
+
+    /// The prescription's on-chain state; [`RxError::UnknownPrescription`] if it was never issued.
+    pub async fn on_chain(&self, rx_id: B256) -> Result<OnChain, RxError> {
+        let r =
+            self.contract().prescriptionOf(rx_id).call().await.map_err(|e| RxError::Rpc(e.to_string()))?;
+        if r.rx.fills == 0 {
+            return Err(RxError::UnknownPrescription { rx_id, chain_id: self.manifest.chain_id });
+        }
+        Ok(OnChain {
+            fills: r.rx.fills,
+            fills_used: r.rx.fillsUsed,
+            cancelled: r.rx.cancelled,
+            total_dispensed: u64::try_from(r.totalDispensed).unwrap_or(u64::MAX),
+            total_authorized: u64::try_from(r.totalAuthorized).unwrap_or(u64::MAX),
+        })
+    }
+
+    /// Issues `ticket`: sent by the prescriber itself (`issue`), or relayed with the prescriber's
+    /// `signature` over the rxId (`issueWithSig`).
+    pub async fn issue(&self, ticket: &Ticket, signature: Option<Bytes>) -> Result<Sent, RxError> {
+        self.check_ticket(ticket)?;
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        let rx = self.contract();
+        let terms = ticket.terms();
+        let pending = match signature {
+            None => rx.issue(terms).from(from).send().await,
+            Some(sig) => rx.issueWithSig(terms, sig).from(from).send().await,
+        };
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", rx_id = %ticket.rx_id(), tx = %sent.tx_hash, "prescription issued");
+        Ok(sent)
+    }
+
+    /// Records a dispense of `quantity` units of `ticket` by the signer (a pharmacy).
+    pub async fn dispense(
+        &self,
+        ticket: &Ticket,
+        quantity: u32,
+        dispense_hash: B256,
+    ) -> Result<Sent, RxError> {
+        self.check_ticket(ticket)?;
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        let rx_id = ticket.rx_id();
+        self.on_chain(rx_id).await?;
+        let pending = self.contract().dispense(rx_id, quantity, dispense_hash).from(from).send().await;
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", rx_id = %rx_id, quantity, tx = %sent.tx_hash, "dispense recorded");
+        Ok(sent)
+    }
+
+    /// Waits for a sent transaction; every failure in words.
+    async fn mined(
+        &self,
+        pending: Result<
+            alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,
+            alloy::contract::Error,
+        >,
+    ) -> Result<Sent, RxError> {
+        let pending = match pending {
+            Ok(p) => p,
+            Err(e) => return Err(self.explain(&e).await),
+        };
+        let receipt = pending.get_receipt().await.map_err(|e| RxError::Rpc(e.to_string()))?;
+        if !receipt.status() {
+            return Err(RxError::Reverted(format!("transaction {} reverted", receipt.transaction_hash)));
+        }
+        Ok(Sent {
+            tx_hash: receipt.transaction_hash,
+            block_number: receipt.block_number.unwrap_or_default(),
+            gas_used: receipt.gas_used,
+        })
+    }
+
+    async fn explain(&self, e: &alloy::contract::Error) -> RxError {
+        if let Some(data) = e.as_revert_data() {
+            return RxError::Reverted(
+                explain_revert(&data).unwrap_or_else(|| format!("reverted with data {data}")),
+            );
+        }
+        let text = e.to_string();
+        if let (true, Some(account)) = (text.to_lowercase().contains("insufficient funds"), self.sender) {
+            let balance = self.provider.get_balance(account).await.unwrap_or_default();
+            return RxError::InsufficientFunds { account, balance };
+        }
+        RxError::Rpc(text)
+    }
+}
+
+/// Checks that `ticket` is for the manifest's chain and Prescriptions contract.
+pub fn check_deployment(ticket: &Ticket, manifest: &Manifest) -> Result<(), RxError> {
+    if ticket.chain_id != manifest.chain_id {
+        return Err(RxError::WrongChain {
+            what: "the prescription",
+            actual: ticket.chain_id,
+            expected: manifest.chain_id,
+        });
+    }
+    if ticket.prescriptions != manifest.contracts.prescriptions {
+        return Err(RxError::WrongContract {
+            actual: ticket.prescriptions,
+            expected: manifest.contracts.prescriptions,
+        });
+    }
+    Ok(())
+}

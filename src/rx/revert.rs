@@ -1,0 +1,160 @@
+//! The contracts' custom errors, decoded from revert data into sentences.
+
+use alloy::{primitives::U256, sol_types::SolInterface};
+use chrono::DateTime;
+use medledger_indexer::bindings::{
+    ConsentRegistry::ConsentRegistryErrors as Consent, CredentialRegistry::CredentialRegistryErrors as Cred,
+    Prescriptions::PrescriptionsErrors as Rx,
+};
+
+fn time(t: U256) -> String {
+    i64::try_from(t)
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+}
+
+fn schedule(s: u8) -> String {
+    match s {
+        0 => "non-controlled".into(),
+        2 => "schedule II".into(),
+        3 => "schedule III".into(),
+        4 => "schedule IV".into(),
+        5 => "schedule V".into(),
+        n => format!("schedule {n}"),
+    }
+}
+
+fn kind(k: u8) -> &'static str {
+    match k {
+        1 => "prescriber",
+        2 => "pharmacy",
+        _ => "credential",
+    }
+}
+
+/// A sentence for revert data of the medledger contracts, or `None` if it is none of their errors.
+pub fn explain_revert(data: &[u8]) -> Option<String> {
+    if let Ok(e) = Rx::abi_decode(data) {
+        return Some(explain_prescriptions(e));
+    }
+    if let Ok(e) = Cred::abi_decode(data) {
+        return Some(match e {
+            Cred::CredentialRegistry__NotRegistered(e) => format!("{} has no credential", e.account),
+            Cred::CredentialRegistry__NotActive(e) => {
+                format!(
+                    "{} is not an active {} (no credential, suspended, expired or revoked)",
+                    e.account,
+                    kind(e.kind)
+                )
+            }
+            Cred::CredentialRegistry__CredentialRevoked(e) => {
+                format!("the credential {} of {} is revoked", e.id, e.account)
+            }
+            other => format!("CredentialRegistry refused: {other:?}"),
+        });
+    }
+    if let Ok(e) = Consent::abi_decode(data) {
+        return Some(match e {
+            Consent::ConsentRegistry__NoConsent(e) => {
+                format!("no consent: patient {} has not granted {} access", e.patient, e.grantee)
+            }
+            other => format!("ConsentRegistry refused: {other:?}"),
+        });
+    }
+    None
+}
+
+fn explain_prescriptions(e: Rx) -> String {
+    match e {
+        Rx::Prescriptions__CallerNotPrescriber(e) => format!(
+            "the sender {} is not the prescriber {}: sign with the prescriber's key, or relay a signature",
+            e.caller, e.prescriber
+        ),
+        Rx::Prescriptions__InvalidSignature(e) => {
+            format!("invalid signature: it is not {}'s signature over prescription {}", e.prescriber, e.rxId)
+        }
+        Rx::Prescriptions__ZeroPatient(_) => "the patient is the zero address".into(),
+        Rx::Prescriptions__InvalidFills(e) => format!(
+            "{} fills are not allowed for a {} prescription (1..={})",
+            e.fills,
+            schedule(e.schedule),
+            e.maxFills
+        ),
+        Rx::Prescriptions__ZeroQuantityPerFill(_) => "the quantity per fill is 0".into(),
+        Rx::Prescriptions__InvalidFillWindow(e) => format!(
+            "the first fill ({}) is not before the end of validity ({})",
+            time(U256::from(e.earliestFillAt)),
+            time(U256::from(e.validUntil))
+        ),
+        Rx::Prescriptions__ValidUntilPassed(e) => format!(
+            "the prescription expired at {} (chain time {})",
+            time(U256::from(e.validUntil)),
+            time(e.currentTime)
+        ),
+        Rx::Prescriptions__InvalidSchedule(e) => {
+            format!("{} is not a valid schedule (0 or 2..5)", e.schedule)
+        }
+        Rx::Prescriptions__ValidityTooLong(e) => format!(
+            "a {} prescription may be valid until {} at the latest, not {}",
+            schedule(e.schedule),
+            time(e.maxValidUntil),
+            time(U256::from(e.validUntil))
+        ),
+        Rx::Prescriptions__ScheduleNotAuthorized(e) => format!(
+            "prescriber {} is not authorised for {} drugs (authorised schedules bitmap {:#010b})",
+            e.prescriber,
+            schedule(e.schedule),
+            e.authorizedSchedules
+        ),
+        Rx::Prescriptions__ConsentMissing(e) => format!(
+            "no consent: patient {} has not granted PRESCRIBE to {} (or it expired or was revoked)",
+            e.patient, e.prescriber
+        ),
+        Rx::Prescriptions__AlreadyIssued(e) => format!("prescription {} is already issued", e.rxId),
+        Rx::Prescriptions__UnknownPrescription(e) => {
+            format!("unknown prescription {}: not issued on this chain", e.rxId)
+        }
+        Rx::Prescriptions__PrescriptionCancelled(e) => {
+            format!("prescription {} was cancelled by its prescriber", e.rxId)
+        }
+        Rx::Prescriptions__NotIssuingPrescriber(e) => {
+            format!("{} is not the prescriber who issued prescription {}", e.caller, e.rxId)
+        }
+        Rx::Prescriptions__NotPatient(e) => {
+            format!("{} is not the patient of prescription {}", e.caller, e.rxId)
+        }
+        Rx::Prescriptions__PharmacyUnchanged(e) => {
+            format!("prescription {} already designates pharmacy {}", e.rxId, e.pharmacy)
+        }
+        Rx::Prescriptions__PrescriptionExpired(e) => format!(
+            "prescription {} expired at {} (chain time {})",
+            e.rxId,
+            time(U256::from(e.validUntil)),
+            time(e.currentTime)
+        ),
+        Rx::Prescriptions__WrongPharmacy(e) => format!(
+            "prescription {} designates pharmacy #{}, not this pharmacy (#{})",
+            e.rxId, e.designatedPharmacyId, e.callerPharmacyId
+        ),
+        Rx::Prescriptions__ZeroQuantity(e) => {
+            format!("a dispense of prescription {} must be at least 1 unit", e.rxId)
+        }
+        Rx::Prescriptions__QuantityExceeded(e) => format!(
+            "{} units requested but only {} remain in this fill of prescription {}",
+            e.requested, e.remaining, e.rxId
+        ),
+        Rx::Prescriptions__NoFillsRemaining(e) => {
+            format!("all {} fills of prescription {} have been dispensed", e.fills, e.rxId)
+        }
+        Rx::Prescriptions__TooEarly(e) => format!(
+            "the next fill of prescription {} is allowed from {} (chain time {})",
+            e.rxId,
+            time(U256::from(e.nextFillAt)),
+            time(e.currentTime)
+        ),
+        other @ (Rx::InvalidShortString(_) | Rx::StringTooLong(_)) => {
+            format!("Prescriptions refused: {other:?}")
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! `medledger rx …` end to end: the real binary against anvil with the contracts deployed, a throwaway
+//! PostgreSQL, and `medledger run` (indexer + GraphQL API). Round trips new → issue → verify → dispense
+//! with a raw private key and with keystore files, a signature made by `cast wallet sign` and relayed, and
+//! every refusal with its message and exit status.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+#[macro_use]
+mod support;
+
+use alloy::{
+    primitives::{aliases::U40, Address, FixedBytes, B256},
+    providers::Provider,
+    signers::local::PrivateKeySigner,
+};
+use medledger::{
+    devnet::{repo_root, toolchain_command, Devnet},
+    rx::PatientCopy,
+};
+use medledger_indexer::bindings::{ConsentRegistry, CredentialRegistry};
+use std::{
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+use support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_medledger");
+const PRESCRIBE: u8 = 4;
+
+/// What one run of the binary gave.
+#[derive(Debug)]
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    #[track_caller]
+    fn ok(self) -> Self {
+        assert_eq!(self.code, 0, "expected success:\n{self:#?}");
+        self
+    }
+
+    /// Asserts a failure with `code` whose stderr contains every part of `message`.
+    #[track_caller]
+    fn fails(self, code: i32, message: &[&str]) -> Self {
+        assert_eq!(self.code, code, "expected exit status {code}:\n{self:#?}");
+        for part in message {
+            assert!(self.stderr.contains(part), "stderr lacks {part:?}:\n{self:#?}");
+        }
+        self
+    }
+}
+
+/// The test world: a devnet with a licensed prescriber (schedules II–V) and pharmacy, a patient who granted
+/// PRESCRIBE to the prescriber, keystores for both, and a scratch folder the commands run in.
+struct World {
+    devnet: Devnet,
+    dir: tempfile::TempDir,
+    keys: Vec<String>,
+    prescriber: Address,
+    pharmacy: Address,
+    patient: Address,
+    stranger: Address,
+}
+
+fn key_hex(s: &PrivateKeySigner) -> String {
+    format!("0x{}", alloy::hex::encode(s.to_bytes()))
+}
+
+impl World {
+    async fn new() -> Self {
+        let devnet = devnet().await;
+        let p = wallet_provider(&devnet);
+        let m = devnet.manifest().contracts;
+        let a = devnet.addresses().to_vec();
+        let (admin, prescriber, pharmacy, patient, stranger) = (a[0], a[1], a[2], a[3], a[4]);
+        let cr = CredentialRegistry::new(m.credential_registry, p.clone());
+        let cs = ConsentRegistry::new(m.consent_registry, p.clone());
+        let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+        let year = U40::from(now + 365 * 86_400);
+        let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+        send!(cr.register(prescriber, 1, B256::repeat_byte(0x11), jur, year, 0b0011_1100).from(admin));
+        send!(cr.register(pharmacy, 2, B256::repeat_byte(0x22), jur, year, 0).from(admin));
+        send!(cs.grant(prescriber, PRESCRIBE, year).from(patient));
+        let keys = devnet.signers().iter().map(key_hex).collect();
+        let dir = tempfile::tempdir().unwrap();
+        let world = Self { devnet, dir, keys, prescriber, pharmacy, patient, stranger };
+        world.keystore("prescriber", 1);
+        world.keystore("pharmacy", 2);
+        std::fs::write(world.path("password.txt"), "correct horse\n").unwrap();
+        world
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// `cast wallet import` of anvil key `index` into `<dir>/keys/<name>` with password "correct horse".
+    fn keystore(&self, name: &str, index: usize) {
+        let out = toolchain_command(&repo_root(), "cast")
+            .args(["wallet", "import", name, "--unsafe-password", "correct horse", "--private-key"])
+            .arg(&self.keys[index])
+            .arg("--keystore-dir")
+            .arg(self.path("keys"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "cast wallet import: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
+    fn keystore_path(&self, name: &str) -> String {
+        self.path("keys").join(name).display().to_string()
+    }
+
+    fn manifest(&self) -> String {
+        self.devnet.manifest_path().display().to_string()
+    }
+
+    /// Runs `medledger rx <args>` in the scratch folder, with no MEDLEDGER_* variables inherited.
+    fn rx(&self, args: &[&str]) -> Out {
+        self.rx_env(args, &[])
+    }
+
+    fn rx_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("rx").args(args).current_dir(self.dir.path()).env("RUST_LOG", "warn");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("MEDLEDGER_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.envs(env.iter().copied());
+        let out = cmd.output().unwrap();
+        Out {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn chain_args(&self) -> Vec<String> {
+        vec!["--rpc.url".into(), self.devnet.rpc_url(), "--manifest".into(), self.manifest()]
+    }
+
+    /// `rx new <example> --out <name>` with extra arguments.
+    fn new_rx(&self, example: &str, name: &str) -> PatientCopy {
+        let doc = repo_root().join("examples/rx").join(example);
+        self.rx(&["new", doc.to_str().unwrap(), "--manifest", &self.manifest(), "--out", name]).ok();
+        self.copy(name)
+    }
+
+    fn copy(&self, name: &str) -> PatientCopy {
+        PatientCopy::parse(&std::fs::read_to_string(self.path(&format!("{name}.patient.json"))).unwrap())
+            .unwrap()
+    }
+
+    fn with_chain<'a>(&'a self, head: &[&'a str], chain: &'a [String], tail: &[&'a str]) -> Vec<&'a str> {
+        head.iter().copied().chain(chain.iter().map(String::as_str)).chain(tail.iter().copied()).collect()
+    }
+}
+
+/// `medledger run` (indexer + API) on the world's chain; killed on drop.
+struct Api {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn start_api(world: &World) -> Api {
+    let (db_url, _pool) = fresh_db("rx_cli").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let child = Command::new(BIN)
+        .args([
+            "run",
+            "--rpc.url",
+            &world.devnet.ws_url(),
+            "--db.url",
+            &db_url,
+            "--manifest",
+            &world.manifest(),
+        ])
+        .args(["--api.addr", &format!("127.0.0.1:{port}"), "--metrics.addr", "off", "--log.filter", "warn"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    Api { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+/// Runs `rx verify` until its exit status is `code` (the indexer catches up within a few blocks).
+async fn verify_until(world: &World, args: &[&str], code: i32) -> Out {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let out = world.rx(args);
+        if out.code == code {
+            return out;
+        }
+        assert!(Instant::now() < deadline, "rx verify never exited with {code}:\n{out:#?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+fn cast_sign(world: &World, key: &str, typed_data: &Path) -> String {
+    let out = toolchain_command(&repo_root(), "cast")
+        .args(["wallet", "sign", "--private-key", key, "--data", "--from-file"])
+        .arg(typed_data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "cast wallet sign: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = world;
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
+    let w = World::new().await;
+    let api = start_api(&w).await;
+    let chain = w.chain_args();
+    let pharmacy = w.pharmacy.to_string();
+
+    // 1. Raw keys: amoxicillin, 2 fills of 30, any pharmacy.
+    let amox = w.new_rx("amoxicillin.json", "amox");
+    assert!(w.path("amox.typed-data.json").exists() && w.path("amox.code.txt").exists());
+    assert!(amox.issued().is_none());
+    let out =
+        w.rx(&w.with_chain(&["issue", "amox.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+    assert!(out.stdout.contains(&amox.rx_id().to_string()), "{out:#?}");
+    let issued = w.copy("amox").issued().expect("the copy records the issuing transaction");
+    assert!(out.stdout.contains(&issued.tx_hash.to_string()));
+    let verify = ["verify", "amox.patient.json", "--api.url", &api.url, "--pharmacy", &pharmacy];
+    let out = verify_until(&w, &verify, 0).await;
+    assert!(out.stdout.contains("DISPENSABLE   up to 30 capsule"), "{out:#?}");
+    assert!(out.stdout.contains("proven against the issued terms"), "{out:#?}");
+    let out = w
+        .rx_env(
+            &w.with_chain(&["dispense", "amox.patient.json", "--quantity", "10"], &chain, &[]),
+            &[("MEDLEDGER_PRIVATE_KEY", &w.keys[2])],
+        )
+        .ok();
+    assert!(out.stdout.contains("fill 1 of 2, 10 of 60 units dispensed"), "{out:#?}");
+    let out = verify_until(&w, &verify, 0).await;
+    assert!(out.stdout.contains("up to 20 capsule"), "{out:#?}");
+
+    // 2. Keystores: oxycodone (schedule II, designated pharmacy); verify and dispense from the QR text.
+    let oxy = w.new_rx("oxycodone.json", "oxy");
+    let prescriber_ks = w.keystore_path("prescriber");
+    let pharmacy_ks = w.keystore_path("pharmacy");
+    w.rx(&w.with_chain(
+        &["issue", "oxy.patient.json"],
+        &chain,
+        &["--keystore", &prescriber_ks, "--password-file", "password.txt"],
+    ))
+    .ok();
+    let code = std::fs::read_to_string(w.path("oxy.code.txt")).unwrap().trim().to_owned();
+    assert!(code.starts_with("MEDRX1:"));
+    // No --pharmacy: the designated one.
+    let out =
+        verify_until(&w, &["verify", &code, "--api.url", &api.url, "--manifest", &w.manifest()], 0).await;
+    assert!(out.stdout.contains(&oxy.rx_id().to_string()) && out.stdout.contains("schedule II"), "{out:#?}");
+    w.rx_env(
+        &w.with_chain(
+            &["dispense", "oxy.code.txt", "--quantity", "20", "--keystore", &pharmacy_ks],
+            &chain,
+            &[],
+        ),
+        &[("MEDLEDGER_KEYSTORE_PASSWORD", "correct horse")],
+    )
+    .ok();
+    // Fully dispensed: the verdict says why, with exit status 3.
+    let out = verify_until(&w, &["verify", "oxy.patient.json", "--api.url", &api.url], 3).await;
+    assert!(out.stdout.contains("NOT DISPENSABLE") && out.stdout.contains("NOTHING_LEFT"), "{out:#?}");
+
+    // 3. Signed with `cast wallet sign --data --from-file` over the typed data, relayed by a stranger.
+    let relayed = w.new_rx("amoxicillin.json", "relayed");
+    let signature = cast_sign(&w, &w.keys[1], &w.path("relayed.typed-data.json"));
+    let ours = w.rx(&["sign", "relayed.patient.json", "--private-key", &w.keys[1]]).ok();
+    assert_eq!(ours.stdout.trim(), signature, "rx sign and cast wallet sign agree");
+    let out = w
+        .rx(&w.with_chain(
+            &["issue", "relayed.patient.json", "--signature", &signature],
+            &chain,
+            &["--private-key", &w.keys[4]],
+        ))
+        .ok();
+    assert!(out.stdout.contains(&format!("relayed by    {}", w.stranger)), "{out:#?}");
+    let out =
+        verify_until(&w, &["verify", "relayed.code.txt", "--api.url", &api.url, "--pharmacy", &pharmacy], 0)
+            .await;
+    assert!(out.stdout.contains(&relayed.rx_id().to_string()), "{out:#?}");
+
+    // Unknown to the API: a prescription never issued.
+    w.new_rx("amoxicillin.json", "never");
+    let out = w.rx(&["verify", "never.patient.json", "--api.url", &api.url, "--pharmacy", &pharmacy]);
+    assert_eq!(out.code, 3, "{out:#?}");
+    assert!(out.stdout.contains("UNKNOWN_PRESCRIPTION"), "{out:#?}");
+    let _ = w.patient;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_have_messages_and_exit_codes() {
+    let w = World::new().await;
+    let chain = w.chain_args();
+    let doc = repo_root().join("examples/rx/amoxicillin.json");
+    let text = std::fs::read_to_string(&doc).unwrap();
+    let manifest = w.manifest();
+
+    // Bad JSON: line, column and field.
+    std::fs::write(w.path("bad.json"), text.replace("\"value\": 30", "\"value\": \"30\"")).unwrap();
+    let line = text.lines().position(|l| l.contains("\"value\": 30")).unwrap() + 1;
+    w.rx(&["new", "bad.json", "--manifest", &manifest]).fails(
+        1,
+        &[&format!("line {line}, column"), "dispenseRequest.quantity.value: invalid type: string \"30\""],
+    );
+    std::fs::write(w.path("typo.json"), text.replace("numberOfRepeatsAllowed", "numberOfRefills")).unwrap();
+    w.rx(&["new", "typo.json", "--manifest", &manifest])
+        .fails(1, &["dispenseRequest", "unknown field `numberOfRefills`"]);
+    let oxy = std::fs::read_to_string(repo_root().join("examples/rx/oxycodone.json")).unwrap();
+    std::fs::write(
+        w.path("refill.json"),
+        oxy.replace("\"numberOfRepeatsAllowed\": 0", "\"numberOfRepeatsAllowed\": 2"),
+    )
+    .unwrap();
+    w.rx(&["new", "refill.json", "--manifest", &manifest])
+        .fails(1, &["dispenseRequest.numberOfRepeatsAllowed: schedule II allows at most 0 repeats"]);
+    // Bad command line: exit status 2.
+    let out = w.rx(&w.with_chain(&["dispense", "x.patient.json"], &chain, &[]));
+    assert_eq!(out.code, 2, "{out:#?}");
+    assert!(out.stderr.contains("--quantity"), "{out:#?}");
+
+    // A patient copy is never overwritten silently.
+    w.new_rx("amoxicillin.json", "a");
+    w.rx(&["new", doc.to_str().unwrap(), "--manifest", &manifest, "--out", "a"])
+        .fails(1, &["a.patient.json exists"]);
+
+    // Wrong chain: a manifest for chain 1, against the anvil node; a prescription made for chain 1.
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    m["chainId"] = 1.into();
+    std::fs::write(w.path("mainnet.json"), m.to_string()).unwrap();
+    w.rx(&[
+        "issue",
+        "a.patient.json",
+        "--rpc.url",
+        &w.devnet.rpc_url(),
+        "--manifest",
+        "mainnet.json",
+        "--private-key",
+        &w.keys[1],
+    ])
+    .fails(1, &["wrong chain: the RPC node is on chain 31337, the deployment manifest is for chain 1"]);
+    w.rx(&["new", doc.to_str().unwrap(), "--manifest", "mainnet.json", "--out", "m1"]).ok();
+    w.rx(&w.with_chain(&["issue", "m1.patient.json"], &chain, &["--private-key", &w.keys[1]])).fails(
+        1,
+        &["wrong chain: the prescription is on chain 1, the deployment manifest is for chain 31337"],
+    );
+
+    // Unknown prescription: dispensing one never issued.
+    let a = w.copy("a");
+    w.rx(&w.with_chain(
+        &["dispense", "a.patient.json", "--quantity", "1"],
+        &chain,
+        &["--private-key", &w.keys[2]],
+    ))
+    .fails(1, &[&format!("unknown prescription {}: it was never issued on chain 31337", a.rx_id())]);
+
+    // No consent: a patient who granted nothing.
+    let stranger = w.stranger.to_string();
+    let patient = w.patient.to_string();
+    std::fs::write(w.path("noconsent.json"), text.replace(&patient, &stranger)).unwrap();
+    w.rx(&["new", "noconsent.json", "--manifest", &manifest]).ok();
+    w.rx(&w.with_chain(&["issue", "noconsent.patient.json"], &chain, &["--private-key", &w.keys[1]])).fails(
+        1,
+        &[&format!("no consent: patient {} has not granted PRESCRIBE to {}", w.stranger, w.prescriber)],
+    );
+
+    // The pharmacy cannot issue in the prescriber's name; a signature by the wrong key is refused.
+    w.rx(&w.with_chain(&["issue", "a.patient.json"], &chain, &["--private-key", &w.keys[2]]))
+        .fails(1, &[&format!("the sender {} is not the prescriber {}", w.pharmacy, w.prescriber)]);
+    let forged = cast_sign(&w, &w.keys[2], &w.path("a.typed-data.json"));
+    w.rx(&w.with_chain(
+        &["issue", "a.patient.json", "--signature", &forged],
+        &chain,
+        &["--private-key", &w.keys[4]],
+    ))
+    .fails(1, &["invalid signature", &w.prescriber.to_string()]);
+    w.rx(&["sign", "a.patient.json", "--private-key", &w.keys[2]]).fails(1, &["is not the prescriber"]);
+
+    // Insufficient funds: a relayer with no ether.
+    let broke = PrivateKeySigner::random();
+    let signature = cast_sign(&w, &w.keys[1], &w.path("a.typed-data.json"));
+    w.rx(&w.with_chain(
+        &["issue", "a.patient.json", "--signature", &signature],
+        &chain,
+        &["--private-key", &key_hex(&broke)],
+    ))
+    .fails(1, &[&format!("insufficient funds: {} has 0 wei", broke.address())]);
+
+    // Issued once; a second time is refused.
+    w.rx(&w.with_chain(&["issue", "a.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+    w.rx(&w.with_chain(&["issue", "a.patient.json"], &chain, &["--private-key", &w.keys[1]]))
+        .fails(1, &[&format!("prescription {} is already issued", a.rx_id())]);
+    // Dispensing more than a fill holds.
+    w.rx(&w.with_chain(
+        &["dispense", "a.patient.json", "--quantity", "31"],
+        &chain,
+        &["--private-key", &w.keys[2]],
+    ))
+    .fails(1, &["31 units requested but only 30 remain"]);
+    // A dispense by an account that is not a pharmacy.
+    w.rx(&w.with_chain(
+        &["dispense", "a.patient.json", "--quantity", "1"],
+        &chain,
+        &["--private-key", &w.keys[4]],
+    ))
+    .fails(1, &[&format!("{} is not an active pharmacy", w.stranger)]);
+
+    // Altered copy, damaged code, wrong keystore password, missing signer.
+    let copy_text = std::fs::read_to_string(w.path("a.patient.json")).unwrap();
+    std::fs::write(w.path("edited.patient.json"), copy_text.replace("\"value\": 30", "\"value\": 60"))
+        .unwrap();
+    w.rx(&w.with_chain(
+        &["dispense", "edited.patient.json", "--quantity", "1"],
+        &chain,
+        &["--private-key", &w.keys[2]],
+    ))
+    .fails(1, &["patient copy: contentHash is", "the copy was altered"]);
+    let code = std::fs::read_to_string(w.path("a.code.txt")).unwrap();
+    let mut damaged: Vec<char> = code.trim().chars().collect();
+    let i = damaged.len() / 2;
+    damaged[i] = if damaged[i] == 'x' { 'y' } else { 'x' };
+    let damaged: String = damaged.into_iter().collect();
+    w.rx(&["verify", &damaged, "--api.url", "http://127.0.0.1:9", "--pharmacy", &w.pharmacy.to_string()])
+        .fails(1, &["prescription code: checksum mismatch"]);
+    let pharmacy_ks = w.keystore_path("pharmacy");
+    w.rx(&w.with_chain(
+        &["dispense", "a.patient.json", "--quantity", "1", "--keystore", &pharmacy_ks, "--password", "wrong"],
+        &chain,
+        &[],
+    ))
+    .fails(1, &["signer:", "wrong password?"]);
+    w.rx(&w.with_chain(&["dispense", "a.patient.json", "--quantity", "1"], &chain, &[]))
+        .fails(1, &["no signer: give --private-key"]);
+    // The API unreachable.
+    w.rx(&[
+        "verify",
+        "a.patient.json",
+        "--api.url",
+        "http://127.0.0.1:9",
+        "--pharmacy",
+        &w.pharmacy.to_string(),
+    ])
+    .fails(1, &["API: http://127.0.0.1:9/graphql"]);
+}
