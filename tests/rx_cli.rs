@@ -16,7 +16,7 @@ use medledger::{
     devnet::{repo_root, toolchain_command, Devnet},
     rx::PatientCopy,
 };
-use medledger_indexer::bindings::{ConsentRegistry, CredentialRegistry};
+use medledger_indexer::bindings::{ConsentRegistry, CredentialRegistry, IPrescriptions, Prescriptions};
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
@@ -194,15 +194,16 @@ async fn start_api(world: &World) -> Api {
     Api { child, url: format!("http://127.0.0.1:{port}") }
 }
 
-/// Runs `rx verify` until its exit status is `code` (the indexer catches up within a few blocks).
-async fn verify_until(world: &World, args: &[&str], code: i32) -> Out {
+/// Runs `rx verify` until its exit status is `code` and its output contains `expect` (the indexer catches
+/// up within a few blocks).
+async fn verify_until(world: &World, args: &[&str], code: i32, expect: &str) -> Out {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let out = world.rx(args);
-        if out.code == code {
+        if out.code == code && out.stdout.contains(expect) {
             return out;
         }
-        assert!(Instant::now() < deadline, "rx verify never exited with {code}:\n{out:#?}");
+        assert!(Instant::now() < deadline, "rx verify never exited with {code} saying {expect:?}:\n{out:#?}");
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -227,6 +228,24 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
 
     // 1. Raw keys: amoxicillin, 2 fills of 30, any pharmacy.
     let amox = w.new_rx("amoxicillin.json", "amox");
+    // The contract hashes the content and the terms as the patient copy does.
+    let contract =
+        Prescriptions::new(w.devnet.manifest().contracts.prescriptions, read_provider(&w.devnet.rpc_url()));
+    let c = &amox.prescription().content;
+    let on_chain_content = IPrescriptions::PrescriptionContent {
+        patientName: c.patientName.clone(),
+        patientIdentifier: c.patientIdentifier.clone(),
+        rxnormCode: c.rxnormCode.clone(),
+        drugName: c.drugName.clone(),
+        strength: c.strength.clone(),
+        dosageInstructions: c.dosageInstructions.clone(),
+        quantity: c.quantity,
+        unit: c.unit.clone(),
+        substitutionAllowed: c.substitutionAllowed,
+        salt: c.salt,
+    };
+    assert_eq!(contract.hashContent(on_chain_content).call().await.unwrap(), amox.content_hash());
+    assert_eq!(contract.hashPrescription(amox.prescription().terms()).call().await.unwrap(), amox.rx_id());
     assert!(w.path("amox.typed-data.json").exists() && w.path("amox.code.txt").exists());
     assert!(amox.issued().is_none());
     let out =
@@ -235,8 +254,7 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     let issued = w.copy("amox").issued().expect("the copy records the issuing transaction");
     assert!(out.stdout.contains(&issued.tx_hash.to_string()));
     let verify = ["verify", "amox.patient.json", "--api.url", &api.url, "--pharmacy", &pharmacy];
-    let out = verify_until(&w, &verify, 0).await;
-    assert!(out.stdout.contains("DISPENSABLE   up to 30 capsule"), "{out:#?}");
+    let out = verify_until(&w, &verify, 0, "DISPENSABLE   up to 30 capsule").await;
     assert!(out.stdout.contains("proven against the issued terms"), "{out:#?}");
     let out = w
         .rx_env(
@@ -245,8 +263,7 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
         )
         .ok();
     assert!(out.stdout.contains("fill 1 of 2, 10 of 60 units dispensed"), "{out:#?}");
-    let out = verify_until(&w, &verify, 0).await;
-    assert!(out.stdout.contains("up to 20 capsule"), "{out:#?}");
+    verify_until(&w, &verify, 0, "DISPENSABLE   up to 20 capsule").await;
 
     // 2. Keystores: oxycodone (schedule II, designated pharmacy); verify and dispense from the QR text.
     let oxy = w.new_rx("oxycodone.json", "oxy");
@@ -261,9 +278,15 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     let code = std::fs::read_to_string(w.path("oxy.code.txt")).unwrap().trim().to_owned();
     assert!(code.starts_with("MEDRX1:"));
     // No --pharmacy: the designated one.
-    let out =
-        verify_until(&w, &["verify", &code, "--api.url", &api.url, "--manifest", &w.manifest()], 0).await;
+    let out = verify_until(
+        &w,
+        &["verify", &code, "--api.url", &api.url, "--manifest", &w.manifest()],
+        0,
+        "up to 20 tablet",
+    )
+    .await;
     assert!(out.stdout.contains(&oxy.rx_id().to_string()) && out.stdout.contains("schedule II"), "{out:#?}");
+    assert!(out.stdout.contains(&format!("pharmacy      {}", w.pharmacy)), "{out:#?}");
     w.rx_env(
         &w.with_chain(
             &["dispense", "oxy.code.txt", "--quantity", "20", "--keystore", &pharmacy_ks],
@@ -274,8 +297,9 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     )
     .ok();
     // Fully dispensed: the verdict says why, with exit status 3.
-    let out = verify_until(&w, &["verify", "oxy.patient.json", "--api.url", &api.url], 3).await;
-    assert!(out.stdout.contains("NOT DISPENSABLE") && out.stdout.contains("NOTHING_LEFT"), "{out:#?}");
+    let out =
+        verify_until(&w, &["verify", "oxy.patient.json", "--api.url", &api.url], 3, "NOTHING_LEFT").await;
+    assert!(out.stdout.contains("NOT DISPENSABLE"), "{out:#?}");
 
     // 3. Signed with `cast wallet sign --data --from-file` over the typed data, relayed by a stranger.
     let relayed = w.new_rx("amoxicillin.json", "relayed");
@@ -290,10 +314,14 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
         ))
         .ok();
     assert!(out.stdout.contains(&format!("relayed by    {}", w.stranger)), "{out:#?}");
-    let out =
-        verify_until(&w, &["verify", "relayed.code.txt", "--api.url", &api.url, "--pharmacy", &pharmacy], 0)
-            .await;
-    assert!(out.stdout.contains(&relayed.rx_id().to_string()), "{out:#?}");
+    let rx_id = relayed.rx_id().to_string();
+    verify_until(
+        &w,
+        &["verify", "relayed.code.txt", "--api.url", &api.url, "--pharmacy", &pharmacy],
+        0,
+        &rx_id,
+    )
+    .await;
 
     // Unknown to the API: a prescription never issued.
     w.new_rx("amoxicillin.json", "never");
