@@ -50,14 +50,38 @@ pub fn toolchain_path(root: &Path, program: &str) -> Result<PathBuf> {
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
 
-/// A running local chain with the medledger contracts deployed. Dropping it stops anvil and removes its
-/// temporary files.
+/// anvil's (and Hardhat's) public test accounts: the keys of the mnemonic `test test test test test test test
+/// test test test test junk`, funded by every anvil started without `--mnemonic`. Public knowledge: never use
+/// them on a real network.
+pub const ANVIL_TEST_KEYS: [&str; 10] = [
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcb826e2ad4c8e6d5c",
+    "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+    "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",
+    "47e179ec197488593b187f80a00eb0da91f1b9d0b13f8733639f19c30a34926a",
+    "8b3a350cf5c34c9194ca85829a2df0ec3153be0318b5e2d3348e872092edffba",
+    "92db14e403b83dfe3df233f83dfa3a0d7096f21ca9b0d6d6b8d88b2b4ec1564e",
+    "4bbbf85ce3377467afe5d46f804f221813b2bb87f24d81f60f1fcdbf7cbf4356",
+    "dbda1821b80551c9d65939329250298aa3472ba22feea921c0cf5d620ea67b97",
+    "2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+];
+
+/// [`ANVIL_TEST_KEYS`] as signers.
+pub fn anvil_test_signers() -> Vec<PrivateKeySigner> {
+    ANVIL_TEST_KEYS.iter().filter_map(|k| k.parse().ok()).collect()
+}
+
+/// A chain with the medledger contracts deployed: an anvil this process started, or a node it attached to.
+/// Dropping it stops the anvil it started (an attached node keeps running) and removes its temporary files.
 #[derive(Debug)]
 pub struct Devnet {
-    anvil: AnvilInstance,
+    anvil: Option<AnvilInstance>,
+    rpc_url: String,
+    ws_url: String,
+    signers: Vec<PrivateKeySigner>,
     manifest: Manifest,
     manifest_path: PathBuf,
-    _workdir: tempfile::TempDir,
+    workdir: tempfile::TempDir,
 }
 
 impl Devnet {
@@ -65,6 +89,29 @@ impl Devnet {
     pub fn start(root: &Path) -> Result<Self> {
         let anvil_bin = toolchain_path(root, "anvil")?;
         let anvil = Anvil::new().path(anvil_bin).try_spawn().context("starting anvil")?;
+        let signers =
+            anvil.keys().iter().map(|k| PrivateKeySigner::from_signing_key(k.clone().into())).collect();
+        let (rpc_url, ws_url) = (anvil.endpoint(), anvil.ws_endpoint());
+        Self::deploy_to(root, Some(anvil), rpc_url, ws_url, signers)
+    }
+
+    /// Deploys the contracts to the running node at `rpc_url` (`http(s)://` or `ws(s)://`), signing with
+    /// anvil's first public test key ([`ANVIL_TEST_KEYS`]): for an anvil or Hardhat node started by hand.
+    /// The node is followed at `rpc_url` as given (WebSocket subscribes, HTTP polls).
+    pub fn attach(root: &Path, rpc_url: &str) -> Result<Self> {
+        if !["http://", "https://", "ws://", "wss://"].iter().any(|s| rpc_url.starts_with(s)) {
+            bail!("--rpc.url {rpc_url:?} is not an http(s):// or ws(s):// URL");
+        }
+        Self::deploy_to(root, None, rpc_url.to_owned(), rpc_url.to_owned(), anvil_test_signers())
+    }
+
+    fn deploy_to(
+        root: &Path,
+        anvil: Option<AnvilInstance>,
+        rpc_url: String,
+        ws_url: String,
+        signers: Vec<PrivateKeySigner>,
+    ) -> Result<Self> {
         // Inside deployments/, the one folder the deploy script may write to (foundry.toml fs_permissions).
         let deployments = root.join("deployments");
         std::fs::create_dir_all(&deployments).context("creating deployments/")?;
@@ -72,22 +119,27 @@ impl Devnet {
             .prefix(".devnet-")
             .tempdir_in(&deployments)
             .context("creating a scratch folder in deployments/")?;
-        let deployer = anvil.keys().first().context("anvil has no accounts")?;
+        let deployer = signers.first().context("the node has no test accounts")?;
         let deployer_key = format!("0x{}", alloy::hex::encode(deployer.to_bytes()));
         let manifest_path = workdir.path().join("manifest.json");
-        deploy(root, &anvil.endpoint(), &deployer_key, &manifest_path, workdir.path())?;
+        deploy(root, &rpc_url, &deployer_key, &manifest_path, workdir.path())?;
         let manifest = Manifest::load(&manifest_path)?;
-        Ok(Self { anvil, manifest, manifest_path, _workdir: workdir })
+        Ok(Self { anvil, rpc_url, ws_url, signers, manifest, manifest_path, workdir })
     }
 
-    /// The HTTP JSON-RPC URL.
+    /// The JSON-RPC URL transactions are sent to (HTTP for a started anvil).
     pub fn rpc_url(&self) -> String {
-        self.anvil.endpoint()
+        self.rpc_url.clone()
     }
 
-    /// The WebSocket JSON-RPC URL.
+    /// The URL the indexer follows: WebSocket for a started anvil, `--rpc.url` as given when attached.
     pub fn ws_url(&self) -> String {
-        self.anvil.ws_endpoint()
+        self.ws_url.clone()
+    }
+
+    /// Whether this process started the node (and stops it on drop).
+    pub const fn owns_node(&self) -> bool {
+        self.anvil.is_some()
     }
 
     /// Where the contracts are.
@@ -100,14 +152,19 @@ impl Devnet {
         &self.manifest_path
     }
 
+    /// The scratch folder (`deployments/.devnet-*`: manifest, forge broadcast logs), removed on drop.
+    pub fn scratch_dir(&self) -> &Path {
+        self.workdir.path()
+    }
+
     /// anvil's well-known test accounts as signers (account 0 deployed and administers the contracts).
     pub fn signers(&self) -> Vec<PrivateKeySigner> {
-        self.anvil.keys().iter().map(|k| PrivateKeySigner::from_signing_key(k.clone().into())).collect()
+        self.signers.clone()
     }
 
     /// anvil's test account addresses.
-    pub fn addresses(&self) -> &[Address] {
-        self.anvil.addresses()
+    pub fn addresses(&self) -> Vec<Address> {
+        self.signers.iter().map(PrivateKeySigner::address).collect()
     }
 }
 
@@ -135,4 +192,19 @@ pub fn deploy(
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anvil_test_keys_are_the_well_known_accounts() {
+        let signers = anvil_test_signers();
+        assert_eq!(signers.len(), ANVIL_TEST_KEYS.len(), "every key parses");
+        let first: Address = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266".parse().unwrap();
+        let last: Address = "0xa0Ee7A142d267C1f36714E4a8F75612F20a79720".parse().unwrap();
+        assert_eq!(signers[0].address(), first);
+        assert_eq!(signers[9].address(), last);
+    }
 }

@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use medledger::{
+    demo,
     devnet::{repo_root, Devnet},
     server::{self, ServerConfig},
 };
@@ -24,11 +25,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Bring up a local system: anvil, a throwaway PostgreSQL and the deployed contracts.
+    /// Bring up a local system: anvil, a throwaway PostgreSQL, the deployed contracts, the indexer and the
+    /// GraphQL API, with the demo story played through the contracts.
     ///
-    /// Everything it starts is stopped, and every temporary file removed, on Ctrl-C.
+    /// Prints a banner with the GraphQL and RPC URLs, the contract addresses and the demo accounts (anvil's
+    /// public test keys) with their roles. Everything it starts is stopped, and every temporary file removed,
+    /// on Ctrl-C.
     #[command(
-        after_help = "Example:\n  medledger dev\n  DATABASE_URL=postgres://localhost/medledger medledger dev"
+        after_help = "Examples:\n  medledger dev                      # anvil, PostgreSQL, contracts, demo story, indexer, API\n  \
+                      medledger dev --simulate           # ... and a simulated action every 3 s\n  \
+                      medledger dev --no-seed            # empty contracts\n  \
+                      medledger dev --rpc.url http://127.0.0.1:8545   # deploy to an anvil you started\n  \
+                      DATABASE_URL=postgres://localhost/medledger medledger dev"
     )]
     Dev(DevArgs),
     /// Start a throwaway PostgreSQL cluster, print its URL and keep it until Ctrl-C (or until this process
@@ -228,6 +236,33 @@ struct DevArgs {
         help_heading = "API"
     )]
     api_addr: SocketAddr,
+    /// Attach to this running node (an anvil or Hardhat node with the default test accounts) instead of
+    /// starting anvil: the contracts are deployed there with anvil's first test key, and the node keeps
+    /// running on exit. `ws://` is followed by subscription, `http://` by polling.
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL", help_heading = "Chain")]
+    rpc_url: Option<String>,
+    #[command(flatten)]
+    demo: DemoArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Demo")]
+struct DemoArgs {
+    /// Play the demo story through the contracts before serving (the default): licences, consents (one
+    /// signed and relayed, one revoked), an episode with a hidden record, prescriptions (refilled, expired,
+    /// schedule II partially filled, cancelled), emergency access, a suspension. Documents: examples/demo/.
+    #[arg(long, overrides_with = "no_seed")]
+    seed: bool,
+    /// Start with empty contracts (no demo story).
+    #[arg(long = "no-seed", env = "MEDLEDGER_DEV_NO_SEED")]
+    no_seed: bool,
+    /// After the story, keep producing a little activity (an anchor, a prescription issued and dispensed,
+    /// a consent) so subscriptions and live statuses move; one log line per action.
+    #[arg(long, env = "MEDLEDGER_DEV_SIMULATE")]
+    simulate: bool,
+    /// Milliseconds between two simulated actions.
+    #[arg(long = "simulate.interval-ms", env = "MEDLEDGER_DEV_SIMULATE_INTERVAL_MS", default_value_t = 3_000)]
+    simulate_interval_ms: u64,
 }
 
 #[derive(Debug, Args)]
@@ -403,6 +438,26 @@ async fn pg() -> Result<()> {
 }
 
 async fn dev(args: DevArgs) -> Result<()> {
+    let demo = args.demo;
+    let seed = !demo.no_seed;
+    if demo.simulate && !seed {
+        anyhow::bail!("--simulate acts on the demo story's accounts and episode: drop --no-seed");
+    }
+    // One stop signal for every phase: Ctrl-C or SIGTERM, or an early failure.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = std::sync::Arc::new(stop_tx);
+    let on_signal = stop_tx.clone();
+    tokio::spawn(async move {
+        server::shutdown_signal().await;
+        let _ = on_signal.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
     let root = repo_root();
     let (pg, db_url) = match args.db.url {
         Some(url) => (None, url),
@@ -413,7 +468,12 @@ async fn dev(args: DevArgs) -> Result<()> {
             (Some(pg), url)
         }
     };
-    let devnet = tokio::task::spawn_blocking(move || Devnet::start(&root)).await??;
+    let rpc_url = args.rpc_url;
+    let devnet = tokio::task::spawn_blocking(move || match rpc_url {
+        Some(url) => Devnet::attach(&root, &url),
+        None => Devnet::start(&root),
+    })
+    .await??;
     let manifest = devnet.manifest().clone();
     info!(target: "medledger::dev", rpc = %devnet.rpc_url(), chain_id = manifest.chain_id, "contracts deployed");
 
@@ -424,29 +484,116 @@ async fn dev(args: DevArgs) -> Result<()> {
     let listener = bind(api.listen).await?;
     let api_addr = listener.local_addr().context("reading the API address")?;
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
+    let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;
+    print_banner(&devnet, &chain, api_addr, &db_url, pg.as_ref().map(|pg| pg.dir()));
 
+    let mut services = tokio::spawn(
+        Services { indexer, pool, metrics: None, api: Some((listener, api)) }.run(stopped()),
+    );
+    let play = async {
+        let story = if seed {
+            let started = std::time::Instant::now();
+            let story = tokio::select! {
+                story = demo::seed(&chain) => story.context("playing the demo story")?,
+                () = stopped() => return Ok(()),
+            };
+            print_story(&chain, &story);
+            info!(target: "medledger::dev", transactions = story.transactions,
+                secs = started.elapsed().as_secs_f32(), "demo story played");
+            Some(story)
+        } else {
+            None
+        };
+        println!("medledger dev is ready (Ctrl-C stops everything and removes its files)");
+        match story {
+            Some(story) if demo.simulate => {
+                let every = Duration::from_millis(demo.simulate_interval_ms.max(100));
+                demo::simulate(&chain, &story, every, stopped()).await
+            }
+            _ => {
+                stopped().await;
+                Ok(())
+            }
+        }
+    };
+    let mut services_result = None;
+    let result = tokio::select! {
+        r = play => r,
+        r = &mut services => {
+            let r = r.context("service task").and_then(|r| r);
+            let stopped_early = r.is_ok();
+            services_result = Some(r);
+            if stopped_early { Ok(()) } else { Err(anyhow::anyhow!("the indexer or the API failed")) }
+        }
+    };
+    let _ = stop_tx.send(true);
+    info!(target: "medledger::dev", "shutting down");
+    let services_result = match services_result {
+        Some(r) => r,
+        None => services.await.context("service task").and_then(|r| r),
+    };
+    drop(chain);
+    drop(devnet);
+    drop(pg);
+    result.and(services_result)
+}
+
+/// The banner: where everything is, and who is who.
+fn print_banner(
+    devnet: &Devnet,
+    chain: &demo::Chain,
+    api_addr: SocketAddr,
+    db_url: &str,
+    pg_dir: Option<&std::path::Path>,
+) {
+    let manifest = devnet.manifest();
     let contracts = manifest.contracts;
-    println!("medledger dev is up (Ctrl-C stops everything and removes its files)");
+    println!("medledger dev");
     println!(
         "  GraphQL        http://{api_addr}/graphql  (GraphiQL in a browser; subscriptions on the same URL)"
     );
     println!("  health         http://{api_addr}/readyz   metrics: http://{api_addr}/metrics");
-    println!("  RPC            {}  (ws: {})", devnet.rpc_url(), devnet.ws_url());
+    if devnet.owns_node() {
+        println!("  RPC            {}  (ws: {})", devnet.rpc_url(), devnet.ws_url());
+    } else {
+        println!("  RPC            {}  (attached; keeps running on exit)", devnet.rpc_url());
+    }
     println!("  PostgreSQL     {db_url}");
     println!("  chain id       {}", manifest.chain_id);
     println!("  CredentialRegistry  {}", contracts.credential_registry);
     println!("  ConsentRegistry     {}", contracts.consent_registry);
     println!("  RecordAnchors       {}", contracts.record_anchors);
     println!("  Prescriptions       {}", contracts.prescriptions);
-    println!("  deployer, admin and registrar  {} (anvil test key 0)", devnet.addresses()[0]);
+    match pg_dir {
+        Some(dir) => println!("  temporary files     {} {}", devnet.scratch_dir().display(), dir.display()),
+        None => println!("  temporary files     {}", devnet.scratch_dir().display()),
+    }
+    println!("  accounts (anvil's public test keys: for local chains only)");
+    for m in chain.cast().members() {
+        println!("    {:<10}  {}  {}  {} ({})", m.role.as_str(), m.address(), m.key_hex(), m.name, m.part);
+    }
+}
 
-    let result = Services { indexer, pool, metrics: None, api: Some((listener, api)) }
-        .run(server::shutdown_signal())
-        .await;
-    info!(target: "medledger::dev", "shutting down");
-    drop(devnet);
-    drop(pg);
-    result
+/// The story's outcome: the prescriptions with their ids and content hashes, the episode, the emergency.
+fn print_story(chain: &demo::Chain, story: &demo::SeededStory) {
+    let cast = chain.cast();
+    println!("demo story played ({} transactions; documents in examples/demo/)", story.transactions);
+    for rx in &story.prescriptions {
+        println!("  rx {:<20} {}  contentHash {}", rx.label, rx.rx_id, rx.content_hash());
+        println!("     {:<20} {}: {}", "", rx.document, rx.summary);
+    }
+    println!(
+        "  episode {}  {}: {} records, record {} hidden by the patient",
+        story.episode_id, cast.maria.name, story.records, story.hidden_record
+    );
+    println!(
+        "  emergency  {} -> {} until {}",
+        cast.haddad.name,
+        cast.chen.name,
+        chrono::DateTime::from_timestamp(i64::try_from(story.emergency_until).unwrap_or(i64::MAX), 0)
+            .map_or_else(|| story.emergency_until.to_string(), |t| t.to_rfc3339())
+    );
+    println!("  suspended  {} {}", cast.lindqvist.name, cast.lindqvist.address());
 }
 
 #[cfg(test)]

@@ -1,0 +1,135 @@
+//! The demo's connection to the chain: one provider signing for every cast member, the deployed contracts,
+//! and the few node calls the story needs (block time, time travel).
+
+use super::Cast;
+use alloy::{
+    network::{Ethereum, EthereumWallet},
+    primitives::U256,
+    providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
+    rpc::types::TransactionReceipt,
+    signers::local::PrivateKeySigner,
+};
+use anyhow::{bail, Context, Result};
+use medledger_indexer::{
+    bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors},
+    Manifest,
+};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// A connection to a chain with the medledger contracts deployed, signing as any cast member.
+#[derive(Debug)]
+pub struct Chain {
+    provider: DynProvider,
+    manifest: Manifest,
+    cast: Cast,
+    sent: AtomicUsize,
+    nonce: AtomicU64,
+}
+
+impl Chain {
+    /// Connects to `rpc_url` (`http(s)://` or `ws(s)://`) with anvil's test accounts as the cast.
+    pub async fn connect(rpc_url: &str, manifest: Manifest, signers: &[PrivateKeySigner]) -> Result<Self> {
+        let cast = Cast::new(signers)?;
+        let mut wallet = EthereumWallet::from(cast.registrar.signer.clone());
+        for m in cast.members() {
+            wallet.register_signer(m.signer.clone());
+        }
+        // Nonces from the node each time: the story and the simulation share the accounts.
+        let provider = ProviderBuilder::new()
+            .disable_recommended_fillers()
+            .with_simple_nonce_management()
+            .with_gas_estimation()
+            .fetch_chain_id()
+            .wallet(wallet)
+            .connect(rpc_url)
+            .await
+            .with_context(|| format!("connecting to {rpc_url}"))?
+            .erased();
+        let chain_id = provider.get_chain_id().await.context("eth_chainId")?;
+        if chain_id != manifest.chain_id {
+            bail!("the node's chain id is {chain_id}, the manifest's {}", manifest.chain_id);
+        }
+        Ok(Self { provider, manifest, cast, sent: AtomicUsize::new(0), nonce: AtomicU64::new(0) })
+    }
+
+    /// The provider (signs for every cast member; pick one with `.from()`).
+    pub const fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The deployment.
+    pub const fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The cast.
+    pub const fn cast(&self) -> &Cast {
+        &self.cast
+    }
+
+    /// How many transactions this connection has sent (and seen succeed).
+    pub fn transactions_sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    /// A fresh prescription nonce (distinct terms for otherwise identical prescriptions).
+    pub(crate) fn next_rx_nonce(&self) -> U256 {
+        U256::from(self.nonce.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    pub(crate) fn credentials(&self) -> CredentialRegistry::CredentialRegistryInstance<DynProvider> {
+        CredentialRegistry::new(self.manifest.contracts.credential_registry, self.provider.clone())
+    }
+
+    pub(crate) fn consent(&self) -> ConsentRegistry::ConsentRegistryInstance<DynProvider> {
+        ConsentRegistry::new(self.manifest.contracts.consent_registry, self.provider.clone())
+    }
+
+    pub(crate) fn anchors(&self) -> RecordAnchors::RecordAnchorsInstance<DynProvider> {
+        RecordAnchors::new(self.manifest.contracts.record_anchors, self.provider.clone())
+    }
+
+    pub(crate) fn prescriptions(&self) -> Prescriptions::PrescriptionsInstance<DynProvider> {
+        Prescriptions::new(self.manifest.contracts.prescriptions, self.provider.clone())
+    }
+
+    /// Waits for a sent transaction's receipt; a failed send or a reverted transaction is an error naming
+    /// `what`.
+    pub(crate) async fn confirm(
+        &self,
+        what: &str,
+        sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
+    ) -> Result<TransactionReceipt> {
+        let pending = sent.with_context(|| format!("{what}: sending"))?;
+        let receipt = pending.get_receipt().await.with_context(|| format!("{what}: waiting for the receipt"))?;
+        if !receipt.status() {
+            bail!("{what}: transaction {} reverted", receipt.transaction_hash);
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        Ok(receipt)
+    }
+
+    /// The latest block's timestamp.
+    pub async fn now(&self) -> Result<u64> {
+        let block = self
+            .provider
+            .get_block(alloy::eips::BlockId::latest())
+            .await
+            .context("reading the latest block")?
+            .context("the node has no latest block")?;
+        Ok(block.header.timestamp)
+    }
+
+    /// Moves the chain's clock `secs` forward and mines a block (anvil's `evm_increaseTime` + `evm_mine`).
+    pub async fn advance_time(&self, secs: u64) -> Result<()> {
+        self.provider
+            .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), [U256::from(secs)])
+            .await
+            .context("evm_increaseTime (the demo story needs anvil or another node with time travel)")?;
+        self.provider
+            .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
+            .await
+            .context("evm_mine")?;
+        Ok(())
+    }
+}

@@ -1,0 +1,372 @@
+//! The demo story, played through the real contracts by [`seed`]:
+//!
+//! 1. the registrar licenses three prescribers and two pharmacies;
+//! 2. Maria consents to Dr. Okafor (read, write, prescribe); James consents by an EIP-712 signature that the
+//!    relayer submits;
+//! 3. Dr. Okafor opens an episode of care for Maria and anchors encounters;
+//! 4. prescriptions from `examples/demo/prescriptions/`: lisinopril with refills (first fill), amoxicillin
+//!    for James that is never filled;
+//! 5. the chain's clock moves 26 days on: the lisinopril refill is due (second fill), the amoxicillin has
+//!    expired; Maria moves her lisinopril to Bayview Pharmacy;
+//! 6. two more encounters, one of which Maria hides; a schedule II oxycodone prescription partially filled
+//!    (10 of 30 tablets); an atorvastatin prescription cancelled by the prescriber (dose changed);
+//! 7. Maria grants Dr. Lindqvist read access for a second opinion and revokes it; Dr. Haddad opens
+//!    emergency access to Chen Wei; the registrar suspends Dr. Lindqvist.
+
+use super::{
+    documents::{document, salted_hash},
+    Chain, Member,
+};
+use crate::rx::{domain, random_salt, MedicationRequest, RxTerms};
+use alloy::{
+    primitives::{aliases::U40, FixedBytes, B256, U256},
+    signers::SignerSync,
+    sol,
+    sol_types::{eip712_domain, SolStruct},
+};
+use anyhow::{ensure, Context, Result};
+use medledger_indexer::bindings::{Prescriptions, RecordAnchors};
+use tracing::info;
+
+const DAY: u64 = 86_400;
+/// Consent scope: read records.
+pub(crate) const READ: u8 = 1;
+/// Consent scope: anchor records.
+pub(crate) const WRITE: u8 = 2;
+/// Consent scope: issue prescriptions.
+pub(crate) const PRESCRIBE: u8 = 4;
+/// How far the story moves the chain's clock: past the lisinopril's 25-day refill interval and past the
+/// amoxicillin's 10-day validity.
+pub const TIME_JUMP_SECS: u64 = 26 * DAY;
+/// How long Dr. Haddad's emergency access lasts.
+pub const EMERGENCY_SECS: u32 = 6 * 3600;
+/// Off-chain reason code of the atorvastatin cancellation: the dose changed.
+pub const CANCEL_REASON_DOSE_CHANGED: u16 = 2;
+/// Off-chain reason code of the emergency access: patient unconscious.
+pub const EMERGENCY_REASON_UNCONSCIOUS: u16 = 1;
+/// Off-chain reason code of Dr. Lindqvist's suspension: board investigation.
+pub const SUSPEND_REASON_INVESTIGATION: u16 = 3;
+/// Controlled-substance schedules II–V (bits 2..5).
+const SCHEDULES_II_TO_V: u8 = 0b0011_1100;
+/// The licensing jurisdiction.
+const JURISDICTION: &[u8] = b"US-CA";
+
+sol! {
+    /// The EIP-712 `Grant` a patient signs for `ConsentRegistry.grantWithSig`.
+    #[derive(Debug)]
+    struct Grant {
+        address patient;
+        address grantee;
+        uint8 scopes;
+        uint40 expiresAt;
+        uint256 nonce;
+        uint256 deadline;
+    }
+}
+
+/// A prescription the story issued, with what the patient's copy holds (salt, terms).
+#[derive(Debug, Clone)]
+pub struct SeededRx {
+    /// Which step of the story: `refillable`, `expired`, `schedule-ii-partial` or `cancelled` (and
+    /// `simulated` for the simulation's).
+    pub label: &'static str,
+    /// The document under `examples/demo/`.
+    pub document: &'static str,
+    /// Where it stands after the story, in words.
+    pub summary: String,
+    /// The rxId.
+    pub rx_id: B256,
+    /// The terms sent on chain.
+    pub terms: RxTerms,
+    /// The salt of the content commitment (off chain, in the patient's copy).
+    pub salt: B256,
+}
+
+impl SeededRx {
+    /// The content hash (what a pharmacy proves with `verifyPrescription`).
+    pub const fn content_hash(&self) -> B256 {
+        self.terms.contentHash
+    }
+}
+
+/// What [`seed`] produced.
+#[derive(Debug, Clone)]
+pub struct SeededStory {
+    /// The prescriptions, in the order issued.
+    pub prescriptions: Vec<SeededRx>,
+    /// Maria's episode of care.
+    pub episode_id: u64,
+    /// How many records it holds.
+    pub records: u32,
+    /// The index of the record Maria hid.
+    pub hidden_record: u32,
+    /// When Dr. Haddad's emergency access to Chen Wei ends (chain time, unix seconds).
+    pub emergency_until: u64,
+    /// Transactions the story sent.
+    pub transactions: usize,
+}
+
+impl SeededStory {
+    /// The prescription of the step `label`.
+    pub fn rx(&self, label: &str) -> Option<&SeededRx> {
+        self.prescriptions.iter().find(|rx| rx.label == label)
+    }
+}
+
+/// Plays the story (see the module documentation) through the contracts of `chain`. Needs a node that
+/// travels in time (`evm_increaseTime`: anvil, Hardhat) and the contracts freshly deployed.
+pub async fn seed(chain: &Chain) -> Result<SeededStory> {
+    let sent_before = chain.transactions_sent();
+    let cast = chain.cast();
+    let t0 = chain.now().await?;
+
+    // 1. Licensing.
+    let jurisdiction = FixedBytes::<8>::right_padding_from(JURISDICTION);
+    let licensed = [
+        (&cast.okafor, 1u8, SCHEDULES_II_TO_V),
+        (&cast.lindqvist, 1, SCHEDULES_II_TO_V),
+        (&cast.haddad, 1, SCHEDULES_II_TO_V),
+        (&cast.mission, 2, 0),
+        (&cast.bayview, 2, 0),
+    ];
+    for (member, kind, schedules) in licensed {
+        let license = format!("US-CA license of {} ({})", member.name, member.part);
+        let hash = salted_hash(random_salt(), license.as_bytes());
+        let expires = U40::from(t0 + 2 * 365 * DAY);
+        let call = chain.credentials().register(member.address(), kind, hash, jurisdiction, expires, schedules);
+        chain.confirm("licensing", call.from(cast.registrar.address()).send().await).await?;
+        info!(target: "medledger::demo", account = %member.address(), name = member.name,
+            kind = member.role.as_str(), "licensed");
+    }
+
+    // 2. Consents: Maria directly, James by signature through the relayer.
+    grant(chain, &cast.maria, &cast.okafor, READ | WRITE | PRESCRIBE, t0 + 365 * DAY).await?;
+    grant_by_signature(chain, &cast.james, &cast.okafor, READ | PRESCRIBE, t0 + 180 * DAY, &cast.relayer)
+        .await?;
+
+    // 3. An episode of care with its first encounters.
+    let call = chain.anchors().openEpisode(cast.maria.address());
+    let receipt = chain.confirm("opening an episode", call.from(cast.okafor.address()).send().await).await?;
+    let episode_id = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<RecordAnchors::EpisodeOpened>().ok())
+        .context("no EpisodeOpened event")?
+        .inner
+        .data
+        .episodeId;
+    info!(target: "medledger::demo", episode_id, patient = %cast.maria.address(), "episode opened");
+    anchor(chain, &cast.okafor, episode_id, "encounters/01-intake.json").await?;
+    anchor(chain, &cast.okafor, episode_id, "encounters/02-labs.json").await?;
+
+    // 4. A refillable prescription (first fill) and an antibiotic that will never be filled.
+    let lisinopril = issue(chain, "prescriptions/lisinopril.json").await?;
+    dispense(chain, &cast.mission, lisinopril.rx_id, lisinopril.terms.quantityPerFill).await?;
+    let amoxicillin = issue(chain, "prescriptions/amoxicillin.json").await?;
+
+    // 5. 26 days later.
+    chain.advance_time(TIME_JUMP_SECS).await?;
+    info!(target: "medledger::demo", days = TIME_JUMP_SECS / DAY, "the chain's clock moved on");
+    dispense(chain, &cast.mission, lisinopril.rx_id, lisinopril.terms.quantityPerFill).await?;
+    let call = chain.prescriptions().changePharmacy(lisinopril.terms.clone(), cast.bayview.address());
+    chain.confirm("changing the pharmacy", call.from(cast.maria.address()).send().await).await?;
+    info!(target: "medledger::demo", rx_id = %lisinopril.rx_id, pharmacy = %cast.bayview.address(),
+        "patient moved a prescription to another pharmacy");
+
+    // 6. More encounters, one hidden; a partially filled schedule II; a cancelled prescription.
+    anchor(chain, &cast.okafor, episode_id, "encounters/03-behavioral-health.json").await?;
+    let records = 1 + anchor(chain, &cast.okafor, episode_id, "encounters/04-follow-up.json").await?;
+    let hidden_record = 2;
+    let call = chain.anchors().setRecordHidden(episode_id, hidden_record, true);
+    chain.confirm("hiding a record", call.from(cast.maria.address()).send().await).await?;
+    info!(target: "medledger::demo", episode_id, index = hidden_record, "patient hid a record");
+
+    let oxycodone = issue(chain, "prescriptions/oxycodone.json").await?;
+    let partial = 10;
+    dispense(chain, &cast.bayview, oxycodone.rx_id, partial).await?;
+
+    let atorvastatin = issue(chain, "prescriptions/atorvastatin.json").await?;
+    let call = chain.prescriptions().cancel(atorvastatin.rx_id, CANCEL_REASON_DOSE_CHANGED);
+    chain.confirm("cancelling", call.from(cast.okafor.address()).send().await).await?;
+    info!(target: "medledger::demo", rx_id = %atorvastatin.rx_id, reason = CANCEL_REASON_DOSE_CHANGED,
+        "prescription cancelled");
+
+    // 7. A second opinion granted and revoked; emergency access; a suspension.
+    let now = chain.now().await?;
+    grant(chain, &cast.maria, &cast.lindqvist, READ, now + 30 * DAY).await?;
+    let call = chain.consent().revoke(cast.lindqvist.address());
+    chain.confirm("revoking consent", call.from(cast.maria.address()).send().await).await?;
+    info!(target: "medledger::demo", patient = %cast.maria.address(), grantee = %cast.lindqvist.address(),
+        "consent revoked");
+
+    let call = chain.consent().openEmergencyAccess(cast.chen.address(), EMERGENCY_REASON_UNCONSCIOUS, EMERGENCY_SECS);
+    let receipt =
+        chain.confirm("opening emergency access", call.from(cast.haddad.address()).send().await).await?;
+    let block = receipt.block_number.context("receipt without a block")?;
+    let opened_at = chain
+        .provider()
+        .get_block(block.into())
+        .await
+        .context("reading the emergency access block")?
+        .context("the emergency access block is gone")?
+        .header
+        .timestamp;
+    let emergency_until = opened_at + u64::from(EMERGENCY_SECS);
+    info!(target: "medledger::demo", patient = %cast.chen.address(), grantee = %cast.haddad.address(),
+        until = emergency_until, "emergency access opened");
+
+    let call = chain.credentials().suspend(cast.lindqvist.address(), SUSPEND_REASON_INVESTIGATION);
+    chain.confirm("suspending", call.from(cast.registrar.address()).send().await).await?;
+    info!(target: "medledger::demo", account = %cast.lindqvist.address(), reason = SUSPEND_REASON_INVESTIGATION,
+        "credential suspended");
+
+    let q = lisinopril.terms.quantityPerFill;
+    let prescriptions = vec![
+        lisinopril.labelled(
+            "refillable",
+            format!("2 of {} fills dispensed ({q} each), moved to {}", lisinopril.terms.fills, cast.bayview.name),
+        ),
+        amoxicillin.labelled("expired", "never filled; expired".to_owned()),
+        oxycodone.labelled(
+            "schedule-ii-partial",
+            format!("schedule II, {partial} of {} dispensed (partial fill)", oxycodone.terms.quantityPerFill),
+        ),
+        atorvastatin.labelled("cancelled", "cancelled by the prescriber (dose changed)".to_owned()),
+    ];
+    Ok(SeededStory {
+        prescriptions,
+        episode_id,
+        records,
+        hidden_record,
+        emergency_until,
+        transactions: chain.transactions_sent() - sent_before,
+    })
+}
+
+/// A prescription issued from a demo document.
+#[derive(Debug, Clone)]
+pub(crate) struct Issued {
+    pub(crate) document: &'static str,
+    pub(crate) rx_id: B256,
+    pub(crate) terms: RxTerms,
+    pub(crate) salt: B256,
+}
+
+impl Issued {
+    fn labelled(self, label: &'static str, summary: String) -> SeededRx {
+        SeededRx { label, document: self.document, summary, rx_id: self.rx_id, terms: self.terms, salt: self.salt }
+    }
+}
+
+/// Issues the prescription of the demo document `name` (valid from now), with a fresh salt and nonce; checks
+/// that the contract's rxId is the one computed off chain.
+pub(crate) async fn issue(chain: &Chain, name: &'static str) -> Result<Issued> {
+    let doc = document(name)?;
+    let now = chain.now().await?;
+    let now = chrono::DateTime::from_timestamp(i64::try_from(now)?, 0).context("block time out of range")?;
+    let salt = random_salt();
+    let prescription = MedicationRequest::parse(doc.text)
+        .and_then(|d| d.resolved(now))
+        .and_then(|d| d.prescription(salt, chain.next_rx_nonce()))
+        .with_context(|| format!("demo document {name}"))?;
+    let terms = prescription.terms();
+    let m = chain.manifest();
+    let rx_id = prescription.rx_id(&domain(m.chain_id, m.contracts.prescriptions));
+    let call = chain.prescriptions().issue(terms.clone());
+    let receipt = chain.confirm(&format!("issuing {name}"), call.from(terms.prescriber).send().await).await?;
+    let logged = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<Prescriptions::PrescriptionIssued>().ok())
+        .context("no PrescriptionIssued event")?
+        .inner
+        .data
+        .rxId;
+    ensure!(logged == rx_id, "the contract's rxId {logged} differs from the one computed off chain {rx_id}");
+    info!(target: "medledger::demo", document = name, %rx_id, patient = %terms.patient,
+        prescriber = %terms.prescriber, schedule = terms.schedule, fills = terms.fills, "prescription issued");
+    Ok(Issued { document: name, rx_id, terms, salt })
+}
+
+/// `pharmacy` dispenses `quantity` units; the dispensing record stays with the pharmacy, salted and hashed.
+pub(crate) async fn dispense(chain: &Chain, pharmacy: &Member, rx_id: B256, quantity: u32) -> Result<()> {
+    let record = serde_json::json!({
+        "rxId": rx_id,
+        "quantity": quantity,
+        "pharmacy": pharmacy.name,
+        "lot": format!("LOT-{}", &alloy::hex::encode(random_salt())[..8]),
+    });
+    let hash = salted_hash(random_salt(), record.to_string().as_bytes());
+    let call = chain.prescriptions().dispense(rx_id, quantity, hash);
+    chain.confirm("dispensing", call.from(pharmacy.address()).send().await).await?;
+    info!(target: "medledger::demo", %rx_id, pharmacy = %pharmacy.address(), quantity, "dispensed");
+    Ok(())
+}
+
+/// `author` anchors the demo encounter `name` in `episode_id` (content and storage pointer salted and
+/// hashed); returns the record's index.
+pub(crate) async fn anchor(chain: &Chain, author: &Member, episode_id: u64, name: &str) -> Result<u32> {
+    let doc = document(name)?;
+    let salt = random_salt();
+    let content = salted_hash(salt, doc.text.as_bytes());
+    let pointer = salted_hash(salt, format!("ehr://mission-family-practice/{name}").as_bytes());
+    let call = chain.anchors().anchorRecord(episode_id, content, pointer);
+    let receipt = chain.confirm("anchoring a record", call.from(author.address()).send().await).await?;
+    let index = receipt
+        .inner
+        .logs()
+        .iter()
+        .find_map(|l| l.log_decode::<RecordAnchors::RecordAnchored>().ok())
+        .context("no RecordAnchored event")?
+        .inner
+        .data
+        .index;
+    info!(target: "medledger::demo", episode_id, index, author = %author.address(), "record anchored");
+    Ok(index)
+}
+
+/// `patient` grants `scopes` to `grantee` until `expires_at` (or replaces its grant).
+pub(crate) async fn grant(chain: &Chain, patient: &Member, grantee: &Member, scopes: u8, expires_at: u64) -> Result<()> {
+    let call = chain.consent().grant(grantee.address(), scopes, U40::from(expires_at));
+    chain.confirm("granting consent", call.from(patient.address()).send().await).await?;
+    info!(target: "medledger::demo", patient = %patient.address(), grantee = %grantee.address(), scopes,
+        expires_at, relayed = false, "consent granted");
+    Ok(())
+}
+
+/// `patient` signs an EIP-712 `Grant` and `relayer` submits it with `grantWithSig`.
+async fn grant_by_signature(
+    chain: &Chain,
+    patient: &Member,
+    grantee: &Member,
+    scopes: u8,
+    expires_at: u64,
+    relayer: &Member,
+) -> Result<()> {
+    let registry = chain.manifest().contracts.consent_registry;
+    let nonce = chain.consent().nonces(patient.address()).call().await.context("reading the consent nonce")?;
+    let deadline = U256::from(chain.now().await? + 3600);
+    let expires = U40::from(expires_at);
+    let typed = Grant { patient: patient.address(), grantee: grantee.address(), scopes, expiresAt: expires, nonce, deadline };
+    let domain = eip712_domain! {
+        name: "medledger ConsentRegistry",
+        version: "1",
+        chain_id: chain.manifest().chain_id,
+        verifying_contract: registry,
+    };
+    let signature = patient.signer.sign_hash_sync(&typed.eip712_signing_hash(&domain)).context("signing")?;
+    let call = chain.consent().grantWithSig(
+        patient.address(),
+        grantee.address(),
+        scopes,
+        expires,
+        deadline,
+        signature.as_bytes().to_vec().into(),
+    );
+    chain.confirm("relaying a signed consent", call.from(relayer.address()).send().await).await?;
+    info!(target: "medledger::demo", patient = %patient.address(), grantee = %grantee.address(), scopes,
+        expires_at, relayer = %relayer.address(), relayed = true, "consent granted");
+    Ok(())
+}
