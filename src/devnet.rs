@@ -54,7 +54,7 @@ pub fn toolchain_path(root: &Path, program: &str) -> Result<PathBuf> {
 /// test test test test junk`, funded by every anvil started without `--mnemonic`. Public knowledge: never use
 /// them on a real network.
 pub const ANVIL_TEST_KEYS: [&str; 10] = [
-    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcb826e2ad4c8e6d5c",
+    "ac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
     "59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
     "5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
     "7c852118294e51e653712a81e05800f419141751be58f605c371e15141b007a6",

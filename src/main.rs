@@ -261,7 +261,11 @@ struct DemoArgs {
     #[arg(long, env = "MEDLEDGER_DEV_SIMULATE")]
     simulate: bool,
     /// Milliseconds between two simulated actions.
-    #[arg(long = "simulate.interval-ms", env = "MEDLEDGER_DEV_SIMULATE_INTERVAL_MS", default_value_t = 3_000)]
+    #[arg(
+        long = "simulate.interval-ms",
+        env = "MEDLEDGER_DEV_SIMULATE_INTERVAL_MS",
+        default_value_t = 3_000
+    )]
     simulate_interval_ms: u64,
 }
 
@@ -487,9 +491,8 @@ async fn dev(args: DevArgs) -> Result<()> {
     let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;
     print_banner(&devnet, &chain, api_addr, &db_url, pg.as_ref().map(|pg| pg.dir()));
 
-    let mut services = tokio::spawn(
-        Services { indexer, pool, metrics: None, api: Some((listener, api)) }.run(stopped()),
-    );
+    let mut services =
+        tokio::spawn(Services { indexer, pool, metrics: None, api: Some((listener, api)) }.run(stopped()));
     let play = async {
         let story = if seed {
             let started = std::time::Instant::now();

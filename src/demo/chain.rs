@@ -20,6 +20,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 #[derive(Debug)]
 pub struct Chain {
     provider: DynProvider,
+    credentials: CredentialRegistry::CredentialRegistryInstance<DynProvider>,
+    consent: ConsentRegistry::ConsentRegistryInstance<DynProvider>,
+    anchors: RecordAnchors::RecordAnchorsInstance<DynProvider>,
+    prescriptions: Prescriptions::PrescriptionsInstance<DynProvider>,
     manifest: Manifest,
     cast: Cast,
     sent: AtomicUsize,
@@ -49,7 +53,18 @@ impl Chain {
         if chain_id != manifest.chain_id {
             bail!("the node's chain id is {chain_id}, the manifest's {}", manifest.chain_id);
         }
-        Ok(Self { provider, manifest, cast, sent: AtomicUsize::new(0), nonce: AtomicU64::new(0) })
+        let c = manifest.contracts;
+        Ok(Self {
+            credentials: CredentialRegistry::new(c.credential_registry, provider.clone()),
+            consent: ConsentRegistry::new(c.consent_registry, provider.clone()),
+            anchors: RecordAnchors::new(c.record_anchors, provider.clone()),
+            prescriptions: Prescriptions::new(c.prescriptions, provider.clone()),
+            provider,
+            manifest,
+            cast,
+            sent: AtomicUsize::new(0),
+            nonce: AtomicU64::new(0),
+        })
     }
 
     /// The provider (signs for every cast member; pick one with `.from()`).
@@ -77,20 +92,20 @@ impl Chain {
         U256::from(self.nonce.fetch_add(1, Ordering::Relaxed) + 1)
     }
 
-    pub(crate) fn credentials(&self) -> CredentialRegistry::CredentialRegistryInstance<DynProvider> {
-        CredentialRegistry::new(self.manifest.contracts.credential_registry, self.provider.clone())
+    pub(crate) const fn credentials(&self) -> &CredentialRegistry::CredentialRegistryInstance<DynProvider> {
+        &self.credentials
     }
 
-    pub(crate) fn consent(&self) -> ConsentRegistry::ConsentRegistryInstance<DynProvider> {
-        ConsentRegistry::new(self.manifest.contracts.consent_registry, self.provider.clone())
+    pub(crate) const fn consent(&self) -> &ConsentRegistry::ConsentRegistryInstance<DynProvider> {
+        &self.consent
     }
 
-    pub(crate) fn anchors(&self) -> RecordAnchors::RecordAnchorsInstance<DynProvider> {
-        RecordAnchors::new(self.manifest.contracts.record_anchors, self.provider.clone())
+    pub(crate) const fn anchors(&self) -> &RecordAnchors::RecordAnchorsInstance<DynProvider> {
+        &self.anchors
     }
 
-    pub(crate) fn prescriptions(&self) -> Prescriptions::PrescriptionsInstance<DynProvider> {
-        Prescriptions::new(self.manifest.contracts.prescriptions, self.provider.clone())
+    pub(crate) const fn prescriptions(&self) -> &Prescriptions::PrescriptionsInstance<DynProvider> {
+        &self.prescriptions
     }
 
     /// Waits for a sent transaction's receipt; a failed send or a reverted transaction is an error naming
@@ -101,7 +116,8 @@ impl Chain {
         sent: Result<PendingTransactionBuilder<Ethereum>, alloy::contract::Error>,
     ) -> Result<TransactionReceipt> {
         let pending = sent.with_context(|| format!("{what}: sending"))?;
-        let receipt = pending.get_receipt().await.with_context(|| format!("{what}: waiting for the receipt"))?;
+        let receipt =
+            pending.get_receipt().await.with_context(|| format!("{what}: waiting for the receipt"))?;
         if !receipt.status() {
             bail!("{what}: transaction {} reverted", receipt.transaction_hash);
         }
@@ -126,10 +142,7 @@ impl Chain {
             .raw_request::<_, serde_json::Value>("evm_increaseTime".into(), [U256::from(secs)])
             .await
             .context("evm_increaseTime (the demo story needs anvil or another node with time travel)")?;
-        self.provider
-            .raw_request::<_, serde_json::Value>("evm_mine".into(), ())
-            .await
-            .context("evm_mine")?;
+        self.provider.raw_request::<_, serde_json::Value>("evm_mine".into(), ()).await.context("evm_mine")?;
         Ok(())
     }
 }

@@ -16,8 +16,10 @@ mod story;
 pub use chain::Chain;
 pub use documents::{salted_hash, Document, DocumentKind, DOCUMENTS};
 pub use simulate::simulate;
-pub use story::{seed, SeededRx, SeededStory, CANCEL_REASON_DOSE_CHANGED, EMERGENCY_REASON_UNCONSCIOUS,
-    SUSPEND_REASON_INVESTIGATION};
+pub use story::{
+    seed, SeededRx, SeededStory, CANCEL_REASON_DOSE_CHANGED, EMERGENCY_REASON_UNCONSCIOUS, EMERGENCY_SECS,
+    SUSPEND_REASON_INVESTIGATION, TIME_JUMP_SECS,
+};
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};
 use anyhow::{ensure, Result};
@@ -103,7 +105,11 @@ pub struct Cast {
 impl Cast {
     /// The cast over anvil's ten test accounts (in anvil's order).
     pub fn new(signers: &[PrivateKeySigner]) -> Result<Self> {
-        ensure!(signers.len() >= 10, "the demo needs anvil's 10 test accounts, the node has {}", signers.len());
+        ensure!(
+            signers.len() >= 10,
+            "the demo needs anvil's 10 test accounts, the node has {}",
+            signers.len()
+        );
         let m = |i: usize, name, role, part| Member { name, role, part, signer: signers[i].clone() };
         Ok(Self {
             registrar: m(0, "Medical Board registrar", Role::Registrar, "deploys; licenses; suspends"),

@@ -27,10 +27,16 @@ enum Action {
     Grant,
 }
 
-const CYCLE: [Action; 5] = [Action::Anchor, Action::Issue, Action::DispenseHalf, Action::DispenseRest, Action::Grant];
+const CYCLE: [Action; 5] =
+    [Action::Anchor, Action::Issue, Action::DispenseHalf, Action::DispenseRest, Action::Grant];
 
 /// Runs one action every `every` until `stop` resolves. A failed action is logged and the next one tried.
-pub async fn simulate(chain: &Chain, story: &SeededStory, every: Duration, stop: impl Future<Output = ()>) -> Result<()> {
+pub async fn simulate(
+    chain: &Chain,
+    story: &SeededStory,
+    every: Duration,
+    stop: impl Future<Output = ()>,
+) -> Result<()> {
     tokio::pin!(stop);
     let cast = chain.cast();
     let mut open: Option<Issued> = None;

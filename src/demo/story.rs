@@ -18,6 +18,7 @@ use super::{
     Chain, Member,
 };
 use crate::rx::{domain, random_salt, MedicationRequest, RxTerms};
+use alloy::providers::Provider;
 use alloy::{
     primitives::{aliases::U40, FixedBytes, B256, U256},
     signers::SignerSync,
@@ -26,7 +27,7 @@ use alloy::{
 };
 use anyhow::{ensure, Context, Result};
 use medledger_indexer::bindings::{Prescriptions, RecordAnchors};
-use tracing::info;
+use tracing::{debug, info};
 
 const DAY: u64 = 86_400;
 /// Consent scope: read records.
@@ -133,7 +134,8 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
         let license = format!("US-CA license of {} ({})", member.name, member.part);
         let hash = salted_hash(random_salt(), license.as_bytes());
         let expires = U40::from(t0 + 2 * 365 * DAY);
-        let call = chain.credentials().register(member.address(), kind, hash, jurisdiction, expires, schedules);
+        let call =
+            chain.credentials().register(member.address(), kind, hash, jurisdiction, expires, schedules);
         chain.confirm("licensing", call.from(cast.registrar.address()).send().await).await?;
         info!(target: "medledger::demo", account = %member.address(), name = member.name,
             kind = member.role.as_str(), "licensed");
@@ -141,6 +143,8 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
 
     // 2. Consents: Maria directly, James by signature through the relayer.
     grant(chain, &cast.maria, &cast.okafor, READ | WRITE | PRESCRIBE, t0 + 365 * DAY).await?;
+    info!(target: "medledger::demo", patient = %cast.maria.address(), grantee = %cast.okafor.address(),
+        scopes = READ | WRITE | PRESCRIBE, "consent granted");
     grant_by_signature(chain, &cast.james, &cast.okafor, READ | PRESCRIBE, t0 + 180 * DAY, &cast.relayer)
         .await?;
 
@@ -161,9 +165,12 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     anchor(chain, &cast.okafor, episode_id, "encounters/02-labs.json").await?;
 
     // 4. A refillable prescription (first fill) and an antibiotic that will never be filled.
+    info!(target: "medledger::demo", episode_id, records = 2, "encounters anchored");
     let lisinopril = issue(chain, "prescriptions/lisinopril.json").await?;
     dispense(chain, &cast.mission, lisinopril.rx_id, lisinopril.terms.quantityPerFill).await?;
     let amoxicillin = issue(chain, "prescriptions/amoxicillin.json").await?;
+    info!(target: "medledger::demo", refillable = %lisinopril.rx_id, short_validity = %amoxicillin.rx_id,
+        "prescriptions issued; the refillable one filled once");
 
     // 5. 26 days later.
     chain.advance_time(TIME_JUMP_SECS).await?;
@@ -185,6 +192,8 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     let oxycodone = issue(chain, "prescriptions/oxycodone.json").await?;
     let partial = 10;
     dispense(chain, &cast.bayview, oxycodone.rx_id, partial).await?;
+    info!(target: "medledger::demo", rx_id = %oxycodone.rx_id, quantity = partial,
+        of = oxycodone.terms.quantityPerFill, "schedule II prescription partially filled");
 
     let atorvastatin = issue(chain, "prescriptions/atorvastatin.json").await?;
     let call = chain.prescriptions().cancel(atorvastatin.rx_id, CANCEL_REASON_DOSE_CHANGED);
@@ -195,12 +204,18 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     // 7. A second opinion granted and revoked; emergency access; a suspension.
     let now = chain.now().await?;
     grant(chain, &cast.maria, &cast.lindqvist, READ, now + 30 * DAY).await?;
+    info!(target: "medledger::demo", patient = %cast.maria.address(), grantee = %cast.lindqvist.address(),
+        scopes = READ, "consent granted");
     let call = chain.consent().revoke(cast.lindqvist.address());
     chain.confirm("revoking consent", call.from(cast.maria.address()).send().await).await?;
     info!(target: "medledger::demo", patient = %cast.maria.address(), grantee = %cast.lindqvist.address(),
         "consent revoked");
 
-    let call = chain.consent().openEmergencyAccess(cast.chen.address(), EMERGENCY_REASON_UNCONSCIOUS, EMERGENCY_SECS);
+    let call = chain.consent().openEmergencyAccess(
+        cast.chen.address(),
+        EMERGENCY_REASON_UNCONSCIOUS,
+        EMERGENCY_SECS,
+    );
     let receipt =
         chain.confirm("opening emergency access", call.from(cast.haddad.address()).send().await).await?;
     let block = receipt.block_number.context("receipt without a block")?;
@@ -221,16 +236,17 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     info!(target: "medledger::demo", account = %cast.lindqvist.address(), reason = SUSPEND_REASON_INVESTIGATION,
         "credential suspended");
 
-    let q = lisinopril.terms.quantityPerFill;
+    let (q, fills) = (lisinopril.terms.quantityPerFill, lisinopril.terms.fills);
+    let per_fill = oxycodone.terms.quantityPerFill;
     let prescriptions = vec![
         lisinopril.labelled(
             "refillable",
-            format!("2 of {} fills dispensed ({q} each), moved to {}", lisinopril.terms.fills, cast.bayview.name),
+            format!("2 of {fills} fills dispensed ({q} each), moved to {}", cast.bayview.name),
         ),
         amoxicillin.labelled("expired", "never filled; expired".to_owned()),
         oxycodone.labelled(
             "schedule-ii-partial",
-            format!("schedule II, {partial} of {} dispensed (partial fill)", oxycodone.terms.quantityPerFill),
+            format!("schedule II, {partial} of {per_fill} dispensed (partial fill)"),
         ),
         atorvastatin.labelled("cancelled", "cancelled by the prescriber (dose changed)".to_owned()),
     ];
@@ -255,7 +271,14 @@ pub(crate) struct Issued {
 
 impl Issued {
     fn labelled(self, label: &'static str, summary: String) -> SeededRx {
-        SeededRx { label, document: self.document, summary, rx_id: self.rx_id, terms: self.terms, salt: self.salt }
+        SeededRx {
+            label,
+            document: self.document,
+            summary,
+            rx_id: self.rx_id,
+            terms: self.terms,
+            salt: self.salt,
+        }
     }
 }
 
@@ -285,7 +308,7 @@ pub(crate) async fn issue(chain: &Chain, name: &'static str) -> Result<Issued> {
         .data
         .rxId;
     ensure!(logged == rx_id, "the contract's rxId {logged} differs from the one computed off chain {rx_id}");
-    info!(target: "medledger::demo", document = name, %rx_id, patient = %terms.patient,
+    debug!(target: "medledger::demo", document = name, %rx_id, patient = %terms.patient,
         prescriber = %terms.prescriber, schedule = terms.schedule, fills = terms.fills, "prescription issued");
     Ok(Issued { document: name, rx_id, terms, salt })
 }
@@ -301,7 +324,7 @@ pub(crate) async fn dispense(chain: &Chain, pharmacy: &Member, rx_id: B256, quan
     let hash = salted_hash(random_salt(), record.to_string().as_bytes());
     let call = chain.prescriptions().dispense(rx_id, quantity, hash);
     chain.confirm("dispensing", call.from(pharmacy.address()).send().await).await?;
-    info!(target: "medledger::demo", %rx_id, pharmacy = %pharmacy.address(), quantity, "dispensed");
+    debug!(target: "medledger::demo", %rx_id, pharmacy = %pharmacy.address(), quantity, "dispensed");
     Ok(())
 }
 
@@ -323,15 +346,21 @@ pub(crate) async fn anchor(chain: &Chain, author: &Member, episode_id: u64, name
         .inner
         .data
         .index;
-    info!(target: "medledger::demo", episode_id, index, author = %author.address(), "record anchored");
+    debug!(target: "medledger::demo", episode_id, index, author = %author.address(), "record anchored");
     Ok(index)
 }
 
 /// `patient` grants `scopes` to `grantee` until `expires_at` (or replaces its grant).
-pub(crate) async fn grant(chain: &Chain, patient: &Member, grantee: &Member, scopes: u8, expires_at: u64) -> Result<()> {
+pub(crate) async fn grant(
+    chain: &Chain,
+    patient: &Member,
+    grantee: &Member,
+    scopes: u8,
+    expires_at: u64,
+) -> Result<()> {
     let call = chain.consent().grant(grantee.address(), scopes, U40::from(expires_at));
     chain.confirm("granting consent", call.from(patient.address()).send().await).await?;
-    info!(target: "medledger::demo", patient = %patient.address(), grantee = %grantee.address(), scopes,
+    debug!(target: "medledger::demo", patient = %patient.address(), grantee = %grantee.address(), scopes,
         expires_at, relayed = false, "consent granted");
     Ok(())
 }
@@ -346,10 +375,18 @@ async fn grant_by_signature(
     relayer: &Member,
 ) -> Result<()> {
     let registry = chain.manifest().contracts.consent_registry;
-    let nonce = chain.consent().nonces(patient.address()).call().await.context("reading the consent nonce")?;
+    let nonce =
+        chain.consent().nonces(patient.address()).call().await.context("reading the consent nonce")?;
     let deadline = U256::from(chain.now().await? + 3600);
     let expires = U40::from(expires_at);
-    let typed = Grant { patient: patient.address(), grantee: grantee.address(), scopes, expiresAt: expires, nonce, deadline };
+    let typed = Grant {
+        patient: patient.address(),
+        grantee: grantee.address(),
+        scopes,
+        expiresAt: expires,
+        nonce,
+        deadline,
+    };
     let domain = eip712_domain! {
         name: "medledger ConsentRegistry",
         version: "1",

@@ -29,9 +29,11 @@ fn prescription_documents_parse_and_name_cast_members_in_their_roles() {
 #[test]
 fn encounter_documents_are_json_about_a_cast_patient() {
     let cast = cast();
-    let patients: Vec<_> = cast.members().into_iter().filter(|m| m.role == Role::Patient).map(|m| m.name).collect();
+    let patients: Vec<_> =
+        cast.members().into_iter().filter(|m| m.role == Role::Patient).map(|m| m.name).collect();
     for doc in DOCUMENTS.iter().filter(|d| d.kind == DocumentKind::Encounter) {
-        let v: serde_json::Value = serde_json::from_str(doc.text).unwrap_or_else(|e| panic!("{}: {e}", doc.name));
+        let v: serde_json::Value =
+            serde_json::from_str(doc.text).unwrap_or_else(|e| panic!("{}: {e}", doc.name));
         let name = v["subject"]["display"].as_str().unwrap();
         assert!(patients.contains(&name), "{}: {name} is not a cast patient", doc.name);
     }
