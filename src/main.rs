@@ -239,7 +239,13 @@ struct DevArgs {
     /// Attach to this running node (an anvil or Hardhat node with the default test accounts) instead of
     /// starting anvil: the contracts are deployed there with anvil's first test key, and the node keeps
     /// running on exit. `ws://` is followed by subscription, `http://` by polling.
-    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL", help_heading = "Chain")]
+    #[arg(
+        id = "rpc.url",
+        long = "rpc.url",
+        env = "MEDLEDGER_RPC_URL",
+        value_name = "URL",
+        help_heading = "Chain"
+    )]
     rpc_url: Option<String>,
     #[command(flatten)]
     demo: DemoArgs,
@@ -248,7 +254,7 @@ struct DevArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Demo")]
 struct DemoArgs {
-    /// Play the demo story through the contracts before serving (the default): licences, consents (one
+    /// Play the demo story through the contracts before serving (the default): licenses, consents (one
     /// signed and relayed, one revoked), an episode with a hidden record, prescriptions (refilled, expired,
     /// schedule II partially filled, cancelled), emergency access, a suspension. Documents: examples/demo/.
     #[arg(long, overrides_with = "no_seed")]

@@ -8,6 +8,7 @@ use alloy::{
     providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder},
     rpc::types::TransactionReceipt,
     signers::local::PrivateKeySigner,
+    sol_types::SolEvent,
 };
 use anyhow::{bail, Context, Result};
 use medledger_indexer::{
@@ -123,6 +124,17 @@ impl Chain {
         }
         self.sent.fetch_add(1, Ordering::Relaxed);
         Ok(receipt)
+    }
+
+    /// The first event of type `E` in a receipt's logs.
+    pub(crate) fn event<E: SolEvent>(receipt: &TransactionReceipt) -> Result<E> {
+        receipt
+            .inner
+            .logs()
+            .iter()
+            .find_map(|l| l.log_decode::<E>().ok())
+            .map(|l| l.inner.data)
+            .with_context(|| format!("no {} event in {}", E::SIGNATURE, receipt.transaction_hash))
     }
 
     /// The latest block's timestamp.

@@ -17,8 +17,8 @@ pub use chain::Chain;
 pub use documents::{salted_hash, Document, DocumentKind, DOCUMENTS};
 pub use simulate::simulate;
 pub use story::{
-    seed, SeededRx, SeededStory, CANCEL_REASON_DOSE_CHANGED, EMERGENCY_REASON_UNCONSCIOUS, EMERGENCY_SECS,
-    SUSPEND_REASON_INVESTIGATION, TIME_JUMP_SECS,
+    consent_domain, seed, Grant, SeededRx, SeededStory, CANCEL_REASON_DOSE_CHANGED,
+    EMERGENCY_REASON_UNCONSCIOUS, EMERGENCY_SECS, SUSPEND_REASON_INVESTIGATION, TIME_JUMP_SECS,
 };
 
 use alloy::{primitives::Address, signers::local::PrivateKeySigner};

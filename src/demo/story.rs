@@ -20,10 +20,10 @@ use super::{
 use crate::rx::{domain, random_salt, MedicationRequest, RxTerms};
 use alloy::providers::Provider;
 use alloy::{
-    primitives::{aliases::U40, FixedBytes, B256, U256},
+    primitives::{aliases::U40, Address, FixedBytes, B256, U256},
     signers::SignerSync,
     sol,
-    sol_types::{eip712_domain, SolStruct},
+    sol_types::{eip712_domain, Eip712Domain, SolStruct},
 };
 use anyhow::{ensure, Context, Result};
 use medledger_indexer::bindings::{Prescriptions, RecordAnchors};
@@ -53,7 +53,7 @@ const SCHEDULES_II_TO_V: u8 = 0b0011_1100;
 const JURISDICTION: &[u8] = b"US-CA";
 
 sol! {
-    /// The EIP-712 `Grant` a patient signs for `ConsentRegistry.grantWithSig`.
+    /// The EIP-712 `Grant` a patient signs for `ConsentRegistry.grantWithSig` (domain: [`consent_domain`]).
     #[derive(Debug)]
     struct Grant {
         address patient;
@@ -62,6 +62,16 @@ sol! {
         uint40 expiresAt;
         uint256 nonce;
         uint256 deadline;
+    }
+}
+
+/// The EIP-712 domain of the ConsentRegistry at `registry` on chain `chain_id` (for [`Grant`] signatures).
+pub fn consent_domain(chain_id: u64, registry: Address) -> Eip712Domain {
+    eip712_domain! {
+        name: "medledger ConsentRegistry",
+        version: "1",
+        chain_id: chain_id,
+        verifying_contract: registry,
     }
 }
 
@@ -151,15 +161,7 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     // 3. An episode of care with its first encounters.
     let call = chain.anchors().openEpisode(cast.maria.address());
     let receipt = chain.confirm("opening an episode", call.from(cast.okafor.address()).send().await).await?;
-    let episode_id = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RecordAnchors::EpisodeOpened>().ok())
-        .context("no EpisodeOpened event")?
-        .inner
-        .data
-        .episodeId;
+    let episode_id = Chain::event::<RecordAnchors::EpisodeOpened>(&receipt)?.episodeId;
     info!(target: "medledger::demo", episode_id, patient = %cast.maria.address(), "episode opened");
     anchor(chain, &cast.okafor, episode_id, "encounters/01-intake.json").await?;
     anchor(chain, &cast.okafor, episode_id, "encounters/02-labs.json").await?;
@@ -298,15 +300,7 @@ pub(crate) async fn issue(chain: &Chain, name: &'static str) -> Result<Issued> {
     let rx_id = prescription.rx_id(&domain(m.chain_id, m.contracts.prescriptions));
     let call = chain.prescriptions().issue(terms.clone());
     let receipt = chain.confirm(&format!("issuing {name}"), call.from(terms.prescriber).send().await).await?;
-    let logged = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<Prescriptions::PrescriptionIssued>().ok())
-        .context("no PrescriptionIssued event")?
-        .inner
-        .data
-        .rxId;
+    let logged = Chain::event::<Prescriptions::PrescriptionIssued>(&receipt)?.rxId;
     ensure!(logged == rx_id, "the contract's rxId {logged} differs from the one computed off chain {rx_id}");
     debug!(target: "medledger::demo", document = name, %rx_id, patient = %terms.patient,
         prescriber = %terms.prescriber, schedule = terms.schedule, fills = terms.fills, "prescription issued");
@@ -337,15 +331,7 @@ pub(crate) async fn anchor(chain: &Chain, author: &Member, episode_id: u64, name
     let pointer = salted_hash(salt, format!("ehr://mission-family-practice/{name}").as_bytes());
     let call = chain.anchors().anchorRecord(episode_id, content, pointer);
     let receipt = chain.confirm("anchoring a record", call.from(author.address()).send().await).await?;
-    let index = receipt
-        .inner
-        .logs()
-        .iter()
-        .find_map(|l| l.log_decode::<RecordAnchors::RecordAnchored>().ok())
-        .context("no RecordAnchored event")?
-        .inner
-        .data
-        .index;
+    let index = Chain::event::<RecordAnchors::RecordAnchored>(&receipt)?.index;
     debug!(target: "medledger::demo", episode_id, index, author = %author.address(), "record anchored");
     Ok(index)
 }
@@ -387,12 +373,7 @@ async fn grant_by_signature(
         nonce,
         deadline,
     };
-    let domain = eip712_domain! {
-        name: "medledger ConsentRegistry",
-        version: "1",
-        chain_id: chain.manifest().chain_id,
-        verifying_contract: registry,
-    };
+    let domain = consent_domain(chain.manifest().chain_id, registry);
     let signature = patient.signer.sign_hash_sync(&typed.eip712_signing_hash(&domain)).context("signing")?;
     let call = chain.consent().grantWithSig(
         patient.address(),

@@ -165,32 +165,23 @@ impl Drop for DevProcess {
     }
 }
 
+/// POSTs a JSON body and returns the JSON answer.
+async fn post(url: &str, body: Value) -> Value {
+    let answer = reqwest::Client::new().post(url).json(&body).send().await;
+    answer.unwrap_or_else(|e| panic!("POST {url}: {e}")).json().await.unwrap()
+}
+
 /// One GraphQL query; panics on transport or GraphQL errors.
 pub async fn gql(url: &str, query: &str) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({ "query": query }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
-        .json()
-        .await
-        .unwrap();
+    let body = post(url, serde_json::json!({ "query": query })).await;
     assert!(body.get("errors").is_none(), "GraphQL errors for {query}: {body}");
     body["data"].clone()
 }
 
-/// One JSON-RPC call.
+/// One JSON-RPC call; panics on errors.
 pub async fn rpc(url: &str, method: &str, params: Value) -> Value {
-    let body: Value = reqwest::Client::new()
-        .post(url)
-        .json(&serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params }))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("{method} at {url}: {e}"))
-        .json()
-        .await
-        .unwrap();
+    let request = serde_json::json!({ "jsonrpc": "2.0", "id": 1, "method": method, "params": params });
+    let body = post(url, request).await;
     assert!(body.get("error").is_none(), "{method}: {body}");
     body["result"].clone()
 }

@@ -10,10 +10,12 @@ use alloy::{
     primitives::{Address, FixedBytes, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{local::PrivateKeySigner, SignerSync},
-    sol,
-    sol_types::{eip712_domain, SolStruct},
+    sol_types::SolStruct,
 };
-use medledger::devnet::{repo_root, Devnet};
+use medledger::{
+    demo::{consent_domain, Grant},
+    devnet::{repo_root, Devnet},
+};
 use medledger_indexer::{
     bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors},
     Config, Indexer, TempPostgres,
@@ -189,17 +191,6 @@ pub async fn rpc<R: serde::de::DeserializeOwned + std::fmt::Debug + Send + Sync 
     p.raw_request::<_, R>(method.into(), params).await.unwrap_or_else(|e| panic!("{method}: {e}"))
 }
 
-sol! {
-    struct Grant {
-        address patient;
-        address grantee;
-        uint8 scopes;
-        uint40 expiresAt;
-        uint256 nonce;
-        uint256 deadline;
-    }
-}
-
 /// Actors of the workload (anvil accounts).
 pub struct Actors {
     pub admin: Address,
@@ -277,12 +268,7 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
     let deadline = U256::from(now + 3600);
     let grant =
         Grant { patient: x.patient2, grantee: x.prescriber, scopes: 7, expiresAt: month, nonce, deadline };
-    let domain = eip712_domain! {
-        name: "medledger ConsentRegistry",
-        version: "1",
-        chain_id: devnet.manifest().chain_id,
-        verifying_contract: m.consent_registry,
-    };
+    let domain = consent_domain(devnet.manifest().chain_id, m.consent_registry);
     let sig = x.signers[4].sign_hash_sync(&grant.eip712_signing_hash(&domain)).unwrap();
     send!(cs
         .grantWithSig(x.patient2, x.prescriber, 7, month, deadline, sig.as_bytes().to_vec().into())
