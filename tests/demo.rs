@@ -1,18 +1,22 @@
 //! End-to-end: `medledger dev` (the binary) brings up anvil, PostgreSQL, the contracts, the indexer and the
 //! API and plays the demo story; every step of the story is visible over GraphQL with the right values;
-//! SIGINT stops everything and removes every temporary file; a second run starts clean.
+//! SIGINT stops everything and removes every temporary file; a second run starts clean, and with `--simulate`
+//! a pharmacy's GraphQL subscription sees the simulated dispenses and the prescription's status moves;
+//! `--no-seed` leaves the contracts empty.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod dev_common;
 
 use dev_common::{gql, wait_indexed, DevProcess};
+use futures::{SinkExt, StreamExt};
 use medledger::{
     demo::{self, Cast, DocumentKind, DOCUMENTS},
     devnet::anvil_test_signers,
     rx::MedicationRequest,
 };
-use serde_json::Value;
+use serde_json::{json, Value};
 use std::time::Duration;
+use tokio_tungstenite::tungstenite::{client::IntoClientRequest, Message};
 
 fn doc(name: &str) -> MedicationRequest {
     let d = DOCUMENTS.iter().find(|d| d.name == name && d.kind == DocumentKind::Prescription).unwrap();
@@ -300,13 +304,70 @@ async fn dev_plays_the_story_and_cleans_up() {
         .is_err();
     assert!(anvil_gone, "anvil stopped");
 
-    // ---- A second run starts clean: new folders, an empty chain, no story (--no-seed).
-    let mut dev = DevProcess::start(&["--no-seed"]);
+    // ---- A second run starts clean (new folders, a new chain) and, with --simulate, keeps moving: the
+    // pharmacy's subscription sees the simulated prescriptions dispensed, and their status turns COMPLETED.
+    let mut dev = DevProcess::start(&["--simulate", "--simulate.interval-ms", "300"]);
     let second = dev.wait_ready(Duration::from_secs(300)).await;
     assert!(second.temp_dirs.iter().all(|d| !banner.temp_dirs.contains(d)), "fresh temporary folders");
-    assert!(second.rx.is_empty(), "no story with --no-seed");
-    wait_indexed(&second.graphql, &second.rpc, Duration::from_secs(60)).await;
-    let d = gql(&second.graphql, "{ events(filter: {contracts: [CREDENTIAL_REGISTRY, CONSENT_REGISTRY, RECORD_ANCHORS, PRESCRIPTIONS]}) { nodes { name } } }").await;
+    wait_indexed(&second.graphql, &second.rpc, Duration::from_secs(60)).await; // the story is behind us
+    let ws_url = second.graphql.replace("http://", "ws://");
+    let mut request = ws_url.into_client_request().unwrap();
+    request.headers_mut().insert("Sec-WebSocket-Protocol", "graphql-transport-ws".parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    ws.send(Message::text(json!({"type": "connection_init"}).to_string())).await.unwrap();
+    assert_eq!(next_message(&mut ws).await["type"], "connection_ack");
+    let sub = json!({"id": "1", "type": "subscribe", "payload": {
+        "query": "subscription($p: Address!) { events(filter: {accounts: [$p], names: [\"PrescriptionDispensed\"]}) { rxId blockNumber args } }",
+        "variables": {"p": a(&cast.mission)}}});
+    ws.send(Message::text(sub.to_string())).await.unwrap();
+    // Two dispenses of one simulated prescription (half, then the rest) complete it.
+    let (mut first_rx, mut pushed) = (None, Vec::new());
+    while pushed.len() < 2 {
+        let m = next_message(&mut ws).await;
+        assert_eq!(m["type"], "next", "{m}");
+        let e = &m["payload"]["data"]["events"];
+        let rx_id = e["rxId"].as_str().unwrap().to_owned();
+        if first_rx.is_none() && e["args"]["fillDispensed"] != e["args"]["quantity"] {
+            continue; // joined between the two dispenses of one prescription
+        }
+        if first_rx.get_or_insert_with(|| rx_id.clone()) == &rx_id {
+            pushed.push(e["blockNumber"].as_i64().unwrap());
+        }
+    }
+    assert!(pushed[0] < pushed[1], "pushed in block order: {pushed:?}");
+    let rx_id = first_rx.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let d =
+            gql(&second.graphql, &format!("{{ prescription(id: \"{rx_id}\") {{ status dispenseCount }} }}"))
+                .await;
+        if d["prescription"]["status"] == "COMPLETED" {
+            assert_eq!(d["prescription"]["dispenseCount"], 2);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "simulated prescription not completed: {d}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let simulated = dev
+        .log_lines()
+        .iter()
+        .filter(|l| l["target"] == "medledger::simulate" && l["fields"]["message"] == "simulated action")
+        .count();
+    assert!(simulated >= 3, "one log line per simulated action ({simulated})");
+    drop(ws);
+    let (status, output) = dev.interrupt(Duration::from_secs(60)).await;
+    assert!(status.success(), "exit status {status}\n{output}");
+    assert!(!output.contains("simulated action failed"), "{output}");
+    for dir in &second.temp_dirs {
+        assert!(!dir.exists(), "{} removed on exit", dir.display());
+    }
+
+    // ---- --no-seed: empty contracts.
+    let mut dev = DevProcess::start(&["--no-seed"]);
+    let third = dev.wait_ready(Duration::from_secs(300)).await;
+    assert!(third.rx.is_empty(), "no story with --no-seed");
+    wait_indexed(&third.graphql, &third.rpc, Duration::from_secs(60)).await;
+    let d = gql(&third.graphql, "{ events { nodes { name } } }").await;
     let kinds: Vec<&str> =
         d["events"]["nodes"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
     assert!(
@@ -315,8 +376,25 @@ async fn dev_plays_the_story_and_cleans_up() {
     );
     let (status, output) = dev.interrupt(Duration::from_secs(60)).await;
     assert!(status.success(), "exit status {status}\n{output}");
-    for dir in &second.temp_dirs {
+    for dir in &third.temp_dirs {
         assert!(!dir.exists(), "{} removed on exit", dir.display());
+    }
+}
+
+async fn next_message(
+    ws: &mut (impl StreamExt<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin),
+) -> Value {
+    loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("no message within 30 s")
+            .unwrap();
+        if let Message::Text(text) = msg.unwrap() {
+            let v: Value = serde_json::from_str(&text).unwrap();
+            if v["type"] != "ping" && v["type"] != "pong" {
+                return v;
+            }
+        }
     }
 }
 
