@@ -278,7 +278,8 @@ struct DemoArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Database")]
 struct DbArgs {
-    /// PostgreSQL URL; when unset, a throwaway cluster is started and removed on exit.
+    /// PostgreSQL URL; when unset, a throwaway cluster is started and removed on exit. A database given
+    /// here first loses what an earlier run indexed for the same chain id (each run is a new chain).
     #[arg(long = "db.url", env = "DATABASE_URL")]
     url: Option<String>,
 }
@@ -489,6 +490,9 @@ async fn dev(args: DevArgs) -> Result<()> {
 
     let pool = connect_db(&RequiredDbArgs { url: db_url.clone(), max_connections: 8 }).await?;
     prepare_db(&pool).await?;
+    if pg.is_none() {
+        forget_chain(&pool, manifest.chain_id).await?;
+    }
     let api = ApiArgs { addr: args.api_addr, explorer_url: None, body_limit: 64 * 1024, max_ready_lag: None }
         .server_config(&manifest)?;
     let listener = bind(api.listen).await?;
@@ -545,6 +549,32 @@ async fn dev(args: DevArgs) -> Result<()> {
     drop(devnet);
     drop(pg);
     result.and(services_result)
+}
+
+/// Removes what an earlier `medledger dev` indexed for `chain_id` from a database that outlives the chain
+/// (`--db.url`): that chain is gone (or its contracts were deployed anew), so every run starts clean. Every
+/// table of the schema with a `chain_id` column, in one transaction.
+async fn forget_chain(pool: &sqlx::PgPool, chain_id: u64) -> Result<()> {
+    let chain_id = i64::try_from(chain_id).context("chain id does not fit a signed 64-bit integer")?;
+    let mut tx = pool.begin().await.context("starting a transaction")?;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.columns
+         WHERE column_name = 'chain_id' AND table_schema = current_schema() ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await
+    .context("listing the indexer's tables")?;
+    let mut removed = 0;
+    for table in &tables {
+        let sql = format!("DELETE FROM \"{}\" WHERE chain_id = $1", table.replace('"', "\"\""));
+        removed +=
+            sqlx::query(&sql).bind(chain_id).execute(&mut *tx).await.context("forgetting")?.rows_affected();
+    }
+    tx.commit().await.context("committing")?;
+    if removed > 0 {
+        warn!(target: "medledger::dev", chain_id, rows = removed, "removed an earlier run's index of this chain");
+    }
+    Ok(())
 }
 
 /// The banner: where everything is, and who is who.

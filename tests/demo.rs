@@ -306,8 +306,12 @@ async fn dev_plays_the_story_and_cleans_up() {
 
     // ---- A second run starts clean (new folders, a new chain) and, with --simulate, keeps moving: the
     // pharmacy's subscription sees the simulated prescriptions dispensed, and their status turns COMPLETED.
-    let mut dev = DevProcess::start(&["--simulate", "--simulate.interval-ms", "300"]);
+    // This run and the next share a database (`--db.url`).
+    let pg = medledger_indexer::TempPostgres::start().await.unwrap();
+    let db_url = pg.url();
+    let mut dev = DevProcess::start(&["--simulate", "--simulate.interval-ms", "300", "--db.url", &db_url]);
     let second = dev.wait_ready(Duration::from_secs(300)).await;
+    assert_eq!(second.temp_dirs.len(), 1, "only the scratch folder with --db.url: {second:?}");
     assert!(second.temp_dirs.iter().all(|d| !banner.temp_dirs.contains(d)), "fresh temporary folders");
     wait_indexed(&second.graphql, &second.rpc, Duration::from_secs(60)).await; // the story is behind us
     let ws_url = second.graphql.replace("http://", "ws://");
@@ -362,11 +366,21 @@ async fn dev_plays_the_story_and_cleans_up() {
         assert!(!dir.exists(), "{} removed on exit", dir.display());
     }
 
-    // ---- --no-seed: empty contracts.
-    let mut dev = DevProcess::start(&["--no-seed"]);
+    // ---- --no-seed: empty contracts; the database's index of the previous run's chain is dropped first, so
+    // no reorg is needed and nothing of it remains.
+    let mut dev = DevProcess::start(&["--no-seed", "--db.url", &db_url]);
     let third = dev.wait_ready(Duration::from_secs(300)).await;
     assert!(third.rx.is_empty(), "no story with --no-seed");
     wait_indexed(&third.graphql, &third.rpc, Duration::from_secs(60)).await;
+    assert!(
+        dev.log_lines()
+            .iter()
+            .any(|l| l["fields"]["message"] == "removed an earlier run's index of this chain"),
+        "{}",
+        dev.output()
+    );
+    let d = gql(&third.graphql, "{ indexerStatus { reorgCount } }").await;
+    assert_eq!(d["indexerStatus"]["reorgCount"], 0, "a clean start, not a reorg repair");
     let d = gql(&third.graphql, "{ events { nodes { name } } }").await;
     let kinds: Vec<&str> =
         d["events"]["nodes"].as_array().unwrap().iter().map(|e| e["name"].as_str().unwrap()).collect();
