@@ -170,7 +170,7 @@ async fn dev_plays_the_story_and_cleans_up() {
         banner.rx.get(label).unwrap_or_else(|| panic!("no rx {label} in the story summary")).clone()
     };
     let fields = "status fills fillsUsed quantityPerFill quantityDispensed remainingQuantity schedule patient
-        prescriber contentHash pharmacy issuedPharmacy cancelled cancelReason minFillIntervalSecs
+        prescriber contentHash pharmacy issuedPharmacy cancelled cancelReason minFillIntervalSecs relayed relayer
         dispenses { quantity fillNumber pharmacy } state { fillable quantityAvailable reasons { reason } }";
     let q = ["refillable", "expired", "schedule-ii-partial", "cancelled"]
         .iter()
@@ -215,6 +215,11 @@ async fn dev_plays_the_story_and_cleans_up() {
     assert_eq!(fills, [1, 2]);
 
     let r = &d["expired"];
+    assert_eq!(
+        (r["relayed"].as_bool(), r["relayer"].as_str()),
+        (Some(true), Some(&*a(&cast.relayer))),
+        "signed and relayed"
+    );
     assert_eq!(
         (r["status"].as_str(), r["fillsUsed"].as_i64(), r["quantityDispensed"].as_str()),
         (Some("EXPIRED"), Some(0), Some("0"))

@@ -35,7 +35,7 @@ pub enum Role {
     Pharmacy,
     /// A patient.
     Patient,
-    /// Relays patients' signed consents and pays their gas.
+    /// Submits signed consents and prescriptions and pays their gas.
     Relayer,
 }
 
@@ -98,7 +98,7 @@ pub struct Cast {
     pub james: Member,
     /// Account 8: a patient brought to the emergency department.
     pub chen: Member,
-    /// Account 9: relays signed consents.
+    /// Account 9: relays signed consents and prescriptions.
     pub relayer: Member,
 }
 
@@ -121,7 +121,7 @@ impl Cast {
             maria: m(6, "Maria Alvarez", Role::Patient, "episode of care, four prescriptions"),
             james: m(7, "James Whitfield", Role::Patient, "consents by signature (relayed)"),
             chen: m(8, "Chen Wei", Role::Patient, "emergency access"),
-            relayer: m(9, "consent relayer", Role::Relayer, "submits signed consents, pays gas"),
+            relayer: m(9, "clinic relayer", Role::Relayer, "submits signed consents and prescriptions"),
         })
     }
 

@@ -55,7 +55,7 @@ pub async fn simulate(
                         index, author = %cast.okafor.address(), "simulated action");
                 }
                 Action::Issue => {
-                    let rx = issue(chain, "prescriptions/metformin.json").await?;
+                    let rx = issue(chain, "prescriptions/metformin.json", None).await?;
                     info!(target: "medledger::simulate", step, action = "issue", rx_id = %rx.rx_id,
                         patient = %rx.terms.patient, prescriber = %rx.terms.prescriber, "simulated action");
                     open = Some(rx);

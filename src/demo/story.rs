@@ -5,7 +5,7 @@
 //!    relayer submits;
 //! 3. Dr. Okafor opens an episode of care for Maria and anchors encounters;
 //! 4. prescriptions from `examples/demo/prescriptions/`: lisinopril with refills (first fill), amoxicillin
-//!    for James that is never filled;
+//!    for James — signed by Dr. Okafor, submitted by the relayer — that is never filled;
 //! 5. the chain's clock moves 26 days on: the lisinopril refill is due (second fill), the amoxicillin has
 //!    expired; Maria moves her lisinopril to Bayview Pharmacy;
 //! 6. two more encounters, one of which Maria hides; a schedule II oxycodone prescription partially filled
@@ -168,9 +168,9 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
 
     // 4. A refillable prescription (first fill) and an antibiotic that will never be filled.
     info!(target: "medledger::demo", episode_id, records = 2, "encounters anchored");
-    let lisinopril = issue(chain, "prescriptions/lisinopril.json").await?;
+    let lisinopril = issue(chain, "prescriptions/lisinopril.json", None).await?;
     dispense(chain, &cast.mission, lisinopril.rx_id, lisinopril.terms.quantityPerFill).await?;
-    let amoxicillin = issue(chain, "prescriptions/amoxicillin.json").await?;
+    let amoxicillin = issue(chain, "prescriptions/amoxicillin.json", Some(&cast.relayer)).await?;
     info!(target: "medledger::demo", refillable = %lisinopril.rx_id, short_validity = %amoxicillin.rx_id,
         "prescriptions issued; the refillable one filled once");
 
@@ -191,13 +191,13 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     chain.confirm("hiding a record", call.from(cast.maria.address()).send().await).await?;
     info!(target: "medledger::demo", episode_id, index = hidden_record, "patient hid a record");
 
-    let oxycodone = issue(chain, "prescriptions/oxycodone.json").await?;
+    let oxycodone = issue(chain, "prescriptions/oxycodone.json", None).await?;
     let partial = 10;
     dispense(chain, &cast.bayview, oxycodone.rx_id, partial).await?;
     info!(target: "medledger::demo", rx_id = %oxycodone.rx_id, quantity = partial,
         of = oxycodone.terms.quantityPerFill, "schedule II prescription partially filled");
 
-    let atorvastatin = issue(chain, "prescriptions/atorvastatin.json").await?;
+    let atorvastatin = issue(chain, "prescriptions/atorvastatin.json", None).await?;
     let call = chain.prescriptions().cancel(atorvastatin.rx_id, CANCEL_REASON_DOSE_CHANGED);
     chain.confirm("cancelling", call.from(cast.okafor.address()).send().await).await?;
     info!(target: "medledger::demo", rx_id = %atorvastatin.rx_id, reason = CANCEL_REASON_DOSE_CHANGED,
@@ -245,7 +245,8 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
             "refillable",
             format!("2 of {fills} fills dispensed ({q} each), moved to {}", cast.bayview.name),
         ),
-        amoxicillin.labelled("expired", "never filled; expired".to_owned()),
+        amoxicillin
+            .labelled("expired", "signed by the prescriber, relayed; never filled; expired".to_owned()),
         oxycodone.labelled(
             "schedule-ii-partial",
             format!("schedule II, {partial} of {per_fill} dispensed (partial fill)"),
@@ -284,9 +285,10 @@ impl Issued {
     }
 }
 
-/// Issues the prescription of the demo document `name` (valid from now), with a fresh salt and nonce; checks
-/// that the contract's rxId is the one computed off chain.
-pub(crate) async fn issue(chain: &Chain, name: &'static str) -> Result<Issued> {
+/// Issues the prescription of the demo document `name` (valid from now), with a fresh salt and nonce: sent by
+/// the prescriber, or — with `relayer` — signed by the prescriber (the EIP-712 digest, i.e. the rxId) and
+/// submitted by the relayer with `issueWithSig`. Checks that the contract's rxId is the one computed off chain.
+pub(crate) async fn issue(chain: &Chain, name: &'static str, relayer: Option<&Member>) -> Result<Issued> {
     let doc = document(name)?;
     let now = chain.now().await?;
     let now = chrono::DateTime::from_timestamp(i64::try_from(now)?, 0).context("block time out of range")?;
@@ -298,8 +300,21 @@ pub(crate) async fn issue(chain: &Chain, name: &'static str) -> Result<Issued> {
     let terms = prescription.terms();
     let m = chain.manifest();
     let rx_id = prescription.rx_id(&domain(m.chain_id, m.contracts.prescriptions));
-    let call = chain.prescriptions().issue(terms.clone());
-    let receipt = chain.confirm(&format!("issuing {name}"), call.from(terms.prescriber).send().await).await?;
+    let what = format!("issuing {name}");
+    let receipt = match relayer {
+        None => {
+            let call = chain.prescriptions().issue(terms.clone());
+            chain.confirm(&what, call.from(terms.prescriber).send().await).await?
+        }
+        Some(relayer) => {
+            let prescriber =
+                chain.cast().by_address(terms.prescriber).context("the prescriber is not in the cast")?;
+            let signature = prescriber.signer.sign_hash_sync(&rx_id).context("signing the prescription")?;
+            let call =
+                chain.prescriptions().issueWithSig(terms.clone(), signature.as_bytes().to_vec().into());
+            chain.confirm(&what, call.from(relayer.address()).send().await).await?
+        }
+    };
     let logged = Chain::event::<Prescriptions::PrescriptionIssued>(&receipt)?.rxId;
     ensure!(logged == rx_id, "the contract's rxId {logged} differs from the one computed off chain {rx_id}");
     debug!(target: "medledger::demo", document = name, %rx_id, patient = %terms.patient,
