@@ -293,29 +293,18 @@ fn with_suffix(prefix: &Path, suffix: &str) -> PathBuf {
 fn describe(t: &Ticket) -> String {
     let p = &t.prescription;
     let c = &p.content;
-    let schedule = match p.schedule {
-        0 => "not controlled",
-        2 => "schedule II",
-        3 => "schedule III",
-        4 => "schedule IV",
-        5 => "schedule V",
-        _ => "invalid schedule",
-    };
     format!(
-        "{} {} (RxCUI {}, {schedule}), {} {} × {} fill{}, for {}",
+        "{} {} (RxCUI {}, {}), {} {} × {} fill{}, for {}",
         c.drugName,
         c.strength,
         c.rxnormCode,
+        rx::schedule_name(p.schedule),
         p.quantityPerFill,
         c.unit,
         p.fills,
         if p.fills == 1 { "" } else { "s" },
         p.patient
     )
-}
-
-fn time(t: u32) -> String {
-    DateTime::from_timestamp(t.into(), 0).map_or_else(|| t.to_string(), |d| d.to_rfc3339())
 }
 
 fn new(args: &NewArgs) -> CmdResult {
@@ -355,7 +344,11 @@ fn new(args: &NewArgs) -> CmdResult {
     let p = copy.prescription();
     println!("prescription  {}", copy.rx_id());
     println!("              {}", describe(&copy.ticket()));
-    println!("valid         {} .. {}", time(p.earliestFillAt), time(p.validUntil));
+    println!(
+        "valid         {} .. {}",
+        rx::time_text(p.earliestFillAt.into()),
+        rx::time_text(p.validUntil.into())
+    );
     println!("content hash  {}", copy.content_hash());
     println!("chain         {} (Prescriptions {})", copy.chain_id(), copy.prescriptions());
     println!("typed data    {}", typed_path.display());

@@ -33,7 +33,7 @@ pub use medledger_indexer::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id, Prescription, PrescriptionContent},
 };
-pub use revert::explain_revert;
+pub use revert::{explain_revert, schedule_name, time_text};
 pub use ticket::{Ticket, CODE_PREFIX};
 
 /// Deserializes `text`, reporting the line, column and field path of the first error.

@@ -8,20 +8,26 @@ use medledger_indexer::bindings::{
 };
 
 fn time(t: U256) -> String {
-    i64::try_from(t)
-        .ok()
-        .and_then(|s| DateTime::from_timestamp(s, 0))
-        .map_or_else(|| t.to_string(), |d| d.to_rfc3339())
+    u64::try_from(t).map_or_else(|_| t.to_string(), time_text)
 }
 
-fn schedule(s: u8) -> String {
-    match s {
-        0 => "non-controlled".into(),
+/// A unix time as RFC 3339 (the number itself when out of range).
+pub fn time_text(secs: u64) -> String {
+    i64::try_from(secs)
+        .ok()
+        .and_then(|s| DateTime::from_timestamp(s, 0))
+        .map_or_else(|| secs.to_string(), |d| d.to_rfc3339())
+}
+
+/// The contract's schedule number in words: "not controlled", "schedule II", ….
+pub fn schedule_name(number: u8) -> String {
+    match number {
+        0 => "not controlled".into(),
         2 => "schedule II".into(),
         3 => "schedule III".into(),
         4 => "schedule IV".into(),
         5 => "schedule V".into(),
-        n => format!("schedule {n}"),
+        n => format!("invalid schedule {n}"),
     }
 }
 
@@ -75,12 +81,9 @@ fn explain_prescriptions(e: Rx) -> String {
             format!("invalid signature: it is not {}'s signature over prescription {}", e.prescriber, e.rxId)
         }
         Rx::Prescriptions__ZeroPatient(_) => "the patient is the zero address".into(),
-        Rx::Prescriptions__InvalidFills(e) => format!(
-            "{} fills are not allowed for a {} prescription (1..={})",
-            e.fills,
-            schedule(e.schedule),
-            e.maxFills
-        ),
+        Rx::Prescriptions__InvalidFills(e) => {
+            format!("{} fills are not allowed ({}: 1 to {})", e.fills, schedule_name(e.schedule), e.maxFills)
+        }
         Rx::Prescriptions__ZeroQuantityPerFill(_) => "the quantity per fill is 0".into(),
         Rx::Prescriptions__InvalidFillWindow(e) => format!(
             "the first fill ({}) is not before the end of validity ({})",
@@ -97,14 +100,14 @@ fn explain_prescriptions(e: Rx) -> String {
         }
         Rx::Prescriptions__ValidityTooLong(e) => format!(
             "a {} prescription may be valid until {} at the latest, not {}",
-            schedule(e.schedule),
+            schedule_name(e.schedule),
             time(e.maxValidUntil),
             time(U256::from(e.validUntil))
         ),
         Rx::Prescriptions__ScheduleNotAuthorized(e) => format!(
             "prescriber {} is not authorised for {} drugs (authorised schedules bitmap {:#010b})",
             e.prescriber,
-            schedule(e.schedule),
+            schedule_name(e.schedule),
             e.authorizedSchedules
         ),
         Rx::Prescriptions__ConsentMissing(e) => format!(
