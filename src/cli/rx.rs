@@ -50,6 +50,7 @@ pub(crate) enum RxCommand {
         "Examples:\n",
         "  medledger rx issue amoxicillin.patient.json --rpc.url http://127.0.0.1:8545 \\\n",
         "    --manifest deployments/31337.json --keystore ~/.foundry/keystores/doctor\n",
+        "  # relaying a Ledger signature (MEDLEDGER_RPC_URL and MEDLEDGER_MANIFEST set):\n",
         "  MEDLEDGER_PRIVATE_KEY=0x… medledger rx issue amoxicillin.patient.json \\\n",
         "    --signature \"$(cast wallet sign --ledger --data --from-file amoxicillin.typed-data.json)\"\n\n",
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
@@ -69,6 +70,7 @@ pub(crate) enum RxCommand {
         "Examples:\n",
         "  medledger rx dispense amoxicillin.patient.json --quantity 30 --rpc.url http://127.0.0.1:8545 \\\n",
         "    --manifest deployments/31337.json --private-key 0x…\n",
+        "  # from the QR text (MEDLEDGER_RPC_URL, MEDLEDGER_MANIFEST, MEDLEDGER_KEYSTORE_PASSWORD set):\n",
         "  medledger rx dispense \"$(cat amoxicillin.code.txt)\" --quantity 10 --keystore pharmacy.json\n\n",
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
     ))]
