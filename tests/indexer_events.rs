@@ -87,6 +87,7 @@ async fn events_projections_faults_live_and_standby() {
         "ConsentRevoked",
         "EmergencyAccessOpened",
         "EmergencyAccessEnded",
+        "NoncesInvalidated",
         "EpisodeOpened",
         "RecordAnchored",
         "RecordVisibilityChanged",

@@ -3,7 +3,6 @@ pragma solidity 0.8.30;
 
 import {IConsentRegistry} from "./interfaces/IConsentRegistry.sol";
 import {ICredentialRegistry} from "./interfaces/ICredentialRegistry.sol";
-import {Nonces} from "@openzeppelin/contracts/utils/Nonces.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
 import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/SignatureChecker.sol";
 
@@ -11,8 +10,9 @@ import {SignatureChecker} from "@openzeppelin/contracts/utils/cryptography/Signa
 /// @notice Patient-controlled consent for reading records, writing records and prescribing, grantable directly
 ///         or with an EIP-712 signature relayed by anyone, plus loudly-logged, time-boxed emergency READ access.
 /// @dev Signatures go through OpenZeppelin's SignatureChecker: ECDSA for EOAs (malleable high-s signatures
-///      rejected) and ERC-1271 for smart-wallet patients. Per-patient sequential nonces are consumed on use.
-contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
+///      rejected) and ERC-1271 for smart-wallet patients. Per-patient sequential nonces are consumed on use, and
+///      a patient can jump their nonce forward to burn signatures signed but not yet relayed.
+contract ConsentRegistry is IConsentRegistry, EIP712 {
     /// @notice Scope bit: read the patient's records.
     uint8 public constant READ_RECORDS = 1;
     /// @notice Scope bit: anchor records and open/close episodes for the patient.
@@ -21,6 +21,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     uint8 public constant PRESCRIBE = 4;
     /// @notice Maximum duration of emergency access.
     uint32 public constant MAX_EMERGENCY_DURATION = 24 hours;
+    /// @notice Largest forward jump of one `invalidateNonces` call (keeps nonces far from overflowing).
+    uint256 public constant MAX_NONCE_JUMP = type(uint32).max;
 
     /// @notice EIP-712 type hash of `Grant(address patient,address grantee,uint8 scopes,uint40 expiresAt,uint256 nonce,uint256 deadline)`.
     bytes32 public constant GRANT_TYPEHASH = keccak256(
@@ -36,6 +38,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     ICredentialRegistry public immutable CREDENTIALS;
 
     mapping(address patient => mapping(address grantee => Grant)) internal _grants;
+    mapping(address patient => uint256) internal _nonces;
 
     /// @notice Deploys the registry.
     /// @param credentials The CredentialRegistry.
@@ -80,6 +83,16 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
     }
 
     /// @inheritdoc IConsentRegistry
+    function invalidateNonces(uint256 newNonce) external {
+        uint256 current = _nonces[msg.sender];
+        if (newNonce <= current || newNonce - current > MAX_NONCE_JUMP) {
+            revert ConsentRegistry__InvalidNonce(msg.sender, current, newNonce);
+        }
+        _nonces[msg.sender] = newNonce;
+        emit NoncesInvalidated(msg.sender, current, newNonce);
+    }
+
+    /// @inheritdoc IConsentRegistry
     function openEmergencyAccess(address patient, uint16 reasonCode, uint32 duration) external {
         if (patient == address(0) || patient == msg.sender) {
             revert ConsentRegistry__InvalidGrantee(patient, msg.sender);
@@ -117,6 +130,11 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         return _grants[patient][grantee];
     }
 
+    /// @inheritdoc IConsentRegistry
+    function nonces(address patient) external view returns (uint256) {
+        return _nonces[patient];
+    }
+
     /// @notice The EIP-712 domain separator (chain id and this contract's address included).
     /// @return The domain separator.
     // solhint-disable-next-line func-name-mixedcase
@@ -146,6 +164,15 @@ contract ConsentRegistry is IConsentRegistry, EIP712, Nonces {
         _grants[patient][grantee] =
             Grant({scopes: 0, expiresAt: 0, grantedAt: 0, emergencyUntil: g.emergencyUntil});
         emit ConsentRevoked(patient, grantee, relayed);
+    }
+
+    /// @dev Returns the patient's current nonce and advances it. Nonces grow by one per signature and by at most
+    ///      MAX_NONCE_JUMP per invalidation, so they never overflow.
+    function _useNonce(address patient) internal returns (uint256 nonce) {
+        nonce = _nonces[patient];
+        unchecked {
+            _nonces[patient] = nonce + 1;
+        }
     }
 
     function _checkSignature(address patient, bytes32 structHash, uint256 deadline, bytes calldata signature)

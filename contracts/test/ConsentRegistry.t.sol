@@ -11,31 +11,6 @@ contract ConsentRegistryTest is Fixture {
     uint256 internal constant SECP256K1_N =
         0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141;
 
-    function _grantDigest(
-        ConsentRegistry registry,
-        address patient_,
-        address grantee,
-        uint8 scopes,
-        uint40 expiresAt,
-        uint256 nonce,
-        uint256 deadline
-    ) internal view returns (bytes32) {
-        bytes32 structHash = keccak256(
-            abi.encode(registry.GRANT_TYPEHASH(), patient_, grantee, scopes, expiresAt, nonce, deadline)
-        );
-        return keccak256(abi.encodePacked("\x19\x01", registry.DOMAIN_SEPARATOR(), structHash));
-    }
-
-    function _revokeDigest(address patient_, address grantee, uint256 nonce, uint256 deadline)
-        internal
-        view
-        returns (bytes32)
-    {
-        bytes32 structHash =
-            keccak256(abi.encode(consent.REVOKE_TYPEHASH(), patient_, grantee, nonce, deadline));
-        return keccak256(abi.encodePacked("\x19\x01", consent.DOMAIN_SEPARATOR(), structHash));
-    }
-
     function _signedGrant(uint256 key, address patient_, address grantee, uint40 expiresAt, uint256 deadline)
         internal
         view
@@ -364,6 +339,74 @@ contract ConsentRegistryTest is Fixture {
             abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__NoConsent.selector, patient, nurse)
         );
         consent.revokeWithSig(patient, nurse, block.timestamp, sig);
+    }
+
+    // ---------------------------------------------------------------- nonce invalidation
+
+    function test_InvalidateNonces_BurnsUnrelayedSignatures() public {
+        uint256 deadline = block.timestamp + 7 days;
+        // Two grants signed ahead of time over nonces 0 and 1; neither relayed yet.
+        bytes memory sig0 = _signedGrant(patientKey, patient, nurse, _inDays(30), deadline);
+        bytes memory sig1 = signDigest(
+            patientKey, _grantDigest(consent, patient, nurse, READ | WRITE, _inDays(30), 1, deadline)
+        );
+
+        vm.expectEmit(address(consent));
+        emit IConsentRegistry.NoncesInvalidated(patient, 0, 2);
+        vm.prank(patient);
+        consent.invalidateNonces(2);
+        vm.assertEq(consent.nonces(patient), 2);
+
+        _expectInvalidSignature(patient);
+        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig0);
+        _expectInvalidSignature(patient);
+        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig1);
+        vm.assertFalse(consent.hasScope(patient, nurse, READ));
+
+        // A signature over the new nonce works.
+        bytes memory sig2 = _signedGrant(patientKey, patient, nurse, _inDays(30), deadline);
+        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig2);
+        vm.assertTrue(consent.hasScope(patient, nurse, READ | WRITE));
+        vm.assertEq(consent.nonces(patient), 3);
+    }
+
+    function test_InvalidateNonces_OnlyTheCallersNonce() public {
+        vm.prank(stranger);
+        consent.invalidateNonces(5);
+        vm.assertEq(consent.nonces(stranger), 5);
+        vm.assertEq(consent.nonces(patient), 0);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp);
+        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+    }
+
+    function test_RevertWhen_InvalidateNoncesNotForward() public {
+        vm.startPrank(patient);
+        consent.invalidateNonces(3);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__InvalidNonce.selector, patient, 3, 3)
+        );
+        consent.invalidateNonces(3);
+        vm.expectRevert(
+            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__InvalidNonce.selector, patient, 3, 2)
+        );
+        consent.invalidateNonces(2);
+        vm.stopPrank();
+    }
+
+    function testFuzz_InvalidateNonces_JumpIsBounded(uint256 newNonce) public {
+        uint256 maxJump = consent.MAX_NONCE_JUMP();
+        vm.prank(patient);
+        if (newNonce == 0 || newNonce > maxJump) {
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IConsentRegistry.ConsentRegistry__InvalidNonce.selector, patient, 0, newNonce
+                )
+            );
+            consent.invalidateNonces(newNonce);
+        } else {
+            consent.invalidateNonces(newNonce);
+            vm.assertEq(consent.nonces(patient), newNonce);
+        }
     }
 
     // ---------------------------------------------------------------- emergency access

@@ -273,6 +273,8 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
     send!(cs
         .grantWithSig(x.patient2, x.prescriber, 7, month, deadline, sig.as_bytes().to_vec().into())
         .from(x.relayer));
+    // patient2 burns a grant signed but not relayed (nonce 1) by moving their nonce to 2.
+    send!(cs.invalidateNonces(U256::from(2)).from(x.patient2));
     send!(cs.openEmergencyAccess(x.patient2, 3, 3600).from(x.prescriber));
     send!(cs.endEmergencyAccess(x.patient2, x.prescriber).from(x.patient2));
     send!(cs.openEmergencyAccess(x.patient, 4, 7200).from(x.prescriber));

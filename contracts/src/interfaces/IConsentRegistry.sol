@@ -32,6 +32,9 @@ interface IConsentRegistry {
     );
     /// @notice Emergency access was ended early by the patient or the grantee (`endedBy`).
     event EmergencyAccessEnded(address indexed patient, address indexed grantee, address endedBy);
+    /// @notice `patient` moved their signature nonce from `previousNonce` to `newNonce`: every signature over a
+    ///         nonce in [previousNonce, newNonce) can no longer be relayed.
+    event NoncesInvalidated(address indexed patient, uint256 previousNonce, uint256 newNonce);
 
     /// @notice The grantee is the zero address or the patient itself.
     error ConsentRegistry__InvalidGrantee(address patient, address grantee);
@@ -51,6 +54,8 @@ interface IConsentRegistry {
     error ConsentRegistry__NoEmergencyAccess(address patient, address grantee);
     /// @notice Only the patient or the grantee may end emergency access.
     error ConsentRegistry__NotPatientOrGrantee(address caller, address patient, address grantee);
+    /// @notice The new nonce is not above the current one, or jumps further than MAX_NONCE_JUMP.
+    error ConsentRegistry__InvalidNonce(address patient, uint256 currentNonce, uint256 newNonce);
 
     /// @notice Grants (or replaces) consent of the caller (the patient) to `grantee`.
     /// @param grantee The account receiving consent.
@@ -88,6 +93,12 @@ interface IConsentRegistry {
     function revokeWithSig(address patient, address grantee, uint256 deadline, bytes calldata signature)
         external;
 
+    /// @notice Moves the caller's (the patient's) signature nonce forward to `newNonce`, so that no signed
+    ///         `Grant` or `Revoke` over a lower nonce can be relayed any more (e.g. a grant signed but not yet
+    ///         submitted, which would otherwise stay usable until its deadline).
+    /// @param newNonce The next usable nonce: above the current one by 1..MAX_NONCE_JUMP (2^32 - 1).
+    function invalidateNonces(uint256 newNonce) external;
+
     /// @notice Opens emergency READ access to `patient`'s records for the caller, who must be an active
     ///         prescriber. Loudly logged.
     /// @param patient The patient.
@@ -113,4 +124,9 @@ interface IConsentRegistry {
     /// @param grantee The grantee.
     /// @return The grant.
     function grantOf(address patient, address grantee) external view returns (Grant memory);
+
+    /// @notice The nonce the patient's next `Grant` or `Revoke` signature must carry.
+    /// @param patient The patient.
+    /// @return The next unused nonce.
+    function nonces(address patient) external view returns (uint256);
 }

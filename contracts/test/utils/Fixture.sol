@@ -82,6 +82,33 @@ abstract contract Fixture is Test {
         consent.grant(prescriber, ALL_SCOPES, _inDays(365));
     }
 
+    /// @dev EIP-712 digest of a consent `Grant` for `registry` (its chain id and address).
+    function _grantDigest(
+        ConsentRegistry registry,
+        address patient_,
+        address grantee,
+        uint8 scopes,
+        uint40 expiresAt,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
+        bytes32 structHash = keccak256(
+            abi.encode(registry.GRANT_TYPEHASH(), patient_, grantee, scopes, expiresAt, nonce, deadline)
+        );
+        return keccak256(abi.encodePacked("\x19\x01", registry.DOMAIN_SEPARATOR(), structHash));
+    }
+
+    /// @dev EIP-712 digest of a consent `Revoke` for `consent`.
+    function _revokeDigest(address patient_, address grantee, uint256 nonce, uint256 deadline)
+        internal
+        view
+        returns (bytes32)
+    {
+        bytes32 structHash =
+            keccak256(abi.encode(consent.REVOKE_TYPEHASH(), patient_, grantee, nonce, deadline));
+        return keccak256(abi.encodePacked("\x19\x01", consent.DOMAIN_SEPARATOR(), structHash));
+    }
+
     function _inDays(uint256 daysFromNow) internal view returns (uint40) {
         return uint40(block.timestamp + daysFromNow * 1 days);
     }

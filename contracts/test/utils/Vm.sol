@@ -13,11 +13,14 @@ interface Vm {
     function assertTrue(bool condition) external pure;
     function assertTrue(bool condition, string calldata err) external pure;
     function assertFalse(bool condition) external pure;
+    function assertFalse(bool condition, string calldata err) external pure;
     function assertLe(uint256 left, uint256 right) external pure;
     function assertLe(uint256 left, uint256 right, string calldata err) external pure;
 
     // Expectations.
+    function assume(bool condition) external pure;
     function expectRevert(bytes calldata revertData) external;
+    function expectRevert(bytes4 revertData) external;
     function expectEmit(address emitter) external;
 
     // Environment.
