@@ -100,7 +100,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         if (duration == 0 || duration > MAX_EMERGENCY_DURATION) {
             revert ConsentRegistry__InvalidEmergencyDuration(duration, MAX_EMERGENCY_DURATION);
         }
-        CREDENTIALS.prescriberAuthority(msg.sender); // reverts unless an active prescriber
+        // slither-disable-next-line unused-return -- called for its revert: only an active prescriber passes.
+        CREDENTIALS.prescriberAuthority(msg.sender);
         uint40 expiresAt = uint40(block.timestamp + duration);
         _grants[patient][msg.sender].emergencyUntil = expiresAt;
         emit EmergencyAccessOpened(patient, msg.sender, reasonCode, expiresAt);
