@@ -529,14 +529,14 @@ async fn dev(args: DevArgs) -> Result<()> {
             }
         }
     };
+    // The demo runs until the stop signal, or until the indexer or the API stops (which they only do on
+    // failure before the signal).
     let mut services_result = None;
     let result = tokio::select! {
         r = play => r,
         r = &mut services => {
-            let r = r.context("service task").and_then(|r| r);
-            let stopped_early = r.is_ok();
-            services_result = Some(r);
-            if stopped_early { Ok(()) } else { Err(anyhow::anyhow!("the indexer or the API failed")) }
+            services_result = Some(r.context("service task").and_then(|r| r));
+            Ok(())
         }
     };
     let _ = stop_tx.send(true);
@@ -548,7 +548,8 @@ async fn dev(args: DevArgs) -> Result<()> {
     drop(chain);
     drop(devnet);
     drop(pg);
-    result.and(services_result)
+    // The services' error first: when both fail, it is the cause.
+    services_result.and(result)
 }
 
 /// Removes what an earlier `medledger dev` indexed for `chain_id` from a database that outlives the chain
