@@ -256,6 +256,42 @@ async fn produce(p: &DynProvider, sender: &mut Sender, a: &Actors, target: u64) 
     (rounds * ROUND_EVENTS, blocks, hashes.len() as u64)
 }
 
+/// The node alone: every tracked log of `0..=head` with `eth_getLogs` over `url`, in ranges of `range`
+/// blocks, `concurrency` requests at a time; once as raw JSON (node + transport) and once deserialised
+/// into alloy's `Log` (what the indexer receives before decoding). Returns events/s of each.
+async fn rpc_alone(url: &str, devnet: &Devnet, head: u64, range: u64, concurrency: usize) -> [f64; 2] {
+    let p = ProviderBuilder::new().disable_recommended_fillers().connect(url).await.unwrap().erased();
+    let addresses = devnet.manifest().contracts.all().to_vec();
+    let ranges: Vec<(u64, u64)> =
+        (0..=head).step_by(range as usize).map(|a| (a, (a + range - 1).min(head))).collect();
+    let mut rates = [0.0; 2];
+    for (i, rate) in rates.iter_mut().enumerate() {
+        let started = Instant::now();
+        let counts: Vec<usize> = futures::stream::iter(ranges.iter().copied())
+            .map(|(a, b)| {
+                let (p, addresses) = (p.clone(), addresses.clone());
+                async move {
+                    let filter =
+                        alloy::rpc::types::Filter::new().address(addresses).from_block(a).to_block(b);
+                    if i == 0 {
+                        let raw: Box<serde_json::value::RawValue> =
+                            p.raw_request("eth_getLogs".into(), (filter,)).await.unwrap();
+                        // Counted without building a value per log.
+                        raw.get().matches("\"logIndex\"").count()
+                    } else {
+                        p.get_logs(&filter).await.unwrap().len()
+                    }
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+        let n: usize = counts.iter().sum();
+        *rate = n as f64 / started.elapsed().as_secs_f64();
+    }
+    rates
+}
+
 /// The benchmark's commit log: a trigger on `checkpoints` records every checkpoint move with the
 /// database's clock.
 async fn install_commit_log(pool: &sqlx::PgPool) {
@@ -332,11 +368,21 @@ async fn bench() {
     let (produced, blocks, txs) = produce(&p, &mut sender, &actors, target).await;
     let head = p.get_block_number().await.unwrap();
 
+    // ---- The node alone: how fast can these logs be fetched at all?
+    let url =
+        if std::env::var("BENCH_RPC").as_deref() == Ok("http") { devnet.rpc_url() } else { devnet.ws_url() };
+    let rpc_range = env_u64("BENCH_RPC_RANGE", 4);
+    for concurrency in [1, 4] {
+        let [raw, parsed] = rpc_alone(&url, &devnet, head, rpc_range, concurrency).await;
+        eprintln!(
+            "BENCH rpc alone: eth_getLogs over {rpc_range}-block ranges, {concurrency} at a time: raw JSON {raw:.0} events/s, \
+             deserialised into Log {parsed:.0} events/s"
+        );
+    }
+
     // ---- Backfill into a fresh database.
     let (_, pool) = fresh_db("bench").await;
     install_commit_log(&pool).await;
-    let url =
-        if std::env::var("BENCH_RPC").as_deref() == Ok("http") { devnet.rpc_url() } else { devnet.ws_url() };
     let mut c = config(&url, &devnet);
     c.initial_range = env_u64("BENCH_RANGE", c.initial_range);
     c.max_range = env_u64("BENCH_MAX_RANGE", c.max_range);

@@ -10,7 +10,7 @@ use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{Filter, Log},
+    rpc::types::{Filter, Header, Log},
     transports::{
         ws::{WebSocketConfig, WsConnect},
         RpcError as AlloyRpcError, TransportError, TransportErrorKind,
@@ -119,16 +119,32 @@ impl Rpc {
 
     /// Runs `call` until it succeeds, backing off on every retryable failure. `RangeRejected` is returned
     /// to the caller (who splits) instead of retried.
-    async fn retry<T, F, Fut>(&self, method: &'static str, mut call: F) -> Result<T, RpcError>
+    async fn retry<T, F, Fut>(&self, method: &'static str, call: F) -> Result<T, RpcError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, TransportError>>,
+    {
+        self.retry_checked(method, call, |_| Ok(())).await
+    }
+
+    /// [`Self::retry`], where an answer that fails `check` (a node's lie caught) counts as a malformed
+    /// answer: retried like any failure, so that one bad answer costs a retry, not the session.
+    async fn retry_checked<T, F, Fut, C>(
+        &self,
+        method: &'static str,
+        mut call: F,
+        check: C,
+    ) -> Result<T, RpcError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, TransportError>>,
+        C: Fn(&T) -> Result<(), RpcError>,
     {
         let mut attempt = 0u32;
         let started = Instant::now();
         loop {
             let result = match tokio::time::timeout(self.timeout, call()).await {
-                Ok(Ok(value)) => Ok(value),
+                Ok(Ok(value)) => check(&value).map(|()| value),
                 Ok(Err(e)) => Err(rpc_error(method, &e)),
                 Err(_) => Err(RpcError {
                     method,
@@ -182,24 +198,43 @@ impl Rpc {
         self.retry("eth_chainId", || self.provider.get_chain_id()).await
     }
 
-    /// The node's latest block number.
-    pub(crate) async fn head(&self) -> Result<u64, RpcError> {
-        self.retry("eth_blockNumber", || self.provider.get_block_number()).await
+    /// The node's latest block number, believed only as far as the node can serve it: a head above
+    /// `known` (the last head believed) counts once the node returns its header; otherwise (a node that
+    /// announces blocks it does not have) `known` stays the head. A lower head is taken as it is (the
+    /// chain may have become shorter; the caller checks its tip against the node).
+    pub(crate) async fn head(&self, known: Option<u64>) -> Result<u64, RpcError> {
+        let claimed = self.retry("eth_blockNumber", || self.provider.get_block_number()).await?;
+        if known.is_some_and(|k| claimed <= k) {
+            return Ok(claimed);
+        }
+        match self.header(claimed).await? {
+            Some(_) => Ok(claimed),
+            None => {
+                debug!(target: "indexer::rpc", claimed, known, "head announced but not served; ignored");
+                Ok(known.unwrap_or(0))
+            }
+        }
     }
 
     /// A block's header, or `None` when the node has no such block.
     pub(crate) async fn header(&self, number: u64) -> Result<Option<BlockHeader>, RpcError> {
+        const METHOD: &str = "eth_getBlockByNumber";
         let block = self
-            .retry("eth_getBlockByNumber", || {
-                self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future()
-            })
+            .retry_checked(
+                METHOD,
+                || self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future(),
+                |b| match b {
+                    Some(b) if b.header.number != number => Err(RpcError {
+                        method: METHOD,
+                        kind: RpcErrorKind::Malformed,
+                        message: format!("asked for block {number}, got block {}", b.header.number),
+                    }),
+                    Some(b) => verified_header(&b.header, METHOD).map(|_| ()),
+                    None => Ok(()),
+                },
+            )
             .await?;
-        Ok(block.map(|b| BlockHeader {
-            number: b.header.number,
-            hash: b.header.hash,
-            parent_hash: b.header.parent_hash,
-            timestamp: b.header.timestamp,
-        }))
+        block.map(|b| verified_header(&b.header, METHOD)).transpose()
     }
 
     /// Headers of several blocks, fetched concurrently; a missing block is an inconsistency (reorg).
@@ -329,17 +364,53 @@ impl Rpc {
     }
 }
 
-/// Checks that every log lies in `from..=to` and belongs to the block whose header we hold.
+/// The fields the indexer keeps of a header the node sent, after checking that the header hashes to the
+/// hash the node claims for it: a node that sends a wrong hash or a wrong parent link (or any altered
+/// field) is caught here, before the header can become a checkpoint or decide a reorg.
+pub(crate) fn verified_header(header: &Header, method: &'static str) -> Result<BlockHeader, RpcError> {
+    let computed = header.inner.hash_slow();
+    if computed != header.hash {
+        return Err(RpcError {
+            method,
+            kind: RpcErrorKind::Malformed,
+            message: format!(
+                "header of block {} claims hash {} but hashes to {computed}",
+                header.number, header.hash
+            ),
+        });
+    }
+    Ok(BlockHeader {
+        number: header.number,
+        hash: header.hash,
+        parent_hash: header.parent_hash,
+        timestamp: header.timestamp,
+    })
+}
+
+/// Checks that the logs (sorted by block and log index) are distinct, lie in `from..=to` and belong to the
+/// blocks whose headers we hold.
 fn check_logs(
     logs: &[Log],
     headers: &BTreeMap<u64, BlockHeader>,
     from: u64,
     to: u64,
 ) -> Result<(), IndexerError> {
+    let mut previous: Option<(u64, u64)> = None;
     for log in logs {
         let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
             return Err(IndexerError::Inconsistent { from, to, reason: "log without block".into() });
         };
+        let Some(index) = log.log_index else {
+            return Err(IndexerError::Inconsistent { from, to, reason: "log without logIndex".into() });
+        };
+        if previous.is_some_and(|p| p >= (number, index)) {
+            return Err(IndexerError::Inconsistent {
+                from,
+                to,
+                reason: format!("log {index} of block {number} appears twice"),
+            });
+        }
+        previous = Some((number, index));
         match headers.get(&number) {
             Some(h) if h.hash == hash && (from..=to).contains(&number) => {}
             _ => {

@@ -236,34 +236,32 @@ pub(crate) async fn commit(
     }
     stage("blocks", &mut clock);
 
-    // Events.
+    // Events, in bulk (binary COPY), then their history rows (credential_history, consent_history,
+    // dispenses) derived in SQL from the rows just written: the batch's blocks held no events before.
     if !batch.events.is_empty() {
         let n = batch.events.len();
-        let mut c = EventColumns::with_capacity(n);
         for e in &batch.events {
-            let ts = batch.headers.get(&e.block_number).map_or(0, |h| h.timestamp);
-            c.push(e, ts);
             touched.add(e.contract, &e.event_name, &e.entity, e.episode_id);
         }
-        // Events and their history rows (credential_history, consent_history, dispenses) in one statement:
-        // the history is derived from the inserted rows, never by scanning `events` again.
-        let written = sqlx::query_scalar!(
-            r#"WITH ins AS (INSERT INTO events (chain_id, block_number, block_hash, block_time, tx_hash, tx_index, log_index,
-                                   contract, address, event_name, entity, accounts, rx_id, episode_id,
-                                   credential_id, args)
-               SELECT $1, u.block_number, u.block_hash, u.block_time, u.tx_hash, u.tx_index, u.log_index,
-                      u.contract, u.address, u.event_name, u.entity,
-                      ARRAY(SELECT substring(u.accounts FROM i * 20 + 1 FOR 20)
-                            FROM generate_series(0, length(u.accounts) / 20 - 1) AS i),
-                      nullif(u.rx_id, ''::bytea), nullif(u.episode_id, -1), nullif(u.credential_id, -1),
-                      u.args::jsonb
-               FROM UNNEST($2::int8[], $3::bytea[], $4::timestamptz[], $5::bytea[], $6::int4[], $7::int4[],
-                           $8::text[], $9::bytea[], $10::text[], $11::bytea[], $12::bytea[], $13::bytea[],
-                           $14::int8[], $15::int8[], $16::text[])
-                    AS u(block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract, address,
-                         event_name, entity, accounts, rx_id, episode_id, credential_id, args)
-               RETURNING chain_id, block_number, log_index, block_time, tx_hash, contract, event_name, rx_id,
-                         credential_id, args),
+        let rows = encode_events(chain_id, batch);
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY events (chain_id, block_number, block_hash, block_time, tx_hash, tx_index, log_index,
+                              contract, address, event_name, entity, accounts, rx_id, episode_id,
+                              credential_id, args)
+                 FROM STDIN (FORMAT binary)",
+            )
+            .await?;
+        copy.send(rows).await?;
+        let written = copy.finish().await?;
+        if written != n as u64 {
+            return Err(IndexerError::Corrupt(format!("{written} of {n} events written")));
+        }
+        stage("events", &mut clock);
+        sqlx::query!(
+            r#"WITH ins AS (SELECT chain_id, block_number, log_index, block_time, tx_hash, contract, event_name, rx_id,
+                                   credential_id, args
+                            FROM events WHERE chain_id = $1 AND block_number BETWEEN $2 AND $3),
      cr_0 AS (INSERT INTO credential_history (chain_id, block_number, log_index, account, credential_id, change, status,
                                                  expires_at, license_hash, schedules, reason_code, block_time, tx_hash)
                  SELECT chain_id, block_number, log_index, ml_bytes(args->>'account'), credential_id,
@@ -301,30 +299,14 @@ pub(crate) async fn commit(
                  FROM ins
                  WHERE contract = 'Prescriptions'
                    AND event_name = 'PrescriptionDispensed')
-           SELECT count(*) AS "n!" FROM ins"#,
+           SELECT 1 AS "one!""#,
             chain_id,
-            &c.block_number,
-            &c.block_hash,
-            &c.block_time,
-            &c.tx_hash,
-            &c.tx_index,
-            &c.log_index,
-            &c.contract,
-            &c.address,
-            &c.event_name,
-            &c.entity,
-            &c.accounts,
-            &c.rx_id,
-            &c.episode_id,
-            &c.credential_id,
-            &c.args
+            int(batch.from),
+            int(batch.to)
         )
         .fetch_one(&mut *tx)
         .await?;
-        if written != n as i64 {
-            return Err(IndexerError::Corrupt(format!("{written} of {n} events written")));
-        }
-        stage("events", &mut clock);
+        stage("history", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
     }
 
@@ -389,64 +371,114 @@ pub(crate) async fn revert_only(
     commit(conn, chain_id, prev, Some(revert), &batch, head).await
 }
 
-/// Columns of an events batch for `UNNEST`.
-#[derive(Debug, Default)]
-struct EventColumns {
-    block_number: Vec<i64>,
-    block_hash: Vec<Vec<u8>>,
-    block_time: Vec<DateTime<Utc>>,
-    tx_hash: Vec<Vec<u8>>,
-    tx_index: Vec<i32>,
-    log_index: Vec<i32>,
-    contract: Vec<String>,
-    address: Vec<Vec<u8>>,
-    event_name: Vec<String>,
-    entity: Vec<Vec<u8>>,
-    accounts: Vec<Vec<u8>>,
-    rx_id: Vec<Vec<u8>>,
-    episode_id: Vec<i64>,
-    credential_id: Vec<i64>,
-    args: Vec<String>,
+/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+/// The type oid of `bytea` (array elements in binary COPY).
+const BYTEA_OID: i32 = 17;
+
+/// PostgreSQL's binary COPY format, one row at a time.
+struct CopyBuf(Vec<u8>);
+
+impl CopyBuf {
+    fn new(capacity: usize) -> Self {
+        let mut b = Vec::with_capacity(capacity);
+        b.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        b.extend_from_slice(&0i32.to_be_bytes()); // flags
+        b.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        Self(b)
+    }
+    fn row(&mut self, fields: i16) {
+        self.0.extend_from_slice(&fields.to_be_bytes());
+    }
+    fn len_prefix(&mut self, len: usize) {
+        self.0.extend_from_slice(&i32::try_from(len).unwrap_or(i32::MAX).to_be_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.len_prefix(v.len());
+        self.0.extend_from_slice(v);
+    }
+    fn int8(&mut self, v: i64) {
+        self.len_prefix(8);
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn int4(&mut self, v: i32) {
+        self.len_prefix(4);
+        self.0.extend_from_slice(&v.to_be_bytes());
+    }
+    fn null(&mut self) {
+        self.0.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn timestamptz(&mut self, unix_seconds: u64) {
+        self.int8(int(unix_seconds).saturating_mul(1_000_000).saturating_sub(PG_EPOCH_MICROS));
+    }
+    /// A one-dimensional `bytea[]` without NULLs.
+    fn bytea_array<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]>) {
+        let n = items.len();
+        let body: usize = 12 + if n == 0 { 0 } else { 8 };
+        let mut elems = Vec::new();
+        for item in items {
+            elems.extend_from_slice(&i32::try_from(item.len()).unwrap_or(i32::MAX).to_be_bytes());
+            elems.extend_from_slice(item);
+        }
+        self.len_prefix(body + elems.len());
+        self.0.extend_from_slice(&i32::from(n > 0).to_be_bytes()); // dimensions
+        self.0.extend_from_slice(&0i32.to_be_bytes()); // no NULLs
+        self.0.extend_from_slice(&BYTEA_OID.to_be_bytes());
+        if n > 0 {
+            self.0.extend_from_slice(&i32::try_from(n).unwrap_or(i32::MAX).to_be_bytes());
+            self.0.extend_from_slice(&1i32.to_be_bytes()); // lower bound
+        }
+        self.0.extend_from_slice(&elems);
+    }
+    /// `jsonb`: a version byte, then the JSON text.
+    fn jsonb(&mut self, json: &[u8]) {
+        self.len_prefix(json.len() + 1);
+        self.0.push(1);
+        self.0.extend_from_slice(json);
+    }
+    fn finish(mut self) -> Vec<u8> {
+        self.0.extend_from_slice(&(-1i16).to_be_bytes());
+        self.0
+    }
 }
 
-impl EventColumns {
-    fn with_capacity(n: usize) -> Self {
-        Self {
-            block_number: Vec::with_capacity(n),
-            block_hash: Vec::with_capacity(n),
-            block_time: Vec::with_capacity(n),
-            tx_hash: Vec::with_capacity(n),
-            tx_index: Vec::with_capacity(n),
-            log_index: Vec::with_capacity(n),
-            contract: Vec::with_capacity(n),
-            address: Vec::with_capacity(n),
-            event_name: Vec::with_capacity(n),
-            entity: Vec::with_capacity(n),
-            accounts: Vec::with_capacity(n),
-            rx_id: Vec::with_capacity(n),
-            episode_id: Vec::with_capacity(n),
-            credential_id: Vec::with_capacity(n),
-            args: Vec::with_capacity(n),
+/// The batch's events as binary COPY rows of `events` (columns in the order of the COPY statement).
+fn encode_events(chain_id: i64, batch: &Batch) -> Vec<u8> {
+    let mut b = CopyBuf::new(batch.events.len() * 640 + 32);
+    let mut json = Vec::with_capacity(512);
+    for e in &batch.events {
+        let ts = batch.headers.get(&e.block_number).map_or(0, |h| h.timestamp);
+        b.row(16);
+        b.int8(chain_id);
+        b.int8(int(e.block_number));
+        b.bytes(e.block_hash.as_slice());
+        b.timestamptz(ts);
+        b.bytes(e.tx_hash.as_slice());
+        b.int4(i32::try_from(e.tx_index).unwrap_or(i32::MAX));
+        b.int4(i32::try_from(e.log_index).unwrap_or(i32::MAX));
+        b.bytes(e.contract.as_bytes());
+        b.bytes(e.address.as_slice());
+        b.bytes(e.event_name.as_bytes());
+        b.bytes(&e.entity);
+        b.bytea_array(e.accounts.iter().map(|a| a.as_slice()));
+        match &e.rx_id {
+            Some(r) => b.bytes(r.as_slice()),
+            None => b.null(),
         }
+        match e.episode_id {
+            Some(v) => b.int8(v),
+            None => b.null(),
+        }
+        match e.credential_id {
+            Some(v) => b.int8(v),
+            None => b.null(),
+        }
+        json.clear();
+        // Serialising a `serde_json::Value` into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut json, &e.args);
+        b.jsonb(&json);
     }
-
-    fn push(&mut self, e: &EventRow, timestamp: u64) {
-        self.block_number.push(int(e.block_number));
-        self.block_hash.push(e.block_hash.to_vec());
-        self.block_time.push(time(timestamp));
-        self.tx_hash.push(e.tx_hash.to_vec());
-        self.tx_index.push(i32::try_from(e.tx_index).unwrap_or(i32::MAX));
-        self.log_index.push(i32::try_from(e.log_index).unwrap_or(i32::MAX));
-        self.contract.push(e.contract.to_owned());
-        self.address.push(e.address.to_vec());
-        self.event_name.push(e.event_name.clone());
-        self.entity.push(e.entity.clone());
-        self.accounts.push(e.accounts.iter().flat_map(|a| a.0 .0).collect());
-        self.rx_id.push(e.rx_id.map(|r| r.to_vec()).unwrap_or_default());
-        self.episode_id.push(e.episode_id.unwrap_or(-1));
-        self.credential_id.push(e.credential_id.unwrap_or(-1));
-        self.args.push(e.args.to_string());
-    }
+    b.finish()
 }
 
 /// Recomputes the projection rows of the touched entities from `events`.

@@ -6,7 +6,7 @@ use crate::{
     config::Config,
     error::IndexerError,
     metrics::{self as m, Status},
-    rpc::{BlockHeader, Rpc},
+    rpc::{verified_header, BlockHeader, Rpc},
     store::{self, Batch, Checkpoint, Revert},
 };
 use alloy::providers::Provider;
@@ -15,7 +15,10 @@ use sqlx::{PgConnection, PgPool};
 use std::{
     future::Future,
     pin::Pin,
-    sync::Arc,
+    sync::{
+        atomic::{AtomicI64, AtomicU64, Ordering},
+        Arc,
+    },
     task::{Context, Poll},
     time::{Duration, Instant},
 };
@@ -116,7 +119,7 @@ impl Indexer {
         self.status.set_writer(true);
         info!(target: "indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
 
-        let mut head = rpc.head().await?;
+        let mut head = rpc.head(None).await?;
         self.status.set_head(head);
         let mut cp = match store::checkpoint(&mut conn, chain_id).await? {
             Some(cp) => cp,
@@ -140,10 +143,6 @@ impl Indexer {
         let mut heads = self.heads(&rpc).await;
         // The header of the newest head announced by the subscription, until indexed.
         let mut announced: Option<BlockHeader> = None;
-        if *failures > 0 {
-            info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
-            *failures = 0;
-        }
 
         loop {
             let target = head.saturating_sub(cfg.confirmations);
@@ -185,13 +184,21 @@ impl Indexer {
                 }
             };
             match step {
-                Ok(c) => cp = c,
+                Ok(c) => {
+                    cp = c;
+                    // Recovered once a session commits again (not merely connects: a session that fails
+                    // again before committing is one failure episode, logged once).
+                    if *failures > 0 {
+                        info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
+                        *failures = 0;
+                    }
+                }
                 Err(IndexerError::Inconsistent { from, to, reason }) => {
                     // A reorg while fetching, or a head that is not there (yet): look again shortly, from
                     // the node's head as it is now.
                     debug!(target: "indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
                     tokio::time::sleep(cfg.poll_interval / 4).await;
-                    head = rpc.head().await?;
+                    head = rpc.head(Some(u64::try_from(cp.number).unwrap_or(0))).await?;
                     self.status.set_head(head);
                     continue;
                 }
@@ -202,7 +209,7 @@ impl Indexer {
             if !caught_up || announced.is_some() {
                 continue;
             }
-            head = rpc.head().await?.max(head);
+            head = rpc.head(Some(head)).await?.max(head);
             self.status.set_head(head);
         }
     }
@@ -213,14 +220,15 @@ impl Indexer {
         if ws {
             match rpc.provider().subscribe_blocks().await {
                 Ok(sub) => {
-                    return Box::pin(sub.into_stream().map(|h| {
-                        Some(BlockHeader {
-                            number: h.number,
-                            hash: h.hash,
-                            parent_hash: h.parent_hash,
-                            timestamp: h.timestamp,
-                        })
-                    }))
+                    // A header that does not hash to its claimed hash is not trusted: it only wakes the
+                    // loop, which then asks for the head and fetches the range with every header.
+                    return Box::pin(sub.into_stream().map(|h| match verified_header(&h, "eth_subscribe") {
+                        Ok(h) => Some(h),
+                        Err(e) => {
+                            warn!(target: "indexer::sync", error = %e, "announced head rejected");
+                            None
+                        }
+                    }));
                 }
                 Err(e) => {
                     warn!(target: "indexer::sync", error = %e, "newHeads subscription failed; polling instead")
@@ -255,7 +263,7 @@ impl Indexer {
             },
             () = tokio::time::sleep(fallback) => {}
         }
-        Ok((rpc.head().await?, None))
+        Ok((rpc.head(Some(known)).await?, None))
     }
 
     /// Backfills `cp+1..=end` (all at least `max_reorg_depth` below the head): ranges fetched and decoded
@@ -290,9 +298,11 @@ impl Indexer {
             })
             .buffered(self.config.concurrency.max(1));
 
+        let progress = Arc::new(Progress::default());
+        progress.block.store(cp.number, Ordering::Relaxed);
+        let _reporter = report_progress(Arc::clone(&progress), start, end, Arc::clone(rpc));
         let started = Instant::now();
-        let mut last_log = Instant::now();
-        let (mut events, mut window_events) = (0u64, 0u64);
+        let mut events = 0u64;
         while let Some(joined) = pipeline.next().await {
             let batch = joined.map_err(|e| IndexerError::Corrupt(format!("fetch task failed: {e}")))??;
             if !extends(&batch, &cp) {
@@ -304,29 +314,20 @@ impl Indexer {
             cp = store::commit(conn, chain_id, &cp, None, &batch, head).await?;
             record_batch("backfill", t, n);
             events += n;
-            window_events += n;
+            progress.block.store(cp.number, Ordering::Relaxed);
+            progress.events.store(events, Ordering::Relaxed);
             self.status.set_indexed(cp.number, false);
-            let elapsed = last_log.elapsed();
-            if elapsed >= Duration::from_secs(5) || cp.number as u64 >= end {
-                let done = (cp.number as u64 + 1).saturating_sub(start);
-                let total = end + 1 - start;
-                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-3);
-                info!(
-                    target: "indexer::backfill",
-                    block = cp.number,
-                    to = end,
-                    blocks_done = done,
-                    blocks_total = total,
-                    events,
-                    events_per_sec = (window_events as f64 / elapsed.as_secs_f64().max(1e-3)) as u64,
-                    eta_secs = ((total - done) as f64 / rate.max(1e-9)) as u64,
-                    range = rpc.range_size(),
-                    "backfill progress"
-                );
-                last_log = Instant::now();
-                window_events = 0;
-            }
         }
+        let secs = started.elapsed().as_secs_f64();
+        info!(
+            target: "indexer::backfill",
+            from = start,
+            to = end,
+            events,
+            secs = (secs * 1e3).round() / 1e3,
+            events_per_sec = (events as f64 / secs.max(1e-3)) as u64,
+            "backfill done"
+        );
         Ok(Backfill::Done(cp))
     }
 
@@ -503,6 +504,52 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
+}
+
+/// How often a running backfill logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// A backfill's committed progress, read by its reporter.
+#[derive(Debug, Default)]
+struct Progress {
+    /// The committed checkpoint.
+    block: AtomicI64,
+    /// Events committed so far.
+    events: AtomicU64,
+}
+
+/// Logs a backfill's progress every [`PROGRESS_EVERY`] — blocks done, events, rate and ETA — whether or not
+/// a batch committed meanwhile (a stalled backfill shows as a rate of 0). Stops when dropped.
+fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>) -> AbortOnDrop<()> {
+    AbortOnDrop(tokio::spawn(async move {
+        let began = tokio::time::Instant::now();
+        let mut tick = tokio::time::interval_at(began + PROGRESS_EVERY, PROGRESS_EVERY);
+        let total = (end + 1).saturating_sub(start);
+        let mut last_events = 0u64;
+        let mut last_at = began;
+        loop {
+            let now = tick.tick().await;
+            let block = progress.block.load(Ordering::Relaxed);
+            let events = progress.events.load(Ordering::Relaxed);
+            let done = u64::try_from(block + 1).unwrap_or(0).saturating_sub(start).min(total);
+            let blocks_per_sec = done as f64 / (now - began).as_secs_f64().max(1e-3);
+            let window = (now - last_at).as_secs_f64().max(1e-3);
+            info!(
+                target: "indexer::backfill",
+                block,
+                to = end,
+                blocks_done = done,
+                blocks_total = total,
+                events,
+                events_per_sec = ((events - last_events) as f64 / window) as u64,
+                eta_secs = if done == 0 { None } else { Some(((total - done) as f64 / blocks_per_sec) as u64) },
+                range = rpc.range_size(),
+                "backfill progress"
+            );
+            last_events = events;
+            last_at = now;
+        }
+    }))
 }
 
 /// A URL without credentials, for logs.

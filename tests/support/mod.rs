@@ -129,6 +129,11 @@ impl Running {
         }
     }
 
+    /// Whether the indexer has ended by itself (a fatal error).
+    pub fn is_finished(&self) -> bool {
+        self.task.is_finished()
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.stop.take() {
             let _ = tx.send(());

@@ -1,7 +1,8 @@
 //! A fault-injecting JSON-RPC proxy between the indexer and anvil: HTTP 429s, timeouts (a request held
 //! past the client's timeout), 503s, random delays, `eth_getLogs` range-limit errors, a gate that holds
-//! log queries above a block, and a hostile node (malformed JSON, logs from foreign addresses or with
-//! wrong block hashes, a head that does not exist). Also [`TcpProxy`], a byte-level proxy whose
+//! log queries above a block, and a hostile node (malformed JSON, logs from foreign addresses, reordered,
+//! duplicated, moved or with wrong block hashes, headers with wrong hashes or parent links, a head that does
+//! not exist or goes backwards, another chain id). Also [`TcpProxy`], a byte-level proxy whose
 //! connections (e.g. a WebSocket) can be dropped at will.
 
 use alloy::transports::http::reqwest;
@@ -34,6 +35,24 @@ pub struct Faults {
     /// Every nth eth_blockNumber answer (counted apart) claims a head this many blocks beyond the real one.
     pub lie_head_every: u64,
     pub lie_head_by: u64,
+    /// Every nth eth_blockNumber answer (counted with the above) claims a head this many blocks below the
+    /// real one (a head that goes backwards).
+    pub head_back_every: u64,
+    pub head_back_by: u64,
+    /// Every nth non-empty eth_getLogs answer comes in reverse order.
+    pub reverse_logs_every: u64,
+    /// Every nth non-empty eth_getLogs answer has one log twice.
+    pub duplicate_log_every: u64,
+    /// Every nth non-empty eth_getLogs answer has a log moved to the next block (number changed, hash kept).
+    pub move_log_every: u64,
+    /// Every nth non-empty eth_getLogs answer is JSON of the wrong shape (a log without its fields).
+    pub garbage_logs_every: u64,
+    /// Every nth eth_getBlockByNumber answer (counted apart) claims a wrong block hash.
+    pub header_hash_every: u64,
+    /// Every nth eth_getBlockByNumber answer (counted with the above) has a wrong parent hash.
+    pub header_parent_every: u64,
+    /// eth_chainId answers this instead of the node's chain id.
+    pub chain_id: Option<u64>,
 }
 
 struct Inner {
@@ -43,6 +62,7 @@ struct Inner {
     counter: AtomicU64,
     logs_counter: AtomicU64,
     head_counter: AtomicU64,
+    block_counter: AtomicU64,
     injected: AtomicU64,
     /// Hostile answers by kind.
     hostile: std::sync::Mutex<std::collections::BTreeMap<&'static str, u64>>,
@@ -68,6 +88,7 @@ impl Proxy {
             counter: AtomicU64::new(0),
             logs_counter: AtomicU64::new(0),
             head_counter: AtomicU64::new(0),
+            block_counter: AtomicU64::new(0),
             injected: AtomicU64::new(0),
             hostile: std::sync::Mutex::default(),
             gate: AtomicU64::new(u64::MAX),
@@ -87,7 +108,7 @@ impl Proxy {
         self.inner.injected.load(Ordering::Relaxed)
     }
 
-    /// Hostile answers given, by kind (malformed, foreign_log, wrong_hash, lie_head).
+    /// Hostile answers given, by kind (malformed and the kinds of [`tamper`]).
     pub fn hostile(&self) -> std::collections::BTreeMap<&'static str, u64> {
         self.inner.hostile.lock().unwrap().clone()
     }
@@ -194,36 +215,75 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
     }
 }
 
-/// The hostile node: rewrites some answers (foreign logs, wrong block hashes, a head that is not there).
+/// The hostile node: rewrites some answers (foreign, reordered, duplicated or moved logs, wrong block
+/// hashes, malformed logs, headers with wrong hashes or parent links, a head that is not there or goes
+/// backwards, another chain id).
 fn tamper(s: &Inner, req: &serde_json::Value, body: &[u8]) -> Option<Bytes> {
     let f = &s.faults;
     let method = req["method"].as_str()?;
     let mut resp: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let every = |k: u64, n: u64| k > 0 && n.is_multiple_of(k);
     let kind = match method {
-        "eth_blockNumber" if f.lie_head_every > 0 => {
-            let n = s.head_counter.fetch_add(1, Ordering::Relaxed) + 1;
-            if !n.is_multiple_of(f.lie_head_every) {
-                return None;
-            }
-            let head = hex_u64(&resp["result"])?;
-            resp["result"] = serde_json::json!(format!("0x{:x}", head + f.lie_head_by));
-            "lie_head"
+        "eth_chainId" => {
+            resp["result"] = serde_json::json!(format!("0x{:x}", f.chain_id?));
+            "chain_id"
         }
-        "eth_getLogs" if f.foreign_log_every > 0 || f.wrong_hash_every > 0 => {
+        "eth_blockNumber" if f.lie_head_every > 0 || f.head_back_every > 0 => {
+            let n = s.head_counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let head = hex_u64(&resp["result"])?;
+            let (lie, kind) = if every(f.lie_head_every, n) {
+                (head + f.lie_head_by, "lie_head")
+            } else if every(f.head_back_every, n) {
+                (head.saturating_sub(f.head_back_by), "head_back")
+            } else {
+                return None;
+            };
+            resp["result"] = serde_json::json!(format!("0x{lie:x}"));
+            kind
+        }
+        "eth_getBlockByNumber" if f.header_hash_every > 0 || f.header_parent_every > 0 => {
+            let block = resp["result"].as_object_mut()?;
+            let n = s.block_counter.fetch_add(1, Ordering::Relaxed) + 1;
+            let (field, kind) = if every(f.header_hash_every, n) {
+                ("hash", "header_hash")
+            } else if every(f.header_parent_every, n) {
+                ("parentHash", "header_parent")
+            } else {
+                return None;
+            };
+            block.insert(field.into(), serde_json::json!(format!("0x{}", "cd".repeat(32))));
+            kind
+        }
+        "eth_getLogs" => {
             let logs = resp["result"].as_array_mut()?;
             if logs.is_empty() {
                 return None;
             }
             let n = s.logs_counter.fetch_add(1, Ordering::Relaxed) + 1;
-            if f.foreign_log_every > 0 && n.is_multiple_of(f.foreign_log_every) {
+            if every(f.foreign_log_every, n) {
                 let mut foreign = logs[0].clone();
                 foreign["address"] = serde_json::json!("0x00000000000000000000000000000000deadbeef");
                 logs.push(foreign);
                 "foreign_log"
-            } else if f.wrong_hash_every > 0 && n.is_multiple_of(f.wrong_hash_every) {
+            } else if every(f.wrong_hash_every, n) {
                 let last = logs.len() - 1;
                 logs[last]["blockHash"] = serde_json::json!(format!("0x{}", "ab".repeat(32)));
                 "wrong_hash"
+            } else if every(f.reverse_logs_every, n) && logs.len() > 1 {
+                logs.reverse();
+                "reverse_logs"
+            } else if every(f.duplicate_log_every, n) {
+                let copy = logs[logs.len() / 2].clone();
+                logs.push(copy);
+                "duplicate_log"
+            } else if every(f.move_log_every, n) {
+                let last = logs.len() - 1;
+                let number = hex_u64(&logs[last]["blockNumber"])?;
+                logs[last]["blockNumber"] = serde_json::json!(format!("0x{:x}", number + 1));
+                "move_log"
+            } else if every(f.garbage_logs_every, n) {
+                logs[0] = serde_json::json!({ "address": 7, "topics": "none" });
+                "garbage_logs"
             } else {
                 return None;
             }
