@@ -262,6 +262,7 @@ impl Rpc {
     async fn logs(&self, from: u64, to: u64) -> Result<Vec<Log>, IndexerError> {
         let mut pending = vec![(from, to)];
         let mut out = Vec::new();
+        let mut refused = std::collections::BTreeSet::new();
         // Depth-first, lowest range first, so the output stays in chain order.
         while let Some((a, b)) = pending.pop() {
             let filter = Filter::new().address(self.addresses.clone()).from_block(a).to_block(b);
@@ -272,15 +273,24 @@ impl Rpc {
                 }
                 Err(err) if a < b => {
                     let half = (b - a).div_ceil(2);
-                    self.range.fetch_min(half.max(1), Ordering::Relaxed);
-                    warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
+                    let before = self.range.fetch_min(half.max(1), Ordering::Relaxed);
+                    // One line when the range size shrinks (a state change), not one per split.
+                    if half < before {
+                        warn!(target: "indexer::sync", from = a, to = b, range = half, error = %err.message, "range rejected; splitting, smaller ranges from now on");
+                    } else {
+                        debug!(target: "indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
+                    }
                     let mid = a + half - 1;
                     pending.push((mid + 1, b));
                     pending.push((a, mid));
                 }
                 Err(err) => {
-                    // A single block the node will not serve: back off and try again.
-                    warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
+                    // A single block the node will not serve: back off and try again (logged once).
+                    if refused.insert(a) {
+                        warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
+                    } else {
+                        debug!(target: "indexer::sync", block = a, error = %err.message, "single-block log query rejected again");
+                    }
                     tokio::time::sleep(self.max_backoff).await;
                     pending.push((a, b));
                 }
