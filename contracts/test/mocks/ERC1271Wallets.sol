@@ -45,3 +45,17 @@ contract RevertingERC1271Wallet is IERC1271 {
         revert("no");
     }
 }
+
+/// @notice A wallet that has signed exactly one digest: `isValidSignature` accepts that digest (any signature
+///         bytes) and nothing else. Symbolic tests use it to ask which calls a given signed digest authorises.
+contract SingleDigestERC1271Wallet is IERC1271 {
+    bytes32 public approved;
+
+    function approve(bytes32 digest) external {
+        approved = digest;
+    }
+
+    function isValidSignature(bytes32 hash, bytes calldata) external view returns (bytes4) {
+        return hash == approved ? IERC1271.isValidSignature.selector : bytes4(0xffffffff);
+    }
+}

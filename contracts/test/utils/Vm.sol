@@ -30,6 +30,7 @@ interface Vm {
     function warp(uint256 newTimestamp) external;
     function roll(uint256 newHeight) external;
     function chainId(uint256 newChainId) external;
+    function store(address target, bytes32 slot, bytes32 value) external;
     function getBlockNumber() external view returns (uint256 height);
     function getBlockTimestamp() external view returns (uint256 timestamp);
     function label(address account, string calldata newLabel) external;

@@ -1,0 +1,155 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {IPrescriptions} from "../../src/interfaces/IPrescriptions.sol";
+import {Fixture} from "../utils/Fixture.sol";
+
+/// @notice Symbolic tests (halmos, `scripts/halmos`): each `check_` holds for every value of its parameters,
+///         not for sampled ones. Halmos reports a counterexample when an `assert` can fail. Calls under test
+///         are made with `call` so that both the success and the revert branch are explored.
+contract PrescriptionsSymbolicTest is Fixture {
+    /// @dev Storage slot of `Prescriptions._rxs` (`forge inspect Prescriptions storageLayout`); the first test
+    ///      below checks the packing against `prescriptionOf`, so a layout change fails loudly.
+    uint256 internal constant RXS_SLOT = 2;
+
+    function _pack(IPrescriptions.Rx memory s) internal pure returns (bytes32) {
+        return bytes32(
+            uint256(s.prescriberId) | uint256(s.pharmacyId) << 32 | uint256(s.fills) << 64
+                | uint256(s.fillsUsed) << 72 | uint256(s.schedule) << 80
+                | (s.cancelled ? uint256(1) << 88 : 0) | uint256(s.quantityPerFill) << 96
+                | uint256(s.openFillDispensed) << 128 | uint256(s.nextFillAt) << 160 | uint256(s.validUntil)
+                << 192 | uint256(s.minFillInterval) << 224
+        );
+    }
+
+    /// @dev The per-prescription invariant that bounds what was dispensed: fills used within the fills, the open
+    ///      fill within one fill's quantity, and an open fill exactly when a fill was used.
+    function _consistent(IPrescriptions.Rx memory s) internal pure returns (bool) {
+        return s.fills != 0 && s.quantityPerFill != 0 && s.fillsUsed <= s.fills
+            && s.openFillDispensed <= s.quantityPerFill && (s.fillsUsed == 0) == (s.openFillDispensed == 0);
+    }
+
+    /// @dev Stores `state` as prescription `rxId` and checks the packing against `prescriptionOf`.
+    function _store(bytes32 rxId, IPrescriptions.Rx memory state) internal {
+        vm.store(address(rx), keccak256(abi.encode(rxId, RXS_SLOT)), _pack(state));
+        (IPrescriptions.Rx memory stored,,) = rx.prescriptionOf(rxId);
+        assert(stored.fills == state.fills && stored.fillsUsed == state.fillsUsed);
+        assert(stored.quantityPerFill == state.quantityPerFill);
+        assert(stored.openFillDispensed == state.openFillDispensed && stored.cancelled == state.cancelled);
+        assert(stored.nextFillAt == state.nextFillAt && stored.validUntil == state.validUntil);
+    }
+
+    /// @notice No dispense beyond the authorised total (induction step): from ANY consistent state
+    ///         (every field symbolic, at any time, any quantity), one dispense keeps the state consistent, never
+    ///         changes the fills or the quantity per fill, and either adds exactly `quantity` to the open fill /
+    ///         opens a new fill with it, or (revert) changes nothing. `issue` starts consistent (below), so
+    ///         every reachable prescription is consistent, whatever the sequence of dispenses. In a consistent
+    ///         state the total, (fillsUsed - 1) × quantityPerFill + openFillDispensed, is at most
+    ///         fillsUsed × quantityPerFill ≤ fills × quantityPerFill: that last step is arithmetic on 256-bit
+    ///         products, on which the SMT solvers time out, so it is argued here rather than checked.
+    function check_Dispense_KeepsFillAccounting(
+        bytes32 rxId,
+        IPrescriptions.Rx memory state,
+        uint32 quantity,
+        uint40 time
+    ) public {
+        state.prescriberId = credentials.idOf(prescriber);
+        vm.assume(state.pharmacyId == 0 || state.pharmacyId == credentials.idOf(pharmacy));
+        vm.assume(_consistent(state));
+        _store(rxId, state);
+
+        vm.warp(time);
+        vm.prank(pharmacy);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+
+        (IPrescriptions.Rx memory next,,) = rx.prescriptionOf(rxId);
+        assert(_consistent(next));
+        assert(next.fills == state.fills && next.quantityPerFill == state.quantityPerFill);
+        if (!ok) {
+            assert(next.fillsUsed == state.fillsUsed && next.openFillDispensed == state.openFillDispensed);
+        } else if (next.fillsUsed == state.fillsUsed) {
+            // Completed part of the open fill.
+            assert(uint256(next.openFillDispensed) == uint256(state.openFillDispensed) + quantity);
+        } else {
+            // Opened a new fill: only once the previous one was complete.
+            assert(next.fillsUsed == state.fillsUsed + 1 && next.openFillDispensed == quantity);
+            assert(state.fillsUsed == 0 || state.openFillDispensed == state.quantityPerFill);
+        }
+    }
+
+    /// @notice `issue` establishes the invariant: for all terms, a prescription that issues starts with nothing
+    ///         dispensed and fills × quantity authorised.
+    function check_Issue_StartsConsistent(IPrescriptions.RxTerms memory terms) public {
+        terms.prescriber = prescriber;
+        terms.pharmacy = address(0);
+        vm.prank(prescriber);
+        (bool ok, bytes memory result) = address(rx).call(abi.encodeCall(rx.issue, (terms)));
+        if (ok) {
+            bytes32 rxId = abi.decode(result, (bytes32));
+            (IPrescriptions.Rx memory state, uint256 total, uint256 authorized) = rx.prescriptionOf(rxId);
+            assert(_consistent(state));
+            assert(total == 0);
+            assert(authorized == uint256(terms.fills) * terms.quantityPerFill);
+        }
+    }
+
+    /// @notice A suspended, revoked or expired prescriber never issues, whatever the terms and the time.
+    function check_Issue_NeverByInactivePrescriber(
+        IPrescriptions.RxTerms memory terms,
+        uint8 action,
+        uint40 time
+    ) public {
+        vm.assume(time >= block.timestamp);
+        vm.startPrank(registrar);
+        if (action == 1) credentials.suspend(prescriber, 1);
+        else if (action == 2) credentials.revoke(prescriber, 1);
+        vm.stopPrank();
+        vm.warp(time);
+        terms.prescriber = prescriber;
+        terms.pharmacy = address(0);
+        vm.prank(prescriber);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.issue, (terms)));
+        assert(!ok || (action != 1 && action != 2 && time < credentials.credentialOf(prescriber).expiresAt));
+    }
+
+    /// @notice A suspended, revoked or expired pharmacy never dispenses, whatever the quantity and the time.
+    function check_Dispense_NeverByInactivePharmacy(uint32 quantity, uint8 action, uint40 time) public {
+        vm.assume(time >= block.timestamp);
+        bytes32 rxId = _issue(_terms());
+        vm.startPrank(registrar);
+        if (action == 1) credentials.suspend(pharmacy, 1);
+        else if (action == 2) credentials.revoke(pharmacy, 1);
+        vm.stopPrank();
+        vm.warp(time);
+        vm.prank(pharmacy);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+        assert(!ok || (action != 1 && action != 2 && time < credentials.credentialOf(pharmacy).expiresAt));
+    }
+
+    /// @notice A revoked or expired consent never admits a prescription, whatever the terms and the time: a
+    ///         prescriber issues only while holding the patient's PRESCRIBE consent.
+    function check_Issue_NeverWithoutConsent(
+        IPrescriptions.RxTerms memory terms,
+        uint8 scopes,
+        uint40 expiresAt,
+        bool revoked,
+        uint40 time
+    ) public {
+        vm.assume(time >= block.timestamp);
+        vm.prank(patient);
+        (bool granted,) =
+            address(consent).call(abi.encodeCall(consent.grant, (prescriber, scopes, expiresAt)));
+        vm.assume(granted);
+        if (revoked) {
+            vm.prank(patient);
+            consent.revoke(prescriber);
+        }
+        vm.warp(time);
+        terms.patient = patient;
+        terms.prescriber = prescriber;
+        terms.pharmacy = address(0);
+        vm.prank(prescriber);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.issue, (terms)));
+        assert(!ok || (!revoked && time < expiresAt && scopes & PRESCRIBE != 0));
+    }
+}
