@@ -4,7 +4,8 @@
 //! dosage text, patient names and identifiers, encounter notes — as UTF-8 (as written, lower and upper
 //! case), hex text, UTF-16, an ABI-encoded string, an unsalted keccak256, and (codes) a 32-byte integer.
 //! Storage writes come from anvil's `debug_traceTransaction` prestate tracer in diff mode. A planted
-//! transaction proves the scan finds what it looks for, and the matcher is unit-tested per encoding.
+//! transaction proves the scan finds what it looks for, and the matcher is unit-tested per encoding. Every row
+//! the indexer wrote to PostgreSQL is scanned the same way.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod dev_common;
@@ -233,7 +234,18 @@ async fn demo_puts_no_clinical_content_on_chain() {
     let root = repo_root();
     let anvil = Anvil::new().path(toolchain_path(&root, "anvil").unwrap()).try_spawn().expect("anvil");
     let url = anvil.endpoint();
-    let mut dev = DevProcess::start(&["--rpc.url", &url, "--simulate", "--simulate.interval-ms", "200"]);
+    // ... and a database this test owns, scanned too after the run.
+    let pg = medledger_indexer::TempPostgres::start().await.unwrap();
+    let db_url = pg.url();
+    let mut dev = DevProcess::start(&[
+        "--rpc.url",
+        &url,
+        "--db.url",
+        &db_url,
+        "--simulate",
+        "--simulate.interval-ms",
+        "200",
+    ]);
     let banner = dev.wait_ready(Duration::from_secs(300)).await;
     let story = banner.story_transactions.expect("the story ran");
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -253,6 +265,37 @@ async fn demo_puts_no_clinical_content_on_chain() {
     assert!(status.success(), "exit status {status}\n{output}");
     let failed_actions = output.matches("simulated action failed").count();
     assert_eq!(failed_actions, 0, "every simulated action succeeded\n{output}");
+
+    // Every row the indexer wrote, as PostgreSQL prints it (bytea as \x hex text).
+    let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables WHERE table_schema = current_schema() ORDER BY 1",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let mut db_findings = Vec::new();
+    let mut db_rows = 0i64;
+    for table in &tables {
+        let sql = format!("SELECT count(*), coalesce(string_agg(t::text, E'\\n'), '') FROM \"{table}\" t");
+        let (rows, text): (i64, String) = sqlx::query_as(&sql).fetch_one(&pool).await.unwrap();
+        db_rows += rows;
+        if table == "events" {
+            // Self-check: the dump carries the rows' contents (text columns as text, bytea as hex text).
+            let known = Matcher::new(&["PrescriptionIssued".to_owned(), "Oxycodone".to_owned()]);
+            let found: Vec<_> =
+                known.find(text.as_bytes()).iter().map(|p| (p.text.as_str(), p.encoding)).collect();
+            assert_eq!(found, [("PrescriptionIssued", "utf-8")], "the database dump shows row contents");
+        }
+        for p in m.find(text.as_bytes()) {
+            db_findings.push(format!("table {table}: {:?} as {}", p.text, p.encoding));
+        }
+    }
+    pool.close().await;
+    eprintln!("scanned {db_rows} rows of {} tables", tables.len());
+    assert!(tables.iter().any(|t| t == "events"), "{tables:?}");
+    assert!(db_rows > 100, "the index was scanned ({db_rows} rows)");
+    assert!(db_findings.is_empty(), "clinical content in PostgreSQL:\n{}", db_findings.join("\n"));
 
     // Every transaction since genesis: the deployment, the story, the simulation.
     let demo_head = head(&url).await;
