@@ -476,3 +476,87 @@ pub fn codes(body: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The URL of a database made by [`empty_db`] (or [`fixture`]).
+pub fn database_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "postgres://{}@{}:{}/{}",
+        o.get_username(),
+        o.get_host(),
+        o.get_port(),
+        o.get_database().expect("a database name")
+    )
+}
+
+/// `medledger serve` (the binary under test) running as a child process over a database, on a free port.
+pub struct ServeProcess {
+    pub child: tokio::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeProcess {
+    /// Starts `medledger serve` over `db_url` with the fixture's manifest and `extra` arguments; returns
+    /// once it listens.
+    pub async fn start(db_url: &str, extra: &[&str]) -> Self {
+        use tokio::io::AsyncBufReadExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let manifest = medledger_indexer::Manifest {
+            chain_id: CHAIN as u64,
+            deploy_block: 0,
+            contracts: medledger_indexer::Contracts {
+                credential_registry: [0xc9; 20].into(),
+                consent_registry: CONSENTS.into(),
+                record_anchors: ANCHORS.into(),
+                prescriptions: PRESCRIPTIONS.into(),
+            },
+        };
+        let path = dir.path().join("manifest.json");
+        std::fs::write(&path, serde_json::to_string(&manifest).unwrap()).unwrap();
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .args(["serve", "--db.url", db_url, "--api.addr", "127.0.0.1:0", "--log.json"])
+            .arg("--manifest")
+            .arg(&path)
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn medledger serve");
+        let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let addr = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                let v: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
+                if let Some(addr) = v["fields"]["addr"].as_str() {
+                    return addr.to_owned();
+                }
+            }
+            panic!("medledger serve exited before listening");
+        })
+        .await
+        .expect("medledger serve did not start listening");
+        // Keep draining its log so it never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self { child, base: format!("http://{addr}"), _dir: dir }
+    }
+
+    /// The child's resident set size in bytes (Linux `/proc`).
+    pub fn rss_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let kb: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmRSS");
+        kb * 1024
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
