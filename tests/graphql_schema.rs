@@ -150,6 +150,8 @@ async fn pharmacy_prescriber_and_patient_views() {
         prescriptions { totalCount }
         dispenses { totalCount }
         episodes { nodes { id recordCount records { index hidden } withHidden: records(includeHidden: true) { index } } }
+        records { totalCount nodes { episodeId index hidden } }
+        allRecords: records(includeHidden: true, last: 2) { totalCount nodes { index hidden } pageInfo { hasPreviousPage } }
     } }";
     let d = data(&app, q, json!({"a": a0x(&PATIENT_A)})).await;
     let pa = &d["patient"];
@@ -168,6 +170,15 @@ async fn pharmacy_prescriber_and_patient_views() {
     let ep = &pa["episodes"]["nodes"][0];
     assert_eq!(ep["records"], json!([{"index": 0, "hidden": false}, {"index": 2, "hidden": false}]));
     assert_eq!(ep["withHidden"].as_array().unwrap().len(), 3);
+    // Patient-wide records: hidden ones only when asked for explicitly.
+    assert_eq!(pa["records"]["totalCount"], 2);
+    assert_eq!(
+        pa["records"]["nodes"],
+        json!([{"episodeId": 1, "index": 0, "hidden": false}, {"episodeId": 1, "index": 2, "hidden": false}])
+    );
+    assert_eq!(pa["allRecords"]["totalCount"], 3);
+    assert_eq!(pa["allRecords"]["nodes"], json!([{"index": 1, "hidden": true}, {"index": 2, "hidden": false}]));
+    assert_eq!(pa["allRecords"]["pageInfo"]["hasPreviousPage"], true);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

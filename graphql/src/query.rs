@@ -6,9 +6,9 @@ use crate::loaders::CredentialOf;
 use crate::model::{
     addr, as_of_sql, evaluate, prescription_fields, ConsentChangeRow, ConsentFilter, ConsentRow,
     CredentialRow, DispenseRow, EpisodeRow, EventFilter, EventRow, FailureReason, IndexerStatus, OpenFill,
-    PrescriptionFilter, PrescriptionRow, Verification, VerificationFailure, AS_OF_SQL,
+    PrescriptionFilter, PrescriptionRow, RecordRow, Verification, VerificationFailure, AS_OF_SQL,
     CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS, EVENT_COLUMNS,
-    PRESCRIPTION_COLUMNS,
+    PRESCRIPTION_COLUMNS, RECORD_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
@@ -70,6 +70,14 @@ static EPISODES: ListSpec = ListSpec {
     select: EPISODE_COLUMNS,
     from: "FROM episodes WHERE ",
     key: ["opened_block", "episode_id"],
+    int_tie: true,
+};
+
+static RECORDS: ListSpec = ListSpec {
+    tag: "rc",
+    select: RECORD_COLUMNS,
+    from: "FROM records WHERE ",
+    key: ["episode_id", "record_index"],
     int_tie: true,
 };
 
@@ -495,6 +503,36 @@ impl Patient {
             page(first, after, last, before),
             filter,
             |r: EpisodeRow| Ok((Key::int(r.opened_block, r.episode_id), r)),
+        )
+        .await
+        .gql()
+    }
+    /// Its records over all episodes, by episode then chain order; hidden records only with
+    /// `includeHidden: true`.
+    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn records(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] include_hidden: bool,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> GqlResult<Conn<RecordRow>> {
+        let who = self.0;
+        let filter = where_fn(move |qb| {
+            qb.push(" AND patient = ").push_bind(who.0.to_vec());
+            if !include_hidden {
+                qb.push(" AND NOT hidden");
+            }
+        });
+        paginate(
+            &state(ctx).db,
+            sizes(ctx),
+            &RECORDS,
+            page(first, after, last, before),
+            filter,
+            |r: RecordRow| Ok((Key::int(r.episode_id, r.record_index), r)),
         )
         .await
         .gql()
