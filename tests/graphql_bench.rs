@@ -1,10 +1,11 @@
 //! Benchmark of the GraphQL API (not a test: `#[ignore]`d; run it with `scripts/bench-graphql`).
 //!
 //! Fills a throwaway database with ≥ 100,000 events' worth of rows (20,000 prescriptions with valid
-//! EIP-712 ids, 10,000 dispenses, 70,000 other events), serves the API on 127.0.0.1, then measures
-//! `verifyPrescription` and `prescription(id)`: at a fixed 1,000 req/s (open loop, latency from the
-//! scheduled send time, so queueing counts) and at maximum throughput (closed loop, and with `wrk` when
-//! installed).
+//! EIP-712 ids, 10,000 dispenses, 70,000 other events) and lets PostgreSQL vacuum and analyse it (as
+//! autovacuum does on a real index), runs the release `medledger serve` binary over it as its own process
+//! on 127.0.0.1, warms it up with one pass over every id, then measures `verifyPrescription` and
+//! `prescription(id)`: at a fixed 1,000 req/s (open loop, latency from the scheduled send time, so
+//! queueing counts) and at maximum throughput (closed loop, and with `wrk` when installed).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
@@ -104,8 +105,7 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
            {pc}, 'PrescriptionDispensed', rx_id, ARRAY[pharmacy], rx_id, NULL, NULL, '{{}}' FROM dispenses;
          INSERT INTO events SELECT {CHAIN}, 30000 + k / 4, '\\x01', to_timestamp({T} - 600), '\\x04', 0, k % 4,
            'ConsentRegistry', {cc}, 'ConsentGranted', '\\x00', ARRAY[{pa}, {pr}], NULL, NULL, NULL, '{{}}'
-           FROM generate_series(0, {last}) k;
-         ANALYZE;",
+           FROM generate_series(0, {last}) k;",
         pc = hx(&PRESCRIPTIONS),
         cc = hx(&CONSENTS),
         pa = sql_account("a0", "k % 5000 + 1"),
@@ -113,6 +113,8 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
         last = FILLER_EVENTS - 1,
     );
     sqlx::raw_sql(&rest).execute(pool).await.unwrap();
+    // What autovacuum does to a real index after a bulk load: statistics, visibility map, hint bits.
+    sqlx::raw_sql("VACUUM (ANALYZE)").execute(pool).await.unwrap();
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await.unwrap();
     eprintln!("populated {events} events, {RXS} prescriptions in {:?}", started.elapsed());
     assert!(events >= 100_000);
@@ -173,6 +175,30 @@ async fn fixed_rate(url: &str, bodies: Arc<Vec<String>>, rate: u64, secs: u64) -
     (latencies, errors)
 }
 
+/// Every body once, `workers` at a time; returns the number of failed requests.
+async fn warm_up(url: &str, bodies: Arc<Vec<String>>, workers: usize) -> usize {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (client, url, bodies, next) = (client.clone(), url.to_owned(), bodies.clone(), next.clone());
+            tokio::spawn(async move {
+                let mut errors = 0;
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(body) = bodies.get(i) else { return errors };
+                    errors += usize::from(!send(&client, &url, body.clone()).await);
+                }
+            })
+        })
+        .collect();
+    let mut errors = 0;
+    for t in tasks {
+        errors += t.await.unwrap();
+    }
+    errors
+}
+
 /// Closed loop: `workers` clients sending back to back for `secs`.
 async fn max_rate(
     url: &str,
@@ -208,6 +234,54 @@ async fn max_rate(
     (all, errors, rps)
 }
 
+/// CPU seconds (user + system) of a process, from `/proc/PID/stat`.
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i - 3).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(14) + ticks(15)) / 100.0 // USER_HZ
+}
+
+/// CPU seconds of the PostgreSQL backends serving `db` (their process title names the database).
+fn pg_cpu_secs(db: &str) -> f64 {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0.0 };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                String::from_utf8_lossy(&c).starts_with("postgres: ")
+                    && String::from_utf8_lossy(&c).contains(db)
+            })
+        })
+        .map(cpu_secs)
+        .sum()
+}
+
+/// CPU used by the server process and its database backends over a phase.
+struct Cpu {
+    server: f64,
+    pg: f64,
+}
+
+impl Cpu {
+    fn now(server: &ServeProcess, db: &str) -> Self {
+        Self { server: cpu_secs(server.child.id().unwrap()), pg: pg_cpu_secs(db) }
+    }
+
+    fn per_request(&self, server: &ServeProcess, db: &str, n: usize) -> String {
+        let end = Self::now(server, db);
+        let us = |a: f64, b: f64| (b - a) * 1e6 / n as f64;
+        format!("server {:.0} µs, PostgreSQL {:.0} µs", us(self.server, end.server), us(self.pg, end.pg))
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 fn wrk_script(bodies: &[String], path: &std::path::Path) {
     let list: Vec<String> = bodies.iter().take(2000).map(|b| format!("[==[{b}]==]")).collect();
     let script = format!(
@@ -224,23 +298,19 @@ async fn bench() {
     let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let rate: u64 = std::env::var("BENCH_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
     let workers: usize = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
+    let pool_size = std::env::var("BENCH_POOL").unwrap_or_else(|_| "4".into());
     let pool = empty_db().await;
     let terms = populate(&pool).await;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut config = server::ServerConfig::new(addr, CHAIN);
-    config.api.max_complexity = 100_000;
-    let server_pool = sqlx::postgres::PgPoolOptions::new()
-        .max_connections(16)
-        .connect_with((*pool.connect_options()).clone())
-        .await
-        .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(server::serve_on(listener, config, server_pool, async {
-        let _ = stopped.await;
-    }));
-    let url = format!("http://{addr}/graphql");
+    // The server's Tokio worker threads (default: one per core).
+    let threads = std::env::var("BENCH_SERVER_THREADS").ok();
+    let env: Vec<(&str, &str)> = threads.iter().map(|t| ("TOKIO_WORKER_THREADS", t.as_str())).collect();
+    let server = ServeProcess::start(&database_url(&pool), &["--db.max-connections", &pool_size], &env).await;
+    let url = format!("{}/graphql", server.base);
+    println!(
+        "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
+         TOKIO_WORKER_THREADS={}",
+        threads.as_deref().unwrap_or("(cores)")
+    );
 
     // Sanity: the bodies succeed and verification passes for a sample.
     let client = reqwest::Client::new();
@@ -256,25 +326,42 @@ async fn bench() {
         .unwrap();
     assert_eq!(v["data"]["verifyPrescription"]["valid"], true, "{v}");
 
+    let db_name = pool.connect_options().get_database().unwrap().to_owned();
     let mut rng_order: Vec<usize> = (0..terms.len()).collect();
     // A fixed shuffle (no RNG dependency): stride through the ids.
     rng_order.sort_by_key(|i| (i * 7_919) % terms.len());
     for kind in ["verifyPrescription", "prescription"] {
         let bodies: Arc<Vec<String>> = Arc::new(rng_order.iter().map(|&i| body(kind, &terms[i])).collect());
+        // Warm-up: every id once (the server's connections, PostgreSQL's buffers).
+        let started = Instant::now();
+        let errors = warm_up(&url, bodies.clone(), workers).await;
+        println!(
+            "BENCH {kind} warm-up: {} requests in {:.1?}, errors={errors}",
+            bodies.len(),
+            started.elapsed()
+        );
+        let cpu = Cpu::now(&server, &db_name);
         let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
         println!(
-            "BENCH {kind} fixed {rate} req/s x {secs}s: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}",
+            "BENCH {kind} fixed {rate} req/s x {secs}s: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}; \
+             CPU per request: {}; load average {}",
             lat.len(),
             pct(&lat, 0.50),
             pct(&lat, 0.99),
-            lat[lat.len() - 1]
+            lat[lat.len() - 1],
+            cpu.per_request(&server, &db_name, lat.len()),
+            load_average(),
         );
+        let cpu = Cpu::now(&server, &db_name);
         let (lat, errors, rps) = max_rate(&url, bodies.clone(), workers, secs).await;
         println!(
-            "BENCH {kind} max ({workers} connections, {secs}s): {rps:.0} req/s n={} errors={errors} p50={:.2?} p99={:.2?}",
+            "BENCH {kind} max ({workers} connections, {secs}s): {rps:.0} req/s n={} errors={errors} p50={:.2?} \
+             p99={:.2?}; CPU per request: {}; load average {}",
             lat.len(),
             pct(&lat, 0.50),
-            pct(&lat, 0.99)
+            pct(&lat, 0.99),
+            cpu.per_request(&server, &db_name, lat.len()),
+            load_average(),
         );
         if std::process::Command::new("wrk").arg("--version").output().is_ok() {
             let script = std::env::temp_dir().join(format!("medledger-bench-{kind}.lua"));
@@ -299,6 +386,5 @@ async fn bench() {
             }
         }
     }
-    stop.send(()).unwrap();
-    let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    drop(server);
 }

@@ -177,7 +177,10 @@ async fn pharmacy_prescriber_and_patient_views() {
         json!([{"episodeId": 1, "index": 0, "hidden": false}, {"episodeId": 1, "index": 2, "hidden": false}])
     );
     assert_eq!(pa["allRecords"]["totalCount"], 3);
-    assert_eq!(pa["allRecords"]["nodes"], json!([{"index": 1, "hidden": true}, {"index": 2, "hidden": false}]));
+    assert_eq!(
+        pa["allRecords"]["nodes"],
+        json!([{"index": 1, "hidden": true}, {"index": 2, "hidden": false}])
+    );
     assert_eq!(pa["allRecords"]["pageInfo"]["hasPreviousPage"], true);
 }
 

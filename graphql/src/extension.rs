@@ -1,28 +1,63 @@
-//! The request guard: a time limit per query, and a machine-readable `extensions.code` on every error.
+//! The request guard: a time limit per query, a machine-readable `extensions.code` on every error, and a
+//! cache of parsed documents (clients send the same few query texts over and over).
 
 use crate::error::ErrorCode;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest, NextRequest, NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
+    NextSubscribe,
 };
-use async_graphql::{Request, Response, ServerError, ServerResult, Value};
+use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
 use futures::stream::{BoxStream, StreamExt};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// Query texts longer than this are parsed every time (hot queries are short).
+const CACHED_QUERY_MAX_LEN: usize = 4 * 1024;
+/// Most documents kept; when full the cache starts over, so its memory stays bounded
+/// (≤ `PARSE_CACHE_ENTRIES × CACHED_QUERY_MAX_LEN` of text plus the documents).
+const PARSE_CACHE_ENTRIES: usize = 256;
+
+/// Parsed documents by query text. Only documents that parsed and passed the depth and directive checks are
+/// kept; validation (which depends on the variables) still runs on every request.
+#[derive(Default)]
+pub(crate) struct ParseCache(Mutex<HashMap<Arc<str>, ExecutableDocument>>);
+
+impl ParseCache {
+    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+        self.0.lock().ok()?.get(query).cloned()
+    }
+
+    fn insert(&self, query: &str, document: &ExecutableDocument) {
+        if query.len() > CACHED_QUERY_MAX_LEN {
+            return;
+        }
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= PARSE_CACHE_ENTRIES {
+                map.clear();
+            }
+            map.insert(query.into(), document.clone());
+        }
+    }
+}
 
 /// Installs [`GuardExtension`].
 pub(crate) struct Guard {
     pub(crate) timeout: Duration,
+    pub(crate) parsed: Arc<ParseCache>,
 }
 
 impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension { timeout: self.timeout })
+        Arc::new(GuardExtension { timeout: self.timeout, parsed: self.parsed.clone() })
     }
 }
 
-/// Enforces the time limit and classifies errors that carry no code yet.
+/// Enforces the time limit, classifies errors that carry no code yet, and reuses parsed documents.
 struct GuardExtension {
     timeout: Duration,
+    parsed: Arc<ParseCache>,
 }
 
 fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
@@ -69,6 +104,21 @@ impl Extension for GuardExtension {
     ) -> ServerResult<Request> {
         // One `asOf` per request, read at most once: every status in a response uses the same time.
         next.run(ctx, request.data(crate::schema::AsOfCell::default())).await
+    }
+
+    async fn parse_query(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        query: &str,
+        variables: &Variables,
+        next: NextParseQuery<'_>,
+    ) -> ServerResult<ExecutableDocument> {
+        if let Some(document) = self.parsed.get(query) {
+            return Ok(document);
+        }
+        let document = next.run(ctx, query, variables).await?;
+        self.parsed.insert(query, &document);
+        Ok(document)
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {

@@ -6,7 +6,7 @@ use crate::loaders::CredentialOf;
 use crate::model::{
     addr, as_of_sql, evaluate, prescription_fields, ConsentChangeRow, ConsentFilter, ConsentRow,
     CredentialRow, DispenseRow, EpisodeRow, EventFilter, EventRow, FailureReason, IndexerStatus, OpenFill,
-    PrescriptionFilter, PrescriptionRow, RecordRow, Verification, VerificationFailure, AS_OF_SQL,
+    PrescriptionFilter, PrescriptionRow, RecordRow, Verification, VerificationFailure,
     CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS, EVENT_COLUMNS,
     PRESCRIPTION_COLUMNS, RECORD_COLUMNS,
 };
@@ -136,32 +136,77 @@ async fn consents(
     .gql()
 }
 
-/// A prescription with the latest indexed block's time.
+/// A prescription with the latest indexed block's time and one of its dispenses (none: all `None`).
 #[derive(sqlx::FromRow)]
-struct RxAsOf {
+struct RxDispenseRow {
     #[sqlx(flatten)]
     rx: PrescriptionRow,
     as_of_time: Option<DateTime<Utc>>,
+    d_block_number: Option<i64>,
+    d_log_index: Option<i32>,
+    d_pharmacy: Option<Vec<u8>>,
+    d_fill_number: Option<i16>,
+    d_quantity: Option<i64>,
+    d_fill_dispensed: Option<i64>,
+    d_total_dispensed: Option<String>,
+    d_dispense_hash: Option<Vec<u8>>,
+    d_block_time: Option<DateTime<Utc>>,
+    d_tx_hash: Option<Vec<u8>>,
 }
 
-/// One prescription, read directly (a root lookup gains nothing from batching but its delay), together with
-/// the request's `asOf`.
+impl RxDispenseRow {
+    /// The dispense of this row, if it has one.
+    fn dispense(&mut self) -> Option<DispenseRow> {
+        Some(DispenseRow {
+            block_number: self.d_block_number?,
+            log_index: self.d_log_index?,
+            rx_id: self.rx.rx_id.clone(),
+            pharmacy: self.d_pharmacy.take()?,
+            fill_number: self.d_fill_number?,
+            quantity: self.d_quantity?,
+            fill_dispensed: self.d_fill_dispensed?,
+            total_dispensed: self.d_total_dispensed.take()?,
+            dispense_hash: self.d_dispense_hash.take()?,
+            block_time: self.d_block_time?,
+            tx_hash: self.d_tx_hash.take()?,
+        })
+    }
+}
+
+/// `$1` chain, `$2` rx id: the prescription, the request's `asOf` and its dispenses oldest first, one row
+/// per dispense (one row with no dispense when it has none).
+const RX_BY_ID_SQL: &str = concat!(
+    "SELECT ",
+    prescription_fields!(),
+    ", ",
+    as_of_sql!(),
+    " AS as_of_time, d.* FROM (SELECT * FROM prescriptions WHERE chain_id = $1 AND rx_id = $2) p \
+     LEFT JOIN LATERAL (SELECT block_number AS d_block_number, log_index AS d_log_index, pharmacy AS d_pharmacy, \
+       fill_number AS d_fill_number, quantity AS d_quantity, fill_dispensed AS d_fill_dispensed, \
+       total_dispensed::text AS d_total_dispensed, dispense_hash AS d_dispense_hash, \
+       block_time AS d_block_time, tx_hash AS d_tx_hash \
+       FROM dispenses WHERE chain_id = $1 AND rx_id = $2) d ON true \
+     ORDER BY d.d_block_number, d.d_log_index"
+);
+
+/// One prescription with its dispenses and the request's `asOf`, in one statement (a root lookup gains
+/// nothing from batching but its delay).
 async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
     let db = &state(ctx).db;
-    let mut qb = Db::sql(concat!("SELECT ", prescription_fields!(), ", "));
-    qb.push(AS_OF_SQL).push(" AS as_of_time FROM prescriptions WHERE chain_id = ").push_bind(db.chain_id());
-    qb.push(" AND rx_id = ").push_bind(id.0.to_vec());
-    // The dispenses in parallel: nested fields then need no batch window.
-    let mut dq = Db::sql(DISPENSE_COLUMNS);
-    dq.push("chain_id = ").push_bind(db.chain_id()).push(" AND rx_id = ").push_bind(id.0.to_vec());
-    dq.push(" ORDER BY block_number, log_index");
-    let (row, dispenses) = futures::try_join!(async { db.optional::<RxAsOf>(qb).await.gql() }, async {
-        db.all::<DispenseRow>(dq).await.gql()
-    })?;
-    Ok(row.map(|r| {
-        prefill_as_of(ctx, r.as_of_time);
-        PrescriptionRow { prefetched: Some(std::sync::Arc::new(dispenses)), ..r.rx }
-    }))
+    db.count_statement();
+    let rows: Vec<RxDispenseRow> = sqlx::query_as(RX_BY_ID_SQL)
+        .bind(db.chain_id())
+        .bind(id.0.to_vec())
+        .fetch_all(db.pool())
+        .await
+        .map_err(ApiError::from)
+        .gql()?;
+    let mut rows = rows.into_iter();
+    let Some(mut first) = rows.next() else { return Ok(None) };
+    prefill_as_of(ctx, first.as_of_time);
+    let dispenses: Vec<DispenseRow> =
+        first.dispense().into_iter().chain(rows.filter_map(|mut r| r.dispense())).collect();
+    Ok(Some(PrescriptionRow { prefetched: Some(Arc::new(dispenses)), ..first.rx }))
 }
 
 fn dispense_key(r: DispenseRow) -> Result<(Key, DispenseRow), ApiError> {

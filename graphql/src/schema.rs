@@ -69,7 +69,7 @@ pub fn build_schema(pool: PgPool, config: ApiConfig) -> (ApiSchema, Db) {
         .data(state)
         .limit_depth(depth)
         .limit_complexity(complexity)
-        .extension(Guard { timeout })
+        .extension(Guard { timeout, parsed: Arc::default() })
         .finish();
     (schema, db)
 }

@@ -498,9 +498,9 @@ pub struct ServeProcess {
 }
 
 impl ServeProcess {
-    /// Starts `medledger serve` over `db_url` with the fixture's manifest and `extra` arguments; returns
-    /// once it listens.
-    pub async fn start(db_url: &str, extra: &[&str]) -> Self {
+    /// Starts `medledger serve` over `db_url` with the fixture's manifest, `extra` arguments and `env`
+    /// variables; returns once it listens.
+    pub async fn start(db_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().unwrap();
         let manifest = medledger_indexer::Manifest {
@@ -521,6 +521,7 @@ impl ServeProcess {
             .arg(&path)
             .args(extra)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true)
