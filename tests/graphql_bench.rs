@@ -304,11 +304,14 @@ async fn bench() {
     // The server's Tokio worker threads (default: one per core).
     let threads = std::env::var("BENCH_SERVER_THREADS").ok();
     let env: Vec<(&str, &str)> = threads.iter().map(|t| ("TOKIO_WORKER_THREADS", t.as_str())).collect();
-    let server = ServeProcess::start(&database_url(&pool), &["--db.max-connections", &pool_size], &env).await;
+    // How the server reaches PostgreSQL on this host: its Unix socket (default) or loopback TCP.
+    let transport = std::env::var("BENCH_PG").unwrap_or_else(|_| "unix".into());
+    let db_url = if transport == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
+    let server = ServeProcess::start(&db_url, &["--db.max-connections", &pool_size], &env).await;
     let url = format!("{}/graphql", server.base);
     println!(
         "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
-         TOKIO_WORKER_THREADS={}",
+         TOKIO_WORKER_THREADS={}, PostgreSQL over {transport} ({db_url})",
         threads.as_deref().unwrap_or("(cores)")
     );
 

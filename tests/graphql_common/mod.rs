@@ -489,6 +489,19 @@ pub fn database_url(pool: &PgPool) -> String {
     )
 }
 
+/// The URL of the same database over the cluster's Unix socket (no loopback TCP).
+pub fn database_socket_url(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    let dir = PG.get().expect("the cluster is running").dir();
+    format!(
+        "postgres://{}@localhost/{}?host={}&port={}",
+        o.get_username(),
+        o.get_database().expect("a database name"),
+        dir.display(),
+        o.get_port()
+    )
+}
+
 /// `medledger serve` (the binary under test) running as a child process over a database, on a free port.
 pub struct ServeProcess {
     pub child: tokio::process::Child,
