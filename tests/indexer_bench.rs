@@ -307,14 +307,6 @@ async fn install_commit_log(pool: &sqlx::PgPool) {
     .unwrap();
 }
 
-async fn checkpoint(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT block_number FROM checkpoints")
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-        .unwrap_or(-1)
-}
-
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;

@@ -7,14 +7,6 @@ mod support;
 use std::time::{Duration, Instant};
 use support::*;
 
-async fn checkpoint(pool: &sqlx::PgPool) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT block_number FROM checkpoints")
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-        .unwrap_or(-1)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_backfill_loses_and_duplicates_nothing() {
     let devnet = devnet().await;

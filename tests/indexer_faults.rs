@@ -21,14 +21,6 @@ use sqlx::{Connection, PgPool};
 use std::time::{Duration, Instant};
 use support::{proxy::Faults, *};
 
-async fn checkpoint(pool: &PgPool) -> i64 {
-    sqlx::query_scalar::<_, i64>("SELECT block_number FROM checkpoints")
-        .fetch_optional(pool)
-        .await
-        .unwrap()
-        .unwrap_or(-1)
-}
-
 /// `n` blocks with a consent grant each, alternating patients and scopes.
 async fn grants(devnet: &medledger::devnet::Devnet, p: &alloy::providers::DynProvider, n: u8) {
     let x = actors(devnet);

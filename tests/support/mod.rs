@@ -364,3 +364,12 @@ pub async fn wait_synced(pool: &PgPool, chain_id: i64, p: &DynProvider, timeout:
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// The indexed block of the (only) chain's checkpoint, or -1 before the first commit.
+pub async fn checkpoint(pool: &PgPool) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT block_number FROM checkpoints")
+        .fetch_optional(pool)
+        .await
+        .unwrap()
+        .unwrap_or(-1)
+}
