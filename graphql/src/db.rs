@@ -1,24 +1,48 @@
-//! The database handle the resolvers share: the pool, the chain served, and a statement counter (so tests
-//! can prove there are no N+1 query patterns).
+//! The database handle the resolvers share: the connections, the chain served, and a statement counter (so
+//! tests can prove there are no N+1 query patterns).
+//!
+//! Resolvers' statements run on [`Conns`], not on sqlx's pool: sqlx 0.8's pool pings a connection before
+//! every acquire and again after every release, three round trips to PostgreSQL (and three wake-ups of its
+//! backend) per statement where one does. `Conns` hands out a connection used within the last
+//! [`FRESH`] without a ping (HikariCP's "alive bypass window"), and closes a connection instead of
+//! reusing it when a statement on it failed at the connection level or was cancelled half-way.
 
 use crate::error::ApiError;
-use sqlx::postgres::PgRow;
-use sqlx::{FromRow, PgPool, Postgres, QueryBuilder};
+use sqlx::postgres::{PgConnectOptions, PgRow};
+use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Semaphore, SemaphorePermit};
+
+/// An idle connection last used longer ago than this is pinged before it is handed out.
+const FRESH: Duration = Duration::from_secs(1);
 
 /// A pool plus the chain id and a count of the statements sent through it.
 #[derive(Debug, Clone)]
 pub struct Db {
     pool: PgPool,
+    conns: Arc<Conns>,
     chain_id: i64,
     statements: Arc<AtomicU64>,
 }
 
 impl Db {
-    /// Wraps a pool for one chain.
+    /// Wraps a pool for one chain. Resolvers' statements use at most the pool's `max_connections`
+    /// connections of their own, opened with the pool's options (see the module docs); the pool itself
+    /// serves subscriptions' notifications and health checks.
     pub fn new(pool: PgPool, chain_id: i64) -> Self {
-        Self { pool, chain_id, statements: Arc::new(AtomicU64::new(0)) }
+        let conns = Conns {
+            options: pool.connect_options(),
+            idle: Mutex::default(),
+            permits: Semaphore::new(pool.options().get_max_connections().max(1) as usize),
+        };
+        Self { pool, conns: Arc::new(conns), chain_id, statements: Arc::new(AtomicU64::new(0)) }
+    }
+
+    /// A connection for one statement (see [`Lease`]).
+    pub(crate) async fn lease(&self) -> Result<Lease<'_>, ApiError> {
+        self.conns.lease().await
     }
 
     /// The underlying pool.
@@ -52,7 +76,9 @@ impl Db {
     {
         self.count();
         tracing::trace!(target: "medledger::graphql::sql", sql = qb.sql(), "query");
-        Ok(qb.build_query_as::<R>().fetch_all(&self.pool).await?)
+        let mut lease = self.lease().await?;
+        let rows = qb.build_query_as::<R>().fetch_all(lease.conn()).await;
+        lease.settle(rows)
     }
 
     /// Runs a built query and returns the first row, if any.
@@ -62,7 +88,9 @@ impl Db {
     {
         self.count();
         tracing::trace!(target: "medledger::graphql::sql", sql = qb.sql(), "query");
-        Ok(qb.build_query_as::<R>().fetch_optional(&self.pool).await?)
+        let mut lease = self.lease().await?;
+        let row = qb.build_query_as::<R>().fetch_optional(lease.conn()).await;
+        lease.settle(row)
     }
 
     /// Runs a built query returning one scalar.
@@ -72,7 +100,9 @@ impl Db {
         (T,): for<'r> FromRow<'r, PgRow>,
     {
         self.count();
-        Ok(qb.build_query_scalar::<T>().fetch_one(&self.pool).await?)
+        let mut lease = self.lease().await?;
+        let value = qb.build_query_scalar::<T>().fetch_one(lease.conn()).await;
+        lease.settle(value)
     }
 
     /// Runs `sql` (which uses `$1` for the chain id and no other parameter) returning one scalar.
@@ -82,11 +112,83 @@ impl Db {
     {
         self.count();
         tracing::trace!(target: "medledger::graphql::sql", sql, "query");
-        Ok(sqlx::query_scalar::<_, T>(sql).bind(self.chain_id).fetch_one(&self.pool).await?)
+        let mut lease = self.lease().await?;
+        let value = sqlx::query_scalar::<_, T>(sql).bind(self.chain_id).fetch_one(lease.conn()).await;
+        lease.settle(value)
     }
 
     /// A query builder starting with `sql`.
     pub(crate) fn sql(sql: &str) -> QueryBuilder<'static, Postgres> {
         QueryBuilder::new(sql.to_owned())
+    }
+}
+
+/// The resolvers' connections: at most one per permit, idle ones most recently used first.
+struct Conns {
+    options: Arc<PgConnectOptions>,
+    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    permits: Semaphore,
+}
+
+impl std::fmt::Debug for Conns {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conns").field("available", &self.permits.available_permits()).finish_non_exhaustive()
+    }
+}
+
+impl Conns {
+    fn pop_idle(&self) -> Option<(PgConnection, Instant)> {
+        self.idle.lock().ok()?.pop()
+    }
+
+    async fn lease(&self) -> Result<Lease<'_>, ApiError> {
+        let permit = self.permits.acquire().await.map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
+        while let Some((mut conn, used)) = self.pop_idle() {
+            if used.elapsed() < FRESH || conn.ping().await.is_ok() {
+                return Ok(Lease { conn, home: self, _permit: permit });
+            }
+            tracing::debug!(target: "medledger::graphql::sql", "dropping an idle connection that failed its ping");
+        }
+        let conn = PgConnection::connect_with(&self.options).await?;
+        Ok(Lease { conn, home: self, _permit: permit })
+    }
+}
+
+/// A connection of [`Conns`] for one statement. [`Lease::settle`] returns it when the statement completed
+/// (or failed in PostgreSQL, which leaves the connection usable); dropped otherwise (cancelled half-way,
+/// or a connection-level error) it is closed, never reused in an unknown state.
+pub(crate) struct Lease<'a> {
+    conn: PgConnection,
+    home: &'a Conns,
+    _permit: SemaphorePermit<'a>,
+}
+
+impl Lease<'_> {
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// The statement's result; the connection goes back to the idle list unless the error says it broke.
+    pub(crate) fn settle<T>(self, result: Result<T, sqlx::Error>) -> Result<T, ApiError> {
+        let reusable = match &result {
+            Ok(_) => true,
+            Err(e) => matches!(
+                e,
+                sqlx::Error::Database(_)
+                    | sqlx::Error::RowNotFound
+                    | sqlx::Error::ColumnNotFound(_)
+                    | sqlx::Error::ColumnIndexOutOfBounds { .. }
+                    | sqlx::Error::ColumnDecode { .. }
+                    | sqlx::Error::Decode(_)
+                    | sqlx::Error::TypeNotFound { .. }
+            ),
+        };
+        if reusable {
+            if let Ok(mut idle) = self.home.idle.lock() {
+                idle.push((self.conn, Instant::now()));
+            }
+        }
+        Ok(result?)
     }
 }

@@ -194,13 +194,9 @@ const RX_BY_ID_SQL: &str = concat!(
 async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
     let db = &state(ctx).db;
     db.count_statement();
-    let rows: Vec<RxDispenseRow> = sqlx::query_as(RX_BY_ID_SQL)
-        .bind(db.chain_id())
-        .bind(id.0.to_vec())
-        .fetch_all(db.pool())
-        .await
-        .map_err(ApiError::from)
-        .gql()?;
+    let mut lease = db.lease().await.gql()?;
+    let rows = sqlx::query_as(RX_BY_ID_SQL).bind(db.chain_id()).bind(id.0.to_vec()).fetch_all(lease.conn()).await;
+    let rows: Vec<RxDispenseRow> = lease.settle(rows).gql()?;
     let mut rows = rows.into_iter();
     let Some(mut first) = rows.next() else { return Ok(None) };
     prefill_as_of(ctx, first.as_of_time);
@@ -678,14 +674,14 @@ async fn verify(
 ) -> GqlResult<Verification> {
     let st = state(ctx);
     st.db.count_statement();
-    let row: Option<VerifyRow> = sqlx::query_as(VERIFY_SQL)
+    let mut lease = st.db.lease().await.gql()?;
+    let row = sqlx::query_as(VERIFY_SQL)
         .bind(st.db.chain_id())
         .bind(id.0.to_vec())
         .bind(pharmacy.0.to_vec())
-        .fetch_optional(st.db.pool())
-        .await
-        .map_err(ApiError::from)
-        .gql()?;
+        .fetch_optional(lease.conn())
+        .await;
+    let row: Option<VerifyRow> = lease.settle(row).gql()?;
     let fail = |reason, message: String| VerificationFailure { reason, message };
     let Some(row) = row else {
         let as_of = as_of(ctx).await?.time;
