@@ -5,7 +5,9 @@
 //! autovacuum does on a real index), runs the release `medledger serve` binary over it as its own process
 //! on 127.0.0.1, warms it up with one pass over every id, then measures `verifyPrescription` and
 //! `prescription(id)`: at a fixed 1,000 req/s (open loop, latency from the scheduled send time, so
-//! queueing counts) and at maximum throughput (closed loop, and with `wrk` when installed).
+//! queueing counts), the same while the index changes every 10 ms (so the server's per-version cache of
+//! `asOf` and credentials misses), and at maximum throughput (closed loop, and with `wrk` when installed).
+//! `BENCH_HOLD=<secs>` keeps the server and database up that long before measuring (for `perf`, `EXPLAIN`).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
@@ -234,6 +236,41 @@ async fn max_rate(
     (all, errors, rps)
 }
 
+/// Moves the checkpoint to a new block hash every `every` (what an indexer commit does to the index's
+/// version) until stopped.
+struct Churn {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<u64>,
+}
+
+impl Churn {
+    fn start(pool: sqlx::PgPool, every: Duration) -> Self {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            let mut commits = 0u64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                tick.tick().await;
+                commits += 1;
+                sqlx::query("UPDATE checkpoints SET block_hash = $1 WHERE chain_id = $2")
+                    .bind(commits.to_be_bytes().to_vec())
+                    .bind(CHAIN)
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+            }
+            commits
+        });
+        Self { stop, task }
+    }
+
+    async fn stop(self) -> u64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.task.await.unwrap()
+    }
+}
+
 /// CPU seconds (user + system) of a process, from `/proc/PID/stat`.
 fn cpu_secs(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
@@ -309,6 +346,10 @@ async fn bench() {
     let db_url = if transport == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
     let server = ServeProcess::start(&db_url, &["--db.max-connections", &pool_size], &env).await;
     let url = format!("{}/graphql", server.base);
+    if let Some(hold) = std::env::var("BENCH_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
+        println!("BENCH hold {hold}s: server pid {} url {url} db {db_url}", server.child.id().unwrap());
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+    }
     println!(
         "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
          TOKIO_WORKER_THREADS={}, PostgreSQL over {transport} ({db_url})",
@@ -348,6 +389,23 @@ async fn bench() {
         println!(
             "BENCH {kind} fixed {rate} req/s x {secs}s: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}; \
              CPU per request: {}; load average {}",
+            lat.len(),
+            pct(&lat, 0.50),
+            pct(&lat, 0.99),
+            lat[lat.len() - 1],
+            cpu.per_request(&server, &db_name, lat.len()),
+            load_average(),
+        );
+        // The same while the index changes: a new checkpoint (commit) every 10 ms, so the server's cache of
+        // the index version's `asOf` and credentials misses on nearly every request (a bound on its cost: a
+        // chain commits a block every few seconds). PostgreSQL's CPU includes the commits'.
+        let churn = Churn::start(pool.clone(), Duration::from_millis(10));
+        let cpu = Cpu::now(&server, &db_name);
+        let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
+        let commits = churn.stop().await;
+        println!(
+            "BENCH {kind} fixed {rate} req/s x {secs}s, {commits} commits (cache misses): n={} errors={errors} \
+             p50={:.2?} p99={:.2?} max={:.2?}; CPU per request: {}; load average {}",
             lat.len(),
             pct(&lat, 0.50),
             pct(&lat, 0.99),

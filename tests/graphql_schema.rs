@@ -377,3 +377,54 @@ async fn nested_queries_are_batched() {
     assert_eq!(counts[0], counts[1], "statement count grows with the page size: {counts:?}");
     assert!(counts[1] <= 6, "too many statements for one nested query: {counts:?}");
 }
+
+/// The hot lookups cache `asOf` and credentials per version of the index (the checkpoint's block number and
+/// hash): a repeated lookup takes one statement and answers the same; after a commit (and after a reorg to
+/// another block at the same height) the next lookup answers from the new rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cached_lookups_follow_every_commit() {
+    let f = fixture().await;
+    let (app, db) = app(f.pool.clone());
+    const BY_ID: &str = "query($id: Bytes32!) { prescription(id: $id) { status state { asOf } } }";
+    let by_id = |app: axum::Router| async move { data(&app, BY_ID, json!({"id": a0x(&f.rx_open)})).await };
+
+    let counted = |before: u64| db.statement_count() - before;
+    let before = db.statement_count();
+    let first = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
+    assert_eq!(first["valid"], true, "{first:#}");
+    let cold = counted(before);
+    let before = db.statement_count();
+    assert_eq!(verify(&app, f.rx_open, CONTENT, PHARM1, None).await, first);
+    assert_eq!(counted(before), cold - 1, "a repeated verification reads one statement less");
+    let before = db.statement_count();
+    let rx = by_id(app.clone()).await;
+    assert_eq!(rx["prescription"]["state"]["asOf"], ts_str(T));
+    assert_eq!(counted(before), 1, "the index version's asOf is cached");
+
+    // Block 101 revokes the prescriber's credential; block 101' (same height, another hash) reinstates it.
+    let commit = |hash: u8, seconds: i64, change: &str, status: &str| {
+        format!(
+            "DELETE FROM blocks WHERE number = 101; DELETE FROM credential_history WHERE block_number = 101;
+             INSERT INTO blocks VALUES ({CHAIN}, 101, {h}, {p}, to_timestamp({t}));
+             UPDATE credentials SET status = '{status}', updated_block = 101 WHERE account = {d};
+             INSERT INTO credential_history VALUES ({CHAIN}, 101, 0, {d}, 1, '{change}', '{status}', NULL, NULL,
+               NULL, NULL, to_timestamp({t}), {h});
+             UPDATE checkpoints SET block_number = 101, block_hash = {h};",
+            h = hx(&[hash; 32]),
+            p = hx(&[100; 32]),
+            t = T + seconds,
+            d = hx(&DOCTOR),
+        )
+    };
+    sqlx::raw_sql(&commit(0x65, 12, "revoked", "revoked")).execute(&f.pool).await.unwrap();
+    let v = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
+    assert_eq!(reasons(&v), ["PRESCRIBER_CREDENTIAL_NOT_ACTIVE_NOW"], "{v:#}");
+    assert_eq!(v["asOf"], ts_str(T + 12));
+    assert_eq!(by_id(app.clone()).await["prescription"]["state"]["asOf"], ts_str(T + 12));
+
+    sqlx::raw_sql(&commit(0x66, 13, "reinstated", "active")).execute(&f.pool).await.unwrap();
+    let v = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
+    assert_eq!(v["valid"], true, "{v:#}");
+    assert_eq!(v["asOf"], ts_str(T + 13));
+    assert_eq!(by_id(app.clone()).await["prescription"]["state"]["asOf"], ts_str(T + 13));
+}

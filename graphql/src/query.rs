@@ -1,5 +1,6 @@
 //! The query root and the role views: pharmacy, prescriber, patient; the auditor's event trail.
 
+use crate::cache::{CredentialNow, CredentialStep, Credentials, Version};
 use crate::db::Db;
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::loaders::CredentialOf;
@@ -12,7 +13,7 @@ use crate::model::{
 };
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
-use crate::schema::{as_of, prefill_as_of, state};
+use crate::schema::{as_of, prefill_as_of, state, State};
 use alloy::primitives::{Address as EthAddress, B256, U256};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
@@ -141,6 +142,8 @@ async fn consents(
 struct RxDispenseRow {
     #[sqlx(flatten)]
     rx: PrescriptionRow,
+    cp_number: Option<i64>,
+    cp_hash: Option<Vec<u8>>,
     as_of_time: Option<DateTime<Utc>>,
     d_block_number: Option<i64>,
     d_log_index: Option<i32>,
@@ -173,33 +176,63 @@ impl RxDispenseRow {
     }
 }
 
-/// `$1` chain, `$2` rx id: the prescription, the request's `asOf` and its dispenses oldest first, one row
-/// per dispense (one row with no dispense when it has none).
-const RX_BY_ID_SQL: &str = concat!(
-    "SELECT ",
-    prescription_fields!(),
-    ", ",
-    as_of_sql!(),
-    " AS as_of_time, d.* FROM (SELECT * FROM prescriptions WHERE chain_id = $1 AND rx_id = $2) p \
-     LEFT JOIN LATERAL (SELECT block_number AS d_block_number, log_index AS d_log_index, pharmacy AS d_pharmacy, \
-       fill_number AS d_fill_number, quantity AS d_quantity, fill_dispensed AS d_fill_dispensed, \
-       total_dispensed::text AS d_total_dispensed, dispense_hash AS d_dispense_hash, \
-       block_time AS d_block_time, tx_hash AS d_tx_hash \
-       FROM dispenses WHERE chain_id = $1 AND rx_id = $2) d ON true \
-     ORDER BY d.d_block_number, d.d_log_index"
-);
+/// `$1` chain, `$2` rx id: the prescription, the checkpoint (the index's version), the request's `asOf`
+/// (the tokens given: `NULL` or [`as_of_sql`]) and its dispenses oldest first, one row per dispense (one row
+/// with no dispense when it has none).
+macro_rules! rx_by_id_sql {
+    ($($as_of:tt)*) => {
+        concat!(
+            "SELECT ",
+            prescription_fields!(),
+            ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, ",
+            $($as_of)*,
+            " AS as_of_time, d.* FROM (SELECT * FROM prescriptions WHERE chain_id = $1 AND rx_id = $2) p \
+             LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
+             LEFT JOIN LATERAL (SELECT block_number AS d_block_number, log_index AS d_log_index, \
+               pharmacy AS d_pharmacy, fill_number AS d_fill_number, quantity AS d_quantity, \
+               fill_dispensed AS d_fill_dispensed, total_dispensed::text AS d_total_dispensed, \
+               dispense_hash AS d_dispense_hash, block_time AS d_block_time, tx_hash AS d_tx_hash \
+               FROM dispenses WHERE chain_id = $1 AND rx_id = $2) d ON true \
+             ORDER BY d.d_block_number, d.d_log_index"
+        )
+    };
+}
+/// A prescription by id without `asOf` (taken from the cache when it holds the row's version).
+const RX_BY_ID_SQL: &str = rx_by_id_sql!("NULL::timestamptz");
+/// A prescription by id with `asOf`, in one snapshot.
+const RX_BY_ID_AS_OF_SQL: &str = rx_by_id_sql!(as_of_sql!());
 
-/// One prescription with its dispenses and the request's `asOf`, in one statement (a root lookup gains
-/// nothing from batching but its delay).
-async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
-    let db = &state(ctx).db;
+async fn rx_rows(db: &Db, sql: &'static str, id: Bytes32) -> GqlResult<Vec<RxDispenseRow>> {
     db.count_statement();
     let mut lease = db.lease().await.gql()?;
-    let rows = sqlx::query_as(RX_BY_ID_SQL).bind(db.chain_id()).bind(id.0.to_vec()).fetch_all(lease.conn()).await;
-    let rows: Vec<RxDispenseRow> = lease.settle(rows).gql()?;
+    let rows = sqlx::query_as(sql).bind(db.chain_id()).bind(id.0.to_vec()).fetch_all(lease.conn()).await;
+    lease.settle(rows).gql()
+}
+
+/// One prescription with its dispenses and the request's `asOf`: one statement when the `asOf` of the
+/// index's version is cached, else a second one reading them all in one snapshot (a root lookup gains
+/// nothing from batching but its delay).
+async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
+    let st = state(ctx);
+    let mut rows = rx_rows(&st.db, RX_BY_ID_SQL, id).await?;
+    let version = rows.first().and_then(|r| Version::of(r.cp_number, r.cp_hash.as_ref()));
+    match version.as_ref().and_then(|v| st.cache.as_of(v)) {
+        Some(time) => prefill_as_of(ctx, Some(time)),
+        None if rows.is_empty() => {}
+        None => {
+            rows = rx_rows(&st.db, RX_BY_ID_AS_OF_SQL, id).await?;
+            if let Some(first) = rows.first() {
+                if let (Some(v), Some(t)) =
+                    (Version::of(first.cp_number, first.cp_hash.as_ref()), first.as_of_time)
+                {
+                    st.cache.remember_as_of(v, t);
+                }
+                prefill_as_of(ctx, first.as_of_time);
+            }
+        }
+    }
     let mut rows = rows.into_iter();
     let Some(mut first) = rows.next() else { return Ok(None) };
-    prefill_as_of(ctx, first.as_of_time);
     let dispenses: Vec<DispenseRow> =
         first.dispense().into_iter().chain(rows.filter_map(|mut r| r.dispense())).collect();
     Ok(Some(PrescriptionRow { prefetched: Some(Arc::new(dispenses)), ..first.rx }))
@@ -580,18 +613,31 @@ impl Patient {
     }
 }
 
-/// Everything `verifyPrescription` needs, in one statement.
+/// What `verifyPrescription` reads of a prescription, in every snapshot.
 #[derive(sqlx::FromRow)]
 struct VerifyRow {
     #[sqlx(flatten)]
     rx: PrescriptionRow,
-    as_of_time: Option<DateTime<Utc>>,
+    cp_number: Option<i64>,
+    cp_hash: Option<Vec<u8>>,
     /// The address of the contract that emitted `PrescriptionIssued`.
     contract: Option<Vec<u8>>,
-    status_at_issue: Option<String>,
-    expires_at_issue: Option<DateTime<Utc>>,
     open_dispensed: Option<i64>,
     open_opened_at: Option<DateTime<Utc>>,
+}
+
+impl VerifyRow {
+    fn version(&self) -> Option<Version> {
+        Version::of(self.cp_number, self.cp_hash.as_ref())
+    }
+}
+
+/// [`VerifyRow`] with the `asOf` time and the credentials, in one snapshot.
+#[derive(sqlx::FromRow)]
+struct VerifyFullRow {
+    #[sqlx(flatten)]
+    row: VerifyRow,
+    as_of_time: Option<DateTime<Utc>>,
     prescriber_kind: Option<String>,
     prescriber_status: Option<String>,
     prescriber_expires_at: Option<DateTime<Utc>>,
@@ -599,42 +645,150 @@ struct VerifyRow {
     pharmacy_kind: Option<String>,
     pharmacy_status: Option<String>,
     pharmacy_expires_at: Option<DateTime<Utc>>,
+    pharmacy_updated_block: Option<i64>,
+    history_block: Option<Vec<i64>>,
+    history_status: Option<Vec<Option<String>>>,
+    history_expires_at: Option<Vec<Option<DateTime<Utc>>>>,
 }
 
-/// `$1` chain, `$2` rx id, `$3` pharmacy.
-const VERIFY_SQL: &str = concat!(
-    "SELECT ",
-    prescription_fields!(),
-    ", ",
-    as_of_sql!(),
-    " AS as_of_time, (SELECT address FROM events e WHERE e.chain_id = $1 AND e.rx_id = $2 \
-       AND e.event_name = 'PrescriptionIssued' ORDER BY e.block_number, e.log_index LIMIT 1) AS contract, \
-     (SELECT h.status FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber \
-       AND h.block_number <= p.issued_block AND h.status IS NOT NULL \
-       ORDER BY h.block_number DESC, h.log_index DESC LIMIT 1) AS status_at_issue, \
-     (SELECT h.expires_at FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber \
-       AND h.block_number <= p.issued_block AND h.expires_at IS NOT NULL \
-       ORDER BY h.block_number DESC, h.log_index DESC LIMIT 1) AS expires_at_issue, \
-     o.open_dispensed, o.open_opened_at, \
-     pc.kind AS prescriber_kind, pc.status AS prescriber_status, pc.expires_at AS prescriber_expires_at, \
-     pc.updated_block AS prescriber_updated_block, \
-     ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at \
-     FROM prescriptions p \
-     LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
-       FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true \
-     LEFT JOIN credentials pc ON pc.chain_id = $1 AND pc.account = p.prescriber \
+impl VerifyFullRow {
+    fn credentials(&self) -> Credentials {
+        let now = |kind: &Option<String>, status: &Option<String>, expires_at, updated_block| {
+            Some(CredentialNow {
+                kind: kind.clone()?,
+                status: status.clone()?,
+                expires_at: expires_at?,
+                updated_block: updated_block?,
+            })
+        };
+        let history = match (&self.history_block, &self.history_status, &self.history_expires_at) {
+            (Some(blocks), Some(statuses), Some(expiries)) => blocks
+                .iter()
+                .zip(statuses)
+                .zip(expiries)
+                .map(|((&block_number, status), &expires_at)| CredentialStep {
+                    block_number,
+                    status: status.clone(),
+                    expires_at,
+                })
+                .collect(),
+            _ => Arc::from([]),
+        };
+        Credentials {
+            prescriber: now(
+                &self.prescriber_kind,
+                &self.prescriber_status,
+                self.prescriber_expires_at,
+                self.prescriber_updated_block,
+            ),
+            pharmacy: now(
+                &self.pharmacy_kind,
+                &self.pharmacy_status,
+                self.pharmacy_expires_at,
+                self.pharmacy_updated_block,
+            ),
+            history,
+        }
+    }
+}
+
+/// The columns of [`VerifyRow`], then the tokens given.
+macro_rules! verify_sql {
+    ($($more:tt)*) => {
+        concat!(
+            "SELECT ",
+            prescription_fields!(),
+            ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, \
+             (SELECT address FROM events e WHERE e.chain_id = $1 AND e.rx_id = $2 \
+               AND e.event_name = 'PrescriptionIssued' ORDER BY e.block_number, e.log_index LIMIT 1) AS contract, \
+             o.open_dispensed, o.open_opened_at",
+            $($more)*,
+            " FROM prescriptions p \
+             LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
+             LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
+               FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true"
+        )
+    };
+}
+
+/// `$1` chain, `$2` rx id: a [`VerifyRow`].
+const VERIFY_SQL: &str = concat!(verify_sql!(""), " WHERE p.chain_id = $1 AND p.rx_id = $2");
+
+/// `$1` chain, `$2` rx id, `$3` pharmacy: a [`VerifyFullRow`]; the prescriber's credential history in chain
+/// order, as arrays.
+const VERIFY_FULL_SQL: &str = concat!(
+    verify_sql!(
+        ", ",
+        as_of_sql!(),
+        " AS as_of_time, pc.kind AS prescriber_kind, pc.status AS prescriber_status, \
+         pc.expires_at AS prescriber_expires_at, pc.updated_block AS prescriber_updated_block, \
+         ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at, \
+         ph.updated_block AS pharmacy_updated_block, \
+         hs.history_block, hs.history_status, hs.history_expires_at"
+    ),
+    " LEFT JOIN credentials pc ON pc.chain_id = $1 AND pc.account = p.prescriber \
      LEFT JOIN credentials ph ON ph.chain_id = $1 AND ph.account = $3 \
+     LEFT JOIN LATERAL (SELECT array_agg(h.block_number ORDER BY h.block_number, h.log_index) AS history_block, \
+       array_agg(h.status ORDER BY h.block_number, h.log_index) AS history_status, \
+       array_agg(h.expires_at ORDER BY h.block_number, h.log_index) AS history_expires_at \
+       FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber) hs ON true \
      WHERE p.chain_id = $1 AND p.rx_id = $2"
 );
 
-fn credential_active(
-    kind: Option<&str>,
-    want: &str,
-    status: Option<&str>,
-    expires: Option<DateTime<Utc>>,
-    at: DateTime<Utc>,
-) -> bool {
-    kind == Some(want) && status == Some("active") && expires.is_some_and(|e| at < e)
+/// Active at `at` as a credential of `kind` (the contract's `isActive` plus the kind).
+fn credential_active(c: Option<&CredentialNow>, kind: &str, at: DateTime<Utc>) -> bool {
+    c.is_some_and(|c| c.kind == kind && c.status == "active" && at < c.expires_at)
+}
+
+/// The prescriber's status and expiry at the issuing block: the last of each its history set by then; with
+/// no history, the current row when it has not changed since.
+fn at_issue(rx: &PrescriptionRow, credentials: &Credentials) -> (Option<String>, Option<DateTime<Utc>>) {
+    let by_then = || credentials.history.iter().rev().filter(|h| h.block_number <= rx.issued_block);
+    match (by_then().find_map(|h| h.status.clone()), by_then().find_map(|h| h.expires_at)) {
+        (Some(status), Some(expires)) => (Some(status), Some(expires)),
+        _ => match &credentials.prescriber {
+            Some(c) if c.updated_block <= rx.issued_block => (Some(c.status.clone()), Some(c.expires_at)),
+            _ => (None, None),
+        },
+    }
+}
+
+/// The prescription's row and what verification needs besides: one statement when the cache holds the
+/// index version's `asOf` and credentials, else a second one reading them all in one snapshot (and caching
+/// them). `None`: no such prescription.
+async fn verify_inputs(
+    st: &State,
+    id: Bytes32,
+    pharmacy: Address,
+) -> GqlResult<Option<(VerifyRow, DateTime<Utc>, Credentials)>> {
+    let db = &st.db;
+    db.count_statement();
+    let mut lease = db.lease().await.gql()?;
+    let row =
+        sqlx::query_as(VERIFY_SQL).bind(db.chain_id()).bind(id.0.to_vec()).fetch_optional(lease.conn()).await;
+    let Some(row): Option<VerifyRow> = lease.settle(row).gql()? else { return Ok(None) };
+    let cached = row.version().and_then(|v| st.cache.credentials(&v, &row.rx.prescriber, &pharmacy.0));
+    if let Some((as_of, credentials)) = cached {
+        return Ok(Some((row, as_of, credentials)));
+    }
+    db.count_statement();
+    let mut lease = db.lease().await.gql()?;
+    let full = sqlx::query_as(VERIFY_FULL_SQL)
+        .bind(db.chain_id())
+        .bind(id.0.to_vec())
+        .bind(pharmacy.0.to_vec())
+        .fetch_optional(lease.conn())
+        .await;
+    let Some(full): Option<VerifyFullRow> = lease.settle(full).gql()? else { return Ok(None) };
+    let credentials = full.credentials();
+    let Some(as_of) = full.as_of_time else {
+        // Nothing indexed to be "as of": the server's clock stands in (see `as_of`); nothing is cached.
+        return Ok(Some((full.row, Utc::now(), credentials)));
+    };
+    if let Some(version) = full.row.version() {
+        st.cache.remember(version, as_of, &full.row.rx.prescriber, &pharmacy.0, &credentials);
+    }
+    Ok(Some((full.row, as_of, credentials)))
 }
 
 fn secs_u32(t: DateTime<Utc>, what: &str) -> Result<u32, ApiError> {
@@ -673,17 +827,8 @@ async fn verify(
     at: Option<DateTime<Utc>>,
 ) -> GqlResult<Verification> {
     let st = state(ctx);
-    st.db.count_statement();
-    let mut lease = st.db.lease().await.gql()?;
-    let row = sqlx::query_as(VERIFY_SQL)
-        .bind(st.db.chain_id())
-        .bind(id.0.to_vec())
-        .bind(pharmacy.0.to_vec())
-        .fetch_optional(lease.conn())
-        .await;
-    let row: Option<VerifyRow> = lease.settle(row).gql()?;
     let fail = |reason, message: String| VerificationFailure { reason, message };
-    let Some(row) = row else {
+    let Some((row, as_of, credentials)) = verify_inputs(st, id, pharmacy).await? else {
         let as_of = as_of(ctx).await?.time;
         return Ok(Verification {
             id,
@@ -696,8 +841,7 @@ async fn verify(
             prescription: None,
         });
     };
-    prefill_as_of(ctx, row.as_of_time);
-    let as_of = as_of(ctx).await?.time;
+    prefill_as_of(ctx, Some(as_of));
     let at = at.unwrap_or(as_of);
     let rx = &row.rx;
     let prescriber = addr(&rx.prescriber)?;
@@ -714,31 +858,23 @@ async fn verify(
             ));
         }
     }
-    let (kind, status) = (row.pharmacy_kind.as_deref(), row.pharmacy_status.as_deref());
-    if !credential_active(kind, "pharmacy", status, row.pharmacy_expires_at, at) {
+    if !credential_active(credentials.pharmacy.as_ref(), "pharmacy", at) {
         failures.push(fail(
             FailureReason::PharmacyCredentialNotActive,
-            match (kind, status, row.pharmacy_expires_at) {
-                (Some(kind), Some(status), Some(expires)) => {
-                    format!(
-                        "the pharmacy's {kind} credential is {status} and expires {}",
-                        expires.to_rfc3339()
-                    )
-                }
-                _ => format!("{pharmacy} has no credential"),
+            match &credentials.pharmacy {
+                Some(c) => format!(
+                    "the pharmacy's {} credential is {} and expires {}",
+                    c.kind,
+                    c.status,
+                    c.expires_at.to_rfc3339()
+                ),
+                None => format!("{pharmacy} has no credential"),
             },
         ));
     }
 
     // The prescriber's credential at issue and now.
-    let (status_at_issue, expires_at_issue) = match (&row.status_at_issue, row.expires_at_issue) {
-        (Some(s), Some(e)) => (Some(s.clone()), Some(e)),
-        // No history rows: the current row tells, if it has not changed since the issue.
-        _ if row.prescriber_updated_block.is_some_and(|b| b <= rx.issued_block) => {
-            (row.prescriber_status.clone(), row.prescriber_expires_at)
-        }
-        _ => (None, None),
-    };
+    let (status_at_issue, expires_at_issue) = at_issue(rx, &credentials);
     let active_at_issue =
         status_at_issue.as_deref() == Some("active") && expires_at_issue.is_some_and(|e| rx.issued_at < e);
     if !active_at_issue {
@@ -747,15 +883,18 @@ async fn verify(
             format!("{prescriber}'s credential was not active at issue ({})", rx.issued_at.to_rfc3339()),
         ));
     }
-    let (kind, status) = (row.prescriber_kind.as_deref(), row.prescriber_status.as_deref());
-    if !credential_active(kind, "prescriber", status, row.prescriber_expires_at, at) {
+    if !credential_active(credentials.prescriber.as_ref(), "prescriber", at) {
         failures.push(fail(
             FailureReason::PrescriberCredentialNotActiveNow,
-            match (status, row.prescriber_expires_at) {
-                (Some(status), Some(expires)) => {
-                    format!("{prescriber}'s credential is {status} and expires {}", expires.to_rfc3339())
+            match &credentials.prescriber {
+                Some(c) => {
+                    format!(
+                        "{prescriber}'s credential is {} and expires {}",
+                        c.status,
+                        c.expires_at.to_rfc3339()
+                    )
                 }
-                _ => format!("{prescriber} has no credential"),
+                None => format!("{prescriber} has no credential"),
             },
         ));
     }

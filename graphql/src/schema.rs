@@ -1,5 +1,6 @@
 //! Assembling the schema: shared state, limits and the error-code extension.
 
+use crate::cache::IndexCache;
 use crate::config::ApiConfig;
 use crate::db::Db;
 use crate::error::{coded, ErrorCode, GqlResult};
@@ -23,6 +24,8 @@ pub(crate) struct State {
     pub(crate) db: Db,
     pub(crate) config: ApiConfig,
     pub(crate) loader: DataLoader<Loaders>,
+    /// The `asOf` time and credentials of the index's latest version (see [`crate::cache`]).
+    pub(crate) cache: IndexCache,
     /// Bumped whenever the indexer notifies a commit (see [`crate::subscription`]).
     pub(crate) commits: Arc<OnceLock<watch::Receiver<u64>>>,
 }
@@ -64,7 +67,8 @@ pub fn build_schema(pool: PgPool, config: ApiConfig) -> (ApiSchema, Db) {
     let db = Db::new(pool, config.chain_id);
     let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
-    let state = State { db: db.clone(), loader, config, commits: Arc::default() };
+    let state =
+        State { db: db.clone(), loader, cache: IndexCache::default(), config, commits: Arc::default() };
     let schema = builder()
         .data(state)
         .limit_depth(depth)

@@ -1,0 +1,145 @@
+//! What the hot lookups (`verifyPrescription`, `prescription(id)`) read besides their own rows — the `asOf`
+//! time and credentials — cached per version of the index.
+//!
+//! The indexer writes (or reverts) a batch's rows and moves the checkpoint to the batch's last block in one
+//! transaction, and the indexed rows are a function of the chain up to that block: the checkpoint's block
+//! number and hash are a version of the whole index. A hot lookup reads the checkpoint in the same statement
+//! (the same snapshot) as its own rows and takes cached values only when they were read under that exact
+//! version; otherwise it reads everything in one statement and caches what it read under that statement's
+//! version. So a cached value is never combined with rows of another indexed state, not even between a
+//! commit and its `NOTIFY`, and the cache needs no listener to stay exact: the first lookup after a commit
+//! sees the new checkpoint and starts a new version.
+
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Most accounts whose credentials are kept per version; when full the maps start over, so a stream of
+/// lookups for unknown accounts keeps the memory bounded.
+const MAX_ACCOUNTS: usize = 65_536;
+
+/// The checkpoint: the last indexed block's number and hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Version {
+    number: i64,
+    hash: Vec<u8>,
+}
+
+impl Version {
+    /// The version of a statement's snapshot (none before the indexer's first checkpoint: nothing is cached).
+    pub(crate) fn of(number: Option<i64>, hash: Option<&Vec<u8>>) -> Option<Self> {
+        Some(Self { number: number?, hash: hash?.clone() })
+    }
+}
+
+/// A credential's current row, as verification needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CredentialNow {
+    /// `prescriber` or `pharmacy`.
+    pub(crate) kind: String,
+    /// `active`, `suspended` or `revoked`.
+    pub(crate) status: String,
+    /// When it expires.
+    pub(crate) expires_at: DateTime<Utc>,
+    /// The block of its last change.
+    pub(crate) updated_block: i64,
+}
+
+/// One entry of a credential's history: its status and expiry after a change (`None`: unchanged).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CredentialStep {
+    /// The block of the change.
+    pub(crate) block_number: i64,
+    /// The status after the change.
+    pub(crate) status: Option<String>,
+    /// The expiry after the change.
+    pub(crate) expires_at: Option<DateTime<Utc>>,
+}
+
+/// What verification reads besides the prescription: the prescriber's and the pharmacy's credentials and
+/// the prescriber's history (in chain order).
+#[derive(Debug, Clone)]
+pub(crate) struct Credentials {
+    /// The prescriber's credential, if any.
+    pub(crate) prescriber: Option<CredentialNow>,
+    /// The pharmacy's credential, if any.
+    pub(crate) pharmacy: Option<CredentialNow>,
+    /// The prescriber's credential history, oldest first.
+    pub(crate) history: Arc<[CredentialStep]>,
+}
+
+/// The values of one version.
+struct Entry {
+    version: Version,
+    as_of: DateTime<Utc>,
+    current: HashMap<Vec<u8>, Option<CredentialNow>>,
+    history: HashMap<Vec<u8>, Arc<[CredentialStep]>>,
+}
+
+/// The cache: the values of the latest version seen.
+#[derive(Default)]
+pub(crate) struct IndexCache(Mutex<Option<Entry>>);
+
+impl IndexCache {
+    fn with<T>(&self, version: &Version, f: impl FnOnce(&Entry) -> Option<T>) -> Option<T> {
+        let entry = self.0.lock().ok()?;
+        entry.as_ref().filter(|e| e.version == *version).and_then(f)
+    }
+
+    /// The `asOf` time read under `version`, if cached.
+    pub(crate) fn as_of(&self, version: &Version) -> Option<DateTime<Utc>> {
+        self.with(version, |e| Some(e.as_of))
+    }
+
+    /// The `asOf` time and the credentials of `prescriber` and `pharmacy` read under `version`, if cached.
+    pub(crate) fn credentials(
+        &self,
+        version: &Version,
+        prescriber: &[u8],
+        pharmacy: &[u8],
+    ) -> Option<(DateTime<Utc>, Credentials)> {
+        self.with(version, |e| {
+            let credentials = Credentials {
+                prescriber: e.current.get(prescriber)?.clone(),
+                pharmacy: e.current.get(pharmacy)?.clone(),
+                history: e.history.get(prescriber)?.clone(),
+            };
+            Some((e.as_of, credentials))
+        })
+    }
+
+    /// The entry of `version`, replacing another version's.
+    fn entry(&self, version: Version, as_of: DateTime<Utc>, f: impl FnOnce(&mut Entry)) {
+        let Ok(mut slot) = self.0.lock() else { return };
+        let entry = match &mut *slot {
+            Some(e) if e.version == version => e,
+            other => other.insert(Entry { version, as_of, current: HashMap::new(), history: HashMap::new() }),
+        };
+        if entry.current.len() >= MAX_ACCOUNTS || entry.history.len() >= MAX_ACCOUNTS {
+            entry.current.clear();
+            entry.history.clear();
+        }
+        f(entry);
+    }
+
+    /// Records the `asOf` time read under `version`.
+    pub(crate) fn remember_as_of(&self, version: Version, as_of: DateTime<Utc>) {
+        self.entry(version, as_of, |_| {});
+    }
+
+    /// Records what one statement read under `version`.
+    pub(crate) fn remember(
+        &self,
+        version: Version,
+        as_of: DateTime<Utc>,
+        prescriber: &[u8],
+        pharmacy: &[u8],
+        credentials: &Credentials,
+    ) {
+        self.entry(version, as_of, |e| {
+            e.current.insert(prescriber.to_vec(), credentials.prescriber.clone());
+            e.current.insert(pharmacy.to_vec(), credentials.pharmacy.clone());
+            e.history.insert(prescriber.to_vec(), credentials.history.clone());
+        });
+    }
+}
