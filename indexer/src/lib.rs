@@ -15,10 +15,12 @@
 
 mod abi;
 mod config;
+mod copy;
 pub mod eip712;
 mod error;
 mod manifest;
 pub mod metrics;
+mod project;
 mod rpc;
 mod store;
 mod sync;

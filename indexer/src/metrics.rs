@@ -35,8 +35,9 @@ pub const BATCH_EVENTS: &str = "medledger_indexer_batch_events";
 pub const FETCH_DURATION: &str = "medledger_indexer_fetch_duration_seconds";
 /// Histogram: seconds decoding a fetched range's logs.
 pub const DECODE_DURATION: &str = "medledger_indexer_decode_duration_seconds";
-/// Histogram: seconds per write statement group of a batch, by `stage` (blocks, events, history,
-/// projections, checkpoint, commit).
+/// Histogram: seconds per write step of a batch, by `stage`: revert, blocks, events (COPY), load (stored
+/// projection rows), apply (the fold), history, delete (stored rows replaced), consents (with credentials),
+/// records (with episodes), prescriptions (with roles), checkpoint, commit.
 pub const WRITE_STAGE_DURATION: &str = "medledger_indexer_write_stage_duration_seconds";
 
 fn describe() {
