@@ -428,3 +428,24 @@ async fn cached_lookups_follow_every_commit() {
     assert_eq!(v["asOf"], ts_str(T + 13));
     assert_eq!(by_id(app.clone()).await["prescription"]["state"]["asOf"], ts_str(T + 13));
 }
+
+/// Resolvers' connections skip the ping only when used within the last second: after PostgreSQL ends them
+/// (a restart, a failover, an idle timeout), the next query a second later pings, drops the dead ones and
+/// reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_recover_after_the_database_ends_them() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+    let as_of = json!({"asOf": ts_str(T)});
+    assert_eq!(data(&app, "{ asOf }", json!({})).await, as_of);
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&f.pool)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty());
+    tokio::time::sleep(std::time::Duration::from_millis(1_100)).await;
+    assert_eq!(data(&app, "{ asOf }", json!({})).await, as_of);
+}

@@ -17,6 +17,9 @@ use tokio::sync::{Semaphore, SemaphorePermit};
 
 /// An idle connection last used longer ago than this is pinged before it is handed out.
 const FRESH: Duration = Duration::from_secs(1);
+/// A connection is closed instead of reused once it is this old (sqlx's pool default), so servers behind a
+/// failover or a DNS change move over and backends do not live forever.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// A pool plus the chain id and a count of the statements sent through it.
 #[derive(Debug, Clone)]
@@ -126,8 +129,15 @@ impl Db {
 /// The resolvers' connections: at most one per permit, idle ones most recently used first.
 struct Conns {
     options: Arc<PgConnectOptions>,
-    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    idle: Mutex<Vec<Idle>>,
     permits: Semaphore,
+}
+
+/// An idle connection: when it was opened and last used.
+struct Idle {
+    conn: PgConnection,
+    opened: Instant,
+    used: Instant,
 }
 
 impl std::fmt::Debug for Conns {
@@ -137,20 +147,20 @@ impl std::fmt::Debug for Conns {
 }
 
 impl Conns {
-    fn pop_idle(&self) -> Option<(PgConnection, Instant)> {
+    fn pop_idle(&self) -> Option<Idle> {
         self.idle.lock().ok()?.pop()
     }
 
     async fn lease(&self) -> Result<Lease<'_>, ApiError> {
         let permit = self.permits.acquire().await.map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
-        while let Some((mut conn, used)) = self.pop_idle() {
+        while let Some(Idle { mut conn, opened, used }) = self.pop_idle() {
             if used.elapsed() < FRESH || conn.ping().await.is_ok() {
-                return Ok(Lease { conn, home: self, _permit: permit });
+                return Ok(Lease { conn, opened, home: self, _permit: permit });
             }
             tracing::debug!(target: "medledger::graphql::sql", "dropping an idle connection that failed its ping");
         }
         let conn = PgConnection::connect_with(&self.options).await?;
-        Ok(Lease { conn, home: self, _permit: permit })
+        Ok(Lease { conn, opened: Instant::now(), home: self, _permit: permit })
     }
 }
 
@@ -159,6 +169,7 @@ impl Conns {
 /// or a connection-level error) it is closed, never reused in an unknown state.
 pub(crate) struct Lease<'a> {
     conn: PgConnection,
+    opened: Instant,
     home: &'a Conns,
     _permit: SemaphorePermit<'a>,
 }
@@ -169,7 +180,8 @@ impl Lease<'_> {
         &mut self.conn
     }
 
-    /// The statement's result; the connection goes back to the idle list unless the error says it broke.
+    /// The statement's result; the connection goes back to the idle list unless the error says it broke (or
+    /// it reached [`MAX_LIFETIME`]).
     pub(crate) fn settle<T>(self, result: Result<T, sqlx::Error>) -> Result<T, ApiError> {
         let reusable = match &result {
             Ok(_) => true,
@@ -184,9 +196,9 @@ impl Lease<'_> {
                     | sqlx::Error::TypeNotFound { .. }
             ),
         };
-        if reusable {
+        if reusable && self.opened.elapsed() < MAX_LIFETIME {
             if let Ok(mut idle) = self.home.idle.lock() {
-                idle.push((self.conn, Instant::now()));
+                idle.push(Idle { conn: self.conn, opened: self.opened, used: Instant::now() });
             }
         }
         Ok(result?)
