@@ -42,6 +42,19 @@ pub(crate) struct Batch {
     pub(crate) events: Vec<EventRow>,
 }
 
+impl Batch {
+    /// The checkpoint this batch leaves: its last block.
+    pub(crate) fn checkpoint(&self) -> Result<Checkpoint, IndexerError> {
+        let last = self.headers.get(&self.to).ok_or_else(|| {
+            IndexerError::Corrupt(format!(
+                "batch {}..={} lacks the header of its last block",
+                self.from, self.to
+            ))
+        })?;
+        Ok(Checkpoint { number: int(last.number), hash: last.hash.to_vec() })
+    }
+}
+
 /// A revert to apply before the batch.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Revert {
@@ -133,47 +146,90 @@ pub(crate) async fn commit(
     batch: &Batch,
     head: u64,
 ) -> Result<Checkpoint, IndexerError> {
-    let mut clock = Instant::now();
     let mut tx = conn.begin().await?;
-
     if let Some(r) = revert {
-        let gone = sqlx::query!(
-            "DELETE FROM events WHERE chain_id = $1 AND block_number > $2
-             RETURNING contract, event_name, entity, episode_id",
-            chain_id,
-            r.ancestor
-        )
-        .fetch_all(&mut *tx)
-        .await?;
-        let mut refold = Fold::default();
-        for g in &gone {
-            refold.touch(&g.contract, &g.event_name, &g.entity, g.episode_id);
-        }
-        sqlx::query!("DELETE FROM blocks WHERE chain_id = $1 AND number > $2", chain_id, r.ancestor)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query!(
-            "DELETE FROM credential_history WHERE chain_id = $1 AND block_number > $2",
-            chain_id,
-            r.ancestor
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!(
-            "DELETE FROM consent_history WHERE chain_id = $1 AND block_number > $2",
-            chain_id,
-            r.ancestor
-        )
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query!("DELETE FROM dispenses WHERE chain_id = $1 AND block_number > $2", chain_id, r.ancestor)
-            .execute(&mut *tx)
-            .await?;
-        refold.refold(&mut tx, chain_id).await?;
-        refold.write(&mut tx, chain_id).await?;
+        let mut clock = Instant::now();
+        revert_to(&mut tx, chain_id, r).await?;
         stage("revert", &mut clock);
     }
+    write_events(&mut tx, chain_id, batch).await?;
+    let next = write_rest(&mut tx, chain_id, prev, revert, batch, head).await?;
+    let mut clock = Instant::now();
+    tx.commit().await?;
+    stage("commit", &mut clock);
+    Ok(next)
+}
 
+/// The first half of a pipelined backfill batch's transaction: opens it on `conn` and writes the batch's
+/// blocks and events, which no other batch touches — so it can run while the previous batch, on another
+/// connection, is still being finished. [`finish_batch`] completes it once that batch has committed.
+pub(crate) async fn begin_batch(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    batch: &Batch,
+) -> Result<(), IndexerError> {
+    sqlx::query("BEGIN").execute(&mut *conn).await?;
+    write_events(conn, chain_id, batch).await
+}
+
+/// The second half of a pipelined batch's transaction (opened by [`begin_batch`] on `conn`): projections,
+/// history rows and the checkpoint from `prev` — the previous batch's, committed by now — then commit.
+pub(crate) async fn finish_batch(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    prev: &Checkpoint,
+    batch: &Batch,
+    head: u64,
+) -> Result<Checkpoint, IndexerError> {
+    let next = write_rest(conn, chain_id, prev, None, batch, head).await?;
+    let mut clock = Instant::now();
+    sqlx::query("COMMIT").execute(&mut *conn).await?;
+    stage("commit", &mut clock);
+    Ok(next)
+}
+
+/// Deletes everything above `r.ancestor` and refolds the projections the deleted events touched.
+async fn revert_to(conn: &mut PgConnection, chain_id: i64, r: Revert) -> Result<(), IndexerError> {
+    let gone = sqlx::query!(
+        "DELETE FROM events WHERE chain_id = $1 AND block_number > $2
+         RETURNING contract, event_name, entity, episode_id",
+        chain_id,
+        r.ancestor
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut refold = Fold::default();
+    for g in &gone {
+        refold.touch(&g.contract, &g.event_name, &g.entity, g.episode_id);
+    }
+    sqlx::query!("DELETE FROM blocks WHERE chain_id = $1 AND number > $2", chain_id, r.ancestor)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query!(
+        "DELETE FROM credential_history WHERE chain_id = $1 AND block_number > $2",
+        chain_id,
+        r.ancestor
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "DELETE FROM consent_history WHERE chain_id = $1 AND block_number > $2",
+        chain_id,
+        r.ancestor
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!("DELETE FROM dispenses WHERE chain_id = $1 AND block_number > $2", chain_id, r.ancestor)
+        .execute(&mut *conn)
+        .await?;
+    refold.refold(&mut *conn, chain_id).await?;
+    refold.write(&mut *conn, chain_id).await?;
+    Ok(())
+}
+
+/// A batch's blocks and events.
+async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> Result<(), IndexerError> {
+    let mut clock = Instant::now();
     // Blocks.
     let (mut numbers, mut hashes, mut parents, mut stamps) = (vec![], vec![], vec![], vec![]);
     for h in batch.headers.values() {
@@ -194,29 +250,43 @@ pub(crate) async fn commit(
             &parents,
             &stamps
         )
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
     }
     stage("blocks", &mut clock);
 
-    // Events, in bulk (binary COPY), then the projections and history rows folded from them.
+    // Events, in bulk (binary COPY).
     if !batch.events.is_empty() {
         let n = batch.events.len();
         encode_events(chain_id, batch)
             .send(
-                &mut tx,
+                &mut *conn,
                 "events (chain_id, block_number, block_hash, block_time, tx_hash, tx_index, log_index, contract,
                          address, event_name, entity, accounts, rx_id, episode_id, credential_id, args)",
             )
             .await?;
         stage("events", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
+    }
+    Ok(())
+}
 
+/// A batch's projections and history rows (folded from its events), the checkpoint and the notification.
+async fn write_rest(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    prev: &Checkpoint,
+    revert: Option<Revert>,
+    batch: &Batch,
+    head: u64,
+) -> Result<Checkpoint, IndexerError> {
+    let mut clock = Instant::now();
+    if !batch.events.is_empty() {
         let mut fold = Fold::default();
         for e in &batch.events {
             fold.touch(e.contract, &e.event_name, &e.entity, e.episode_id);
         }
-        fold.load(&mut tx, chain_id).await?;
+        fold.load(&mut *conn, chain_id).await?;
         stage("load", &mut clock);
         for e in &batch.events {
             let ts = batch.headers.get(&e.block_number).map_or(0, |h| h.timestamp);
@@ -240,18 +310,12 @@ pub(crate) async fn commit(
         }
         stage("apply", &mut clock);
         // Timed per table inside.
-        fold.write(&mut tx, chain_id).await?;
+        fold.write(&mut *conn, chain_id).await?;
         clock = Instant::now();
     }
 
     // The checkpoint moves only from where this writer left it.
-    let last = batch.headers.get(&batch.to).ok_or_else(|| {
-        IndexerError::Corrupt(format!(
-            "batch {}..={} lacks the header of its last block",
-            batch.from, batch.to
-        ))
-    })?;
-    let next = Checkpoint { number: int(last.number), hash: last.hash.to_vec() };
+    let next = batch.checkpoint()?;
     let moved = sqlx::query!(
         "UPDATE checkpoints
          SET block_number = $2, block_hash = $3, head_number = $4, updated_at = now(),
@@ -269,7 +333,7 @@ pub(crate) async fn commit(
         prev.number,
         prev.hash
     )
-    .execute(&mut *tx)
+    .execute(&mut *conn)
     .await?;
     if moved.rows_affected() != 1 {
         return Err(IndexerError::CheckpointMoved { chain_id: chain_id as u64 });
@@ -277,10 +341,8 @@ pub(crate) async fn commit(
     stage("checkpoint", &mut clock);
     // Delivered on commit only: GraphQL subscriptions wake on it instead of waiting for their next poll.
     sqlx::query!("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, format!("{chain_id}:{}", next.number))
-        .execute(&mut *tx)
+        .execute(&mut *conn)
         .await?;
-    tx.commit().await?;
-    stage("commit", &mut clock);
     Ok(next)
 }
 

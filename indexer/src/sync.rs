@@ -303,20 +303,45 @@ impl Indexer {
         let _reporter = report_progress(Arc::clone(&progress), start, end, Arc::clone(rpc));
         let started = Instant::now();
         let mut events = 0u64;
-        while let Some(joined) = pipeline.next().await {
-            let batch = joined.map_err(|e| IndexerError::Corrupt(format!("fetch task failed: {e}")))??;
-            if !extends(&batch, &cp) {
-                warn!(target: "indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
-                return Ok(Backfill::Reorg(cp));
+        // Two writer connections: while one finishes batch k (projections, checkpoint, commit), the other
+        // opens batch k+1's transaction and writes its blocks and events. Commits stay in order: batch k+1's
+        // checkpoint moves from batch k's, which has committed by then.
+        let mut second = self.pool.acquire().await?.detach();
+        // The batch whose transaction is open (on `second` when the flag is set), and when it started.
+        let mut open: Option<(bool, Batch, Instant)> = None;
+        loop {
+            let leaves = match &open {
+                Some((_, b, _)) => b.checkpoint()?,
+                None => cp.clone(),
+            };
+            let on_second = open.as_ref().is_some_and(|(second, _, _)| *second);
+            let (finishing, beginning) =
+                if on_second { (&mut second, &mut *conn) } else { (&mut *conn, &mut second) };
+            let fetch = async {
+                match pipeline.next().await {
+                    Some(joined) => joined
+                        .map_err(|e| IndexerError::Corrupt(format!("fetch task failed: {e}")))?
+                        .map(Some),
+                    None => Ok(None),
+                }
+            };
+            let done = open.as_ref().map(|(_, b, _)| b);
+            let (finished, next) =
+                overlap(finishing, beginning, chain_id, &cp, done, &leaves, fetch, head).await?;
+            if let (Some(next), Some((_, done, t))) = (finished, open.take()) {
+                cp = next;
+                let n = done.events.len() as u64;
+                record_batch("backfill", t, n);
+                events += n;
+                progress.block.store(cp.number, Ordering::Relaxed);
+                progress.events.store(events, Ordering::Relaxed);
+                self.status.set_indexed(cp.number, false);
             }
-            let t = Instant::now();
-            let n = batch.events.len() as u64;
-            cp = store::commit(conn, chain_id, &cp, None, &batch, head).await?;
-            record_batch("backfill", t, n);
-            events += n;
-            progress.block.store(cp.number, Ordering::Relaxed);
-            progress.events.store(events, Ordering::Relaxed);
-            self.status.set_indexed(cp.number, false);
+            match next {
+                Next::Begun(b) => open = Some((!on_second, b, Instant::now())),
+                Next::Mismatch => return Ok(Backfill::Reorg(cp)),
+                Next::End => break,
+            }
         }
         let secs = started.elapsed().as_secs_f64();
         info!(
@@ -456,6 +481,49 @@ impl Indexer {
         info!(target: "indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
         Ok(next)
     }
+}
+
+/// What the pipelined backfill's next fetched range turned into.
+enum Next {
+    /// Its transaction is open, its blocks and events written.
+    Begun(Batch),
+    /// It does not extend the batch before it: the chain reorganised.
+    Mismatch,
+    /// The backfill's ranges are all done.
+    End,
+}
+
+/// One step of the pipelined backfill: finishes `done` on `finishing` (its checkpoint moves from `prev`)
+/// while fetching the next range and, if it extends `leaves` (the checkpoint `done` leaves), opening its
+/// transaction on `beginning`. Returns `done`'s new checkpoint and what became of the next range.
+#[allow(clippy::too_many_arguments)]
+async fn overlap(
+    finishing: &mut PgConnection,
+    beginning: &mut PgConnection,
+    chain_id: i64,
+    prev: &Checkpoint,
+    done: Option<&Batch>,
+    leaves: &Checkpoint,
+    fetch: impl Future<Output = Result<Option<Batch>, IndexerError>>,
+    head: u64,
+) -> Result<(Option<Checkpoint>, Next), IndexerError> {
+    let finish = async move {
+        match done {
+            Some(b) => store::finish_batch(finishing, chain_id, prev, b, head).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let begin = async move {
+        let Some(batch) = fetch.await? else { return Ok::<_, IndexerError>(Next::End) };
+        if !extends(&batch, leaves) {
+            warn!(target: "indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
+            return Ok(Next::Mismatch);
+        }
+        store::begin_batch(beginning, chain_id, &batch).await?;
+        Ok(Next::Begun(batch))
+    };
+    let (finished, next) = tokio::join!(finish, begin);
+    Ok((finished?, next?))
 }
 
 /// Whether a batch's first block is the child of the checkpoint.
