@@ -169,7 +169,8 @@ struct RequiredDbArgs {
     /// PostgreSQL URL.
     #[arg(id = "db.url", long = "db.url", env = "DATABASE_URL")]
     url: String,
-    /// Most connections in the pool.
+    /// Most connections in the pool. The GraphQL API's queries use up to as many of their own besides (the pool
+    /// then serves only subscriptions' notifications and health checks).
     #[arg(long = "db.max-connections", env = "MEDLEDGER_DB_MAX_CONNECTIONS", default_value_t = 4)]
     max_connections: u32,
 }
