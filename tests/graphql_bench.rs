@@ -386,16 +386,19 @@ async fn bench() {
         );
         let cpu = Cpu::now(&server, &db_name);
         let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
-        println!(
-            "BENCH {kind} fixed {rate} req/s x {secs}s: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}; \
-             CPU per request: {}; load average {}",
-            lat.len(),
-            pct(&lat, 0.50),
-            pct(&lat, 0.99),
-            lat[lat.len() - 1],
-            cpu.per_request(&server, &db_name, lat.len()),
-            load_average(),
-        );
+        let report = |label: String, lat: &[Duration], errors, cpu: &Cpu| {
+            println!(
+                "BENCH {label}: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}; CPU per request: {}; \
+                 load average {}",
+                lat.len(),
+                pct(lat, 0.50),
+                pct(lat, 0.99),
+                lat[lat.len() - 1],
+                cpu.per_request(&server, &db_name, lat.len()),
+                load_average(),
+            );
+        };
+        report(format!("{kind} fixed {rate} req/s x {secs}s"), &lat, errors, &cpu);
         // The same while the index changes: a new checkpoint (commit) every 10 ms, so the server's cache of
         // the index version's `asOf` and credentials misses on nearly every request (a bound on its cost: a
         // chain commits a block every few seconds). PostgreSQL's CPU includes the commits'.
@@ -403,15 +406,11 @@ async fn bench() {
         let cpu = Cpu::now(&server, &db_name);
         let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
         let commits = churn.stop().await;
-        println!(
-            "BENCH {kind} fixed {rate} req/s x {secs}s, {commits} commits (cache misses): n={} errors={errors} \
-             p50={:.2?} p99={:.2?} max={:.2?}; CPU per request: {}; load average {}",
-            lat.len(),
-            pct(&lat, 0.50),
-            pct(&lat, 0.99),
-            lat[lat.len() - 1],
-            cpu.per_request(&server, &db_name, lat.len()),
-            load_average(),
+        report(
+            format!("{kind} fixed {rate} req/s x {secs}s, {commits} commits (cache misses)"),
+            &lat,
+            errors,
+            &cpu,
         );
         let cpu = Cpu::now(&server, &db_name);
         let (lat, errors, rps) = max_rate(&url, bodies.clone(), workers, secs).await;

@@ -205,23 +205,16 @@ async fn revert_to(conn: &mut PgConnection, chain_id: i64, r: Revert) -> Result<
     sqlx::query!("DELETE FROM blocks WHERE chain_id = $1 AND number > $2", chain_id, r.ancestor)
         .execute(&mut *conn)
         .await?;
+    // The history rows above the ancestor, all three tables in one statement.
     sqlx::query!(
-        "DELETE FROM credential_history WHERE chain_id = $1 AND block_number > $2",
+        r#"WITH c AS (DELETE FROM credential_history WHERE chain_id = $1 AND block_number > $2),
+                h AS (DELETE FROM consent_history WHERE chain_id = $1 AND block_number > $2)
+           DELETE FROM dispenses WHERE chain_id = $1 AND block_number > $2"#,
         chain_id,
         r.ancestor
     )
     .execute(&mut *conn)
     .await?;
-    sqlx::query!(
-        "DELETE FROM consent_history WHERE chain_id = $1 AND block_number > $2",
-        chain_id,
-        r.ancestor
-    )
-    .execute(&mut *conn)
-    .await?;
-    sqlx::query!("DELETE FROM dispenses WHERE chain_id = $1 AND block_number > $2", chain_id, r.ancestor)
-        .execute(&mut *conn)
-        .await?;
     refold.refold(&mut *conn, chain_id).await?;
     refold.write(&mut *conn, chain_id).await?;
     Ok(())
