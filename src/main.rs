@@ -149,8 +149,8 @@ struct RpcArgs {
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
     timeout_ms: u64,
     /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
-    /// while answers are small, cut when one is big or the node refuses).
-    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 10)]
+    /// while answers are small, cut when one is big or the node refuses). The first request goes alone.
+    #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 1)]
     range: u64,
     /// Most blocks per eth_getLogs request.
     #[arg(long = "rpc.max-range", env = "MEDLEDGER_RPC_MAX_RANGE", default_value_t = 100_000)]
@@ -193,6 +193,10 @@ struct SyncArgs {
     /// Most blocks per transaction when following the head.
     #[arg(long = "tip-batch", env = "MEDLEDGER_TIP_BATCH", default_value_t = 500)]
     tip_batch: u64,
+    /// Backfilling a database without events: set the secondary indexes aside and build them once caught
+    /// up (several times faster; queries those indexes serve are slow until then).
+    #[arg(long = "defer-indexes", env = "MEDLEDGER_DEFER_INDEXES", default_value_t = true, action = clap::ArgAction::Set)]
+    defer_indexes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -352,6 +356,7 @@ fn indexer_config(args: &IndexArgs) -> Result<IndexerConfig> {
     config.from_block = args.sync.from_block;
     config.max_reorg_depth = args.sync.max_reorg_depth;
     config.tip_batch = args.sync.tip_batch.max(1);
+    config.defer_indexes = args.sync.defer_indexes;
     config.rpc_timeout = Duration::from_millis(args.rpc.timeout_ms.max(1));
     config.initial_range = args.rpc.range.max(1);
     config.max_range = args.rpc.max_range.max(1);

@@ -307,6 +307,41 @@ async fn install_commit_log(pool: &sqlx::PgPool) {
     .unwrap();
 }
 
+/// CPU seconds (user + system) used so far by the processes of each name (`comm`): anvil, postgres, and
+/// this test process (the indexer runs in it). The difference across the backfill says what it spent where.
+fn cpu_by_process() -> BTreeMap<u32, (String, f64)> {
+    let mut out = BTreeMap::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else { return out };
+    for entry in dir.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid … utime(14) stime(15) cutime(16) cstime(17), counted after the closing
+        // parenthesis; cutime/cstime hold reaped children, e.g. the PostgreSQL backends that have exited.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        // Kernel workers rename themselves after their current queue: by kind only.
+        let comm = stat[open + 1..close].split('/').next().unwrap_or_default().to_owned();
+        let fields: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        out.insert(pid, (comm, (ticks(11) + ticks(12) + ticks(13) + ticks(14)) / 100.0));
+    }
+    out
+}
+
+/// CPU seconds spent between two [`cpu_by_process`] samples, by process name, most first.
+fn cpu_spent(
+    before: &BTreeMap<u32, (String, f64)>,
+    after: &BTreeMap<u32, (String, f64)>,
+) -> Vec<(String, f64)> {
+    let mut by_name: BTreeMap<&str, f64> = BTreeMap::new();
+    for (pid, (comm, cpu)) in after {
+        let was = before.get(pid).filter(|(c, _)| c == comm).map_or(0.0, |(_, c)| *c);
+        *by_name.entry(comm).or_default() += cpu - was;
+    }
+    let mut v: Vec<(String, f64)> = by_name.into_iter().map(|(n, s)| (n.to_owned(), s)).collect();
+    v.sort_by(|a, b| b.1.total_cmp(&a.1));
+    v
+}
+
 fn percentile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -383,6 +418,18 @@ async fn bench() {
         "BENCH backfill: blocks 0..={head} ({produced} bench events in {blocks} blocks, {txs} txs) over {}",
         if url.starts_with("ws") { "WebSocket" } else { "HTTP" }
     );
+    // BENCH_PERF=<file>: a system-wide `perf record` of the backfill alone, for `perf report -i <file>`.
+    let perf = std::env::var("BENCH_PERF").ok().map(|out| {
+        let child = std::process::Command::new("perf")
+            .args(["record", "-a", "-g", "-F", "999", "-o", &out])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("perf record (BENCH_PERF)");
+        std::thread::sleep(Duration::from_millis(500));
+        child
+    });
+    let cpu_before = cpu_by_process();
     let started_wall = SystemTime::now();
     let started = Instant::now();
     let running = Running::start(c, pool.clone());
@@ -397,7 +444,8 @@ async fn bench() {
             );
             last_print = Instant::now();
         }
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        // The commit times come from the commit log: polling need not be fine-grained (nor cost CPU).
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let last_commit: i64 = sqlx::query_scalar(
         "SELECT (extract(epoch FROM max(at)) * 1e6)::int8 FROM bench_commits WHERE block_number >= $1",
@@ -415,6 +463,27 @@ async fn bench() {
         "BENCH backfill: {events} events ({blocks} bench blocks) in {secs:.3} s = {backfill_rate:.0} events/s, {commits} commits"
     );
     assert!(events as u64 >= produced, "every produced event indexed");
+    if let Some(mut perf) = perf {
+        let _ = std::process::Command::new("kill").arg("-INT").arg(perf.id().to_string()).status();
+        let _ = perf.wait();
+    }
+    let spent: Vec<String> = cpu_spent(&cpu_before, &cpu_by_process())
+        .into_iter()
+        .filter(|(_, s)| *s >= 0.05)
+        .map(|(name, s)| format!("{name} {s:.2} s"))
+        .collect();
+    eprintln!("BENCH backfill CPU by process (of {:.2} s on 2 cores): {}", 2.0 * secs, spent.join(", "));
+    let timeline: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT block_number, (extract(epoch FROM at) * 1e6)::int8 FROM bench_commits ORDER BY at",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let timeline: Vec<String> = timeline
+        .iter()
+        .map(|(b, at)| format!("{b}@{:.2}", (at - unix_micros(started_wall)) as f64 / 1e6))
+        .collect();
+    eprintln!("BENCH backfill commits (block@seconds): {}", timeline.join(" "));
     print_stages(&handle, "backfill");
 
     // ---- Live: one block at a time while the indexer follows the head.

@@ -23,7 +23,8 @@ pub struct Config {
     /// Per-call JSON-RPC timeout.
     pub rpc_timeout: Duration,
     /// Blocks per `eth_getLogs` request at the start of a backfill (then sized towards ~5,000 logs per
-    /// answer: doubled while answers are small, cut at once when one is big).
+    /// answer: doubled while answers are small, cut at once when one is big). The first request goes alone
+    /// and the next are sized by its answer; starting small bounds how big a blind first window can be.
     pub initial_range: u64,
     /// Most blocks per `eth_getLogs` request (ranges grow on success up to this).
     pub max_range: u64,
@@ -35,6 +36,9 @@ pub struct Config {
     pub min_backoff: Duration,
     /// Longest retry delay.
     pub max_backoff: Duration,
+    /// Whether a backfill into a database without events sets the secondary indexes aside and builds them
+    /// once caught up (much faster; queries those indexes serve are slow until then).
+    pub defer_indexes: bool,
 }
 
 impl Config {
@@ -48,12 +52,13 @@ impl Config {
             max_reorg_depth: 64,
             poll_interval: Duration::from_millis(1000),
             rpc_timeout: Duration::from_secs(20),
-            initial_range: 10,
+            initial_range: 1,
             max_range: 100_000,
             concurrency: 4,
             tip_batch: 500,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
+            defer_indexes: true,
         }
     }
 

@@ -18,6 +18,7 @@ mod config;
 mod copy;
 pub mod eip712;
 mod error;
+mod indexes;
 mod manifest;
 pub mod metrics;
 mod project;

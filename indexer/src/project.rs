@@ -11,7 +11,10 @@ use crate::{copy::CopyBuf, error::IndexerError, store::stage};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, HashMap},
+    hash::Hash,
+};
 
 /// One event as the projections see it: from a fresh batch, or read back from `events` after a reorg.
 #[derive(Debug, Clone, Copy)]
@@ -324,7 +327,92 @@ struct Stored {
     roles: Vec<Vec<u8>>,
 }
 
+/// The rows one backfill has written, by key, carried from batch to batch so that a batch need not read
+/// back what the previous one wrote. Every entry equals the stored row (a batch's rows are absorbed once it
+/// is written; an error ends the backfill and drops them). When `complete`, a key without an entry has no
+/// row at all: the chain had no projection rows when the backfill began, and nothing was left out since.
+#[derive(Debug, Default)]
+pub(crate) struct Carried {
+    credentials: HashMap<Vec<u8>, Credential>,
+    consents: HashMap<Vec<u8>, Consent>,
+    episodes: HashMap<i64, Episode>,
+    records: HashMap<Vec<u8>, Record>,
+    prescriptions: HashMap<Vec<u8>, Prescription>,
+    roles: HashMap<Vec<u8>, Role>,
+    complete: bool,
+    len: usize,
+    capacity: usize,
+}
+
+impl Carried {
+    /// Most rows carried (about 300 bytes each); past it, new keys are read back from the database again.
+    const CAPACITY: usize = 2_000_000;
+
+    /// An empty carry; `complete` if the chain has no projection rows yet.
+    pub(crate) fn new(complete: bool) -> Self {
+        Self { complete, capacity: Self::CAPACITY, ..Self::default() }
+    }
+}
+
+/// Takes the carried rows of the touched keys (as if loaded: their stored rows are replaced) and returns the
+/// keys that still have to be read from the database.
+fn take_carried<K: Ord + Hash + Clone, R: Clone>(
+    touched: &mut BTreeMap<K, Option<R>>,
+    stored: &mut Vec<K>,
+    carried: Option<&HashMap<K, R>>,
+    complete: bool,
+) -> Vec<K> {
+    let Some(carried) = carried else { return touched.keys().cloned().collect() };
+    let mut missing = Vec::new();
+    for (k, row) in touched.iter_mut() {
+        if let Some(r) = carried.get(k) {
+            *row = Some(r.clone());
+            stored.push(k.clone());
+        } else if !complete {
+            missing.push(k.clone());
+        }
+    }
+    missing
+}
+
+/// Absorbs a written fold's rows into the carry. Keys already carried are always updated (so every entry
+/// stays equal to its stored row); new ones only while there is room, else the carry is no longer complete.
+fn carry<K: Ord + Hash, R>(
+    rows: BTreeMap<K, Option<R>>,
+    carried: &mut HashMap<K, R>,
+    (len, capacity, complete): (&mut usize, usize, &mut bool),
+) {
+    for (k, row) in rows {
+        match row {
+            Some(r) => {
+                if carried.contains_key(&k) || *len < capacity {
+                    if carried.insert(k, r).is_none() {
+                        *len += 1;
+                    }
+                } else {
+                    *complete = false;
+                }
+            }
+            None => {
+                if carried.remove(&k).is_some() {
+                    *len -= 1;
+                }
+            }
+        }
+    }
+}
+
 impl Fold {
+    /// Moves the fold's rows, written by now, into `c` for the next batch.
+    pub(crate) fn carry_into(self, c: &mut Carried) {
+        carry(self.credentials, &mut c.credentials, (&mut c.len, c.capacity, &mut c.complete));
+        carry(self.consents, &mut c.consents, (&mut c.len, c.capacity, &mut c.complete));
+        carry(self.episodes, &mut c.episodes, (&mut c.len, c.capacity, &mut c.complete));
+        carry(self.records, &mut c.records, (&mut c.len, c.capacity, &mut c.complete));
+        carry(self.prescriptions, &mut c.prescriptions, (&mut c.len, c.capacity, &mut c.complete));
+        carry(self.roles, &mut c.roles, (&mut c.len, c.capacity, &mut c.complete));
+    }
+
     /// Registers the row an event of `contract.event` on `entity` moves, so that loading and applying
     /// consider it.
     pub(crate) fn touch(&mut self, contract: &str, event: &str, entity: &[u8], episode_id: Option<i64>) {
@@ -774,10 +862,36 @@ struct StoredEvent {
 }
 
 impl Fold {
-    /// Loads the stored rows of the touched entities (a forward batch folds its events onto them).
-    pub(crate) async fn load(&mut self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
-        if !self.credentials.is_empty() {
-            let keys: Vec<Vec<u8>> = self.credentials.keys().cloned().collect();
+    /// Loads the stored rows of the touched entities (a forward batch folds its events onto them): from
+    /// `carried` when it has them, else from the database.
+    pub(crate) async fn load(
+        &mut self,
+        conn: &mut PgConnection,
+        chain_id: i64,
+        carried: Option<&Carried>,
+    ) -> Result<(), IndexerError> {
+        let complete = carried.is_some_and(|c| c.complete);
+        let s = &mut self.stored;
+        let keys = take_carried(
+            &mut self.credentials,
+            &mut s.credentials,
+            carried.map(|c| &c.credentials),
+            complete,
+        );
+        let consent_keys =
+            take_carried(&mut self.consents, &mut s.consents, carried.map(|c| &c.consents), complete);
+        let episode_keys =
+            take_carried(&mut self.episodes, &mut s.episodes, carried.map(|c| &c.episodes), complete);
+        let record_keys_ =
+            take_carried(&mut self.records, &mut s.records, carried.map(|c| &c.records), complete);
+        let rx_keys = take_carried(
+            &mut self.prescriptions,
+            &mut s.prescriptions,
+            carried.map(|c| &c.prescriptions),
+            complete,
+        );
+        let role_keys = take_carried(&mut self.roles, &mut s.roles, carried.map(|c| &c.roles), complete);
+        if !keys.is_empty() {
             let rows = sqlx::query_as!(
                 Credential,
                 "SELECT account, credential_id, kind, status, status_reason, license_hash, jurisdiction, expires_at,
@@ -793,8 +907,8 @@ impl Fold {
                 self.credentials.insert(r.account.clone(), Some(r));
             }
         }
-        if !self.consents.is_empty() {
-            let (patients, grantees) = split_pairs(self.consents.keys(), 20);
+        if !consent_keys.is_empty() {
+            let (patients, grantees) = split_pairs(consent_keys.iter(), 20);
             let rows = sqlx::query_as!(
                 Consent,
                 "SELECT c.patient, c.grantee, c.scopes, c.expires_at, c.granted_at, c.granted_block, c.granted_relayed,
@@ -814,8 +928,8 @@ impl Fold {
                 self.consents.insert(key, Some(r));
             }
         }
-        if !self.episodes.is_empty() {
-            let keys: Vec<i64> = self.episodes.keys().copied().collect();
+        if !episode_keys.is_empty() {
+            let keys = episode_keys;
             let rows = sqlx::query_as!(
                 Episode,
                 "SELECT episode_id, patient, opened_by, opened_at, opened_block, record_count, head, closed, closed_by,
@@ -831,8 +945,8 @@ impl Fold {
                 self.episodes.insert(r.episode_id, Some(r));
             }
         }
-        if !self.records.is_empty() {
-            let (eps, ixs) = record_keys(self.records.keys());
+        if !record_keys_.is_empty() {
+            let (eps, ixs) = record_keys(record_keys_.iter());
             let rows = sqlx::query_as!(
                 Record,
                 "SELECT r.episode_id, r.record_index, r.patient, r.author, r.content_hash, r.pointer_hash, r.head,
@@ -851,8 +965,8 @@ impl Fold {
                 self.records.insert(key, Some(r));
             }
         }
-        if !self.prescriptions.is_empty() {
-            let keys: Vec<Vec<u8>> = self.prescriptions.keys().cloned().collect();
+        if !rx_keys.is_empty() {
+            let keys = rx_keys;
             let rows = sqlx::query_as!(
                 Prescription,
                 r#"SELECT rx_id, patient, prescriber, content_hash, issued_pharmacy, pharmacy, fills, quantity_per_fill,
@@ -871,8 +985,8 @@ impl Fold {
                 self.prescriptions.insert(r.rx_id.clone(), Some(r));
             }
         }
-        if !self.roles.is_empty() {
-            let (roles, accounts) = split_pairs(self.roles.keys(), 32);
+        if !role_keys.is_empty() {
+            let (roles, accounts) = split_pairs(role_keys.iter(), 32);
             let rows = sqlx::query_as!(
                 Role,
                 "SELECT m.contract, m.role, m.account, m.active, m.changed_by, m.updated_block, m.updated_at
@@ -957,7 +1071,7 @@ impl Fold {
 
     /// Writes the fold: the stored rows of the touched entities go, the folded rows and the history rows
     /// come, each table in one statement.
-    pub(crate) async fn write(self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
+    pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
         let mut clock = std::time::Instant::now();
         self.write_history(conn, chain_id).await?;
         stage("history", &mut clock);
@@ -1026,14 +1140,14 @@ impl Fold {
             .await?;
         }
         stage("delete", &mut clock);
-        write_credentials(conn, chain_id, self.credentials.into_values().flatten().collect()).await?;
-        write_consents(conn, chain_id, self.consents.into_values().flatten().collect()).await?;
+        write_credentials(conn, chain_id, self.credentials.values().flatten().collect()).await?;
+        write_consents(conn, chain_id, self.consents.values().flatten().collect()).await?;
         stage("consents", &mut clock);
-        write_episodes(conn, chain_id, self.episodes.into_values().flatten().collect()).await?;
-        write_records(conn, chain_id, self.records.into_values().flatten().collect()).await?;
+        write_episodes(conn, chain_id, self.episodes.values().flatten().collect()).await?;
+        write_records(conn, chain_id, self.records.values().flatten().collect()).await?;
         stage("records", &mut clock);
-        write_prescriptions(conn, chain_id, self.prescriptions.into_values().flatten().collect()).await?;
-        write_roles(conn, chain_id, self.roles.into_values().flatten().collect()).await?;
+        write_prescriptions(conn, chain_id, self.prescriptions.values().flatten().collect()).await?;
+        write_roles(conn, chain_id, self.roles.values().flatten().collect()).await?;
         stage("prescriptions", &mut clock);
         Ok(())
     }
@@ -1138,7 +1252,7 @@ fn record_keys<'a>(keys: impl Iterator<Item = &'a Vec<u8>>) -> (Vec<i64>, Vec<i6
 async fn write_credentials(
     conn: &mut PgConnection,
     chain_id: i64,
-    rows: Vec<Credential>,
+    rows: Vec<&Credential>,
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 220);
     for r in &rows {
@@ -1169,7 +1283,7 @@ async fn write_credentials(
 async fn write_consents(
     conn: &mut PgConnection,
     chain_id: i64,
-    rows: Vec<Consent>,
+    rows: Vec<&Consent>,
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 220);
     for r in &rows {
@@ -1204,7 +1318,7 @@ async fn write_consents(
 async fn write_episodes(
     conn: &mut PgConnection,
     chain_id: i64,
-    rows: Vec<Episode>,
+    rows: Vec<&Episode>,
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 220);
     for r in &rows {
@@ -1234,7 +1348,7 @@ async fn write_episodes(
 async fn write_records(
     conn: &mut PgConnection,
     chain_id: i64,
-    rows: Vec<Record>,
+    rows: Vec<&Record>,
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 300);
     for r in &rows {
@@ -1264,7 +1378,7 @@ async fn write_records(
 async fn write_prescriptions(
     conn: &mut PgConnection,
     chain_id: i64,
-    rows: Vec<Prescription>,
+    rows: Vec<&Prescription>,
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 420);
     for r in &rows {
@@ -1309,7 +1423,7 @@ async fn write_prescriptions(
     .await
 }
 
-async fn write_roles(conn: &mut PgConnection, chain_id: i64, rows: Vec<Role>) -> Result<(), IndexerError> {
+async fn write_roles(conn: &mut PgConnection, chain_id: i64, rows: Vec<&Role>) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 160);
     for r in &rows {
         b.row(8);
@@ -1327,4 +1441,36 @@ async fn write_roles(conn: &mut PgConnection, chain_id: i64, rows: Vec<Role>) ->
         "role_members (chain_id, contract, role, account, active, changed_by, updated_block, updated_at)",
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn carried_rows_stand_in_for_stored_ones_until_full() {
+        let mut c = HashMap::new();
+        let (mut len, mut complete) = (0, true);
+        // Two new rows, room for one: the first is carried, the second is not, and absence no longer
+        // means "no row".
+        carry(BTreeMap::from([(1, Some("a")), (2, Some("b"))]), &mut c, (&mut len, 1, &mut complete));
+        assert_eq!((c.get(&1), c.get(&2), len, complete), (Some(&"a"), None, 1, false));
+        // A carried row is updated even when full, and a row gone is dropped.
+        carry(BTreeMap::from([(1, Some("a2"))]), &mut c, (&mut len, 1, &mut complete));
+        assert_eq!(c.get(&1), Some(&"a2"));
+        carry(BTreeMap::from([(1, None)]), &mut c, (&mut len, 1, &mut complete));
+        assert_eq!((c.is_empty(), len), (true, 0));
+
+        // Taking: carried keys come back as stored rows; others must be read back unless complete.
+        let carried = HashMap::from([(7, "x")]);
+        let mut touched = BTreeMap::from([(7, None), (8, None)]);
+        let mut stored = Vec::new();
+        let missing = take_carried(&mut touched, &mut stored, Some(&carried), false);
+        assert_eq!((missing, stored.clone(), touched[&7]), (vec![8], vec![7], Some("x")));
+        let mut touched = BTreeMap::from([(7, None), (8, None)]);
+        assert!(take_carried(&mut touched, &mut Vec::new(), Some(&carried), true).is_empty());
+        // Without a carry every touched key is read back.
+        let mut touched = BTreeMap::from([(7, None::<&str>), (8, None)]);
+        assert_eq!(take_carried(&mut touched, &mut Vec::new(), None, true), vec![7, 8]);
+    }
 }

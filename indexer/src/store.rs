@@ -8,7 +8,7 @@ use crate::{
     abi::EventRow,
     copy::CopyBuf,
     error::IndexerError,
-    project::{Ev, Fold},
+    project::{Carried, Ev, Fold},
     rpc::BlockHeader,
 };
 use chrono::{DateTime, Utc};
@@ -153,7 +153,7 @@ pub(crate) async fn commit(
         stage("revert", &mut clock);
     }
     write_events(&mut tx, chain_id, batch).await?;
-    let next = write_rest(&mut tx, chain_id, prev, revert, batch, head).await?;
+    let next = write_rest(&mut tx, chain_id, prev, revert, batch, head, None).await?;
     let mut clock = Instant::now();
     tx.commit().await?;
     stage("commit", &mut clock);
@@ -174,18 +174,33 @@ pub(crate) async fn begin_batch(
 
 /// The second half of a pipelined batch's transaction (opened by [`begin_batch`] on `conn`): projections,
 /// history rows and the checkpoint from `prev` — the previous batch's, committed by now — then commit.
+/// The projections start from the rows `carried` over from the previous batches of the backfill, and
+/// this batch's are added to it.
 pub(crate) async fn finish_batch(
     conn: &mut PgConnection,
     chain_id: i64,
     prev: &Checkpoint,
     batch: &Batch,
     head: u64,
+    carried: &mut Carried,
 ) -> Result<Checkpoint, IndexerError> {
-    let next = write_rest(conn, chain_id, prev, None, batch, head).await?;
+    let next = write_rest(conn, chain_id, prev, None, batch, head, Some(carried)).await?;
     let mut clock = Instant::now();
     sqlx::query("COMMIT").execute(&mut *conn).await?;
     stage("commit", &mut clock);
     Ok(next)
+}
+
+/// Whether a chain has no events yet (and so no projection rows): a backfill's [`Carried`] rows are then
+/// complete.
+pub(crate) async fn no_events(conn: &mut PgConnection, chain_id: i64) -> Result<bool, IndexerError> {
+    let none = sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (SELECT 1 FROM events WHERE chain_id = $1) AS "none!""#,
+        chain_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(none)
 }
 
 /// Deletes everything above `r.ancestor` and refolds the projections the deleted events touched.
@@ -265,6 +280,7 @@ async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> 
 }
 
 /// A batch's projections and history rows (folded from its events), the checkpoint and the notification.
+/// With `carried`, the stored rows come from it where it has them, and the batch's rows go into it.
 async fn write_rest(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -272,6 +288,7 @@ async fn write_rest(
     revert: Option<Revert>,
     batch: &Batch,
     head: u64,
+    carried: Option<&mut Carried>,
 ) -> Result<Checkpoint, IndexerError> {
     let mut clock = Instant::now();
     if !batch.events.is_empty() {
@@ -279,7 +296,7 @@ async fn write_rest(
         for e in &batch.events {
             fold.touch(e.contract, &e.event_name, &e.entity, e.episode_id);
         }
-        fold.load(&mut *conn, chain_id).await?;
+        fold.load(&mut *conn, chain_id, carried.as_deref()).await?;
         stage("load", &mut clock);
         for e in &batch.events {
             let ts = batch.headers.get(&e.block_number).map_or(0, |h| h.timestamp);
@@ -305,6 +322,9 @@ async fn write_rest(
         // Timed per table inside.
         fold.write(&mut *conn, chain_id).await?;
         clock = Instant::now();
+        if let Some(c) = carried {
+            fold.carry_into(c);
+        }
     }
 
     // The checkpoint moves only from where this writer left it.

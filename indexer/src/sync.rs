@@ -5,7 +5,9 @@ use crate::{
     abi::Decoder,
     config::Config,
     error::IndexerError,
+    indexes,
     metrics::{self as m, Status},
+    project::Carried,
     rpc::{verified_header, BlockHeader, Rpc},
     store::{self, Batch, Checkpoint, Revert},
 };
@@ -140,6 +142,8 @@ impl Indexer {
             }
         };
         info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
+        // Secondary indexes set aside by a backfill (perhaps one a crash interrupted) are built once caught up.
+        let mut deferred = indexes::pending(&mut conn).await?;
         let mut heads = self.heads(&rpc).await;
         // The header of the newest head announced by the subscription, until indexed.
         let mut announced: Option<BlockHeader> = None;
@@ -148,6 +152,14 @@ impl Indexer {
             let target = head.saturating_sub(cfg.confirmations);
             let safe = target.saturating_sub(cfg.max_reorg_depth);
             let next = (cp.number + 1) as u64;
+            if next <= safe && cfg.defer_indexes && !deferred {
+                deferred = indexes::defer(&mut conn, chain_id).await?;
+            }
+            if deferred && next > safe {
+                let mut second = self.pool.acquire().await?.detach();
+                indexes::build(&mut conn, &mut second).await?;
+                deferred = false;
+            }
             let step = if next <= safe {
                 match self.backfill(&rpc, &decoder, &mut conn, cp.clone(), safe, head).await? {
                     Backfill::Done(c) => Ok(c),
@@ -281,22 +293,37 @@ impl Indexer {
         let start = (cp.number + 1) as u64;
         info!(target: "indexer::backfill", from = start, to = end, head, "backfill started");
         let planner = Arc::clone(rpc);
-        let ranges = futures::stream::unfold(start, move |from| {
-            let next = (from <= end).then(|| {
+        // Slow start: the first range goes alone, and the next are planned once its answer has sized them
+        // (else the first window of ranges, sized blind, may be huge; and the writer waits for all of it).
+        let (sized, first_answer) = tokio::sync::watch::channel(false);
+        let sized = Arc::new(sized);
+        let ranges = futures::stream::unfold((start, first_answer), move |(from, mut first_answer)| {
+            let planner = Arc::clone(&planner);
+            async move {
+                if from > end {
+                    return None;
+                }
+                if from > start {
+                    // Err: the first fetch's task is gone (its error ends the backfill anyway).
+                    let _ = first_answer.wait_for(|answered| *answered).await;
+                }
                 let to = end.min(from.saturating_add(planner.range_size().max(1) - 1));
-                ((from, to), to + 1)
-            });
-            futures::future::ready(next)
+                Some(((from, to), (to + 1, first_answer)))
+            }
         });
-        let mut pipeline = ranges
+        let mut pipeline = std::pin::pin!(ranges
             .map(|(from, to)| {
-                let (rpc, decoder) = (Arc::clone(rpc), Arc::clone(decoder));
+                let (rpc, decoder, sized) = (Arc::clone(rpc), Arc::clone(decoder), Arc::clone(&sized));
                 AbortOnDrop(tokio::spawn(
-                    async move { fetch_batch(&rpc, &decoder, from, to, false).await }
-                        .instrument(info_span!(target: "indexer::sync", "range", from, to)),
+                    async move {
+                        let batch = fetch_batch(&rpc, &decoder, from, to, false).await;
+                        sized.send_replace(true);
+                        batch
+                    }
+                    .instrument(info_span!(target: "indexer::sync", "range", from, to)),
                 ))
             })
-            .buffered(self.config.concurrency.max(1));
+            .buffered(self.config.concurrency.max(1)));
 
         let progress = Arc::new(Progress::default());
         progress.block.store(cp.number, Ordering::Relaxed);
@@ -307,6 +334,8 @@ impl Indexer {
         // opens batch k+1's transaction and writes its blocks and events. Commits stay in order: batch k+1's
         // checkpoint moves from batch k's, which has committed by then.
         let mut second = self.pool.acquire().await?.detach();
+        // The rows written so far, so that a batch need not read back what the previous ones wrote.
+        let mut carried = Carried::new(store::no_events(conn, chain_id).await?);
         // The batch whose transaction is open (on `second` when the flag is set), and when it started.
         let mut open: Option<(bool, Batch, Instant)> = None;
         loop {
@@ -327,7 +356,8 @@ impl Indexer {
             };
             let done = open.as_ref().map(|(_, b, _)| b);
             let (finished, next) =
-                overlap(finishing, beginning, chain_id, &cp, done, &leaves, fetch, head).await?;
+                overlap(finishing, beginning, chain_id, &cp, done, &leaves, fetch, head, &mut carried)
+                    .await?;
             if let (Some(next), Some((_, done, t))) = (finished, open.take()) {
                 cp = next;
                 let n = done.events.len() as u64;
@@ -506,10 +536,11 @@ async fn overlap(
     leaves: &Checkpoint,
     fetch: impl Future<Output = Result<Option<Batch>, IndexerError>>,
     head: u64,
+    carried: &mut Carried,
 ) -> Result<(Option<Checkpoint>, Next), IndexerError> {
     let finish = async move {
         match done {
-            Some(b) => store::finish_batch(finishing, chain_id, prev, b, head).await.map(Some),
+            Some(b) => store::finish_batch(finishing, chain_id, prev, b, head, carried).await.map(Some),
             None => Ok(None),
         }
     };
@@ -551,10 +582,13 @@ async fn fetch_batch(
 ) -> Result<Batch, IndexerError> {
     let t = Instant::now();
     let fetched = rpc.fetch(from, to, all_headers).await?;
+    let fetch_secs = t.elapsed().as_secs_f64();
     record_stage(m::FETCH_DURATION, if all_headers { "live" } else { "backfill" }, t);
     let t = Instant::now();
     let events = fetched.logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
-    metrics::histogram!(m::DECODE_DURATION).record(t.elapsed().as_secs_f64());
+    let decode_secs = t.elapsed().as_secs_f64();
+    metrics::histogram!(m::DECODE_DURATION).record(decode_secs);
+    debug!(target: "indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
     Ok(Batch { from: fetched.from, to: fetched.to, headers: fetched.headers, events })
 }
 

@@ -165,6 +165,21 @@ pub async fn digest(pool: &PgPool, chain_id: i64) -> BTreeMap<&'static str, Stri
     out
 }
 
+/// Every index of the schema, as (name, definition): what a backfill that deferred them must give back.
+pub async fn index_definitions(pool: &PgPool) -> Vec<(String, String)> {
+    sqlx::query_as(
+        "SELECT indexname::text, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// How many secondary indexes are set aside by a backfill, waiting to be built.
+pub async fn deferred_indexes(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM deferred_indexes").fetch_one(pool).await.unwrap()
+}
+
 /// A provider that signs with all of anvil's test keys (choose with `.from()`).
 pub fn wallet_provider(devnet: &Devnet) -> DynProvider {
     let signers = devnet.signers();
