@@ -1072,9 +1072,9 @@ impl Fold {
     /// Writes the fold: the stored rows of the touched entities go, the folded rows and the history rows
     /// come, each table in one statement.
     pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
-        let mut clock = std::time::Instant::now();
+        // Timed per table inside.
         self.write_history(conn, chain_id).await?;
-        stage("history", &mut clock);
+        let mut clock = std::time::Instant::now();
         let s = &self.stored;
         if !s.credentials.is_empty() {
             sqlx::query!(
@@ -1154,6 +1154,7 @@ impl Fold {
 
     /// The batch's history rows, one COPY per table.
     async fn write_history(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
+        let mut clock = std::time::Instant::now();
         let mut b = CopyBuf::new(self.credential_history.len() * 200);
         for c in &self.credential_history {
             b.row(13);
@@ -1177,6 +1178,7 @@ impl Fold {
                                  expires_at, license_hash, schedules, reason_code, block_time, tx_hash)",
         )
         .await?;
+        stage("credential_history", &mut clock);
         let mut b = CopyBuf::new(self.consent_history.len() * 200);
         for c in &self.consent_history {
             b.row(13);
@@ -1200,6 +1202,7 @@ impl Fold {
                               relayed, reason_code, ended_by, block_time, tx_hash)",
         )
         .await?;
+        stage("consent_history", &mut clock);
         let mut b = CopyBuf::new(self.dispenses.len() * 220);
         for d in &self.dispenses {
             b.row(12);
@@ -1221,7 +1224,9 @@ impl Fold {
             "dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity, fill_dispensed,
                         total_dispensed, dispense_hash, block_time, tx_hash)",
         )
-        .await
+        .await?;
+        stage("dispenses", &mut clock);
+        Ok(())
     }
 }
 
