@@ -7,7 +7,9 @@
 //! `prescription(id)`: at a fixed 1,000 req/s (open loop, latency from the scheduled send time, so
 //! queueing counts), the same while the index changes every 10 ms (so the server's per-version cache of
 //! `asOf` and credentials misses), and at maximum throughput (closed loop, and with `wrk` when installed).
-//! `BENCH_HOLD=<secs>` keeps the server and database up that long before measuring (for `perf`, `EXPLAIN`).
+//! `BENCH_HOLD=<secs>` keeps the server and database up that long before measuring (for `perf`, `EXPLAIN`);
+//! `BENCH_QUERIES` (default `verifyPrescription,prescription`; `typename` is the floor, `{ __typename }`)
+//! and `BENCH_PHASES` (default `fixed,churn,max`) choose what is measured.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
@@ -128,11 +130,15 @@ const VERIFY: &str = "query($id: Bytes32!, $c: Bytes32!, $p: Address!) { verifyP
 const PRESCRIPTION: &str = "query($id: Bytes32!) { prescription(id: $id) { id status remainingQuantity \
     quantityDispensed fillDetails { number dispensed remaining } } }";
 
+/// The floor: a query that reads nothing (HTTP, parsing, validation, execution and the generator only).
+const TYPENAME: &str = "{ __typename }";
+
 fn body(kind: &str, t: &Terms) -> String {
     match kind {
         "verifyPrescription" => json!({"query": VERIFY, "variables": {
             "id": a0x(&t.id), "c": a0x(&CONTENT), "p": a0x(&t.pharmacy)}}),
-        _ => json!({"query": PRESCRIPTION, "variables": {"id": a0x(&t.id)}}),
+        "prescription" => json!({"query": PRESCRIPTION, "variables": {"id": a0x(&t.id)}}),
+        _ => json!({"query": TYPENAME}),
     }
     .to_string()
 }
@@ -145,36 +151,59 @@ async fn send(client: &reqwest::Client, url: &str, body: String) -> bool {
     match client.post(url).header("content-type", "application/json").body(body).send().await {
         Ok(r) if r.status() == 200 => {
             let v: Value = r.json().await.unwrap_or(Value::Null);
-            v.get("errors").is_none()
+            v.get("errors").is_none() && v.get("data").is_some_and(|d| !d.is_null())
         }
         _ => false,
     }
 }
 
+/// What an open-loop phase measured: latencies from the scheduled send times (sorted), failed requests, and
+/// how late each request started (sorted; part of its latency).
+struct Phase {
+    latencies: Vec<Duration>,
+    errors: usize,
+    lags: Vec<Duration>,
+}
+
 /// Open loop: one request every `1/rate` s for `secs`; latency measured from the scheduled send time.
-async fn fixed_rate(url: &str, bodies: Arc<Vec<String>>, rate: u64, secs: u64) -> (Vec<Duration>, usize) {
+///
+/// A thread of its own paces the requests with the OS timer and spawns each one onto the runtime at its
+/// due time: Tokio's timer fires at the first millisecond tick at or after a deadline (up to 1 ms late, plus
+/// the worker's wake-up), and that lateness would count in every latency.
+async fn fixed_rate(url: &str, bodies: Arc<Vec<String>>, rate: u64, secs: u64) -> Phase {
     let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    let start = Instant::now() + Duration::from_millis(50);
-    let total = rate * secs;
-    let mut tasks = Vec::with_capacity(total as usize);
-    for i in 0..total {
-        let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
-        tokio::time::sleep_until(due.into()).await;
-        let (client, url, body) = (client.clone(), url.to_owned(), bodies[i as usize % bodies.len()].clone());
-        tasks.push(tokio::spawn(async move {
-            let ok = send(&client, &url, body).await;
-            (due.elapsed(), ok)
-        }));
-    }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    let mut errors = 0;
+    let runtime = tokio::runtime::Handle::current();
+    let url = url.to_owned();
+    let pacer = std::thread::spawn(move || {
+        let start = Instant::now() + Duration::from_millis(50);
+        let total = rate * secs;
+        let mut tasks = Vec::with_capacity(total as usize);
+        for i in 0..total {
+            let due = start + Duration::from_nanos(i * 1_000_000_000 / rate);
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let (client, url, body) =
+                (client.clone(), url.clone(), bodies[i as usize % bodies.len()].clone());
+            tasks.push(runtime.spawn(async move {
+                let lag = due.elapsed();
+                let ok = send(&client, &url, body).await;
+                (due.elapsed(), ok, lag)
+            }));
+        }
+        tasks
+    });
+    let tasks = tokio::task::spawn_blocking(move || pacer.join().unwrap()).await.unwrap();
+    let mut phase = Phase { latencies: Vec::with_capacity(tasks.len()), errors: 0, lags: Vec::new() };
     for t in tasks {
-        let (d, ok) = t.await.unwrap();
-        latencies.push(d);
-        errors += usize::from(!ok);
+        let (d, ok, lag) = t.await.unwrap();
+        phase.latencies.push(d);
+        phase.lags.push(lag);
+        phase.errors += usize::from(!ok);
     }
-    latencies.sort();
-    (latencies, errors)
+    phase.latencies.sort();
+    phase.lags.sort();
+    phase
 }
 
 /// Every body once, `workers` at a time; returns the number of failed requests.
@@ -295,21 +324,31 @@ fn pg_cpu_secs(db: &str) -> f64 {
         .sum()
 }
 
-/// CPU used by the server process and its database backends over a phase.
+/// CPU used by the server process, its database backends and this process (the load generator) over a phase.
 struct Cpu {
     server: f64,
     pg: f64,
+    generator: f64,
 }
 
 impl Cpu {
     fn now(server: &ServeProcess, db: &str) -> Self {
-        Self { server: cpu_secs(server.child.id().unwrap()), pg: pg_cpu_secs(db) }
+        Self {
+            server: cpu_secs(server.child.id().unwrap()),
+            pg: pg_cpu_secs(db),
+            generator: cpu_secs(std::process::id()),
+        }
     }
 
     fn per_request(&self, server: &ServeProcess, db: &str, n: usize) -> String {
         let end = Self::now(server, db);
         let us = |a: f64, b: f64| (b - a) * 1e6 / n as f64;
-        format!("server {:.0} µs, PostgreSQL {:.0} µs", us(self.server, end.server), us(self.pg, end.pg))
+        format!(
+            "server {:.0} µs, PostgreSQL {:.0} µs, load generator {:.0} µs",
+            us(self.server, end.server),
+            us(self.pg, end.pg),
+            us(self.generator, end.generator)
+        )
     }
 }
 
@@ -374,7 +413,23 @@ async fn bench() {
     let mut rng_order: Vec<usize> = (0..terms.len()).collect();
     // A fixed shuffle (no RNG dependency): stride through the ids.
     rng_order.sort_by_key(|i| (i * 7_919) % terms.len());
-    for kind in ["verifyPrescription", "prescription"] {
+    // Which queries (`typename`: the floor, `{ __typename }`) and which phases to run.
+    let list = |var: &str, default: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .map(|s| s.trim().to_owned())
+            .collect()
+    };
+    let kinds = list("BENCH_QUERIES", "verifyPrescription,prescription");
+    let phases = list("BENCH_PHASES", "fixed,churn,max");
+    let phase = |p: &str| phases.iter().any(|q| q == p);
+    for kind in &kinds {
+        let kind = kind.as_str();
+        assert!(
+            ["verifyPrescription", "prescription", "typename"].contains(&kind),
+            "BENCH_QUERIES: unknown query {kind}"
+        );
         let bodies: Arc<Vec<String>> = Arc::new(rng_order.iter().map(|&i| body(kind, &terms[i])).collect());
         // Warm-up: every id once (the server's connections, PostgreSQL's buffers).
         let started = Instant::now();
@@ -384,34 +439,44 @@ async fn bench() {
             bodies.len(),
             started.elapsed()
         );
-        let cpu = Cpu::now(&server, &db_name);
-        let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
-        let report = |label: String, lat: &[Duration], errors, cpu: &Cpu| {
+        let report = |label: String, measured: &Phase, cpu: &Cpu| {
+            let lat = &measured.latencies;
             println!(
-                "BENCH {label}: n={} errors={errors} p50={:.2?} p99={:.2?} max={:.2?}; CPU per request: {}; \
-                 load average {}",
+                "BENCH {label}: n={} errors={} p50={:.2?} p99={:.2?} max={:.2?} (send lag p50={:.2?} \
+                 p99={:.2?}); CPU per request: {}; load average {}",
                 lat.len(),
+                measured.errors,
                 pct(lat, 0.50),
                 pct(lat, 0.99),
                 lat[lat.len() - 1],
+                pct(&measured.lags, 0.50),
+                pct(&measured.lags, 0.99),
                 cpu.per_request(&server, &db_name, lat.len()),
                 load_average(),
             );
         };
-        report(format!("{kind} fixed {rate} req/s x {secs}s"), &lat, errors, &cpu);
+        if phase("fixed") {
+            let cpu = Cpu::now(&server, &db_name);
+            let measured = fixed_rate(&url, bodies.clone(), rate, secs).await;
+            report(format!("{kind} fixed {rate} req/s x {secs}s"), &measured, &cpu);
+        }
         // The same while the index changes: a new checkpoint (commit) every 10 ms, so the server's cache of
         // the index version's `asOf` and credentials misses on nearly every request (a bound on its cost: a
         // chain commits a block every few seconds). PostgreSQL's CPU includes the commits'.
-        let churn = Churn::start(pool.clone(), Duration::from_millis(10));
-        let cpu = Cpu::now(&server, &db_name);
-        let (lat, errors) = fixed_rate(&url, bodies.clone(), rate, secs).await;
-        let commits = churn.stop().await;
-        report(
-            format!("{kind} fixed {rate} req/s x {secs}s, {commits} commits (cache misses)"),
-            &lat,
-            errors,
-            &cpu,
-        );
+        if phase("churn") {
+            let churn = Churn::start(pool.clone(), Duration::from_millis(10));
+            let cpu = Cpu::now(&server, &db_name);
+            let measured = fixed_rate(&url, bodies.clone(), rate, secs).await;
+            let commits = churn.stop().await;
+            report(
+                format!("{kind} fixed {rate} req/s x {secs}s, {commits} commits (cache misses)"),
+                &measured,
+                &cpu,
+            );
+        }
+        if !phase("max") {
+            continue;
+        }
         let cpu = Cpu::now(&server, &db_name);
         let (lat, errors, rps) = max_rate(&url, bodies.clone(), workers, secs).await;
         println!(
