@@ -379,8 +379,9 @@ async fn nested_queries_are_batched() {
 }
 
 /// The hot lookups cache `asOf` and credentials per version of the index (the checkpoint's block number and
-/// hash): a repeated lookup takes one statement and answers the same; after a commit (and after a reorg to
-/// another block at the same height) the next lookup answers from the new rows.
+/// hash): every lookup is one statement (the first of a version reads `asOf` and the credentials with its
+/// rows) and a repeated one answers the same; after a commit (and after a reorg to another block at the same
+/// height) the next lookup answers from the new rows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cached_lookups_follow_every_commit() {
     let f = fixture().await;
@@ -388,14 +389,24 @@ async fn cached_lookups_follow_every_commit() {
     const BY_ID: &str = "query($id: Bytes32!) { prescription(id: $id) { status state { asOf } } }";
     let by_id = |app: axum::Router| async move { data(&app, BY_ID, json!({"id": a0x(&f.rx_open)})).await };
 
+    const VERIFY_ONLY: &str = "query($id: Bytes32!, $c: Bytes32!, $p: Address!) { \
+        verifyPrescription(id: $id, contentHash: $c, pharmacy: $p) { valid asOf } }";
+    let vars = json!({"id": a0x(&f.rx_open), "c": a0x(&CONTENT), "p": a0x(&PHARM1)});
     let counted = |before: u64| db.statement_count() - before;
+    let before = db.statement_count();
+    let only = data(&app, VERIFY_ONLY, vars.clone()).await;
+    assert_eq!(only["verifyPrescription"]["valid"], true, "{only:#}");
+    assert_eq!(counted(before), 1, "a verification of a new version is one statement");
+    let before = db.statement_count();
+    assert_eq!(data(&app, VERIFY_ONLY, vars).await, only);
+    assert_eq!(counted(before), 1, "a repeated verification is one statement");
     let before = db.statement_count();
     let first = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
     assert_eq!(first["valid"], true, "{first:#}");
-    let cold = counted(before);
+    let with_status = counted(before);
     let before = db.statement_count();
     assert_eq!(verify(&app, f.rx_open, CONTENT, PHARM1, None).await, first);
-    assert_eq!(counted(before), cold - 1, "a repeated verification reads one statement less");
+    assert_eq!(counted(before), with_status);
     let before = db.statement_count();
     let rx = by_id(app.clone()).await;
     assert_eq!(rx["prescription"]["state"]["asOf"], ts_str(T));
@@ -417,7 +428,9 @@ async fn cached_lookups_follow_every_commit() {
         )
     };
     sqlx::raw_sql(&commit(0x65, 12, "revoked", "revoked")).execute(&f.pool).await.unwrap();
+    let before = db.statement_count();
     let v = verify(&app, f.rx_open, CONTENT, PHARM1, None).await;
+    assert_eq!(counted(before), with_status, "the commit's asOf and credentials come with the prescription");
     assert_eq!(reasons(&v), ["PRESCRIBER_CREDENTIAL_NOT_ACTIVE_NOW"], "{v:#}");
     assert_eq!(v["asOf"], ts_str(T + 12));
     assert_eq!(by_id(app.clone()).await["prescription"]["state"]["asOf"], ts_str(T + 12));

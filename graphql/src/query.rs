@@ -176,60 +176,70 @@ impl RxDispenseRow {
     }
 }
 
-/// `$1` chain, `$2` rx id: the prescription, the checkpoint (the index's version), the request's `asOf`
-/// (the tokens given: `NULL` or [`as_of_sql`]) and its dispenses oldest first, one row per dispense (one row
-/// with no dispense when it has none).
-macro_rules! rx_by_id_sql {
-    ($($as_of:tt)*) => {
-        concat!(
-            "SELECT ",
-            prescription_fields!(),
-            ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, ",
-            $($as_of)*,
-            " AS as_of_time, d.* FROM (SELECT * FROM prescriptions WHERE chain_id = $1 AND rx_id = $2) p \
-             LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
-             LEFT JOIN LATERAL (SELECT block_number AS d_block_number, log_index AS d_log_index, \
-               pharmacy AS d_pharmacy, fill_number AS d_fill_number, quantity AS d_quantity, \
-               fill_dispensed AS d_fill_dispensed, total_dispensed::text AS d_total_dispensed, \
-               dispense_hash AS d_dispense_hash, block_time AS d_block_time, tx_hash AS d_tx_hash \
-               FROM dispenses WHERE chain_id = $1 AND rx_id = $2) d ON true \
-             ORDER BY d.d_block_number, d.d_log_index"
-        )
-    };
-}
-/// A prescription by id without `asOf` (taken from the cache when it holds the row's version).
-const RX_BY_ID_SQL: &str = rx_by_id_sql!("NULL::timestamptz");
-/// A prescription by id with `asOf`, in one snapshot.
-const RX_BY_ID_AS_OF_SQL: &str = rx_by_id_sql!(as_of_sql!());
+/// `$1` chain, `$2` rx id, `$3`/`$4` the block number and hash of the version whose `asOf` the cache holds
+/// (or `NULL`): the prescription, the checkpoint (the index's version), the request's `asOf` when the
+/// checkpoint is another version (else `NULL`), and its dispenses oldest first, one row per dispense (one
+/// row with no dispense when it has none).
+const RX_BY_ID_SQL: &str = concat!(
+    "SELECT ",
+    prescription_fields!(),
+    ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, \
+     CASE WHEN cp.block_number IS DISTINCT FROM $3::int8 OR cp.block_hash IS DISTINCT FROM $4::bytea THEN ",
+    as_of_sql!(),
+    " END AS as_of_time, d.* FROM (SELECT * FROM prescriptions WHERE chain_id = $1 AND rx_id = $2) p \
+     LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
+     LEFT JOIN LATERAL (SELECT block_number AS d_block_number, log_index AS d_log_index, \
+       pharmacy AS d_pharmacy, fill_number AS d_fill_number, quantity AS d_quantity, \
+       fill_dispensed AS d_fill_dispensed, total_dispensed::text AS d_total_dispensed, \
+       dispense_hash AS d_dispense_hash, block_time AS d_block_time, tx_hash AS d_tx_hash \
+       FROM dispenses WHERE chain_id = $1 AND rx_id = $2) d ON true \
+     ORDER BY d.d_block_number, d.d_log_index"
+);
 
-async fn rx_rows(db: &Db, sql: &'static str, id: Bytes32) -> GqlResult<Vec<RxDispenseRow>> {
+/// The rows of [`RX_BY_ID_SQL`], `asOf` read unless the snapshot is of version `cached`.
+async fn rx_rows(db: &Db, id: Bytes32, cached: Option<&Version>) -> GqlResult<Vec<RxDispenseRow>> {
     db.count_statement();
     let mut lease = db.lease().await.gql()?;
-    let rows = sqlx::query_as(sql).bind(db.chain_id()).bind(id.0.to_vec()).fetch_all(lease.conn()).await;
+    let rows = sqlx::query_as(RX_BY_ID_SQL)
+        .bind(db.chain_id())
+        .bind(id.0.to_vec())
+        .bind(cached.map(Version::number))
+        .bind(cached.map(Version::hash))
+        .fetch_all(lease.conn())
+        .await;
     lease.settle(rows).gql()
 }
 
-/// One prescription with its dispenses and the request's `asOf`: one statement when the `asOf` of the
-/// index's version is cached, else a second one reading them all in one snapshot (a root lookup gains
-/// nothing from batching but its delay).
+/// One prescription with its dispenses and the request's `asOf`, in one statement: `asOf` comes from the
+/// cache when the statement's snapshot is of the version the cache holds, else from the statement (a second
+/// statement reads it only when the cache moved to another version meanwhile). A root lookup gains nothing
+/// from batching but its delay.
 async fn rx_by_id(ctx: &Context<'_>, id: Bytes32) -> GqlResult<Option<PrescriptionRow>> {
     let st = state(ctx);
-    let mut rows = rx_rows(&st.db, RX_BY_ID_SQL, id).await?;
+    let mut rows = rx_rows(&st.db, id, st.cache.latest().as_ref()).await?;
     let version = rows.first().and_then(|r| Version::of(r.cp_number, r.cp_hash.as_ref()));
-    match version.as_ref().and_then(|v| st.cache.as_of(v)) {
-        Some(time) => prefill_as_of(ctx, Some(time)),
-        None if rows.is_empty() => {}
-        None => {
-            rows = rx_rows(&st.db, RX_BY_ID_AS_OF_SQL, id).await?;
-            if let Some(first) = rows.first() {
-                if let (Some(v), Some(t)) =
-                    (Version::of(first.cp_number, first.cp_hash.as_ref()), first.as_of_time)
-                {
-                    st.cache.remember_as_of(v, t);
-                }
-                prefill_as_of(ctx, first.as_of_time);
-            }
+    let read = rows.first().and_then(|r| r.as_of_time);
+    match (version, read) {
+        (Some(version), Some(time)) => {
+            st.cache.remember_as_of(version, time);
+            prefill_as_of(ctx, Some(time));
         }
+        (Some(version), None) => match st.cache.as_of(&version) {
+            Some(time) => prefill_as_of(ctx, Some(time)),
+            None => {
+                rows = rx_rows(&st.db, id, None).await?;
+                if let Some(first) = rows.first() {
+                    if let (Some(v), Some(t)) =
+                        (Version::of(first.cp_number, first.cp_hash.as_ref()), first.as_of_time)
+                    {
+                        st.cache.remember_as_of(v, t);
+                    }
+                    prefill_as_of(ctx, first.as_of_time);
+                }
+            }
+        },
+        // Nothing indexed yet (or no such prescription): `asOf` as for any query.
+        (None, _) => {}
     }
     let mut rows = rows.into_iter();
     let Some(mut first) = rows.next() else { return Ok(None) };
@@ -613,7 +623,8 @@ impl Patient {
     }
 }
 
-/// What `verifyPrescription` reads of a prescription, in every snapshot.
+/// What `verifyPrescription` reads: the prescription, the checkpoint (the index's version), and, when
+/// `fresh`, the `asOf` time and the credentials in the same snapshot.
 #[derive(sqlx::FromRow)]
 struct VerifyRow {
     #[sqlx(flatten)]
@@ -624,19 +635,8 @@ struct VerifyRow {
     contract: Option<Vec<u8>>,
     open_dispensed: Option<i64>,
     open_opened_at: Option<DateTime<Utc>>,
-}
-
-impl VerifyRow {
-    fn version(&self) -> Option<Version> {
-        Version::of(self.cp_number, self.cp_hash.as_ref())
-    }
-}
-
-/// [`VerifyRow`] with the `asOf` time and the credentials, in one snapshot.
-#[derive(sqlx::FromRow)]
-struct VerifyFullRow {
-    #[sqlx(flatten)]
-    row: VerifyRow,
+    /// Whether the columns below were read (else they are `NULL`).
+    fresh: Option<bool>,
     as_of_time: Option<DateTime<Utc>>,
     prescriber_kind: Option<String>,
     prescriber_status: Option<String>,
@@ -651,7 +651,11 @@ struct VerifyFullRow {
     history_expires_at: Option<Vec<Option<DateTime<Utc>>>>,
 }
 
-impl VerifyFullRow {
+impl VerifyRow {
+    fn version(&self) -> Option<Version> {
+        Version::of(self.cp_number, self.cp_hash.as_ref())
+    }
+
     fn credentials(&self) -> Credentials {
         let now = |kind: &Option<String>, status: &Option<String>, expires_at, updated_block| {
             Some(CredentialNow {
@@ -692,46 +696,38 @@ impl VerifyFullRow {
     }
 }
 
-/// The columns of [`VerifyRow`], then the tokens given.
-macro_rules! verify_sql {
-    ($($more:tt)*) => {
-        concat!(
-            "SELECT ",
-            prescription_fields!(),
-            ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, \
-             (SELECT address FROM events e WHERE e.chain_id = $1 AND e.rx_id = $2 \
-               AND e.event_name = 'PrescriptionIssued' ORDER BY e.block_number, e.log_index LIMIT 1) AS contract, \
-             o.open_dispensed, o.open_opened_at",
-            $($more)*,
-            " FROM prescriptions p \
-             LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
-             LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
-               FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true"
-        )
-    };
-}
-
-/// `$1` chain, `$2` rx id: a [`VerifyRow`].
-const VERIFY_SQL: &str = concat!(verify_sql!(""), " WHERE p.chain_id = $1 AND p.rx_id = $2");
-
-/// `$1` chain, `$2` rx id, `$3` pharmacy: a [`VerifyFullRow`]; the prescriber's credential history in chain
-/// order, as arrays.
-const VERIFY_FULL_SQL: &str = concat!(
-    verify_sql!(
-        ", ",
-        as_of_sql!(),
-        " AS as_of_time, pc.kind AS prescriber_kind, pc.status AS prescriber_status, \
-         pc.expires_at AS prescriber_expires_at, pc.updated_block AS prescriber_updated_block, \
-         ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at, \
-         ph.updated_block AS pharmacy_updated_block, \
-         hs.history_block, hs.history_status, hs.history_expires_at"
-    ),
-    " LEFT JOIN credentials pc ON pc.chain_id = $1 AND pc.account = p.prescriber \
-     LEFT JOIN credentials ph ON ph.chain_id = $1 AND ph.account = $3 \
+/// `$1` chain, `$2` rx id, `$3` pharmacy, `$4` whether to read `asOf` and the credentials whatever the
+/// version, `$5`/`$6` the block number and hash of the version the cache holds (or `NULL`): a
+/// [`VerifyRow`], `fresh` when `$4` or the checkpoint is another version; the prescriber's credential
+/// history in chain order, as arrays. The credential lookups are `LIMIT 1` laterals, so PostgreSQL skips
+/// them when not `fresh` and probes instead of hashing the table when it is small.
+const VERIFY_SQL: &str = concat!(
+    "SELECT ",
+    prescription_fields!(),
+    ", cp.block_number AS cp_number, cp.block_hash AS cp_hash, \
+     (SELECT address FROM events e WHERE e.chain_id = $1 AND e.rx_id = $2 \
+       AND e.event_name = 'PrescriptionIssued' ORDER BY e.block_number, e.log_index LIMIT 1) AS contract, \
+     o.open_dispensed, o.open_opened_at, x.fresh, CASE WHEN x.fresh THEN ",
+    as_of_sql!(),
+    " END AS as_of_time, pc.kind AS prescriber_kind, pc.status AS prescriber_status, \
+     pc.expires_at AS prescriber_expires_at, pc.updated_block AS prescriber_updated_block, \
+     ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at, \
+     ph.updated_block AS pharmacy_updated_block, \
+     hs.history_block, hs.history_status, hs.history_expires_at \
+     FROM prescriptions p \
+     LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
+     CROSS JOIN LATERAL (SELECT $4::bool OR cp.block_number IS DISTINCT FROM $5::int8 \
+       OR cp.block_hash IS DISTINCT FROM $6::bytea AS fresh) x \
+     LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
+       FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true \
+     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block FROM credentials \
+       WHERE chain_id = $1 AND account = p.prescriber AND x.fresh LIMIT 1) pc ON true \
+     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block FROM credentials \
+       WHERE chain_id = $1 AND account = $3 AND x.fresh LIMIT 1) ph ON true \
      LEFT JOIN LATERAL (SELECT array_agg(h.block_number ORDER BY h.block_number, h.log_index) AS history_block, \
        array_agg(h.status ORDER BY h.block_number, h.log_index) AS history_status, \
        array_agg(h.expires_at ORDER BY h.block_number, h.log_index) AS history_expires_at \
-       FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber) hs ON true \
+       FROM credential_history h WHERE h.chain_id = $1 AND h.account = p.prescriber AND x.fresh) hs ON true \
      WHERE p.chain_id = $1 AND p.rx_id = $2"
 );
 
@@ -753,42 +749,64 @@ fn at_issue(rx: &PrescriptionRow, credentials: &Credentials) -> (Option<String>,
     }
 }
 
-/// The prescription's row and what verification needs besides: one statement when the cache holds the
-/// index version's `asOf` and credentials, else a second one reading them all in one snapshot (and caching
-/// them). `None`: no such prescription.
+/// Runs [`VERIFY_SQL`].
+async fn verify_row(
+    db: &Db,
+    id: Bytes32,
+    pharmacy: Address,
+    force: bool,
+    cached: Option<&Version>,
+) -> GqlResult<Option<VerifyRow>> {
+    db.count_statement();
+    let mut lease = db.lease().await.gql()?;
+    let row = sqlx::query_as(VERIFY_SQL)
+        .bind(db.chain_id())
+        .bind(id.0.to_vec())
+        .bind(pharmacy.0.to_vec())
+        .bind(force)
+        .bind(cached.map(Version::number))
+        .bind(cached.map(Version::hash))
+        .fetch_optional(lease.conn())
+        .await;
+    lease.settle(row).gql()
+}
+
+/// The prescription's row and what verification needs besides, in one statement: it reads `asOf` and the
+/// credentials too unless the cache holds them for its snapshot's version (a second statement reads them
+/// only when the cache moved to another version meanwhile), and they are cached. `None`: no such
+/// prescription.
 async fn verify_inputs(
     st: &State,
     id: Bytes32,
     pharmacy: Address,
 ) -> GqlResult<Option<(VerifyRow, DateTime<Utc>, Credentials)>> {
-    let db = &st.db;
-    db.count_statement();
-    let mut lease = db.lease().await.gql()?;
-    let row =
-        sqlx::query_as(VERIFY_SQL).bind(db.chain_id()).bind(id.0.to_vec()).fetch_optional(lease.conn()).await;
-    let Some(row): Option<VerifyRow> = lease.settle(row).gql()? else { return Ok(None) };
-    let cached = row.version().and_then(|v| st.cache.credentials(&v, &row.rx.prescriber, &pharmacy.0));
-    if let Some((as_of, credentials)) = cached {
-        return Ok(Some((row, as_of, credentials)));
-    }
-    db.count_statement();
-    let mut lease = db.lease().await.gql()?;
-    let full = sqlx::query_as(VERIFY_FULL_SQL)
-        .bind(db.chain_id())
-        .bind(id.0.to_vec())
-        .bind(pharmacy.0.to_vec())
-        .fetch_optional(lease.conn())
-        .await;
-    let Some(full): Option<VerifyFullRow> = lease.settle(full).gql()? else { return Ok(None) };
-    let credentials = full.credentials();
-    let Some(as_of) = full.as_of_time else {
-        // Nothing indexed to be "as of": the server's clock stands in (see `as_of`); nothing is cached.
-        return Ok(Some((full.row, Utc::now(), credentials)));
+    let cache = &st.cache;
+    let latest = cache.latest();
+    let force = match (&latest, cache.prescriber_of(&id.0)) {
+        (Some(version), Some(prescriber)) => !cache.holds(version, &prescriber, &pharmacy.0),
+        _ => true,
     };
-    if let Some(version) = full.row.version() {
-        st.cache.remember(version, as_of, &full.row.rx.prescriber, &pharmacy.0, &credentials);
+    let Some(mut row) = verify_row(&st.db, id, pharmacy, force, latest.as_ref()).await? else {
+        return Ok(None);
+    };
+    cache.remember_prescriber(id.0, &row.rx.prescriber);
+    if row.fresh != Some(true) {
+        let cached = row.version().and_then(|v| cache.credentials(&v, &row.rx.prescriber, &pharmacy.0));
+        if let Some((as_of, credentials)) = cached {
+            return Ok(Some((row, as_of, credentials)));
+        }
+        let Some(again) = verify_row(&st.db, id, pharmacy, true, None).await? else { return Ok(None) };
+        row = again;
     }
-    Ok(Some((full.row, as_of, credentials)))
+    let credentials = row.credentials();
+    let Some(as_of) = row.as_of_time else {
+        // Nothing indexed to be "as of": the server's clock stands in (see `as_of`); nothing is cached.
+        return Ok(Some((row, Utc::now(), credentials)));
+    };
+    if let Some(version) = row.version() {
+        cache.remember(version, as_of, &row.rx.prescriber, &pharmacy.0, &credentials);
+    }
+    Ok(Some((row, as_of, credentials)))
 }
 
 fn secs_u32(t: DateTime<Utc>, what: &str) -> Result<u32, ApiError> {
