@@ -130,6 +130,8 @@ async fn build_from(conn: &mut PgConnection, queue: &Mutex<VecDeque<&String>>) -
             IndexerError::Corrupt(format!("deferred index {name} has an unexpected definition: {definition}"))
         })?;
         sqlx::query("SET LOCAL maintenance_work_mem = '256MB'").execute(&mut *tx).await?;
+        // The two connections already build side by side; parallel workers on top only contend for cores.
+        sqlx::query("SET LOCAL max_parallel_maintenance_workers = 0").execute(&mut *tx).await?;
         sqlx::query(&format!("CREATE INDEX IF NOT EXISTS {create}")).execute(&mut *tx).await?;
         tx.commit().await?;
         debug!(target: "indexer::backfill", index = %name, secs = started.elapsed().as_secs_f64(), "index built");

@@ -266,7 +266,7 @@ impl Rpc {
         // Depth-first, lowest range first, so the output stays in chain order.
         while let Some((a, b)) = pending.pop() {
             let filter = Filter::new().address(self.addresses.clone()).from_block(a).to_block(b);
-            match self.retry("eth_getLogs", || self.provider.get_logs(&filter)).await {
+            match self.retry("eth_getLogs", || self.get_logs(&filter)).await {
                 Ok(logs) => {
                     self.adapt_range(b - a + 1, logs.len() as u64);
                     out.extend(logs);
@@ -297,6 +297,19 @@ impl Rpc {
             }
         }
         Ok(out)
+    }
+
+    /// `eth_getLogs`, with the answer parsed off the async workers: a big answer takes tens of
+    /// milliseconds to parse, which would hold up every other task (the writer's among them) meanwhile. A
+    /// malformed answer is a deserialisation error, retried like any.
+    async fn get_logs(&self, filter: &Filter) -> Result<Vec<Log>, TransportError> {
+        let raw: Box<serde_json::value::RawValue> =
+            self.provider.raw_request("eth_getLogs".into(), (filter,)).await?;
+        tokio::task::spawn_blocking(move || {
+            serde_json::from_str::<Vec<Log>>(raw.get()).map_err(|e| TransportError::deser_err(e, raw.get()))
+        })
+        .await
+        .map_err(|e| TransportErrorKind::custom_str(&format!("parsing task failed: {e}")))?
     }
 
     /// Sizes the next ranges after an answer of `logs` logs for `size` blocks: towards [`TARGET_LOGS`] per

@@ -390,7 +390,7 @@ impl Indexer {
     async fn live_block(
         &self,
         rpc: &Rpc,
-        decoder: &Decoder,
+        decoder: &Arc<Decoder>,
         conn: &mut PgConnection,
         cp: &Checkpoint,
         header: BlockHeader,
@@ -422,7 +422,7 @@ impl Indexer {
     async fn live_step(
         &self,
         rpc: &Rpc,
-        decoder: &Decoder,
+        decoder: &Arc<Decoder>,
         conn: &mut PgConnection,
         cp: &Checkpoint,
         from: u64,
@@ -446,7 +446,7 @@ impl Indexer {
     async fn repair(
         &self,
         rpc: &Rpc,
-        decoder: &Decoder,
+        decoder: &Arc<Decoder>,
         conn: &mut PgConnection,
         cp: &Checkpoint,
         head: u64,
@@ -572,10 +572,13 @@ fn record_stage(metric: &'static str, mode: &'static str, started: Instant) {
     metrics::histogram!(metric, "mode" => mode).record(started.elapsed().as_secs_f64());
 }
 
+/// Ranges with fewer logs are decoded in place (a blocking task costs more than decoding a few).
+const DECODE_INLINE_MAX: usize = 256;
+
 /// Fetches and decodes a range.
 async fn fetch_batch(
     rpc: &Rpc,
-    decoder: &Decoder,
+    decoder: &Arc<Decoder>,
     from: u64,
     to: u64,
     all_headers: bool,
@@ -585,7 +588,18 @@ async fn fetch_batch(
     let fetch_secs = t.elapsed().as_secs_f64();
     record_stage(m::FETCH_DURATION, if all_headers { "live" } else { "backfill" }, t);
     let t = Instant::now();
-    let events = fetched.logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
+    let decode = |decoder: &Decoder, logs: &[alloy::rpc::types::Log]| {
+        logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()
+    };
+    // A big range is decoded off the async workers: they stay free to drive the writer meanwhile.
+    let events = if fetched.logs.len() < DECODE_INLINE_MAX {
+        decode(decoder, &fetched.logs)?
+    } else {
+        let (decoder, logs) = (Arc::clone(decoder), fetched.logs);
+        tokio::task::spawn_blocking(move || decode(&decoder, &logs))
+            .await
+            .map_err(|e| IndexerError::Corrupt(format!("decode task failed: {e}")))??
+    };
     let decode_secs = t.elapsed().as_secs_f64();
     metrics::histogram!(m::DECODE_DURATION).record(decode_secs);
     debug!(target: "indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
