@@ -239,10 +239,20 @@ pub fn actors(devnet: &Devnet) -> Actors {
     }
 }
 
+/// Sends a contract call and waits for its receipt; a revert panics with the transaction, its gas and the
+/// call replayed on the state before its block (the revert reason, or `Ok` if it was out of gas).
 macro_rules! send {
     ($call:expr) => {{
-        let receipt = $call.send().await.expect("send").get_receipt().await.expect("receipt");
-        assert!(receipt.status(), "transaction reverted");
+        let call = $call;
+        let receipt = call.send().await.expect("send").get_receipt().await.expect("receipt");
+        if !receipt.status() {
+            let before = receipt.block_number.unwrap_or(1).saturating_sub(1);
+            let replay = call.call().block(before.into()).await.map(|_| ());
+            panic!(
+                "transaction reverted: {} in block {:?}, gas used {}; replayed at block {before}: {replay:?}",
+                receipt.transaction_hash, receipt.block_number, receipt.gas_used
+            );
+        }
         receipt
     }};
 }
