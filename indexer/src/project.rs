@@ -340,7 +340,6 @@ pub(crate) struct Carried {
     prescriptions: HashMap<Vec<u8>, Prescription>,
     roles: HashMap<Vec<u8>, Role>,
     complete: bool,
-    len: usize,
     capacity: usize,
 }
 
@@ -351,6 +350,16 @@ impl Carried {
     /// An empty carry; `complete` if the chain has no projection rows yet.
     pub(crate) fn new(complete: bool) -> Self {
         Self { complete, capacity: Self::CAPACITY, ..Self::default() }
+    }
+
+    /// Rows carried.
+    fn len(&self) -> usize {
+        self.credentials.len()
+            + self.consents.len()
+            + self.episodes.len()
+            + self.records.len()
+            + self.prescriptions.len()
+            + self.roles.len()
     }
 }
 
@@ -380,14 +389,14 @@ fn take_carried<K: Ord + Hash + Clone, R: Clone>(
 fn carry<K: Ord + Hash, R>(
     rows: BTreeMap<K, Option<R>>,
     carried: &mut HashMap<K, R>,
-    (len, capacity, complete): (&mut usize, usize, &mut bool),
+    (room, complete): (&mut usize, &mut bool),
 ) {
     for (k, row) in rows {
         match row {
             Some(r) => {
-                if carried.contains_key(&k) || *len < capacity {
+                if carried.contains_key(&k) || *room > 0 {
                     if carried.insert(k, r).is_none() {
-                        *len += 1;
+                        *room -= 1;
                     }
                 } else {
                     *complete = false;
@@ -395,7 +404,7 @@ fn carry<K: Ord + Hash, R>(
             }
             None => {
                 if carried.remove(&k).is_some() {
-                    *len -= 1;
+                    *room += 1;
                 }
             }
         }
@@ -405,12 +414,13 @@ fn carry<K: Ord + Hash, R>(
 impl Fold {
     /// Moves the fold's rows, written by now, into `c` for the next batch.
     pub(crate) fn carry_into(self, c: &mut Carried) {
-        carry(self.credentials, &mut c.credentials, (&mut c.len, c.capacity, &mut c.complete));
-        carry(self.consents, &mut c.consents, (&mut c.len, c.capacity, &mut c.complete));
-        carry(self.episodes, &mut c.episodes, (&mut c.len, c.capacity, &mut c.complete));
-        carry(self.records, &mut c.records, (&mut c.len, c.capacity, &mut c.complete));
-        carry(self.prescriptions, &mut c.prescriptions, (&mut c.len, c.capacity, &mut c.complete));
-        carry(self.roles, &mut c.roles, (&mut c.len, c.capacity, &mut c.complete));
+        let mut room = c.capacity.saturating_sub(c.len());
+        carry(self.credentials, &mut c.credentials, (&mut room, &mut c.complete));
+        carry(self.consents, &mut c.consents, (&mut room, &mut c.complete));
+        carry(self.episodes, &mut c.episodes, (&mut room, &mut c.complete));
+        carry(self.records, &mut c.records, (&mut room, &mut c.complete));
+        carry(self.prescriptions, &mut c.prescriptions, (&mut room, &mut c.complete));
+        carry(self.roles, &mut c.roles, (&mut room, &mut c.complete));
     }
 
     /// Registers the row an event of `contract.event` on `entity` moves, so that loading and applying
@@ -1455,16 +1465,16 @@ mod tests {
     #[test]
     fn carried_rows_stand_in_for_stored_ones_until_full() {
         let mut c = HashMap::new();
-        let (mut len, mut complete) = (0, true);
+        let (mut room, mut complete) = (1, true);
         // Two new rows, room for one: the first is carried, the second is not, and absence no longer
         // means "no row".
-        carry(BTreeMap::from([(1, Some("a")), (2, Some("b"))]), &mut c, (&mut len, 1, &mut complete));
-        assert_eq!((c.get(&1), c.get(&2), len, complete), (Some(&"a"), None, 1, false));
+        carry(BTreeMap::from([(1, Some("a")), (2, Some("b"))]), &mut c, (&mut room, &mut complete));
+        assert_eq!((c.get(&1), c.get(&2), room, complete), (Some(&"a"), None, 0, false));
         // A carried row is updated even when full, and a row gone is dropped.
-        carry(BTreeMap::from([(1, Some("a2"))]), &mut c, (&mut len, 1, &mut complete));
+        carry(BTreeMap::from([(1, Some("a2"))]), &mut c, (&mut room, &mut complete));
         assert_eq!(c.get(&1), Some(&"a2"));
-        carry(BTreeMap::from([(1, None)]), &mut c, (&mut len, 1, &mut complete));
-        assert_eq!((c.is_empty(), len), (true, 0));
+        carry(BTreeMap::from([(1, None)]), &mut c, (&mut room, &mut complete));
+        assert_eq!((c.is_empty(), room), (true, 1));
 
         // Taking: carried keys come back as stored rows; others must be read back unless complete.
         let carried = HashMap::from([(7, "x")]);

@@ -144,6 +144,8 @@ impl Indexer {
         info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
         // Secondary indexes set aside by a backfill (perhaps one a crash interrupted) are built once caught up.
         let mut deferred = indexes::pending(&mut conn).await?;
+        // Whether to ask (once per session: a database with events does not become fresh again).
+        let mut may_defer = cfg.defer_indexes;
         let mut heads = self.heads(&rpc).await;
         // The header of the newest head announced by the subscription, until indexed.
         let mut announced: Option<BlockHeader> = None;
@@ -152,8 +154,9 @@ impl Indexer {
             let target = head.saturating_sub(cfg.confirmations);
             let safe = target.saturating_sub(cfg.max_reorg_depth);
             let next = (cp.number + 1) as u64;
-            if next <= safe && cfg.defer_indexes && !deferred {
+            if next <= safe && may_defer && !deferred {
                 deferred = indexes::defer(&mut conn, chain_id).await?;
+                may_defer = false;
             }
             if deferred && next > safe {
                 let mut second = self.pool.acquire().await?.detach();
