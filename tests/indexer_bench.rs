@@ -418,10 +418,18 @@ async fn bench() {
         "BENCH backfill: blocks 0..={head} ({produced} bench events in {blocks} blocks, {txs} txs) over {}",
         if url.starts_with("ws") { "WebSocket" } else { "HTTP" }
     );
-    // BENCH_PERF=<file>: a system-wide `perf record` of the backfill alone, for `perf report -i <file>`.
+    // BENCH_PERF=<file>: a system-wide `perf record` of the backfill alone, for `perf report -i <file>`;
+    // with BENCH_PERF_SELF=1, of this process (the indexer) alone with DWARF call graphs (Rust code has no
+    // frame pointers).
     let perf = std::env::var("BENCH_PERF").ok().map(|out| {
+        let pid = std::process::id().to_string();
+        let args: Vec<&str> = if std::env::var("BENCH_PERF_SELF").is_ok_and(|v| v == "1") {
+            vec!["record", "-p", &pid, "--call-graph", "dwarf,32768", "-F", "499", "-o", &out]
+        } else {
+            vec!["record", "-a", "-g", "-F", "999", "-o", &out]
+        };
         let child = std::process::Command::new("perf")
-            .args(["record", "-a", "-g", "-F", "999", "-o", &out])
+            .args(args)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

@@ -3,7 +3,7 @@
 
 use crate::{error::IndexerError, manifest::Contracts};
 use alloy::{
-    dyn_abi::{DynSolValue, EventExt},
+    dyn_abi::{DynSolEvent, DynSolValue, Specifier},
     json_abi::{Event, JsonAbi},
     primitives::{Address, B256},
     rpc::types::Log,
@@ -67,10 +67,17 @@ pub(crate) struct EventRow {
     pub(crate) args: Value,
 }
 
+/// An ABI event with its types resolved once (resolving parses every type and hashes the signature).
+#[derive(Debug)]
+struct KnownEvent {
+    abi: Event,
+    resolved: DynSolEvent,
+}
+
 /// Maps (address, topic0) of the tracked contracts to their ABI events.
 #[derive(Debug)]
 pub(crate) struct Decoder {
-    by_address: HashMap<Address, (&'static str, HashMap<B256, Event>)>,
+    by_address: HashMap<Address, (&'static str, HashMap<B256, KnownEvent>)>,
 }
 
 impl Decoder {
@@ -82,7 +89,15 @@ impl Decoder {
             // The ABIs are compiled in and checked by a unit test: a parse failure is a build defect.
             #[allow(clippy::expect_used)]
             let abi: JsonAbi = serde_json::from_str(json).expect("committed ABI is valid JSON ABI");
-            let events = abi.events().map(|e| (e.selector(), e.clone())).collect();
+            // As above: every committed event's types are valid Solidity types.
+            #[allow(clippy::expect_used)]
+            let events = abi
+                .events()
+                .map(|e| {
+                    let resolved = e.resolve().expect("committed ABI event resolves");
+                    (e.selector(), KnownEvent { abi: e.clone(), resolved })
+                })
+                .collect();
             by_address.insert(address, (*name, events));
         }
         Self { by_address }
@@ -112,7 +127,7 @@ impl Decoder {
             }));
         };
         let topic0 = log.topics().first().copied();
-        let Some(event) = topic0.and_then(|t| events.get(&t)) else {
+        let Some(known) = topic0.and_then(|t| events.get(&t)) else {
             return Err(IndexerError::UnknownEvent {
                 contract,
                 address: address.to_string(),
@@ -121,6 +136,7 @@ impl Decoder {
                 log_index,
             });
         };
+        let event = &known.abi;
         let undecodable = |reason: String| IndexerError::Undecodable {
             contract,
             event: event.name.clone(),
@@ -128,29 +144,34 @@ impl Decoder {
             log_index,
             reason,
         };
-        let decoded = event.decode_log(log.data()).map_err(|e| undecodable(e.to_string()))?;
+        let decoded = known
+            .resolved
+            .decode_log_parts(log.topics().iter().copied(), log.data().data.as_ref())
+            .map_err(|e| undecodable(e.to_string()))?;
         let mut indexed = decoded.indexed.into_iter();
         let mut body = decoded.body.into_iter();
-        let mut args = Map::with_capacity(event.inputs.len());
+        let mut args = Map::new();
         let mut accounts = Vec::new();
-        let mut values: HashMap<&str, DynSolValue> = HashMap::with_capacity(event.inputs.len());
+        // The arguments in declaration order (`event.inputs`), looked up by name below.
+        let mut values: Vec<DynSolValue> = Vec::with_capacity(event.inputs.len());
         for input in &event.inputs {
             let value = if input.indexed { indexed.next() } else { body.next() }
                 .ok_or_else(|| undecodable(format!("missing value for {}", input.name)))?;
             collect_addresses(&value, &mut accounts);
             args.insert(input.name.clone(), to_json(&value));
-            values.insert(input.name.as_str(), value);
+            values.push(value);
         }
         accounts.dedup();
-        let word = |name: &str| match values.get(name) {
+        let get = |name: &str| event.inputs.iter().position(|i| i.name == name).map(|at| &values[at]);
+        let word = |name: &str| match get(name) {
             Some(DynSolValue::FixedBytes(w, 32)) => Some(*w),
             _ => None,
         };
-        let uint = |name: &str| match values.get(name) {
+        let uint = |name: &str| match get(name) {
             Some(DynSolValue::Uint(u, _)) => u64::try_from(*u).ok().and_then(|v| i64::try_from(v).ok()),
             _ => None,
         };
-        let addr = |name: &str| match values.get(name) {
+        let addr = |name: &str| match get(name) {
             Some(DynSolValue::Address(a)) => Some(*a),
             _ => None,
         };
