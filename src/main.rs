@@ -112,6 +112,10 @@ struct ApiArgs {
     /// /readyz fails while the indexer lags the chain head by more blocks than this.
     #[arg(long = "api.max-ready-lag", env = "MEDLEDGER_API_MAX_READY_LAG")]
     max_ready_lag: Option<i64>,
+    /// Threads serving the API (default: one per core), each a single-threaded runtime with its own share
+    /// of --db.max-connections (at most one thread per connection).
+    #[arg(long = "api.threads", env = "MEDLEDGER_API_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 impl ApiArgs {
@@ -123,6 +127,9 @@ impl ApiArgs {
         config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
         config.body_limit = self.body_limit;
         config.max_ready_lag = self.max_ready_lag;
+        if let Some(threads) = self.threads {
+            config.threads = threads.into();
+        }
         Ok(config)
     }
 }
@@ -499,8 +506,14 @@ async fn dev(args: DevArgs) -> Result<()> {
     if pg.is_none() {
         forget_chain(&pool, manifest.chain_id).await?;
     }
-    let api = ApiArgs { addr: args.api_addr, explorer_url: None, body_limit: 64 * 1024, max_ready_lag: None }
-        .server_config(&manifest)?;
+    let api = ApiArgs {
+        addr: args.api_addr,
+        explorer_url: None,
+        body_limit: 64 * 1024,
+        max_ready_lag: None,
+        threads: None,
+    }
+    .server_config(&manifest)?;
     let listener = bind(api.listen).await?;
     let api_addr = listener.local_addr().context("reading the API address")?;
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());

@@ -1,6 +1,11 @@
 //! The HTTP server of `medledger serve` / `medledger run`: mounts the GraphQL schema of
 //! [`medledger_graphql`] with axum.
 //!
+//! The API runs on threads of its own, one single-threaded Tokio runtime each (one per core by default):
+//! each accepts connections from the same listening socket (whichever is idle takes a new connection) and
+//! serves them to the end, with its own database connections, so a request and its statement are woken
+//! by the thread that runs them and no work moves between threads.
+//!
 //! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
 //! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`.
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
@@ -15,11 +20,13 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
-use medledger_graphql::{build_schema, ApiConfig, ApiSchema, Db};
+use futures::stream::{FuturesUnordered, StreamExt as _};
+use medledger_graphql::{build_schemas, ApiConfig, ApiSchema, Db};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
-use std::future::{Future, IntoFuture};
+use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use tower::ServiceExt as _;
@@ -50,6 +57,9 @@ pub struct ServerConfig {
     pub max_ready_lag: Option<i64>,
     /// How long open connections (WebSocket subscriptions included) get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Threads serving the API, each with its own runtime and share of the database connections (at most
+    /// one per connection).
+    pub threads: usize,
 }
 
 impl ServerConfig {
@@ -62,6 +72,7 @@ impl ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_ready_lag: None,
             shutdown_grace: Duration::from_secs(5),
+            threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
         }
     }
 }
@@ -119,32 +130,88 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     let prometheus = prometheus_handle()?;
     describe_metrics();
-    let (schema, db) = build_schema(pool, config.api.clone());
-    let app = router(schema, db, Some(prometheus), &config);
     let addr = listener.local_addr().context("reading the API server's address")?;
-    info!(target: "medledger::server", %addr, "GraphQL API listening (GraphiQL at /graphql)");
+    let listener = listener.into_std().context("taking the API server's listener")?;
+    // Graceful: stop accepting and let connections finish; abort: the grace period is over.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
+    let mut threads = FuturesUnordered::new();
+    for (i, (schema, db)) in build_schemas(&pool, &config.api, config.threads).into_iter().enumerate() {
+        let app = router(schema, db, Some(prometheus.clone()), &config);
+        let listener = listener.try_clone().context("sharing the API server's listener")?;
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let (stop, abort) = (stop_rx.clone(), abort_rx.clone());
+        std::thread::Builder::new()
+            .name(format!("medledger-api-{i}"))
+            .spawn(move || {
+                let _ = done_tx.send(serve_thread(listener, app, stop, abort));
+            })
+            .context("starting an API thread")?;
+        threads.push(done_rx);
+    }
+    // The threads hold their own handles: once they stop accepting, the socket closes.
+    drop(listener);
+    info!(target: "medledger::server", %addr, threads = threads.len(), "GraphQL API listening (GraphiQL at /graphql)");
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
         stop_tx.send_replace(true);
     });
-    let mut graceful_rx = stop_rx.clone();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        let _ = graceful_rx.wait_for(|stop| *stop).await;
-    });
-    let server = std::pin::pin!(server.into_future());
-    tokio::select! {
-        result = server => result.context("serving the API")?,
-        () = async {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(config.shutdown_grace).await;
-        } => {
-            info!(target: "medledger::server", grace_secs = config.shutdown_grace.as_secs(), "connections still open after the grace period; closing them");
+    let mut stopped = stop_rx.clone();
+    let grace_over = async {
+        let _ = stopped.wait_for(|stop| *stop).await;
+        tokio::time::sleep(config.shutdown_grace).await;
+    };
+    let mut grace_over = std::pin::pin!(grace_over);
+    let mut result = Ok(());
+    while !threads.is_empty() {
+        tokio::select! {
+            Some(done) = threads.next() => {
+                let done = done.unwrap_or_else(|_| Err(anyhow::anyhow!("an API thread panicked")));
+                if let Err(e) = done {
+                    // One thread failed: stop the others now and report it.
+                    abort_tx.send_replace(true);
+                    if result.is_ok() {
+                        result = Err(e);
+                    }
+                }
+            }
+            () = &mut grace_over, if !*abort_tx.borrow() => {
+                info!(target: "medledger::server", grace_secs = config.shutdown_grace.as_secs(), "connections still open after the grace period; closing them");
+                abort_tx.send_replace(true);
+            }
         }
     }
     info!(target: "medledger::server", "GraphQL API stopped");
-    Ok(())
+    result
+}
+
+/// One API thread: serves connections accepted from `listener` on a single-threaded runtime until `stop`
+/// (then lets open connections finish) or `abort` (then drops them).
+fn serve_thread(
+    listener: std::net::TcpListener,
+    app: Router,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    mut abort: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("building an API thread's runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::from_std(listener).context("registering the API listener")?;
+        // Responses go out whole in one write: no Nagle delay behind the previous one's ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|stop| *stop).await;
+        });
+        tokio::select! {
+            result = server.into_future() => result.context("serving the API"),
+            _ = abort.wait_for(|abort| *abort) => Ok(()),
+        }
+    })
 }
 
 /// The process-wide Prometheus recorder (the indexer's, shared), installed once even when servers start

@@ -377,9 +377,9 @@ async fn bench() {
     let pool_size = std::env::var("BENCH_POOL").unwrap_or_else(|_| "4".into());
     let pool = empty_db().await;
     let terms = populate(&pool).await;
-    // The server's Tokio worker threads (default: one per core).
+    // The server's API threads (default: one per core).
     let threads = std::env::var("BENCH_SERVER_THREADS").ok();
-    let env: Vec<(&str, &str)> = threads.iter().map(|t| ("TOKIO_WORKER_THREADS", t.as_str())).collect();
+    let env: Vec<(&str, &str)> = threads.iter().map(|t| ("MEDLEDGER_API_THREADS", t.as_str())).collect();
     // How the server reaches PostgreSQL on this host: its Unix socket (default) or loopback TCP.
     let transport = std::env::var("BENCH_PG").unwrap_or_else(|_| "unix".into());
     let db_url = if transport == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
@@ -391,7 +391,7 @@ async fn bench() {
     }
     println!(
         "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
-         TOKIO_WORKER_THREADS={}, PostgreSQL over {transport} ({db_url})",
+         API threads {}, PostgreSQL over {transport} ({db_url})",
         threads.as_deref().unwrap_or("(cores)")
     );
 

@@ -35,10 +35,16 @@ impl Db {
     /// connections of their own, opened with the pool's options (see the module docs); the pool itself
     /// serves subscriptions' notifications and health checks.
     pub fn new(pool: PgPool, chain_id: i64) -> Self {
+        let connections = pool.options().get_max_connections() as usize;
+        Self::with_connections(pool, chain_id, connections)
+    }
+
+    /// [`Db::new`] with at most `connections` (at least 1) connections of its own for the resolvers' statements.
+    pub(crate) fn with_connections(pool: PgPool, chain_id: i64, connections: usize) -> Self {
         let conns = Conns {
             options: pool.connect_options(),
             idle: Mutex::default(),
-            permits: Semaphore::new(pool.options().get_max_connections().max(1) as usize),
+            permits: Semaphore::new(connections.max(1)),
         };
         Self { pool, conns: Arc::new(conns), chain_id, statements: Arc::new(AtomicU64::new(0)) }
     }

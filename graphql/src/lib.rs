@@ -23,4 +23,4 @@ pub use config::ApiConfig;
 pub use db::Db;
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
-pub use schema::{build_schema, sdl, ApiSchema, QueryRoot, SubscriptionRoot};
+pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

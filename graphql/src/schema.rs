@@ -4,7 +4,7 @@ use crate::cache::IndexCache;
 use crate::config::ApiConfig;
 use crate::db::Db;
 use crate::error::{coded, ErrorCode, GqlResult};
-use crate::extension::Guard;
+use crate::extension::{Guard, ParseCache};
 use crate::loaders::{AsOfKey, Loaders};
 use crate::model::AsOf;
 use async_graphql::dataloader::DataLoader;
@@ -24,8 +24,9 @@ pub(crate) struct State {
     pub(crate) db: Db,
     pub(crate) config: ApiConfig,
     pub(crate) loader: DataLoader<Loaders>,
-    /// The `asOf` time and credentials of the index's latest version (see [`crate::cache`]).
-    pub(crate) cache: IndexCache,
+    /// The `asOf` time and credentials of the index's latest version (see [`crate::cache`]), shared by the
+    /// schemas of [`build_schemas`].
+    pub(crate) cache: Arc<IndexCache>,
     /// Bumped whenever the indexer notifies a commit (see [`crate::subscription`]).
     pub(crate) commits: Arc<OnceLock<watch::Receiver<u64>>>,
 }
@@ -65,17 +66,46 @@ pub(crate) async fn as_of(ctx: &Context<'_>) -> GqlResult<AsOf> {
 /// Builds the schema over `pool` (must be called inside a Tokio runtime: the batch loader spawns tasks).
 pub fn build_schema(pool: PgPool, config: ApiConfig) -> (ApiSchema, Db) {
     let db = Db::new(pool, config.chain_id);
+    (schema_over(db.clone(), config, &Shared::default()), db)
+}
+
+/// Builds `n` schemas over `pool`, one per single-threaded runtime serving the API: each has its own
+/// share of the pool's `max_connections` for the resolvers' statements (a connection answers the runtime
+/// that opened it, without a hop between threads) and its own batch loader; they share the cache of `asOf`
+/// and credentials, the cache of parsed documents and the subscriptions' commit listener. At most one
+/// schema per connection: fewer than `n` when the pool is smaller (at least one).
+pub fn build_schemas(pool: &PgPool, config: &ApiConfig, n: usize) -> Vec<(ApiSchema, Db)> {
+    let connections = (pool.options().get_max_connections() as usize).max(1);
+    let n = n.clamp(1, connections);
+    let shared = Shared::default();
+    (0..n)
+        .map(|i| {
+            // The connections split as evenly as they go: the first `connections % n` get one more.
+            let share = connections / n + usize::from(i < connections % n);
+            let db = Db::with_connections(pool.clone(), config.chain_id, share);
+            (schema_over(db.clone(), config.clone(), &shared), db)
+        })
+        .collect()
+}
+
+/// What the schemas of [`build_schemas`] share.
+#[derive(Default)]
+struct Shared {
+    cache: Arc<IndexCache>,
+    parsed: Arc<ParseCache>,
+    commits: Arc<OnceLock<watch::Receiver<u64>>>,
+}
+
+fn schema_over(db: Db, config: ApiConfig, shared: &Shared) -> ApiSchema {
     let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
-    let state =
-        State { db: db.clone(), loader, cache: IndexCache::default(), config, commits: Arc::default() };
-    let schema = builder()
+    let state = State { db, loader, cache: shared.cache.clone(), config, commits: shared.commits.clone() };
+    builder()
         .data(state)
         .limit_depth(depth)
         .limit_complexity(complexity)
-        .extension(Guard { timeout, parsed: Arc::default() })
-        .finish();
-    (schema, db)
+        .extension(Guard { timeout, parsed: shared.parsed.clone() })
+        .finish()
 }
 
 fn builder() -> async_graphql::SchemaBuilder<QueryRoot, EmptyMutation, SubscriptionRoot> {
