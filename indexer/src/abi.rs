@@ -8,8 +8,7 @@ use alloy::{
     primitives::{Address, B256},
     rpc::types::Log,
 };
-use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::{collections::HashMap, io::Write, sync::Arc};
 
 /// `sol!` bindings generated from the committed ABIs (with RPC call builders), for clients and tests.
 #[allow(missing_docs, clippy::too_many_arguments, unreachable_pub)]
@@ -64,7 +63,38 @@ pub(crate) struct EventRow {
     pub(crate) rx_id: Option<B256>,
     pub(crate) episode_id: Option<i64>,
     pub(crate) credential_id: Option<i64>,
-    pub(crate) args: Value,
+    pub(crate) args: Args,
+}
+
+/// A decoded log's arguments: the values in declaration order, with their names (shared by every log
+/// of the event). The projections read them as they are; `events.args` gets them as JSON
+/// ([`Args::write_json`]).
+#[derive(Debug, Clone)]
+pub(crate) struct Args {
+    names: Arc<[String]>,
+    values: Vec<DynSolValue>,
+}
+
+impl Args {
+    /// The argument called `name`.
+    pub(crate) fn get(&self, name: &str) -> Option<&DynSolValue> {
+        self.names.iter().position(|n| n == name).map(|at| &self.values[at])
+    }
+
+    /// Appends the arguments as a JSON object by name: addresses and bytes as 0x-hex strings, integers up
+    /// to 64 bits as numbers, wider ones as decimal strings.
+    pub(crate) fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'{');
+        for (i, (name, value)) in self.names.iter().zip(&self.values).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            write_json_str(name, out);
+            out.push(b':');
+            write_json_value(value, out);
+        }
+        out.push(b'}');
+    }
 }
 
 /// An ABI event with its types resolved once (resolving parses every type and hashes the signature).
@@ -72,6 +102,7 @@ pub(crate) struct EventRow {
 struct KnownEvent {
     abi: Event,
     resolved: DynSolEvent,
+    names: Arc<[String]>,
 }
 
 /// Maps (address, topic0) of the tracked contracts to their ABI events.
@@ -95,7 +126,8 @@ impl Decoder {
                 .events()
                 .map(|e| {
                     let resolved = e.resolve().expect("committed ABI event resolves");
-                    (e.selector(), KnownEvent { abi: e.clone(), resolved })
+                    let names = e.inputs.iter().map(|i| i.name.clone()).collect();
+                    (e.selector(), KnownEvent { abi: e.clone(), resolved, names })
                 })
                 .collect();
             by_address.insert(address, (*name, events));
@@ -150,28 +182,26 @@ impl Decoder {
             .map_err(|e| undecodable(e.to_string()))?;
         let mut indexed = decoded.indexed.into_iter();
         let mut body = decoded.body.into_iter();
-        let mut args = Map::new();
         let mut accounts = Vec::new();
-        // The arguments in declaration order (`event.inputs`), looked up by name below.
+        // The arguments in declaration order (`event.inputs`).
         let mut values: Vec<DynSolValue> = Vec::with_capacity(event.inputs.len());
         for input in &event.inputs {
             let value = if input.indexed { indexed.next() } else { body.next() }
                 .ok_or_else(|| undecodable(format!("missing value for {}", input.name)))?;
             collect_addresses(&value, &mut accounts);
-            args.insert(input.name.clone(), to_json(&value));
             values.push(value);
         }
         accounts.dedup();
-        let get = |name: &str| event.inputs.iter().position(|i| i.name == name).map(|at| &values[at]);
-        let word = |name: &str| match get(name) {
+        let args = Args { names: Arc::clone(&known.names), values };
+        let word = |name: &str| match args.get(name) {
             Some(DynSolValue::FixedBytes(w, 32)) => Some(*w),
             _ => None,
         };
-        let uint = |name: &str| match get(name) {
+        let uint = |name: &str| match args.get(name) {
             Some(DynSolValue::Uint(u, _)) => u64::try_from(*u).ok().and_then(|v| i64::try_from(v).ok()),
             _ => None,
         };
-        let addr = |name: &str| match get(name) {
+        let addr = |name: &str| match args.get(name) {
             Some(DynSolValue::Address(a)) => Some(*a),
             _ => None,
         };
@@ -193,7 +223,7 @@ impl Decoder {
             rx_id,
             episode_id,
             credential_id,
-            args: Value::Object(args),
+            args,
         })
     }
 }
@@ -250,36 +280,56 @@ fn collect_addresses(value: &DynSolValue, out: &mut Vec<Address>) {
     }
 }
 
+fn write_json_str(v: &str, out: &mut Vec<u8>) {
+    // Writing a string into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, v);
+}
+
+fn write_json_hex(bytes: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"\"0x");
+    out.extend_from_slice(alloy::hex::encode(bytes).as_bytes());
+    out.push(b'"');
+}
+
 /// JSON form of an ABI value: hex strings for addresses and bytes, numbers up to 64 bits, decimal strings
 /// beyond.
-fn to_json(value: &DynSolValue) -> Value {
-    match value {
-        DynSolValue::Bool(b) => Value::Bool(*b),
+fn write_json_value(value: &DynSolValue, out: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = match value {
+        DynSolValue::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
         DynSolValue::Uint(u, bits) => match u64::try_from(*u) {
-            Ok(v) if *bits <= 64 => Value::from(v),
-            _ => Value::String(u.to_string()),
+            Ok(v) if *bits <= 64 => write!(out, "{v}"),
+            _ => write!(out, "\"{u}\""),
         },
         DynSolValue::Int(i, bits) => match i64::try_from(*i) {
-            Ok(v) if *bits <= 64 => Value::from(v),
-            _ => Value::String(i.to_string()),
+            Ok(v) if *bits <= 64 => write!(out, "{v}"),
+            _ => write!(out, "\"{i}\""),
         },
-        DynSolValue::FixedBytes(w, size) => Value::String(alloy::hex::encode_prefixed(&w[..*size])),
-        DynSolValue::Address(a) => Value::String(alloy::hex::encode_prefixed(a)),
-        DynSolValue::Function(f) => Value::String(alloy::hex::encode_prefixed(f)),
-        DynSolValue::Bytes(b) => Value::String(alloy::hex::encode_prefixed(b)),
-        DynSolValue::String(s) => Value::String(s.clone()),
+        DynSolValue::FixedBytes(w, size) => Ok(write_json_hex(&w[..*size], out)),
+        DynSolValue::Address(a) => Ok(write_json_hex(a.as_slice(), out)),
+        DynSolValue::Function(f) => Ok(write_json_hex(f.as_slice(), out)),
+        DynSolValue::Bytes(b) => Ok(write_json_hex(b, out)),
+        DynSolValue::String(s) => Ok(write_json_str(s, out)),
         DynSolValue::Array(v) | DynSolValue::FixedArray(v) | DynSolValue::Tuple(v) => {
-            Value::Array(v.iter().map(to_json).collect())
+            out.push(b'[');
+            for (i, x) in v.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_json_value(x, out);
+            }
+            Ok(out.push(b']'))
         }
         #[allow(unreachable_patterns)]
-        _ => Value::Null,
-    }
+        _ => out.write_all(b"null"),
+    };
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use alloy::sol_types::SolEvent;
+    use serde_json::Value;
     use std::path::Path;
 
     #[test]
@@ -311,14 +361,43 @@ mod tests {
         }
     }
 
+    fn json(value: &DynSolValue) -> Value {
+        let mut out = Vec::new();
+        write_json_value(value, &mut out);
+        serde_json::from_slice(&out).expect("valid JSON")
+    }
+
     #[test]
     fn values_become_json() {
         let big = alloy::primitives::U256::from(u64::MAX) * alloy::primitives::U256::from(10);
-        assert_eq!(to_json(&DynSolValue::Uint(big, 256)), Value::String("184467440737095516150".into()));
-        assert_eq!(to_json(&DynSolValue::Uint(alloy::primitives::U256::from(7), 40)), Value::from(7));
+        assert_eq!(json(&DynSolValue::Uint(big, 256)), Value::String("184467440737095516150".into()));
+        assert_eq!(json(&DynSolValue::Uint(alloy::primitives::U256::from(7), 40)), Value::from(7));
         assert_eq!(
-            to_json(&DynSolValue::FixedBytes(B256::repeat_byte(1), 8)),
+            json(&DynSolValue::FixedBytes(B256::repeat_byte(1), 8)),
             Value::String("0x0101010101010101".into())
         );
+        let minus = alloy::primitives::I256::try_from(-5i64).expect("small");
+        assert_eq!(json(&DynSolValue::Int(minus, 64)), Value::from(-5));
+        assert_eq!(
+            json(&DynSolValue::Tuple(vec![
+                DynSolValue::Bool(true),
+                DynSolValue::String("a\"b".into()),
+                DynSolValue::Address(Address::repeat_byte(0xab)),
+            ])),
+            serde_json::json!([true, "a\"b", format!("0x{}", "ab".repeat(20))])
+        );
+        let args = Args {
+            names: vec!["rxId".to_owned(), "quantity".to_owned()].into(),
+            values: vec![
+                DynSolValue::FixedBytes(B256::ZERO, 32),
+                DynSolValue::Uint(alloy::primitives::U256::from(3), 32),
+            ],
+        };
+        let mut out = Vec::new();
+        args.write_json(&mut out);
+        let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");
+        assert_eq!(parsed, serde_json::json!({"rxId": format!("0x{}", "00".repeat(32)), "quantity": 3}));
+        assert!(matches!(args.get("quantity"), Some(DynSolValue::Uint(..))));
+        assert!(args.get("missing").is_none());
     }
 }

@@ -7,7 +7,8 @@
 //! touched and folds them again, from nothing, over the events that remain. Both go through the same
 //! [`Fold::apply`]: the one definition of every projection.
 
-use crate::{copy::CopyBuf, error::IndexerError, store::stage};
+use crate::{abi::Args, copy::CopyBuf, error::IndexerError, store::stage};
+use alloy::dyn_abi::DynSolValue;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::PgConnection;
@@ -30,7 +31,21 @@ pub(crate) struct Ev<'a> {
     pub(crate) episode_id: Option<i64>,
     pub(crate) credential_id: Option<i64>,
     pub(crate) rx_id: Option<&'a [u8]>,
-    pub(crate) args: &'a Value,
+    pub(crate) args: EvArgs<'a>,
+}
+
+/// An event's arguments: as decoded from a fresh log, or as stored in `events.args` (JSON, see
+/// [`Args::write_json`]) when a reorg reads events back. Both read the same through [`Ev`]'s accessors.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum EvArgs<'a> {
+    Decoded(&'a Args),
+    Stored(&'a Value),
+}
+
+/// One argument, in either form.
+enum Arg<'a> {
+    Decoded(&'a DynSolValue),
+    Stored(&'a Value),
 }
 
 /// The projection an event belongs to, with the key of its row.
@@ -75,8 +90,11 @@ impl Ev<'_> {
             self.contract, self.event_name, self.block_number, self.log_index
         ))
     }
-    fn arg(&self, name: &str) -> Option<&Value> {
-        self.args.get(name).filter(|v| !v.is_null())
+    fn arg(&self, name: &str) -> Option<Arg<'_>> {
+        match self.args {
+            EvArgs::Decoded(a) => a.get(name).map(Arg::Decoded),
+            EvArgs::Stored(v) => v.get(name).filter(|v| !v.is_null()).map(Arg::Stored),
+        }
     }
     /// A hex argument (address, bytesN) as bytes.
     fn bytes(&self, name: &str) -> Result<Vec<u8>, IndexerError> {
@@ -84,12 +102,16 @@ impl Ev<'_> {
     }
     fn opt_bytes(&self, name: &str) -> Result<Option<Vec<u8>>, IndexerError> {
         self.arg(name)
-            .map(|v| {
-                v.as_str()
-                    .and_then(|s| s.strip_prefix("0x"))
-                    .and_then(|h| alloy::hex::decode(h).ok())
-                    .ok_or_else(|| self.bad(name))
+            .map(|v| match v {
+                Arg::Decoded(DynSolValue::Address(a)) => Some(a.to_vec()),
+                Arg::Decoded(DynSolValue::FixedBytes(w, size)) => Some(w[..*size].to_vec()),
+                Arg::Decoded(DynSolValue::Bytes(b)) => Some(b.clone()),
+                Arg::Decoded(_) => None,
+                Arg::Stored(v) => {
+                    v.as_str().and_then(|s| s.strip_prefix("0x")).and_then(|h| alloy::hex::decode(h).ok())
+                }
             })
+            .map(|b| b.ok_or_else(|| self.bad(name)))
             .transpose()
     }
     /// An address argument; `None` for the zero address (e.g. "any pharmacy").
@@ -99,8 +121,17 @@ impl Ev<'_> {
     fn int(&self, name: &str) -> Result<i64, IndexerError> {
         self.opt_int(name)?.ok_or_else(|| self.bad(name))
     }
+    /// An integer argument of up to 64 bits that fits an `i64` (as its JSON form is a number then).
     fn opt_int(&self, name: &str) -> Result<Option<i64>, IndexerError> {
-        self.arg(name).map(|v| v.as_i64().ok_or_else(|| self.bad(name))).transpose()
+        self.arg(name)
+            .map(|v| match v {
+                Arg::Decoded(DynSolValue::Uint(u, bits)) if *bits <= 64 => i64::try_from(*u).ok(),
+                Arg::Decoded(DynSolValue::Int(i, bits)) if *bits <= 64 => i64::try_from(*i).ok(),
+                Arg::Decoded(_) => None,
+                Arg::Stored(v) => v.as_i64(),
+            })
+            .map(|i| i.ok_or_else(|| self.bad(name)))
+            .transpose()
     }
     fn small(&self, name: &str) -> Result<i16, IndexerError> {
         i16::try_from(self.int(name)?).map_err(|_| self.bad(name))
@@ -115,7 +146,14 @@ impl Ev<'_> {
         self.opt_flag(name)?.ok_or_else(|| self.bad(name))
     }
     fn opt_flag(&self, name: &str) -> Result<Option<bool>, IndexerError> {
-        self.arg(name).map(|v| v.as_bool().ok_or_else(|| self.bad(name))).transpose()
+        self.arg(name)
+            .map(|v| match v {
+                Arg::Decoded(DynSolValue::Bool(b)) => Some(*b),
+                Arg::Decoded(_) => None,
+                Arg::Stored(v) => v.as_bool(),
+            })
+            .map(|b| b.ok_or_else(|| self.bad(name)))
+            .transpose()
     }
     fn time(&self, name: &str) -> Result<DateTime<Utc>, IndexerError> {
         Ok(time(self.int(name)?))
@@ -126,8 +164,11 @@ impl Ev<'_> {
     /// An unsigned integer of any width as decimal text (`numeric` columns).
     fn decimal(&self, name: &str) -> Result<String, IndexerError> {
         match self.arg(name) {
-            Some(Value::Number(n)) if n.is_u64() => Ok(n.to_string()),
-            Some(Value::String(s)) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Ok(s.clone()),
+            Some(Arg::Decoded(DynSolValue::Uint(u, _))) => Ok(u.to_string()),
+            Some(Arg::Stored(Value::Number(n))) if n.is_u64() => Ok(n.to_string()),
+            Some(Arg::Stored(Value::String(s))) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(s.clone())
+            }
             _ => Err(self.bad(name)),
         }
     }
@@ -1071,7 +1112,7 @@ impl Fold {
                     episode_id: r.episode_id,
                     credential_id: r.credential_id,
                     rx_id: r.rx_id.as_deref(),
-                    args: &r.args,
+                    args: EvArgs::Stored(&r.args),
                 },
                 false,
             )?;

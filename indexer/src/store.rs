@@ -8,7 +8,7 @@ use crate::{
     abi::EventRow,
     copy::CopyBuf,
     error::IndexerError,
-    project::{Carried, Ev, Fold},
+    project::{Carried, Ev, EvArgs, Fold},
     rpc::BlockHeader,
 };
 use chrono::{DateTime, Utc};
@@ -313,7 +313,7 @@ async fn write_rest(
                     episode_id: e.episode_id,
                     credential_id: e.credential_id,
                     rx_id: e.rx_id.as_ref().map(|r| r.as_slice()),
-                    args: &e.args,
+                    args: EvArgs::Decoded(&e.args),
                 },
                 true,
             )?;
@@ -400,8 +400,7 @@ fn encode_events(chain_id: i64, batch: &Batch) -> CopyBuf {
         b.opt(e.episode_id, CopyBuf::int8);
         b.opt(e.credential_id, CopyBuf::int8);
         json.clear();
-        // Serialising a `serde_json::Value` into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut json, &e.args);
+        e.args.write_json(&mut json);
         b.bytes(&json);
     }
     b
