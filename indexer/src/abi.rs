@@ -295,21 +295,25 @@ fn write_json_hex(bytes: &[u8], out: &mut Vec<u8>) {
 /// beyond.
 fn write_json_value(value: &DynSolValue, out: &mut Vec<u8>) {
     // Writing into a Vec cannot fail.
-    let _ = match value {
-        DynSolValue::Bool(b) => out.write_all(if *b { b"true" } else { b"false" }),
-        DynSolValue::Uint(u, bits) => match u64::try_from(*u) {
-            Ok(v) if *bits <= 64 => write!(out, "{v}"),
-            _ => write!(out, "\"{u}\""),
-        },
-        DynSolValue::Int(i, bits) => match i64::try_from(*i) {
-            Ok(v) if *bits <= 64 => write!(out, "{v}"),
-            _ => write!(out, "\"{i}\""),
-        },
-        DynSolValue::FixedBytes(w, size) => Ok(write_json_hex(&w[..*size], out)),
-        DynSolValue::Address(a) => Ok(write_json_hex(a.as_slice(), out)),
-        DynSolValue::Function(f) => Ok(write_json_hex(f.as_slice(), out)),
-        DynSolValue::Bytes(b) => Ok(write_json_hex(b, out)),
-        DynSolValue::String(s) => Ok(write_json_str(s, out)),
+    match value {
+        DynSolValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+        DynSolValue::Uint(u, bits) => {
+            let _ = match u64::try_from(*u) {
+                Ok(v) if *bits <= 64 => write!(out, "{v}"),
+                _ => write!(out, "\"{u}\""),
+            };
+        }
+        DynSolValue::Int(i, bits) => {
+            let _ = match i64::try_from(*i) {
+                Ok(v) if *bits <= 64 => write!(out, "{v}"),
+                _ => write!(out, "\"{i}\""),
+            };
+        }
+        DynSolValue::FixedBytes(w, size) => write_json_hex(&w[..*size], out),
+        DynSolValue::Address(a) => write_json_hex(a.as_slice(), out),
+        DynSolValue::Function(f) => write_json_hex(f.as_slice(), out),
+        DynSolValue::Bytes(b) => write_json_hex(b, out),
+        DynSolValue::String(s) => write_json_str(s, out),
         DynSolValue::Array(v) | DynSolValue::FixedArray(v) | DynSolValue::Tuple(v) => {
             out.push(b'[');
             for (i, x) in v.iter().enumerate() {
@@ -318,11 +322,11 @@ fn write_json_value(value: &DynSolValue, out: &mut Vec<u8>) {
                 }
                 write_json_value(x, out);
             }
-            Ok(out.push(b']'))
+            out.push(b']');
         }
         #[allow(unreachable_patterns)]
-        _ => out.write_all(b"null"),
-    };
+        _ => out.extend_from_slice(b"null"),
+    }
 }
 
 #[cfg(test)]
