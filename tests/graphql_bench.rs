@@ -324,11 +324,31 @@ fn pg_cpu_secs(db: &str) -> f64 {
         .sum()
 }
 
-/// CPU used by the server process, its database backends and this process (the load generator) over a phase.
+/// The machine's CPU seconds from `/proc/stat`, summed over CPUs: busy (user, nice, system, interrupts),
+/// stolen by the hypervisor, and all (busy, idle, I/O wait, stolen).
+fn machine_secs() -> (f64, f64, f64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<f64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let v = |i: usize| f.get(i).copied().unwrap_or(0.0) / 100.0; // USER_HZ
+                                                                 // Fields: user nice system idle iowait irq softirq steal.
+    let busy = v(0) + v(1) + v(2) + v(5) + v(6);
+    (busy, v(7), busy + v(3) + v(4) + v(7))
+}
+
+/// CPU used by the server process, its database backends and this process (the load generator) over a phase,
+/// and the machine's (to tell what else ran: other processes, the hypervisor's steal).
 struct Cpu {
     server: f64,
     pg: f64,
     generator: f64,
+    machine: (f64, f64, f64),
 }
 
 impl Cpu {
@@ -337,17 +357,23 @@ impl Cpu {
             server: cpu_secs(server.child.id().unwrap()),
             pg: pg_cpu_secs(db),
             generator: cpu_secs(std::process::id()),
+            machine: machine_secs(),
         }
     }
 
     fn per_request(&self, server: &ServeProcess, db: &str, n: usize) -> String {
         let end = Self::now(server, db);
         let us = |a: f64, b: f64| (b - a) * 1e6 / n as f64;
+        let ours = (end.server - self.server) + (end.pg - self.pg) + (end.generator - self.generator);
+        let all = (end.machine.2 - self.machine.2).max(f64::MIN_POSITIVE);
         format!(
-            "server {:.0} µs, PostgreSQL {:.0} µs, load generator {:.0} µs",
+            "server {:.0} µs, PostgreSQL {:.0} µs, load generator {:.0} µs; of the machine's CPU time: other \
+             processes {:.0}%, stolen by the hypervisor {:.1}%",
             us(self.server, end.server),
             us(self.pg, end.pg),
-            us(self.generator, end.generator)
+            us(self.generator, end.generator),
+            ((end.machine.0 - self.machine.0 - ours) * 100.0 / all).max(0.0),
+            (end.machine.1 - self.machine.1) * 100.0 / all,
         )
     }
 }
