@@ -156,7 +156,8 @@ struct RpcArgs {
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
     timeout_ms: u64,
     /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
-    /// while answers are small, cut when one is big or the node refuses). The first request goes alone.
+    /// while answers are small, cut when one is big or the node refuses). The first request goes alone;
+    /// each answer lets at most two more go.
     #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 1)]
     range: u64,
     /// Most blocks per eth_getLogs request.

@@ -24,7 +24,8 @@ pub struct Config {
     pub rpc_timeout: Duration,
     /// Blocks per `eth_getLogs` request at the start of a backfill (then sized towards ~5,000 logs per
     /// answer: doubled while answers are small, cut at once when one is big). The first request goes alone
-    /// and the next are sized by its answer; starting small bounds how big a blind first window can be.
+    /// and each answer lets at most two more go (up to `concurrency`), sized by the answers so far;
+    /// starting small bounds how big a blind first window can be.
     pub initial_range: u64,
     /// Most blocks per `eth_getLogs` request (ranges grow on success up to this).
     pub max_range: u64,

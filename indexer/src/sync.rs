@@ -296,31 +296,30 @@ impl Indexer {
         let start = (cp.number + 1) as u64;
         info!(target: "indexer::backfill", from = start, to = end, head, "backfill started");
         let planner = Arc::clone(rpc);
-        // Slow start: the first range goes alone, and the next are planned once its answer has sized them
-        // (else the first window of ranges, sized blind, may be huge; and the writer waits for all of it).
-        let (sized, first_answer) = tokio::sync::watch::channel(false);
-        let sized = Arc::new(sized);
-        let ranges = futures::stream::unfold((start, first_answer), move |(from, mut first_answer)| {
+        // Slow start: the first range goes alone, and each answer lets at most two more ranges go (up to
+        // `concurrency` in flight), each sized by the answers so far. Else the first window of ranges, sized
+        // blind, may be huge; and even sized well, it comes back all at once, late, while the writer waits.
+        let (answered, answers) = tokio::sync::watch::channel(0u64);
+        let answered = Arc::new(answered);
+        let ranges = futures::stream::unfold((start, 0u64, answers), move |(from, index, mut answers)| {
             let planner = Arc::clone(&planner);
             async move {
                 if from > end {
                     return None;
                 }
-                if from > start {
-                    // Err: the first fetch's task is gone (its error ends the backfill anyway).
-                    let _ = first_answer.wait_for(|answered| *answered).await;
-                }
+                // Err: the fetch tasks are gone (their error ends the backfill anyway).
+                let _ = answers.wait_for(|n| *n >= index.div_ceil(2)).await;
                 let to = end.min(from.saturating_add(planner.range_size().max(1) - 1));
-                Some(((from, to), (to + 1, first_answer)))
+                Some(((from, to), (to + 1, index + 1, answers)))
             }
         });
         let mut pipeline = std::pin::pin!(ranges
             .map(|(from, to)| {
-                let (rpc, decoder, sized) = (Arc::clone(rpc), Arc::clone(decoder), Arc::clone(&sized));
+                let (rpc, decoder, answered) = (Arc::clone(rpc), Arc::clone(decoder), Arc::clone(&answered));
                 AbortOnDrop(tokio::spawn(
                     async move {
                         let batch = fetch_batch(&rpc, &decoder, from, to, false).await;
-                        sized.send_replace(true);
+                        answered.send_modify(|n| *n += 1);
                         batch
                     }
                     .instrument(info_span!(target: "indexer::sync", "range", from, to)),
