@@ -76,6 +76,11 @@ pub(crate) struct Args {
 }
 
 impl Args {
+    /// The values of an event's arguments (`names`, in declaration order).
+    pub(crate) fn new(names: Arc<[String]>, values: Vec<DynSolValue>) -> Self {
+        Self { names, values }
+    }
+
     /// The argument called `name`.
     pub(crate) fn get(&self, name: &str) -> Option<&DynSolValue> {
         self.names.iter().position(|n| n == name).map(|at| &self.values[at])
@@ -192,7 +197,7 @@ impl Decoder {
             values.push(value);
         }
         accounts.dedup();
-        let args = Args { names: Arc::clone(&known.names), values };
+        let args = Args::new(Arc::clone(&known.names), values);
         let word = |name: &str| match args.get(name) {
             Some(DynSolValue::FixedBytes(w, 32)) => Some(*w),
             _ => None,
@@ -390,13 +395,13 @@ mod tests {
             ])),
             serde_json::json!([true, "a\"b", format!("0x{}", "ab".repeat(20))])
         );
-        let args = Args {
-            names: vec!["rxId".to_owned(), "quantity".to_owned()].into(),
-            values: vec![
+        let args = Args::new(
+            vec!["rxId".to_owned(), "quantity".to_owned()].into(),
+            vec![
                 DynSolValue::FixedBytes(B256::ZERO, 32),
                 DynSolValue::Uint(alloy::primitives::U256::from(3), 32),
             ],
-        };
+        );
         let mut out = Vec::new();
         args.write_json(&mut out);
         let parsed: Value = serde_json::from_slice(&out).expect("valid JSON");

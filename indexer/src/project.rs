@@ -165,6 +165,7 @@ impl Ev<'_> {
     fn decimal(&self, name: &str) -> Result<String, IndexerError> {
         match self.arg(name) {
             Some(Arg::Decoded(DynSolValue::Uint(u, _))) => Ok(u.to_string()),
+            Some(Arg::Decoded(DynSolValue::Int(i, _))) if !i.is_negative() => Ok(i.to_string()),
             Some(Arg::Stored(Value::Number(n))) if n.is_u64() => Ok(n.to_string()),
             Some(Arg::Stored(Value::String(s))) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => {
                 Ok(s.clone())
@@ -1502,6 +1503,65 @@ async fn write_roles(conn: &mut PgConnection, chain_id: i64, rows: Vec<&Role>) -
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloy::primitives::{Address, B256, I256, U256};
+
+    /// A fresh batch folds decoded values and a refold after a reorg folds their stored JSON: every
+    /// accessor must read both the same, or a reorg would change projections it should not touch.
+    #[test]
+    fn decoded_and_stored_arguments_read_the_same() {
+        let values = vec![
+            ("account", DynSolValue::Address(Address::repeat_byte(0xab))),
+            ("zero", DynSolValue::Address(Address::ZERO)),
+            ("rxId", DynSolValue::FixedBytes(B256::repeat_byte(7), 32)),
+            ("short", DynSolValue::FixedBytes(B256::repeat_byte(9), 4)),
+            ("blob", DynSolValue::Bytes(vec![1, 2, 3])),
+            ("small", DynSolValue::Uint(U256::from(7), 8)),
+            ("time", DynSolValue::Uint(U256::from(1_700_000_000u64), 40)),
+            ("max64", DynSolValue::Uint(U256::from(u64::MAX), 64)),
+            ("wide", DynSolValue::Uint(U256::from(u64::MAX) * U256::from(3), 256)),
+            ("minus", DynSolValue::Int(I256::try_from(-4i64).expect("small"), 32)),
+            ("plus", DynSolValue::Int(I256::try_from(12i64).expect("small"), 64)),
+            ("flag", DynSolValue::Bool(true)),
+            ("text", DynSolValue::String("x".into())),
+        ];
+        let names: Vec<String> = values.iter().map(|(n, _)| (*n).to_owned()).collect();
+        let args = Args::new(names.clone().into(), values.into_iter().map(|(_, v)| v).collect());
+        let mut json = Vec::new();
+        args.write_json(&mut json);
+        let stored: Value = serde_json::from_slice(&json).expect("valid JSON");
+        let ev = |args| Ev {
+            block_number: 1,
+            log_index: 0,
+            block_time: time(0),
+            tx_hash: &[],
+            address: &[],
+            contract: "Prescriptions",
+            event_name: "Test",
+            entity: &[],
+            episode_id: None,
+            credential_id: None,
+            rx_id: None,
+            args,
+        };
+        let (decoded, stored) = (ev(EvArgs::Decoded(&args)), ev(EvArgs::Stored(&stored)));
+        for name in names.iter().map(String::as_str).chain(["missing"]) {
+            assert_eq!(decoded.opt_bytes(name).ok(), stored.opt_bytes(name).ok(), "opt_bytes {name}");
+            assert_eq!(
+                decoded.address_or_none(name).ok(),
+                stored.address_or_none(name).ok(),
+                "address {name}"
+            );
+            assert_eq!(decoded.opt_int(name).ok(), stored.opt_int(name).ok(), "opt_int {name}");
+            assert_eq!(decoded.opt_small(name).ok(), stored.opt_small(name).ok(), "opt_small {name}");
+            assert_eq!(decoded.opt_flag(name).ok(), stored.opt_flag(name).ok(), "opt_flag {name}");
+            assert_eq!(decoded.decimal(name).ok(), stored.decimal(name).ok(), "decimal {name}");
+        }
+        // And they do read something: the comparison above is not between two failures only.
+        assert_eq!(decoded.decimal("wide").ok(), Some((U256::from(u64::MAX) * U256::from(3)).to_string()));
+        assert_eq!(decoded.opt_int("time").ok(), Some(Some(1_700_000_000)));
+        assert_eq!(decoded.address_or_none("zero").ok(), Some(None));
+        assert_eq!(decoded.opt_bytes("short").ok(), Some(Some(vec![9; 4])));
+    }
 
     #[test]
     fn carried_rows_stand_in_for_stored_ones_until_full() {
