@@ -107,6 +107,7 @@ impl Args {
 struct KnownEvent {
     abi: Event,
     resolved: DynSolEvent,
+    /// The inputs' names, shared by every decoded log's [`Args`] instead of copied into each.
     names: Arc<[String]>,
 }
 
@@ -138,6 +139,11 @@ impl Decoder {
             by_address.insert(address, (*name, events));
         }
         Self { by_address }
+    }
+
+    /// Decodes the logs of a range or block, in order; the first that fails is the error.
+    pub(crate) fn decode_all(&self, logs: &[Log]) -> Result<Vec<EventRow>, IndexerError> {
+        logs.iter().map(|l| self.decode(l)).collect()
     }
 
     /// Decodes a log of a tracked contract; unknown or undecodable logs are errors, never skipped.

@@ -924,7 +924,7 @@ impl Fold {
     ) -> Result<(), IndexerError> {
         let complete = carried.is_some_and(|c| c.complete);
         let s = &mut self.stored;
-        let keys = take_carried(
+        let credential_keys = take_carried(
             &mut self.credentials,
             &mut s.credentials,
             carried.map(|c| &c.credentials),
@@ -934,7 +934,7 @@ impl Fold {
             take_carried(&mut self.consents, &mut s.consents, carried.map(|c| &c.consents), complete);
         let episode_keys =
             take_carried(&mut self.episodes, &mut s.episodes, carried.map(|c| &c.episodes), complete);
-        let record_keys_ =
+        let record_pairs =
             take_carried(&mut self.records, &mut s.records, carried.map(|c| &c.records), complete);
         let rx_keys = take_carried(
             &mut self.prescriptions,
@@ -943,14 +943,14 @@ impl Fold {
             complete,
         );
         let role_keys = take_carried(&mut self.roles, &mut s.roles, carried.map(|c| &c.roles), complete);
-        if !keys.is_empty() {
+        if !credential_keys.is_empty() {
             let rows = sqlx::query_as!(
                 Credential,
                 "SELECT account, credential_id, kind, status, status_reason, license_hash, jurisdiction, expires_at,
                         schedules, registered_block, registered_at, updated_block, updated_at
                  FROM credentials WHERE chain_id = $1 AND account = ANY($2::bytea[])",
                 chain_id,
-                &keys
+                &credential_keys
             )
             .fetch_all(&mut *conn)
             .await?;
@@ -981,14 +981,13 @@ impl Fold {
             }
         }
         if !episode_keys.is_empty() {
-            let keys = episode_keys;
             let rows = sqlx::query_as!(
                 Episode,
                 "SELECT episode_id, patient, opened_by, opened_at, opened_block, record_count, head, closed, closed_by,
                         closed_at, closed_block, updated_block
                  FROM episodes WHERE chain_id = $1 AND episode_id = ANY($2::int8[])",
                 chain_id,
-                &keys
+                &episode_keys
             )
             .fetch_all(&mut *conn)
             .await?;
@@ -997,8 +996,8 @@ impl Fold {
                 self.episodes.insert(r.episode_id, Some(r));
             }
         }
-        if !record_keys_.is_empty() {
-            let (eps, ixs) = record_keys(record_keys_.iter());
+        if !record_pairs.is_empty() {
+            let (eps, ixs) = record_keys(record_pairs.iter());
             let rows = sqlx::query_as!(
                 Record,
                 "SELECT r.episode_id, r.record_index, r.patient, r.author, r.content_hash, r.pointer_hash, r.head,
@@ -1018,7 +1017,6 @@ impl Fold {
             }
         }
         if !rx_keys.is_empty() {
-            let keys = rx_keys;
             let rows = sqlx::query_as!(
                 Prescription,
                 r#"SELECT rx_id, patient, prescriber, content_hash, issued_pharmacy, pharmacy, fills, quantity_per_fill,
@@ -1028,7 +1026,7 @@ impl Fold {
                           last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, updated_block
                    FROM prescriptions WHERE chain_id = $1 AND rx_id = ANY($2::bytea[])"#,
                 chain_id,
-                &keys
+                &rx_keys
             )
             .fetch_all(&mut *conn)
             .await?;

@@ -392,7 +392,7 @@ impl Indexer {
     async fn live_block(
         &self,
         rpc: &Rpc,
-        decoder: &Arc<Decoder>,
+        decoder: &Decoder,
         conn: &mut PgConnection,
         cp: &Checkpoint,
         header: BlockHeader,
@@ -402,7 +402,7 @@ impl Indexer {
         let logs = rpc.block_logs(&header).await?;
         record_stage(m::FETCH_DURATION, "live", t);
         let t = Instant::now();
-        let events = logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()?;
+        let events = decoder.decode_all(&logs)?;
         metrics::histogram!(m::DECODE_DURATION).record(t.elapsed().as_secs_f64());
         let batch = Batch {
             from: header.number,
@@ -590,15 +590,12 @@ async fn fetch_batch(
     let fetch_secs = t.elapsed().as_secs_f64();
     record_stage(m::FETCH_DURATION, if all_headers { "live" } else { "backfill" }, t);
     let t = Instant::now();
-    let decode = |decoder: &Decoder, logs: &[alloy::rpc::types::Log]| {
-        logs.iter().map(|l| decoder.decode(l)).collect::<Result<Vec<_>, _>>()
-    };
     // A big range is decoded off the async workers: they stay free to drive the writer meanwhile.
     let events = if fetched.logs.len() < DECODE_INLINE_MAX {
-        decode(decoder, &fetched.logs)?
+        decoder.decode_all(&fetched.logs)?
     } else {
         let (decoder, logs) = (Arc::clone(decoder), fetched.logs);
-        tokio::task::spawn_blocking(move || decode(&decoder, &logs))
+        tokio::task::spawn_blocking(move || decoder.decode_all(&logs))
             .await
             .map_err(|e| IndexerError::Corrupt(format!("decode task failed: {e}")))??
     };
