@@ -370,6 +370,50 @@ fn print_stages(handle: &metrics_exporter_prometheus::PrometheusHandle, title: &
     }
 }
 
+/// What the backfill left in each table: rows, average stored row size, heap and index bytes.
+async fn print_table_sizes(pool: &sqlx::PgPool) {
+    let rows: Vec<(String, i64, f64, i64, i64)> = sqlx::query_as(
+        "SELECT c.relname::text, c.reltuples::int8, \
+                pg_relation_size(c.oid)::float8 / greatest(c.reltuples, 1), \
+                pg_relation_size(c.oid), pg_indexes_size(c.oid) \
+         FROM pg_class c WHERE c.relkind = 'r' AND c.relnamespace = current_schema()::regnamespace \
+           AND pg_relation_size(c.oid) > 65536 ORDER BY pg_relation_size(c.oid) DESC",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let sizes: Vec<String> = rows
+        .iter()
+        .map(|(t, n, per, heap, idx)| {
+            format!(
+                "{t} {n} rows ({per:.0} B/row, heap {:.1} MB, indexes {:.1} MB)",
+                *heap as f64 / 1e6,
+                *idx as f64 / 1e6
+            )
+        })
+        .collect();
+    eprintln!("BENCH tables after backfill: {}", sizes.join("; "));
+    let columns: Vec<(String, f64)> = sqlx::query_as(
+        "SELECT a.attname::text, 0::float8 FROM pg_attribute a \
+         WHERE a.attrelid = 'events'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let avg: Vec<String> = {
+        let select: Vec<String> =
+            columns.iter().map(|(c, _)| format!("avg(pg_column_size({c}))::float8")).collect();
+        let row =
+            sqlx::query(&format!("SELECT {} FROM events", select.join(", "))).fetch_one(pool).await.unwrap();
+        columns
+            .iter()
+            .enumerate()
+            .map(|(i, (c, _))| format!("{c} {:.0}", sqlx::Row::get::<Option<f64>, _>(&row, i).unwrap_or(0.0)))
+            .collect()
+    };
+    eprintln!("BENCH events: average stored bytes per column: {}", avg.join(", "));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run scripts/bench-indexer"]
 async fn bench() {
@@ -493,6 +537,7 @@ async fn bench() {
         .collect();
     eprintln!("BENCH backfill commits (block@seconds): {}", timeline.join(" "));
     print_stages(&handle, "backfill");
+    print_table_sizes(&pool).await;
 
     // ---- Live: one block at a time while the indexer follows the head.
     running.wait_for(&pool, chain_id as i64, head, Duration::from_secs(60)).await;
