@@ -464,11 +464,13 @@ async fn bench() {
     );
     // BENCH_PERF=<file>: a system-wide `perf record` of the backfill alone, for `perf report -i <file>`;
     // with BENCH_PERF_SELF=1, of this process (the indexer) alone with DWARF call graphs (Rust code has no
-    // frame pointers).
+    // frame pointers); with BENCH_PERF_DWARF=1, system-wide with DWARF call graphs (PostgreSQL's too).
     let perf = std::env::var("BENCH_PERF").ok().map(|out| {
         let pid = std::process::id().to_string();
         let args: Vec<&str> = if std::env::var("BENCH_PERF_SELF").is_ok_and(|v| v == "1") {
             vec!["record", "-p", &pid, "--call-graph", "dwarf,32768", "-F", "499", "-o", &out]
+        } else if std::env::var("BENCH_PERF_DWARF").is_ok_and(|v| v == "1") {
+            vec!["record", "-a", "--call-graph", "dwarf,16384", "-F", "499", "-o", &out]
         } else {
             vec!["record", "-a", "-g", "-F", "999", "-o", &out]
         };
