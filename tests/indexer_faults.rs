@@ -185,11 +185,25 @@ async fn dropped_websocket_is_resubscribed() {
             assert!(Instant::now() < deadline, "round {round}: no reconnection");
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // The transport re-subscribes once its handshake is done, which a loaded machine may delay: a head
+        // mined before that is not announced (the next one brings it along). So mine a block every second
+        // until the index is at the head — within 8 s, where only the fallback poll (50 s) would get there
+        // without a subscription.
         let t = Instant::now();
         grants(&devnet, &p, 2).await;
-        wait_synced(&pool, chain_id, &p, Duration::from_secs(8)).await;
-        eprintln!("round {round}: new heads indexed {:?} after mining", t.elapsed());
+        let mut mined = 1;
+        while !synced(&pool, chain_id, &p).await {
+            assert!(
+                t.elapsed() < Duration::from_secs(8),
+                "round {round}: new heads not indexed after {mined} blocks"
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+            if t.elapsed() >= Duration::from_secs(mined) {
+                let _: String = rpc(&p, "evm_mine", json!([])).await;
+                mined += 1;
+            }
+        }
+        eprintln!("round {round}: new heads indexed {:?} after mining ({mined} blocks)", t.elapsed());
     }
     running.stop().await;
     assert_fresh(&devnet, &pool, "after WebSocket drops").await;

@@ -367,27 +367,39 @@ pub async fn grant_tx(devnet: &Devnet, p: &DynProvider, patient: Address, grante
 pub async fn wait_synced(pool: &PgPool, chain_id: i64, p: &DynProvider, timeout: Duration) {
     let deadline = Instant::now() + timeout;
     loop {
-        let latest = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap();
-        let cp: Option<(i64, Vec<u8>)> =
-            sqlx::query_as("SELECT block_number, block_hash FROM checkpoints WHERE chain_id = $1")
-                .bind(chain_id)
-                .fetch_optional(pool)
-                .await
-                .unwrap();
-        if cp
-            .as_ref()
-            .is_some_and(|(n, h)| *n as u64 == latest.header.number && h[..] == latest.header.hash[..])
-        {
+        let (head, cp) = head_and_checkpoint(pool, chain_id, p).await;
+        if cp.as_ref().is_some_and(|(n, h)| *n as u64 == head.number && h[..] == head.hash[..]) {
             return;
         }
         assert!(
             Instant::now() < deadline,
             "index not at the node's head {} (at {:?})",
-            latest.header.number,
+            head.number,
             cp.map(|c| c.0)
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
+}
+
+/// Whether the checkpoint is the node's head block (number and hash).
+pub async fn synced(pool: &PgPool, chain_id: i64, p: &DynProvider) -> bool {
+    let (head, cp) = head_and_checkpoint(pool, chain_id, p).await;
+    cp.is_some_and(|(n, h)| n as u64 == head.number && h[..] == head.hash[..])
+}
+
+/// The node's latest header and the chain's checkpoint (number, hash), if any.
+async fn head_and_checkpoint(
+    pool: &PgPool,
+    chain_id: i64,
+    p: &DynProvider,
+) -> (alloy::rpc::types::Header, Option<(i64, Vec<u8>)>) {
+    let latest = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap();
+    let cp = sqlx::query_as("SELECT block_number, block_hash FROM checkpoints WHERE chain_id = $1")
+        .bind(chain_id)
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+    (latest.header, cp)
 }
 
 /// The indexed block of the (only) chain's checkpoint, or -1 before the first commit.
