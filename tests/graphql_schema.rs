@@ -250,6 +250,13 @@ async fn audit_trail_filters_pages_and_links() {
         2
     );
     assert_eq!(count(json!({"episodeId": 1})).await, 4);
+    // One transaction's events: exactly those of the full trail with its hash.
+    let tx = first["txHash"].clone();
+    let of_tx: Vec<&Value> = forward.iter().filter(|n| n["txHash"] == tx).collect();
+    let d = data(&app, q, json!({"f": {"txHash": tx}, "first": 100})).await;
+    let got: Vec<&Value> = d["events"]["edges"].as_array().unwrap().iter().map(|x| &x["node"]).collect();
+    assert!(!got.is_empty() && got.len() < forward.len(), "{} of {}", got.len(), forward.len());
+    assert_eq!(got, of_tx);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

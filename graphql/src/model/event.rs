@@ -148,6 +148,8 @@ pub(crate) struct EventFilter {
     pub(crate) contracts: Option<Vec<ContractName>>,
     /// Events emitted by this contract address.
     pub(crate) contract_address: Option<Address>,
+    /// Events of this transaction: what one transaction did.
+    pub(crate) tx_hash: Option<Bytes32>,
     /// Events with these names, e.g. `["PrescriptionIssued", "PharmacyChanged"]`.
     pub(crate) names: Option<Vec<String>>,
     /// From this block on (inclusive).
@@ -209,6 +211,9 @@ impl EventFilter {
         }
         if let Some(a) = &self.contract_address {
             qb.push(" AND address = ").push_bind(a.0.to_vec());
+        }
+        if let Some(tx) = &self.tx_hash {
+            qb.push(" AND tx_hash = ").push_bind(tx.0.to_vec());
         }
         if let Some(names) = &self.names {
             qb.push(" AND event_name = ANY(").push_bind(names.clone()).push(")");
