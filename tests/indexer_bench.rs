@@ -393,24 +393,21 @@ async fn print_table_sizes(pool: &sqlx::PgPool) {
         })
         .collect();
     eprintln!("BENCH tables after backfill: {}", sizes.join("; "));
-    let columns: Vec<(String, f64)> = sqlx::query_as(
-        "SELECT a.attname::text, 0::float8 FROM pg_attribute a \
+    let columns: Vec<String> = sqlx::query_scalar(
+        "SELECT a.attname::text FROM pg_attribute a \
          WHERE a.attrelid = 'events'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
     )
     .fetch_all(pool)
     .await
     .unwrap();
-    let avg: Vec<String> = {
-        let select: Vec<String> =
-            columns.iter().map(|(c, _)| format!("avg(pg_column_size({c}))::float8")).collect();
-        let row =
-            sqlx::query(&format!("SELECT {} FROM events", select.join(", "))).fetch_one(pool).await.unwrap();
-        columns
-            .iter()
-            .enumerate()
-            .map(|(i, (c, _))| format!("{c} {:.0}", sqlx::Row::get::<Option<f64>, _>(&row, i).unwrap_or(0.0)))
-            .collect()
-    };
+    let select: Vec<String> = columns.iter().map(|c| format!("avg(pg_column_size({c}))::float8")).collect();
+    let row =
+        sqlx::query(&format!("SELECT {} FROM events", select.join(", "))).fetch_one(pool).await.unwrap();
+    let avg: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} {:.0}", sqlx::Row::get::<Option<f64>, _>(&row, i).unwrap_or(0.0)))
+        .collect();
     eprintln!("BENCH events: average stored bytes per column: {}", avg.join(", "));
 }
 
