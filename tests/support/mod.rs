@@ -360,7 +360,12 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
 pub async fn grant_tx(devnet: &Devnet, p: &DynProvider, patient: Address, grantee: Address, scopes: u8) {
     let cs = ConsentRegistry::new(devnet.manifest().contracts.consent_registry, p.clone());
     let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
-    send!(cs.grant(grantee, scopes, alloy::primitives::aliases::U40::from(now + 86_400 * 30)).from(patient));
+    // A fixed gas limit, not an estimate: repeating the pair's last grant within the same second estimates
+    // as a no-op storage write, and the block it lands in, a second later, makes it a real one (out of gas).
+    send!(cs
+        .grant(grantee, scopes, alloy::primitives::aliases::U40::from(now + 86_400 * 30))
+        .from(patient)
+        .gas(200_000));
 }
 
 /// Waits until the index's checkpoint is the node's latest block (same number and hash).
