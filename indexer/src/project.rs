@@ -342,8 +342,8 @@ struct Dispense {
     tx_hash: Vec<u8>,
 }
 
-/// The touched entities' rows (`None`: no row yet, or deleted for a refold), the keys of the rows stored
-/// before the fold (deleted before the fold's rows are written), and the history rows of a batch.
+/// The touched entities' rows (`None`: no row yet, or deleted for a refold) and the keys of the rows stored
+/// before the fold (deleted before the fold's rows are written).
 #[derive(Debug, Default)]
 pub(crate) struct Fold {
     credentials: BTreeMap<Vec<u8>, Option<Credential>>,
@@ -353,8 +353,14 @@ pub(crate) struct Fold {
     prescriptions: BTreeMap<Vec<u8>, Option<Prescription>>,
     roles: BTreeMap<Vec<u8>, Option<Role>>,
     stored: Stored,
-    credential_history: Vec<CredentialChange>,
-    consent_history: Vec<ConsentChange>,
+}
+
+/// A batch's history rows: one per credential change, consent change and dispense. Each is a function of
+/// its event alone (no stored state), so they can be written as soon as the batch's events are.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    credential: Vec<CredentialChange>,
+    consent: Vec<ConsentChange>,
     dispenses: Vec<Dispense>,
 }
 
@@ -501,24 +507,15 @@ impl Fold {
             && self.roles.is_empty()
     }
 
-    /// Applies one event to the touched rows it moves and, with `history`, records its history row.
-    /// Events must come in (block, log index) order.
-    pub(crate) fn apply(&mut self, e: &Ev<'_>, history: bool) -> Result<(), IndexerError> {
+    /// Applies one event to the touched rows it moves. Events must come in (block, log index) order.
+    pub(crate) fn apply(&mut self, e: &Ev<'_>) -> Result<(), IndexerError> {
         match key_of(e.contract, e.event_name, e.entity, e.episode_id) {
             Some(Key::Credential(k)) => {
-                if history {
-                    self.credential_history.push(credential_change(e)?);
-                }
                 if let Some(row) = self.credentials.get_mut(&k) {
                     fold_credential(row, e)?;
                 }
             }
             Some(Key::Consent(k)) => {
-                if history {
-                    if let Some(c) = consent_change(e)? {
-                        self.consent_history.push(c);
-                    }
-                }
                 if let Some(row) = self.consents.get_mut(&k) {
                     fold_consent(row, e)?;
                 }
@@ -532,9 +529,6 @@ impl Fold {
                 }
             }
             Some(Key::Prescription(k)) => {
-                if history && e.event_name == "PrescriptionDispensed" {
-                    self.dispenses.push(dispense(e)?);
-                }
                 if let Some(row) = self.prescriptions.get_mut(&k) {
                     fold_prescription(row, e)?;
                 }
@@ -546,6 +540,98 @@ impl Fold {
             }
             None => {}
         }
+        Ok(())
+    }
+}
+
+impl History {
+    /// Records the history row of one event, if it has one.
+    pub(crate) fn push(&mut self, e: &Ev<'_>) -> Result<(), IndexerError> {
+        match key_of(e.contract, e.event_name, e.entity, e.episode_id) {
+            Some(Key::Credential(_)) => self.credential.push(credential_change(e)?),
+            Some(Key::Consent(_)) => self.consent.extend(consent_change(e)?),
+            Some(Key::Prescription(_)) if e.event_name == "PrescriptionDispensed" => {
+                self.dispenses.push(dispense(e)?);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Writes the history rows, one COPY per table.
+    pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
+        let mut clock = std::time::Instant::now();
+        let mut b = CopyBuf::new(self.credential.len() * 200);
+        for c in &self.credential {
+            b.row(13);
+            b.int8(chain_id);
+            b.int8(c.block_number);
+            b.int4(c.log_index);
+            b.bytes(&c.account);
+            b.int8(c.credential_id);
+            b.text(c.change);
+            b.opt(c.status, CopyBuf::text);
+            b.opt(c.expires_at, CopyBuf::time);
+            b.opt(c.license_hash.as_deref(), CopyBuf::bytes);
+            b.opt(c.schedules, CopyBuf::int2);
+            b.opt(c.reason_code, CopyBuf::int4);
+            b.time(c.block_time);
+            b.bytes(&c.tx_hash);
+        }
+        b.send(
+            conn,
+            "credential_history (chain_id, block_number, log_index, account, credential_id, change, status,
+                                 expires_at, license_hash, schedules, reason_code, block_time, tx_hash)",
+        )
+        .await?;
+        stage("credential_history", &mut clock);
+        let mut b = CopyBuf::new(self.consent.len() * 200);
+        for c in &self.consent {
+            b.row(13);
+            b.int8(chain_id);
+            b.int8(c.block_number);
+            b.int4(c.log_index);
+            b.bytes(&c.patient);
+            b.bytes(&c.grantee);
+            b.text(c.action);
+            b.opt(c.scopes, CopyBuf::int2);
+            b.opt(c.expires_at, CopyBuf::time);
+            b.opt(c.relayed, CopyBuf::bool);
+            b.opt(c.reason_code, CopyBuf::int4);
+            b.opt(c.ended_by.as_deref(), CopyBuf::bytes);
+            b.time(c.block_time);
+            b.bytes(&c.tx_hash);
+        }
+        b.send(
+            conn,
+            "consent_history (chain_id, block_number, log_index, patient, grantee, action, scopes, expires_at,
+                              relayed, reason_code, ended_by, block_time, tx_hash)",
+        )
+        .await?;
+        stage("consent_history", &mut clock);
+        let mut b = CopyBuf::new(self.dispenses.len() * 220);
+        for d in &self.dispenses {
+            b.row(12);
+            b.int8(chain_id);
+            b.int8(d.block_number);
+            b.int4(d.log_index);
+            b.bytes(&d.rx_id);
+            b.bytes(&d.pharmacy);
+            b.int2(d.fill_number);
+            b.int8(d.quantity);
+            b.int8(d.fill_dispensed);
+            b.numeric(&d.total_dispensed);
+            b.bytes(&d.dispense_hash);
+            b.time(d.block_time);
+            b.bytes(&d.tx_hash);
+        }
+        b.send(
+            conn,
+            "dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity, fill_dispensed,
+                        total_dispensed, dispense_hash, block_time, tx_hash)",
+        )
+        .await?;
+        stage("dispenses", &mut clock);
         Ok(())
     }
 }
@@ -1098,32 +1184,27 @@ impl Fold {
         .fetch_all(&mut *conn)
         .await?;
         for r in &rows {
-            self.apply(
-                &Ev {
-                    block_number: r.block_number,
-                    log_index: r.log_index,
-                    block_time: r.block_time,
-                    tx_hash: &r.tx_hash,
-                    address: &r.address,
-                    contract: &r.contract,
-                    event_name: &r.event_name,
-                    entity: &r.entity,
-                    episode_id: r.episode_id,
-                    credential_id: r.credential_id,
-                    rx_id: r.rx_id.as_deref(),
-                    args: EvArgs::Stored(&r.args),
-                },
-                false,
-            )?;
+            self.apply(&Ev {
+                block_number: r.block_number,
+                log_index: r.log_index,
+                block_time: r.block_time,
+                tx_hash: &r.tx_hash,
+                address: &r.address,
+                contract: &r.contract,
+                event_name: &r.event_name,
+                entity: &r.entity,
+                episode_id: r.episode_id,
+                credential_id: r.credential_id,
+                rx_id: r.rx_id.as_deref(),
+                args: EvArgs::Stored(&r.args),
+            })?;
         }
         Ok(())
     }
 
-    /// Writes the fold: the stored rows of the touched entities go, the folded rows and the history rows
-    /// come, each table in one statement.
+    /// Writes the fold: the stored rows of the touched entities go, the folded rows come, each table in one
+    /// statement.
     pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
-        // Timed per table inside.
-        self.write_history(conn, chain_id).await?;
         let mut clock = std::time::Instant::now();
         let s = &self.stored;
         if !s.credentials.is_empty() {
@@ -1199,83 +1280,6 @@ impl Fold {
         write_prescriptions(conn, chain_id, self.prescriptions.values().flatten().collect()).await?;
         write_roles(conn, chain_id, self.roles.values().flatten().collect()).await?;
         stage("prescriptions", &mut clock);
-        Ok(())
-    }
-
-    /// The batch's history rows, one COPY per table.
-    async fn write_history(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
-        let mut clock = std::time::Instant::now();
-        let mut b = CopyBuf::new(self.credential_history.len() * 200);
-        for c in &self.credential_history {
-            b.row(13);
-            b.int8(chain_id);
-            b.int8(c.block_number);
-            b.int4(c.log_index);
-            b.bytes(&c.account);
-            b.int8(c.credential_id);
-            b.text(c.change);
-            b.opt(c.status, CopyBuf::text);
-            b.opt(c.expires_at, CopyBuf::time);
-            b.opt(c.license_hash.as_deref(), CopyBuf::bytes);
-            b.opt(c.schedules, CopyBuf::int2);
-            b.opt(c.reason_code, CopyBuf::int4);
-            b.time(c.block_time);
-            b.bytes(&c.tx_hash);
-        }
-        b.send(
-            conn,
-            "credential_history (chain_id, block_number, log_index, account, credential_id, change, status,
-                                 expires_at, license_hash, schedules, reason_code, block_time, tx_hash)",
-        )
-        .await?;
-        stage("credential_history", &mut clock);
-        let mut b = CopyBuf::new(self.consent_history.len() * 200);
-        for c in &self.consent_history {
-            b.row(13);
-            b.int8(chain_id);
-            b.int8(c.block_number);
-            b.int4(c.log_index);
-            b.bytes(&c.patient);
-            b.bytes(&c.grantee);
-            b.text(c.action);
-            b.opt(c.scopes, CopyBuf::int2);
-            b.opt(c.expires_at, CopyBuf::time);
-            b.opt(c.relayed, CopyBuf::bool);
-            b.opt(c.reason_code, CopyBuf::int4);
-            b.opt(c.ended_by.as_deref(), CopyBuf::bytes);
-            b.time(c.block_time);
-            b.bytes(&c.tx_hash);
-        }
-        b.send(
-            conn,
-            "consent_history (chain_id, block_number, log_index, patient, grantee, action, scopes, expires_at,
-                              relayed, reason_code, ended_by, block_time, tx_hash)",
-        )
-        .await?;
-        stage("consent_history", &mut clock);
-        let mut b = CopyBuf::new(self.dispenses.len() * 220);
-        for d in &self.dispenses {
-            b.row(12);
-            b.int8(chain_id);
-            b.int8(d.block_number);
-            b.int4(d.log_index);
-            b.bytes(&d.rx_id);
-            b.bytes(&d.pharmacy);
-            b.int2(d.fill_number);
-            b.int8(d.quantity);
-            b.int8(d.fill_dispensed);
-            b.numeric(&d.total_dispensed);
-            b.bytes(&d.dispense_hash);
-            b.time(d.block_time);
-            b.bytes(&d.tx_hash);
-        }
-        b.send(
-            conn,
-            "dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity, fill_dispensed,
-                        total_dispensed, dispense_hash, block_time, tx_hash)",
-        )
-        .await?;
-        stage("dispenses", &mut clock);
         Ok(())
     }
 }

@@ -8,7 +8,7 @@ use crate::{
     abi::EventRow,
     copy::CopyBuf,
     error::IndexerError,
-    project::{Carried, Ev, EvArgs, Fold},
+    project::{Carried, Ev, EvArgs, Fold, History},
     rpc::BlockHeader,
 };
 use chrono::{DateTime, Utc};
@@ -43,6 +43,24 @@ pub(crate) struct Batch {
 }
 
 impl Batch {
+    /// The batch's events as the projections read them, in (block, log index) order.
+    fn evs(&self) -> impl Iterator<Item = Ev<'_>> {
+        self.events.iter().map(|e| Ev {
+            block_number: int(e.block_number),
+            log_index: i32::try_from(e.log_index).unwrap_or(i32::MAX),
+            block_time: time(self.headers.get(&e.block_number).map_or(0, |h| h.timestamp)),
+            tx_hash: e.tx_hash.as_slice(),
+            address: e.address.as_slice(),
+            contract: e.contract,
+            event_name: &e.event_name,
+            entity: &e.entity,
+            episode_id: e.episode_id,
+            credential_id: e.credential_id,
+            rx_id: e.rx_id.as_ref().map(|r| r.as_slice()),
+            args: EvArgs::Decoded(&e.args),
+        })
+    }
+
     /// The checkpoint this batch leaves: its last block.
     pub(crate) fn checkpoint(&self) -> Result<Checkpoint, IndexerError> {
         let last = self.headers.get(&self.to).ok_or_else(|| {
@@ -161,8 +179,8 @@ pub(crate) async fn commit(
 }
 
 /// The first half of a pipelined backfill batch's transaction: opens it on `conn` and writes the batch's
-/// blocks and events, which no other batch touches — so it can run while the previous batch, on another
-/// connection, is still being finished. [`finish_batch`] completes it once that batch has committed.
+/// blocks, events and history rows, which no other batch touches — so it can run while the previous batch,
+/// on another connection, is still being finished. [`finish_batch`] completes it once that batch has committed.
 pub(crate) async fn begin_batch(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -172,8 +190,8 @@ pub(crate) async fn begin_batch(
     write_events(conn, chain_id, batch).await
 }
 
-/// The second half of a pipelined batch's transaction (opened by [`begin_batch`] on `conn`): projections,
-/// history rows and the checkpoint from `prev` — the previous batch's, committed by now — then commit.
+/// The second half of a pipelined batch's transaction (opened by [`begin_batch`] on `conn`): projections
+/// and the checkpoint from `prev` — the previous batch's, committed by now — then commit.
 /// The projections start from the rows `carried` over from the previous batches of the backfill, and
 /// this batch's are added to it.
 pub(crate) async fn finish_batch(
@@ -235,7 +253,7 @@ async fn revert_to(conn: &mut PgConnection, chain_id: i64, r: Revert) -> Result<
     Ok(())
 }
 
-/// A batch's blocks and events.
+/// A batch's blocks, events and history rows.
 async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> Result<(), IndexerError> {
     let mut clock = Instant::now();
     // Blocks.
@@ -275,11 +293,19 @@ async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> 
             .await?;
         stage("events", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
+        // History rows are the batch's events alone (no stored state): they go with them, which in a
+        // pipelined backfill is beside the previous batch's projections rather than after them.
+        let mut history = History::default();
+        for e in batch.evs() {
+            history.push(&e)?;
+        }
+        // Timed per table inside.
+        history.write(conn, chain_id).await?;
     }
     Ok(())
 }
 
-/// A batch's projections and history rows (folded from its events), the checkpoint and the notification.
+/// A batch's projections (folded from its events), the checkpoint and the notification.
 /// With `carried`, the stored rows come from it where it has them, and the batch's rows go into it.
 async fn write_rest(
     conn: &mut PgConnection,
@@ -298,25 +324,8 @@ async fn write_rest(
         }
         fold.load(&mut *conn, chain_id, carried.as_deref()).await?;
         stage("load", &mut clock);
-        for e in &batch.events {
-            let ts = batch.headers.get(&e.block_number).map_or(0, |h| h.timestamp);
-            fold.apply(
-                &Ev {
-                    block_number: int(e.block_number),
-                    log_index: i32::try_from(e.log_index).unwrap_or(i32::MAX),
-                    block_time: time(ts),
-                    tx_hash: e.tx_hash.as_slice(),
-                    address: e.address.as_slice(),
-                    contract: e.contract,
-                    event_name: &e.event_name,
-                    entity: &e.entity,
-                    episode_id: e.episode_id,
-                    credential_id: e.credential_id,
-                    rx_id: e.rx_id.as_ref().map(|r| r.as_slice()),
-                    args: EvArgs::Decoded(&e.args),
-                },
-                true,
-            )?;
+        for e in batch.evs() {
+            fold.apply(&e)?;
         }
         stage("apply", &mut clock);
         // Timed per table inside.
