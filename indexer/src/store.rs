@@ -180,7 +180,8 @@ pub(crate) async fn commit(
 
 /// The first half of a pipelined backfill batch's transaction: opens it on `conn` and writes the batch's
 /// blocks, events and history rows, which no other batch touches — so it can run while the previous batch,
-/// on another connection, is still being finished. [`finish_batch`] completes it once that batch has committed.
+/// on another connection, is still being finished. [`finish_batch`] completes it once that batch has
+/// committed.
 pub(crate) async fn begin_batch(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -293,7 +294,7 @@ async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> 
             .await?;
         stage("events", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
-        // History rows are the batch's events alone (no stored state): they go with them, which in a
+        // History rows depend on the batch's events alone (no stored state): they go with them, which in a
         // pipelined backfill is beside the previous batch's projections rather than after them.
         let mut history = History::default();
         for e in batch.evs() {
