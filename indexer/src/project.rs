@@ -48,33 +48,32 @@ enum Arg<'a> {
     Stored(&'a Value),
 }
 
-/// The projection an event belongs to, with the key of its row.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Key {
-    Credential(Vec<u8>),
-    Consent(Vec<u8>),
+/// The projection an event belongs to, with the key of its row (borrowed from the event: classifying an
+/// event allocates nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Key<'a> {
+    Credential(&'a [u8]),
+    Consent(&'a [u8]),
     /// Episode events (opened, closed) and record events of an episode both move the episode's row.
-    Episode(i64, Option<Vec<u8>>),
-    Prescription(Vec<u8>),
-    Role(Vec<u8>),
+    Episode(i64, Option<&'a [u8]>),
+    Prescription(&'a [u8]),
+    Role(&'a [u8]),
 }
 
 /// The projection rows an event moves (none for e.g. `NoncesInvalidated` or `RoleAdminChanged`).
-fn key_of(contract: &str, event: &str, entity: &[u8], episode_id: Option<i64>) -> Option<Key> {
+fn key_of<'a>(contract: &str, event: &str, entity: &'a [u8], episode_id: Option<i64>) -> Option<Key<'a>> {
     if entity.is_empty() {
         return None;
     }
     match contract {
-        "CredentialRegistry" if event == "RoleGranted" || event == "RoleRevoked" => {
-            Some(Key::Role(entity.to_vec()))
-        }
-        "CredentialRegistry" if event.starts_with("Credential") => Some(Key::Credential(entity.to_vec())),
-        "ConsentRegistry" => Some(Key::Consent(entity.to_vec())),
+        "CredentialRegistry" if event == "RoleGranted" || event == "RoleRevoked" => Some(Key::Role(entity)),
+        "CredentialRegistry" if event.starts_with("Credential") => Some(Key::Credential(entity)),
+        "ConsentRegistry" => Some(Key::Consent(entity)),
         "RecordAnchors" => {
-            let record = (entity.len() == 16).then(|| entity.to_vec());
+            let record = (entity.len() == 16).then_some(entity);
             episode_id.map(|ep| Key::Episode(ep, record))
         }
-        "Prescriptions" => Some(Key::Prescription(entity.to_vec())),
+        "Prescriptions" => Some(Key::Prescription(entity)),
         _ => None,
     }
 }
@@ -476,22 +475,22 @@ impl Fold {
     pub(crate) fn touch(&mut self, contract: &str, event: &str, entity: &[u8], episode_id: Option<i64>) {
         match key_of(contract, event, entity, episode_id) {
             Some(Key::Credential(k)) => {
-                self.credentials.entry(k).or_default();
+                self.credentials.entry(k.to_vec()).or_default();
             }
             Some(Key::Consent(k)) => {
-                self.consents.entry(k).or_default();
+                self.consents.entry(k.to_vec()).or_default();
             }
             Some(Key::Episode(ep, record)) => {
                 self.episodes.entry(ep).or_default();
                 if let Some(r) = record {
-                    self.records.entry(r).or_default();
+                    self.records.entry(r.to_vec()).or_default();
                 }
             }
             Some(Key::Prescription(k)) => {
-                self.prescriptions.entry(k).or_default();
+                self.prescriptions.entry(k.to_vec()).or_default();
             }
             Some(Key::Role(k)) => {
-                self.roles.entry(k).or_default();
+                self.roles.entry(k.to_vec()).or_default();
             }
             None => {}
         }
@@ -511,12 +510,12 @@ impl Fold {
     pub(crate) fn apply(&mut self, e: &Ev<'_>) -> Result<(), IndexerError> {
         match key_of(e.contract, e.event_name, e.entity, e.episode_id) {
             Some(Key::Credential(k)) => {
-                if let Some(row) = self.credentials.get_mut(&k) {
+                if let Some(row) = self.credentials.get_mut(k) {
                     fold_credential(row, e)?;
                 }
             }
             Some(Key::Consent(k)) => {
-                if let Some(row) = self.consents.get_mut(&k) {
+                if let Some(row) = self.consents.get_mut(k) {
                     fold_consent(row, e)?;
                 }
             }
@@ -524,17 +523,17 @@ impl Fold {
                 if let Some(row) = self.episodes.get_mut(&ep) {
                     fold_episode(row, ep, e)?;
                 }
-                if let Some(row) = record.and_then(|r| self.records.get_mut(&r)) {
+                if let Some(row) = record.and_then(|r| self.records.get_mut(r)) {
                     fold_record(row, e)?;
                 }
             }
             Some(Key::Prescription(k)) => {
-                if let Some(row) = self.prescriptions.get_mut(&k) {
+                if let Some(row) = self.prescriptions.get_mut(k) {
                     fold_prescription(row, e)?;
                 }
             }
             Some(Key::Role(k)) => {
-                if let Some(row) = self.roles.get_mut(&k) {
+                if let Some(row) = self.roles.get_mut(k) {
                     fold_role(row, e)?;
                 }
             }
