@@ -436,13 +436,13 @@ pub fn app(pool: PgPool) -> (axum::Router, medledger_graphql::Db) {
 /// A router over `pool`, the configuration adjusted by `adjust`.
 pub fn app_with(
     pool: PgPool,
-    adjust: impl FnOnce(&mut crate::server::ServerConfig),
+    adjust: impl FnOnce(&mut medledger::server::ServerConfig),
 ) -> (axum::Router, medledger_graphql::Db) {
-    let mut config = crate::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
+    let mut config = medledger::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
     config.api.explorer_url = Some("https://explorer.example".into());
     adjust(&mut config);
     let (schema, db) = medledger_graphql::build_schema(pool, config.api.clone());
-    (crate::server::router(schema, db.clone(), None, &config), db)
+    (medledger::server::router(schema, db.clone(), None, &config), db)
 }
 
 /// POSTs a GraphQL request through the router (no socket); returns the status and the JSON body.
