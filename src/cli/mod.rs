@@ -1,6 +1,21 @@
 //! The `medledger` subcommands, one module each, and what several of them share: the database arguments
 //! and connection, the API listener, and the [`services::Services`] a process runs.
 
+/// `println!` for command output: when standard output is a pipe whose reader has gone (`… | head -2`), the
+/// command ends quietly with status 141 (as a shell pipeline reports SIGPIPE) instead of panicking.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(141);
+            }
+            eprintln!("error: writing to standard output: {e}");
+            std::process::exit(1);
+        }
+    }};
+}
+
 pub(crate) mod dev;
 pub(crate) mod index;
 pub(crate) mod migrate;

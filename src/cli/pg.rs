@@ -8,7 +8,7 @@ use tracing::info;
 /// Runs `medledger pg`.
 pub(crate) async fn pg() -> Result<()> {
     let pg = TempPostgres::start().await.context("starting a throwaway PostgreSQL")?;
-    println!("{}", pg.url());
+    out!("{}", pg.url());
     info!(target: "medledger::pg", dir = %pg.dir().display(), "throwaway PostgreSQL started; Ctrl-C stops it");
     server::shutdown_signal().await;
     drop(pg);
