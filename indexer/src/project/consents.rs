@@ -210,9 +210,12 @@ mod tests {
 
     /// Each rule of the registry: the pair's events, and the row they leave (from an empty one as of the last
     /// event's block).
+    /// A fold case: its name, the logs folded, and the expected change to the row.
+    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
+
     #[test]
     fn the_row_follows_the_registry_rules() {
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Consent))> = vec![
+        let cases: Vec<Case<Consent>> = vec![
             ("grant: scopes, expiry, when and how granted", vec![granted(1, 0b101, 900, false)], |c| {
                 grant(c, 1, 0b101, 900, false);
             }),
@@ -327,7 +330,7 @@ mod tests {
             (ended(4, 0xbb), "emergency_ended", (None, None, None, None, Some(addr(0xbb)))),
         ];
         for (l, action, (scopes, expires, relayed, reason, ended_by)) in cases {
-            let h = history(&[l.clone()]);
+            let h = history(std::slice::from_ref(&l));
             let [c] = h.consent.as_slice() else { panic!("{action}: {} rows", h.consent.len()) };
             assert_eq!((c.action, c.scopes, c.expires_at), (action, scopes, expires.map(at)), "{action}");
             assert_eq!((c.relayed, c.reason_code, &c.ended_by), (relayed, reason, &ended_by), "{action}");

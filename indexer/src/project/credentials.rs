@@ -186,9 +186,12 @@ mod tests {
     }
 
     /// Each rule of the registry: the events after a registration, and how they change the registered row.
+    /// A fold case: its name, the logs folded, and the expected change to the row.
+    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
+
     #[test]
     fn the_row_follows_the_registry_rules() {
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Credential))> = vec![
+        let cases: Vec<Case<Credential>> = vec![
             ("registration: active, every term from the event", vec![], |_| {}),
             ("renewal: new license hash and expiry, still active", vec![renewed(2)], |c| {
                 (c.license_hash, c.expires_at) = (word(0x22), at(T0 + 9_000));
@@ -251,7 +254,7 @@ mod tests {
     #[test]
     fn nothing_before_registration() {
         for l in [renewed(2), schedules(2, 4), suspended(2, 1), reinstated(2), revoked(2, 1)] {
-            assert_eq!(fold(&[l.clone()]).credentials[&addr(0xa1)], None, "{}", l.event);
+            assert_eq!(fold(std::slice::from_ref(&l)).credentials[&addr(0xa1)], None, "{}", l.event);
         }
     }
 
@@ -274,7 +277,7 @@ mod tests {
             (revoked(2, 4), "revoked", Some("revoked"), (None, None, None, Some(4))),
         ];
         for (l, change, status, (expires, license, schedules, reason)) in cases {
-            let h = history(&[l.clone()]);
+            let h = history(std::slice::from_ref(&l));
             let [c] = h.credential.as_slice() else { panic!("{change}: {} rows", h.credential.len()) };
             assert_eq!((c.change, c.status), (change, status), "{change}");
             assert_eq!((c.expires_at, &c.license_hash), (expires.map(at), &license), "{change}");

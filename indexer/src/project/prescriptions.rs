@@ -254,10 +254,13 @@ mod tests {
 
     /// Each rule of the contract: the events after an issue to any pharmacy, and how they change the issued
     /// row.
+    /// A fold case: its name, the logs folded, and the expected change to the row.
+    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
+
     #[test]
     fn the_row_follows_the_contract_rules() {
         let p = PHARMACY;
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Prescription))> = vec![
+        let cases: Vec<Case<Prescription>> = vec![
             ("issue: every term from the event, nothing dispensed", vec![], |_| {}),
             ("a whole fill", vec![dispensed(2, p, 1, 30, 30, "30")], |r| {
                 dispensing(r, 1, "30", 1, (2, PHARMACY))
@@ -359,7 +362,7 @@ mod tests {
     fn nothing_before_issue() {
         for l in [dispensed(2, PHARMACY, 1, 30, 30, "30"), pharmacy_changed(2, PHARMACY, 0), cancelled(2, 1)]
         {
-            assert_eq!(fold(&[l.clone()]).prescriptions[&rx()], None, "{}", l.event);
+            assert_eq!(fold(std::slice::from_ref(&l)).prescriptions[&rx()], None, "{}", l.event);
         }
     }
 
