@@ -6,7 +6,11 @@
 #![allow(unreachable_pub)]
 
 pub mod crypto;
+mod db;
 mod error;
+pub mod log;
+pub mod policy;
 pub mod store;
 
+pub use db::migrate;
 pub use error::{operation_outcome, AuthError, Denial, IntegrityError, VaultError};

@@ -108,3 +108,78 @@ impl Moto {
         Store::from_url(&format!("s3://{bucket}/{prefix}")).unwrap()
     }
 }
+
+/// A throwaway PostgreSQL with the indexer's and the vault's schemas.
+pub struct Db {
+    pub pg: medledger_indexer::TempPostgres,
+    pub pool: sqlx::PgPool,
+}
+
+impl Db {
+    pub async fn start() -> Self {
+        let pg = medledger_indexer::TempPostgres::start().await.unwrap();
+        let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect(&pg.url()).await.unwrap();
+        medledger_indexer::migrate(&pool).await.unwrap();
+        medledger_vault::migrate(&pool).await.unwrap();
+        Self { pg, pool }
+    }
+
+    /// Sets the indexer's checkpoint of `chain` to block `number` (hash = number) with time `time`.
+    pub async fn checkpoint(&self, chain: i64, number: i64, time: chrono::DateTime<chrono::Utc>) {
+        let hash = number.to_be_bytes().to_vec();
+        sqlx::query(
+            "INSERT INTO blocks (chain_id, number, hash, parent_hash, timestamp) VALUES ($1, $2, $3, $3, $4)
+             ON CONFLICT (chain_id, number) DO UPDATE SET hash = $3, timestamp = $4",
+        )
+        .bind(chain)
+        .bind(number)
+        .bind(&hash)
+        .bind(time)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO checkpoints (chain_id, block_number, block_hash, head_number) VALUES ($1, $2, $3, $2)
+             ON CONFLICT (chain_id) DO UPDATE SET block_number = $2, block_hash = $3, head_number = $2",
+        )
+        .bind(chain)
+        .bind(number)
+        .bind(&hash)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+
+    /// Writes the `consents` row of (patient, grantee) as the indexer's fold would.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn consent(
+        &self,
+        chain: i64,
+        patient: [u8; 20],
+        grantee: [u8; 20],
+        scopes: i16,
+        expires_at: Option<chrono::DateTime<chrono::Utc>>,
+        revoked: bool,
+        emergency_until: Option<chrono::DateTime<chrono::Utc>>,
+        block: i64,
+    ) {
+        sqlx::query(
+            "INSERT INTO consents (chain_id, patient, grantee, scopes, expires_at, revoked, emergency_until,
+                 updated_block)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (chain_id, patient, grantee) DO UPDATE SET scopes = $4, expires_at = $5, revoked = $6,
+                 emergency_until = $7, updated_block = $8",
+        )
+        .bind(chain)
+        .bind(patient.as_slice())
+        .bind(grantee.as_slice())
+        .bind(scopes)
+        .bind(expires_at)
+        .bind(revoked)
+        .bind(emergency_until)
+        .bind(block)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+}
