@@ -123,7 +123,8 @@ impl Keyring {
                 continue;
             }
             let bad = |why: &str| VaultError::Config(format!("key file line {}: {why}", n + 1));
-            let (id, hex_key) = line.split_once(char::is_whitespace).ok_or_else(|| bad("expected `ID HEX`"))?;
+            let (id, hex_key) =
+                line.split_once(char::is_whitespace).ok_or_else(|| bad("expected `ID HEX`"))?;
             let hex_key = hex_key.trim();
             if id.is_empty()
                 || id.len() > 64
@@ -430,7 +431,12 @@ impl fmt::Debug for Opener {
 
 impl Opener {
     /// An opener for a document of `layout` whose object starts with `header`.
-    pub fn new(key: DataKey, binding: Binding, layout: Layout, header: &[u8]) -> Result<Self, IntegrityError> {
+    pub fn new(
+        key: DataKey,
+        binding: Binding,
+        layout: Layout,
+        header: &[u8],
+    ) -> Result<Self, IntegrityError> {
         if header.len() != HEADER_LEN as usize || &header[..8] != MAGIC {
             return Err(IntegrityError::Header);
         }
@@ -447,7 +453,9 @@ impl Opener {
     /// Opens sealed chunk `index`.
     pub fn open_chunk(&self, index: u64, sealed: &[u8]) -> Result<Vec<u8>, IntegrityError> {
         let err = IntegrityError::Chunk { index };
-        if index >= self.layout.chunks() || sealed.len() as u64 != self.layout.chunk_plain_len(index) + TAG_LEN {
+        if index >= self.layout.chunks()
+            || sealed.len() as u64 != self.layout.chunk_plain_len(index) + TAG_LEN
+        {
             return Err(err);
         }
         let position = u32::try_from(index).map_err(|_| err.clone())?;

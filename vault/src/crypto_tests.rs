@@ -35,10 +35,9 @@ fn read_range(op: &Opener, object: &[u8], start: u64, end: u64) -> Result<Vec<u8
     for i in layout.chunks_for(start, end) {
         let off = layout.chunk_offset(i) as usize;
         let len = (layout.chunk_plain_len(i) + TAG_LEN) as usize;
-        let sealed = object.get(off..off + len).ok_or(IntegrityError::Length {
-            expected: layout.object_len(),
-            actual: object.len() as u64,
-        })?;
+        let sealed = object
+            .get(off..off + len)
+            .ok_or(IntegrityError::Length { expected: layout.object_len(), actual: object.len() as u64 })?;
         let plain = op.open_chunk(i, sealed)?;
         let base = i * CHUNK_SIZE;
         let from = start.saturating_sub(base) as usize;
@@ -120,7 +119,10 @@ fn reordered_chunks_fail() {
     swapped[o1..o1 + span].copy_from_slice(&object[o0..o0 + span]);
     let op = opener(&ring, &wrapped, &swapped, layout.size);
     assert_eq!(read_range(&op, &swapped, 0, layout.size), Err(IntegrityError::Chunk { index: 0 }));
-    assert_eq!(read_range(&op, &swapped, CHUNK_SIZE, 2 * CHUNK_SIZE), Err(IntegrityError::Chunk { index: 1 }));
+    assert_eq!(
+        read_range(&op, &swapped, CHUNK_SIZE, 2 * CHUNK_SIZE),
+        Err(IntegrityError::Chunk { index: 1 })
+    );
 }
 
 #[test]
@@ -150,7 +152,10 @@ fn trailer_and_header_are_checked() {
     assert_eq!(op.open_trailer(&trailer), Err(IntegrityError::Trailer));
     // A size in the metadata that disagrees with the sealed size.
     let op = opener(&ring, &wrapped, &object, 999);
-    assert_eq!(op.open_trailer(&object[layout.trailer_offset() as usize..]), Err(IntegrityError::Metadata("size")));
+    assert_eq!(
+        op.open_trailer(&object[layout.trailer_offset() as usize..]),
+        Err(IntegrityError::Metadata("size"))
+    );
     let key = ring.unwrap(&wrapped, &binding()).unwrap();
     let mut header = object[..HEADER_LEN as usize].to_vec();
     header[0] = b'X';
@@ -183,7 +188,8 @@ fn wrapped_key_is_bound_and_authenticated() {
     }
     // Same key bytes under another id: the id is bound too.
     let renamed = WrappedKey { kek_id: "k2".into(), ..wrapped.clone() };
-    let both = Keyring::parse(&format!("k2 {}\nk1 {}\n", hex::encode([1u8; 32]), hex::encode([1u8; 32]))).unwrap();
+    let both =
+        Keyring::parse(&format!("k2 {}\nk1 {}\n", hex::encode([1u8; 32]), hex::encode([1u8; 32]))).unwrap();
     assert_eq!(both.unwrap(&renamed, &binding()).unwrap_err(), IntegrityError::WrappedKey);
     assert_eq!(
         keyring("k9", 1).unwrap(&wrapped, &binding()).unwrap_err(),
@@ -207,7 +213,8 @@ fn rotation_rewraps_without_touching_contents() {
     let old = keyring("k1", 1);
     let data = sample(70_000);
     let (object, wrapped, _) = seal(&old, &data, 9000);
-    let both = Keyring::parse(&format!("k2 {}\nk1 {}\n", hex::encode([2u8; 32]), hex::encode([1u8; 32]))).unwrap();
+    let both =
+        Keyring::parse(&format!("k2 {}\nk1 {}\n", hex::encode([2u8; 32]), hex::encode([1u8; 32]))).unwrap();
     assert_eq!(both.current_id(), "k2");
     let rewrapped = both.rewrap(&wrapped, &binding()).unwrap();
     assert_eq!(rewrapped.kek_id, "k2");

@@ -300,9 +300,10 @@ impl IntoResponse for VaultError {
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
         if let Self::Auth(_) = self {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"medledger-vault\""));
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"medledger-vault\""),
+            );
         }
         if let Self::RangeNotSatisfiable { size } = self {
             if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
@@ -328,6 +329,9 @@ mod tests {
         assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert!(outage.is_retryable());
         assert!(!VaultError::from(IntegrityError::WrappedKey).is_retryable());
-        assert_eq!(VaultError::Internal("secret detail".into()).outcome()["issue"][0]["diagnostics"], "internal error");
+        assert_eq!(
+            VaultError::Internal("secret detail".into()).outcome()["issue"][0]["diagnostics"],
+            "internal error"
+        );
     }
 }

@@ -137,7 +137,11 @@ impl LogEntry {
 
 /// Appends an entry inside the caller's transaction (so it commits or rolls back with what it records).
 pub async fn append_in(conn: &mut PgConnection, new: &NewEntry) -> Result<LogEntry, VaultError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(APPEND_LOCK).execute(&mut *conn).await.map_err(VaultError::db)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(APPEND_LOCK)
+        .execute(&mut *conn)
+        .await
+        .map_err(VaultError::db)?;
     let last: Option<(i64, Vec<u8>)> =
         sqlx::query_as("SELECT seq, entry_hash FROM vault_access_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut *conn)
@@ -181,7 +185,8 @@ pub async fn append(pool: &PgPool, new: &NewEntry) -> Result<LogEntry, VaultErro
     Ok(entry)
 }
 
-const COLUMNS: &str = "seq, at, actor, patient, document, action, outcome, reason, consent_block, index_block, \
+const COLUMNS: &str =
+    "seq, at, actor, patient, document, action, outcome, reason, consent_block, index_block, \
                        prev_hash, entry_hash";
 
 fn from_row(row: &sqlx::postgres::PgRow) -> Result<LogEntry, sqlx::Error> {

@@ -260,7 +260,12 @@ impl ConsentState {
         Ok((version, state))
     }
 
-    fn cached(&self, version: &IndexVersion, patient: [u8; 20], caller: [u8; 20]) -> Option<Arc<CallerState>> {
+    fn cached(
+        &self,
+        version: &IndexVersion,
+        patient: [u8; 20],
+        caller: [u8; 20],
+    ) -> Option<Arc<CallerState>> {
         let entry = self.entry.lock().ok()?;
         let entry = entry.as_ref().filter(|e| e.version == *version)?;
         entry.pairs.get(&(patient, caller)).cloned()

@@ -33,8 +33,12 @@ fn grantee_needs_a_current_read_grant() {
     assert_eq!(decide(Action::Read, &facts(Some(&g))), Ok(Basis::Grant));
     assert_eq!(decide(Action::Read, &facts(None)), Err(Denial::NoGrant));
     let expired = grant(scope::READ, Some(0));
-    assert_eq!(decide(Action::Read, &facts(Some(&expired))), Err(Denial::Expired), "expiry at as_of is expired");
-    let revoked = ConsentRow { scopes: 0, revoked: true, ..g.clone() };
+    assert_eq!(
+        decide(Action::Read, &facts(Some(&expired))),
+        Err(Denial::Expired),
+        "expiry at as_of is expired"
+    );
+    let revoked = ConsentRow { scopes: 0, revoked: true, ..g };
     assert_eq!(decide(Action::Read, &facts(Some(&revoked))), Err(Denial::Revoked));
     let none = ConsentRow { scopes: 0, ..g };
     assert_eq!(decide(Action::Read, &facts(Some(&none))), Err(Denial::NoGrant));
@@ -78,7 +82,10 @@ fn credentials_hidden_and_pending() {
     let hidden = Facts { document: Some(DocumentFacts { hidden: true, ..ANCHORED }), ..facts(Some(&g)) };
     assert_eq!(decide(Action::Read, &hidden), Err(Denial::Hidden));
     let pending = DocumentFacts { anchored: false, ..ANCHORED };
-    assert_eq!(decide(Action::Read, &Facts { document: Some(pending), ..facts(Some(&g)) }), Err(Denial::Pending));
+    assert_eq!(
+        decide(Action::Read, &Facts { document: Some(pending), ..facts(Some(&g)) }),
+        Err(Denial::Pending)
+    );
     let own = DocumentFacts { uploaded_by_caller: true, ..pending };
     assert_eq!(decide(Action::Read, &Facts { document: Some(own), ..facts(Some(&g)) }), Ok(Basis::Grant));
     // Without a grant, having uploaded it is not enough.

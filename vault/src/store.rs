@@ -55,15 +55,17 @@ impl Store {
     /// (endpoint, region and credentials from the usual `AWS_*` variables, e.g. `AWS_ENDPOINT`,
     /// `AWS_ALLOW_HTTP=true` for a local server).
     pub fn from_url(url: &str) -> Result<Self, VaultError> {
-        let parsed = url::Url::parse(url).map_err(|e| VaultError::Config(format!("store URL {url:?}: {e}")))?;
+        let parsed =
+            url::Url::parse(url).map_err(|e| VaultError::Config(format!("store URL {url:?}: {e}")))?;
         let display = format!("{}://{}{}", parsed.scheme(), parsed.host_str().unwrap_or(""), parsed.path());
         let inner: Arc<dyn ObjectStore> = match parsed.scheme() {
             "file" => {
-                let dir = parsed
-                    .to_file_path()
-                    .map_err(|()| VaultError::Config(format!("store URL {url:?}: not an absolute local path")))?;
-                std::fs::create_dir_all(&dir)
-                    .map_err(|e| VaultError::Config(format!("cannot create store directory {}: {e}", dir.display())))?;
+                let dir = parsed.to_file_path().map_err(|()| {
+                    VaultError::Config(format!("store URL {url:?}: not an absolute local path"))
+                })?;
+                std::fs::create_dir_all(&dir).map_err(|e| {
+                    VaultError::Config(format!("cannot create store directory {}: {e}", dir.display()))
+                })?;
                 let fs = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(|e| VaultError::Config(format!("store directory {}: {e}", dir.display())))?
                     .with_fsync(true);
@@ -172,7 +174,8 @@ impl Upload {
             self.abort_in_place().await;
             return Err(VaultError::TooLarge { limit });
         }
-        let writer = self.writer.as_mut().ok_or_else(|| VaultError::Internal("upload already ended".into()))?;
+        let writer =
+            self.writer.as_mut().ok_or_else(|| VaultError::Internal("upload already ended".into()))?;
         writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(VaultError::store)?;
         self.hasher.update(&bytes);
         self.written += bytes.len() as u64;
@@ -184,12 +187,12 @@ impl Upload {
     pub async fn commit(mut self) -> Result<ObjectKey, VaultError> {
         let writer = self.writer.take().ok_or_else(|| VaultError::Internal("upload already ended".into()))?;
         if let Err(e) = writer.finish().await {
-            self.delete_staging().await;
+            Self::delete_at(&self.store, &self.staging).await;
             return Err(VaultError::store(e));
         }
         let key = ObjectKey(std::mem::take(&mut self.hasher).finalize());
         let published = self.store.inner.copy_if_not_exists(&self.staging, &key.path()).await;
-        self.delete_staging().await;
+        Self::delete_at(&self.store, &self.staging).await;
         match published {
             Ok(()) => Ok(key),
             // The same bytes are stored already (never the case for fresh data keys, but harmless).
@@ -209,13 +212,15 @@ impl Upload {
                 tracing::warn!(target: "medledger::vault::store", error = %e, "aborting a multipart upload failed");
             }
         }
-        self.delete_staging().await;
+        Self::delete_at(&self.store, &self.staging).await;
     }
 
-    async fn delete_staging(&self) {
-        match self.store.inner.delete(&self.staging).await {
+    async fn delete_at(store: &Store, staging: &Path) {
+        match store.inner.delete(staging).await {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => tracing::warn!(target: "medledger::vault::store", error = %e, "deleting a staging object failed"),
+            Err(e) => {
+                tracing::warn!(target: "medledger::vault::store", error = %e, "deleting a staging object failed")
+            }
         }
     }
 }

@@ -53,9 +53,15 @@ fn entry(reason: &str) -> NewEntry {
 
 async fn as_superuser(db: &Db, sql: &str) {
     let mut tx = db.pool.begin().await.unwrap();
-    sqlx::query("ALTER TABLE vault_access_log DISABLE TRIGGER vault_access_log_append_only").execute(&mut *tx).await.unwrap();
+    sqlx::query("ALTER TABLE vault_access_log DISABLE TRIGGER vault_access_log_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     sqlx::query(sql).execute(&mut *tx).await.unwrap();
-    sqlx::query("ALTER TABLE vault_access_log ENABLE TRIGGER vault_access_log_append_only").execute(&mut *tx).await.unwrap();
+    sqlx::query("ALTER TABLE vault_access_log ENABLE TRIGGER vault_access_log_append_only")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -86,18 +92,25 @@ async fn access_log_is_a_verifiable_chain() {
         let pool = db.pool.clone();
         tokio::spawn(async move { log::append(&pool, &entry("concurrent")).await.unwrap().seq })
     });
-    let mut seqs: Vec<i64> = futures::future::join_all(appends).await.into_iter().map(Result::unwrap).collect();
+    let mut seqs: Vec<i64> =
+        futures::future::join_all(appends).await.into_iter().map(Result::unwrap).collect();
     seqs.sort_unstable();
     assert_eq!(seqs, (6..=13).collect::<Vec<_>>());
     assert_eq!(log::verify(&db.pool).await.unwrap().entries, 13);
 
     // The application cannot edit or delete entries.
-    assert!(sqlx::query("UPDATE vault_access_log SET reason = 'x' WHERE seq = 3").execute(&db.pool).await.is_err());
+    assert!(sqlx::query("UPDATE vault_access_log SET reason = 'x' WHERE seq = 3")
+        .execute(&db.pool)
+        .await
+        .is_err());
     assert!(sqlx::query("DELETE FROM vault_access_log WHERE seq = 3").execute(&db.pool).await.is_err());
 
     // An operator who bypasses that is caught: an edited row is named.
     as_superuser(&db, "UPDATE vault_access_log SET reason = 'emergency' WHERE seq = 3").await;
-    assert_eq!(chain_error(log::verify(&db.pool).await.unwrap_err()), (3, "its contents do not match its hash"));
+    assert_eq!(
+        chain_error(log::verify(&db.pool).await.unwrap_err()),
+        (3, "its contents do not match its hash")
+    );
     as_superuser(&db, "UPDATE vault_access_log SET reason = 'grant2' WHERE seq = 3").await;
     assert_eq!(log::verify(&db.pool).await.unwrap().entries, 13);
     // Rehashing an edited entry moves the break to the next one, whose prev_hash no longer fits.
@@ -155,8 +168,16 @@ async fn consent_state_follows_the_checkpoint() {
 
     // A reorg to another block 11 (same number, other hash) is a new version too.
     db.consent(CHAIN, PATIENT, DOCTOR, scope::READ, None, false, None, 11).await;
-    sqlx::query("UPDATE checkpoints SET block_hash = '\\x0b0b' WHERE chain_id = $1").bind(CHAIN).execute(&db.pool).await.unwrap();
-    sqlx::query("UPDATE blocks SET hash = '\\x0b0b' WHERE chain_id = $1 AND number = 11").bind(CHAIN).execute(&db.pool).await.unwrap();
+    sqlx::query("UPDATE checkpoints SET block_hash = '\\x0b0b' WHERE chain_id = $1")
+        .bind(CHAIN)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE blocks SET hash = '\\x0b0b' WHERE chain_id = $1 AND number = 11")
+        .bind(CHAIN)
+        .execute(&db.pool)
+        .await
+        .unwrap();
     let (_, s) = state.load(PATIENT, DOCTOR).await.unwrap();
     assert!(!s.consent.as_ref().unwrap().revoked);
 

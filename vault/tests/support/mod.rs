@@ -183,3 +183,198 @@ impl Db {
         .unwrap();
     }
 }
+
+/// Index rows the indexer would write (episodes, records, credentials).
+impl Db {
+    pub async fn episode(&self, chain: i64, episode: i64, patient: [u8; 20], closed: bool) {
+        sqlx::query(
+            "INSERT INTO episodes (chain_id, episode_id, patient, opened_by, opened_at, opened_block, record_count,
+                 head, closed, updated_block)
+             VALUES ($1, $2, $3, $3, now(), 1, 0, '\\x00', $4, 1)",
+        )
+        .bind(chain)
+        .bind(episode)
+        .bind(patient.as_slice())
+        .bind(closed)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn record(
+        &self,
+        chain: i64,
+        episode: i64,
+        index: i64,
+        patient: [u8; 20],
+        content_hash: &[u8],
+        pointer_hash: &[u8],
+        hidden: bool,
+    ) {
+        sqlx::query(
+            "INSERT INTO records (chain_id, episode_id, record_index, patient, author, content_hash, pointer_hash,
+                 head, hidden, anchored_block, anchored_at, tx_hash)
+             VALUES ($1, $2, $3, $4, $4, $5, $6, '\\x00', $7, 1, now(), '\\x00')
+             ON CONFLICT (chain_id, episode_id, record_index) DO UPDATE SET hidden = $7, content_hash = $5",
+        )
+        .bind(chain)
+        .bind(episode)
+        .bind(index)
+        .bind(patient.as_slice())
+        .bind(content_hash)
+        .bind(pointer_hash)
+        .bind(hidden)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+
+    pub async fn credential(&self, chain: i64, account: [u8; 20], status: &str) {
+        sqlx::query(
+            "INSERT INTO credentials (chain_id, account, credential_id, kind, status, license_hash, jurisdiction,
+                 expires_at, schedules, registered_block, registered_at, updated_block, updated_at)
+             VALUES ($1, $2, (SELECT count(*) + 1 FROM credentials), 'prescriber', $3, '\\x00', '\\x00',
+                 now() + interval '1 year', 0, 1, now(), 1, now())
+             ON CONFLICT (chain_id, account) DO UPDATE SET status = $3",
+        )
+        .bind(chain)
+        .bind(account.as_slice())
+        .bind(status)
+        .execute(&self.pool)
+        .await
+        .unwrap();
+    }
+}
+
+/// An HTTP client for the vault's router (requests come from 127.0.0.1).
+pub struct Client {
+    pub router: axum::Router,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: axum::http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The diagnostics of an OperationOutcome.
+    pub fn outcome(&self) -> String {
+        let j = self.json();
+        assert_eq!(j["resourceType"], "OperationOutcome", "{j}");
+        j["issue"][0]["diagnostics"].as_str().unwrap().to_owned()
+    }
+}
+
+impl Client {
+    pub async fn send(&self, req: axum::http::Request<axum::body::Body>) -> Reply {
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let mut req = req;
+        req.extensions_mut()
+            .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([127, 0, 0, 1], 40000))));
+        let res = self.router.clone().oneshot(req).await.unwrap();
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let body = match res.into_body().collect().await {
+            Ok(b) => b.to_bytes().to_vec(),
+            Err(e) => format!("<<body error: {e}>>").into_bytes(),
+        };
+        Reply { status, headers, body }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Reply {
+        let mut b = axum::http::Request::get(path);
+        if let Some(t) = token {
+            b = b.header("authorization", format!("Bearer {t}"));
+        }
+        self.send(b.body(axum::body::Body::empty()).unwrap()).await
+    }
+
+    pub async fn get_range(&self, path: &str, token: &str, range: &str) -> Reply {
+        let req = axum::http::Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("range", range)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn post_json(&self, path: &str, body: serde_json::Value) -> Reply {
+        let req = axum::http::Request::post(path)
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn upload(&self, token: &str, query: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        let req = axum::http::Request::post(format!("/fhir/Binary?{query}"))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(body))
+            .unwrap();
+        self.send(req).await
+    }
+
+    pub async fn nonce(&self) -> String {
+        let r = self.get("/auth/nonce", None).await;
+        assert_eq!(r.status, 200);
+        r.json()["nonce"].as_str().unwrap().to_owned()
+    }
+
+    /// Signs in `signer` with a standard message; returns the token.
+    pub async fn login(&self, signer: &alloy::signers::local::PrivateKeySigner) -> String {
+        let nonce = self.nonce().await;
+        let msg = siwe_message(
+            "localhost:8080",
+            "http://localhost:8080/app",
+            31337,
+            signer.address(),
+            &nonce,
+            None,
+        );
+        let r = self.sign_in(signer, &msg).await;
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+        r.json()["token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn sign_in(&self, signer: &alloy::signers::local::PrivateKeySigner, msg: &str) -> Reply {
+        use alloy::signers::SignerSync;
+        let sig = signer.sign_message_sync(msg.as_bytes()).unwrap();
+        self.post_json(
+            "/auth/login",
+            serde_json::json!({ "message": msg, "signature": format!("0x{}", hex::encode(sig.as_bytes())) }),
+        )
+        .await
+    }
+}
+
+/// An EIP-4361 message.
+pub fn siwe_message(
+    domain: &str,
+    uri: &str,
+    chain: u64,
+    address: alloy::primitives::Address,
+    nonce: &str,
+    expiration: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    let issued = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
+    let mut m = format!(
+        "{domain} wants you to sign in with your Ethereum account:\n{}\n\nSign in to the medledger vault.\n\n\
+         URI: {uri}\nVersion: 1\nChain ID: {chain}\nNonce: {nonce}\nIssued At: {issued}",
+        address.to_checksum(None)
+    );
+    if let Some(e) = expiration {
+        m.push_str(&format!("\nExpiration Time: {}", e.format("%Y-%m-%dT%H:%M:%SZ")));
+    }
+    m
+}
