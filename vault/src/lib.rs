@@ -11,6 +11,7 @@
 //!   indexed block.
 //! - [`log`]: the hash-chained access log and its verification.
 //! - [`auth`]: EIP-4361 sign-in (EIP-191 and ERC-1271) and sessions.
+//! - [`rotate_keys`] re-wraps data keys under a new key-encryption key; [`verify_log`] checks the log.
 //!
 //! The vault never writes document bytes, salts or keys in clear to PostgreSQL, its store or its logs.
 
@@ -22,6 +23,7 @@ mod error;
 pub mod fhir;
 mod http;
 pub mod log;
+mod maintenance;
 pub mod policy;
 mod read;
 pub mod store;
@@ -31,5 +33,6 @@ pub use config::{VaultConfig, DEFAULT_CONTENT_TYPES, DEFAULT_MAX_UPLOAD};
 pub use db::migrate;
 pub use error::{operation_outcome, AuthError, Denial, IntegrityError, VaultError};
 pub use http::router;
+pub use maintenance::{rotate_keys, verify_log, Rotation};
 pub use read::parse_range;
 pub use vault::{DocumentRow, Download, UploadRequest, Uploaded, Vault};

@@ -1,0 +1,104 @@
+//! Key rotation and log verification as library functions, on a vault used through its API.
+#![allow(missing_docs, clippy::unwrap_used)]
+
+mod support;
+
+use alloy::primitives::Address;
+use bytes::Bytes;
+use chrono::Utc;
+use futures::TryStreamExt;
+use medledger_vault::{
+    crypto::Keyring, rotate_keys, store::Store, verify_log, UploadRequest, Vault, VaultConfig,
+};
+use support::Db;
+
+const CHAIN: i64 = 31337;
+const PATIENT: Address = Address::repeat_byte(0xaa);
+const OLD: [u8; 32] = [1; 32];
+const NEW: [u8; 32] = [2; 32];
+
+fn vault(db: &Db, dir: &std::path::Path, keys: &str) -> Vault {
+    let store = Store::from_url(&format!("file://{}", dir.display())).unwrap();
+    Vault::new(
+        VaultConfig::new(CHAIN as u64, "http://localhost:8080"),
+        db.pool.clone(),
+        store,
+        Keyring::parse(keys).unwrap(),
+        None,
+    )
+}
+
+async fn read(v: &Vault, id: [u8; 16]) -> Result<Vec<u8>, medledger_vault::VaultError> {
+    let d = v.download(PATIENT, id, None).await?;
+    let parts: Vec<Bytes> = d.body.try_collect().await.unwrap();
+    Ok(parts.concat())
+}
+
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        if e.path().is_dir() {
+            out.extend(files(&e.path()));
+        } else {
+            out.push((e.path(), std::fs::read(e.path()).unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+#[tokio::test]
+async fn rotation_rewraps_every_key_and_leaves_contents() {
+    let db = Db::start().await;
+    db.checkpoint(CHAIN, 5, Utc::now()).await;
+    db.episode(CHAIN, 1, PATIENT.into(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let old = vault(&db, dir.path(), &format!("k1 {}", hex::encode(OLD)));
+    let mut docs = Vec::new();
+    for i in 0..4u8 {
+        let body = vec![i; 70_000 + usize::from(i)];
+        let req = UploadRequest {
+            patient: PATIENT,
+            episode_id: 1,
+            doc_type: "note".into(),
+            content_type: "text/plain".into(),
+            declared_len: None,
+        };
+        let up = old
+            .upload(PATIENT, req, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body.clone()))]))
+            .await
+            .unwrap();
+        docs.push((up.document.id, body));
+    }
+    let before = files(dir.path());
+    // One wrapped key altered: reported, not rotated, the others proceed.
+    sqlx::query("UPDATE vault_documents SET wrapped_key = set_byte(wrapped_key, 40, get_byte(wrapped_key, 40) # 1) WHERE id = $1")
+        .bind(docs[3].0.as_slice())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let both = Keyring::parse(&format!("k2 {}\nk1 {}", hex::encode(NEW), hex::encode(OLD))).unwrap();
+    let r = rotate_keys(&db.pool, &both).await.unwrap();
+    assert_eq!(r.rewrapped, 3);
+    assert_eq!(r.failed.len(), 1);
+    assert_eq!(r.failed[0].0, hex::encode(docs[3].0));
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kek_id FROM vault_documents ORDER BY kek_id")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(kinds, ["k1", "k2", "k2", "k2"]);
+    // Again: nothing left to do but the broken one.
+    assert_eq!(rotate_keys(&db.pool, &both).await.unwrap().rewrapped, 0);
+    // The contents were not touched; a vault holding only the new KEK reads the rotated documents.
+    assert_eq!(files(dir.path()), before);
+    let new_only = vault(&db, dir.path(), &format!("k2 {}", hex::encode(NEW)));
+    for (id, body) in &docs[..3] {
+        assert_eq!(&read(&new_only, *id).await.unwrap(), body);
+    }
+    assert!(read(&new_only, docs[3].0).await.is_err());
+    // The old KEK alone no longer opens them.
+    assert!(read(&old, docs[0].0).await.is_err());
+    // Every read, write and failure above is in a chain that verifies.
+    assert!(verify_log(&db.pool).await.unwrap().entries >= 10);
+}
