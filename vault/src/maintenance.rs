@@ -28,7 +28,9 @@ pub async fn rotate_keys(pool: &PgPool, keys: &Keyring) -> Result<Rotation, Vaul
     let mut out = Rotation::default();
     let mut after: Vec<u8> = Vec::new();
     loop {
-        let rows: Vec<(Vec<u8>, Vec<u8>, i32, Vec<u8>, String)> = sqlx::query_as(
+        // id, patient, version, wrapped key, KEK id.
+        type KeyRow = (Vec<u8>, Vec<u8>, i32, Vec<u8>, String);
+        let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, patient, version, wrapped_key, kek_id FROM vault_documents
              WHERE kek_id <> $1 AND id > $2 ORDER BY id LIMIT $3",
         )
