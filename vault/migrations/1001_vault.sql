@@ -32,6 +32,7 @@ CREATE TABLE vault_documents (
 );
 CREATE INDEX vault_documents_patient ON vault_documents (chain_id, patient, created_at);
 CREATE INDEX vault_documents_kek ON vault_documents (kek_id);
+CREATE INDEX vault_documents_object ON vault_documents (object_key);
 
 -- The access log: every read, write and denial, hash-chained. entry_hash = keccak256(prev_hash ‖ the
 -- entry's canonical encoding) (vault/src/log.rs); the first entry's prev_hash is 32 zero bytes.

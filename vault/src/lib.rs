@@ -33,6 +33,6 @@ pub use config::{VaultConfig, DEFAULT_CONTENT_TYPES, DEFAULT_MAX_UPLOAD};
 pub use db::migrate;
 pub use error::{operation_outcome, AuthError, Denial, IntegrityError, VaultError};
 pub use http::router;
-pub use maintenance::{rotate_keys, verify_log, Rotation};
+pub use maintenance::{rotate_keys, sweep, verify_log, Rotation, Sweep};
 pub use read::parse_range;
 pub use vault::{DocumentRow, Download, UploadRequest, Uploaded, Vault};

@@ -5,7 +5,10 @@ use crate::{
     crypto::{Binding, Keyring, WrappedKey},
     error::{IntegrityError, VaultError},
     log,
+    store::{ObjectKey, Store},
 };
+use alloy::primitives::B256;
+use chrono::Utc;
 use sqlx::PgPool;
 
 /// Rows re-wrapped per batch.
@@ -76,6 +79,55 @@ pub async fn rotate_keys(pool: &PgPool, keys: &Keyring) -> Result<Rotation, Vaul
         }
     }
     tracing::info!(target: "medledger::vault", rewrapped = out.rewrapped, failed = out.failed.len(), kek = keys.current_id(), "key rotation");
+    Ok(out)
+}
+
+/// What [`sweep`] found and removed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sweep {
+    /// Staging objects of uploads that never finished, removed.
+    pub staging_removed: u64,
+    /// Published objects no row refers to (an upload killed between publishing and its row), removed.
+    pub orphans_removed: u64,
+    /// Documents whose object is missing from the store (hex ids): an inconsistency to investigate.
+    pub missing: Vec<String>,
+}
+
+/// Brings store and metadata back in step after a crash: removes what uploads older than `older_than`
+/// left behind (staging objects; published objects without a row, unreadable since their data key was
+/// never stored) and lists rows whose object is missing. Uploads in progress are younger than
+/// `older_than` (use at least the longest upload time, e.g. one hour) and are left alone.
+pub async fn sweep(
+    pool: &PgPool,
+    store: &Store,
+    older_than: std::time::Duration,
+) -> Result<Sweep, VaultError> {
+    let before = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+    let mut out = Sweep { staging_removed: store.sweep_staging(before).await?, ..Sweep::default() };
+    for key in store.objects_before(before).await? {
+        let referenced: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM vault_documents WHERE object_key = $1)")
+                .bind(key.0.as_slice())
+                .fetch_one(pool)
+                .await
+                .map_err(VaultError::db)?;
+        if !referenced {
+            store.delete(key).await?;
+            out.orphans_removed += 1;
+        }
+    }
+    let rows: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT id, object_key FROM vault_documents ORDER BY id")
+            .fetch_all(pool)
+            .await
+            .map_err(VaultError::db)?;
+    for (id, key) in rows {
+        let Ok(key) = B256::try_from(key.as_slice()) else { continue };
+        if !store.exists(ObjectKey(key)).await? {
+            out.missing.push(hex::encode(id));
+        }
+    }
+    tracing::info!(target: "medledger::vault", staging = out.staging_removed, orphans = out.orphans_removed, missing = out.missing.len(), "sweep");
     Ok(out)
 }
 

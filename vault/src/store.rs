@@ -10,6 +10,8 @@
 use crate::error::VaultError;
 use alloy::primitives::{Keccak256, B256};
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
 use object_store::{
     aws::{AmazonS3Builder, S3ConditionalPut, S3CopyIfNotExists},
     local::LocalFileSystem,
@@ -29,6 +31,8 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// The directory of a local store (its in-progress uploads are files `object_store` does not list).
+    local_root: Option<std::path::PathBuf>,
     /// The URL without credentials, for logs.
     url: String,
 }
@@ -58,6 +62,7 @@ impl Store {
         let parsed =
             url::Url::parse(url).map_err(|e| VaultError::Config(format!("store URL {url:?}: {e}")))?;
         let display = format!("{}://{}{}", parsed.scheme(), parsed.host_str().unwrap_or(""), parsed.path());
+        let mut local_root = None;
         let inner: Arc<dyn ObjectStore> = match parsed.scheme() {
             "file" => {
                 let dir = parsed.to_file_path().map_err(|()| {
@@ -66,6 +71,7 @@ impl Store {
                 std::fs::create_dir_all(&dir).map_err(|e| {
                     VaultError::Config(format!("cannot create store directory {}: {e}", dir.display()))
                 })?;
+                local_root = Some(dir.clone());
                 let fs = LocalFileSystem::new_with_prefix(&dir)
                     .map_err(|e| VaultError::Config(format!("store directory {}: {e}", dir.display())))?
                     .with_fsync(true);
@@ -95,7 +101,7 @@ impl Store {
                 )))
             }
         };
-        Ok(Self { inner, url: display })
+        Ok(Self { inner, local_root, url: display })
     }
 
     /// The URL (without credentials).
@@ -136,6 +142,64 @@ impl Store {
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(VaultError::store(e)),
         }
+    }
+
+    /// Removes staging objects (uploads that never finished: a crash, a killed process) last modified
+    /// before `before`; returns how many. On S3, parts of an abandoned multipart upload are not objects:
+    /// give the bucket a lifecycle rule that aborts incomplete multipart uploads.
+    pub async fn sweep_staging(&self, before: DateTime<Utc>) -> Result<u64, VaultError> {
+        let mut removed = 0;
+        if let Some(root) = &self.local_root {
+            let dir = root.join("staging");
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(VaultError::Unavailable { what: "store", reason: e.to_string() }),
+            };
+            for entry in entries.flatten() {
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| DateTime::<Utc>::from(t) < before);
+                if old && entry.path().is_file() && std::fs::remove_file(entry.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+            return Ok(removed);
+        }
+        let stale: Vec<Path> = self
+            .inner
+            .list(Some(&Path::from("staging")))
+            .try_filter(|m| futures::future::ready(m.last_modified < before))
+            .map_ok(|m| m.location)
+            .try_collect()
+            .await
+            .map_err(VaultError::store)?;
+        for path in stale {
+            self.inner.delete(&path).await.map_err(VaultError::store)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// The published objects last modified before `before`.
+    pub async fn objects_before(&self, before: DateTime<Utc>) -> Result<Vec<ObjectKey>, VaultError> {
+        let metas: Vec<object_store::ObjectMeta> = self
+            .inner
+            .list(Some(&Path::from("objects")))
+            .try_filter(|m| futures::future::ready(m.last_modified < before))
+            .try_collect()
+            .await
+            .map_err(VaultError::store)?;
+        Ok(metas
+            .iter()
+            .filter_map(|m| {
+                let name = m.location.filename()?;
+                let mut key = [0u8; 32];
+                hex::decode_to_slice(name, &mut key).ok()?;
+                Some(ObjectKey(B256::from(key)))
+            })
+            .collect())
     }
 
     /// Deletes object `key` (when its metadata row could not be written).

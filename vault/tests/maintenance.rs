@@ -102,3 +102,52 @@ async fn rotation_rewraps_every_key_and_leaves_contents() {
     // Every read, write and failure above is in a chain that verifies.
     assert!(verify_log(&db.pool).await.unwrap().entries >= 10);
 }
+
+#[tokio::test]
+async fn sweep_restores_consistency_after_a_crash() {
+    let db = Db::start().await;
+    db.checkpoint(CHAIN, 5, Utc::now()).await;
+    db.episode(CHAIN, 1, PATIENT.into(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = vault(&db, dir.path(), &format!("k1 {}", hex::encode(OLD)));
+    let req = UploadRequest {
+        patient: PATIENT,
+        episode_id: 1,
+        doc_type: "note".into(),
+        content_type: "text/plain".into(),
+        declared_len: None,
+    };
+    let kept = v
+        .upload(PATIENT, req, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"kept"))]))
+        .await
+        .unwrap();
+
+    // What a process killed mid-upload leaves: a staging file (as object_store's local multipart names it)
+    // and, killed between publishing and the row, a published object without a row.
+    let staging = dir.path().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("0123abcd#1"), b"sealed bytes of an unfinished upload").unwrap();
+    let store = Store::from_url(&format!("file://{}", dir.path().display())).unwrap();
+    let mut orphan = store.begin(u64::MAX).await.unwrap();
+    orphan.write(Bytes::from_static(b"sealed bytes without a row")).await.unwrap();
+    let orphan_key = orphan.commit().await.unwrap();
+
+    // Younger than the grace period: left alone (they could be uploads in progress).
+    let hour = std::time::Duration::from_secs(3600);
+    assert_eq!(
+        medledger_vault::sweep(&db.pool, &store, hour).await.unwrap(),
+        medledger_vault::Sweep::default()
+    );
+    assert!(store.exists(orphan_key).await.unwrap());
+
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let s = medledger_vault::sweep(&db.pool, &store, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!((s.staging_removed, s.orphans_removed, s.missing.len()), (1, 1, 0));
+    assert!(!store.exists(orphan_key).await.unwrap());
+    assert_eq!(read(&v, kept.document.id).await.unwrap(), b"kept");
+
+    // A row whose object vanished is reported.
+    std::fs::remove_dir_all(dir.path().join("objects")).unwrap();
+    let s = medledger_vault::sweep(&db.pool, &store, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(s.missing, vec![hex::encode(kept.document.id)]);
+}

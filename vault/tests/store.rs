@@ -98,4 +98,12 @@ async fn s3_compatible_server() {
     upload.write(Bytes::from(data)).await.unwrap();
     upload.commit().await.unwrap();
     assert_eq!(store.get_range(key, 0..8).await.unwrap(), &b"tampered"[..]);
+
+    // Sweeping: a leftover staging object goes, published objects are listed by their key.
+    moto.put_raw("vault-test", "docs/v1/staging/deadbeef", b"unfinished").await;
+    let later = chrono::Utc::now() + chrono::Duration::seconds(5);
+    assert_eq!(store.sweep_staging(chrono::Utc::now() - chrono::Duration::hours(1)).await.unwrap(), 0);
+    assert_eq!(store.sweep_staging(later).await.unwrap(), 1);
+    let listed = store.objects_before(later).await.unwrap();
+    assert!(listed.contains(&key) && listed.len() == 2, "{listed:?}");
 }
