@@ -24,7 +24,7 @@ use sqlx::{PgPool, Row};
 /// pointer hash), as [`DocumentRow::from_row`] reads them.
 pub(crate) const DOCUMENT_SELECT: &str = "
     SELECT d.id, d.version, d.patient, d.episode_id, d.uploader, d.doc_type, d.content_type, d.size,
-           d.content_hash, d.pointer_hash, d.object_key, d.wrapped_key, d.kek_id, d.created_at,
+           d.content_hash, d.pointer_hash, d.object_key, d.wrapped_key, d.kek_id, d.created_at, d.status,
            r.content_hash AS anchor_hash, r.hidden
     FROM vault_documents d
     LEFT JOIN LATERAL (
@@ -67,6 +67,8 @@ pub struct DocumentRow {
     pub anchor_hash: Option<B256>,
     /// Whether the patient hid the anchored record.
     pub hidden: bool,
+    /// The `status` column as stored (kept in step with the anchor by reads).
+    pub stored_status: String,
 }
 
 fn fixed<const N: usize>(v: &[u8]) -> Result<[u8; N], sqlx::Error> {
@@ -93,6 +95,7 @@ impl DocumentRow {
             created_at: row.try_get("created_at")?,
             anchor_hash: anchor.map(|a| fixed::<32>(&a).map(B256::from)).transpose()?,
             hidden: row.try_get::<Option<bool>, _>("hidden")?.unwrap_or(false),
+            stored_status: row.try_get("status")?,
         })
     }
 
@@ -378,6 +381,7 @@ impl Vault {
             created_at: Utc::now(),
             anchor_hash: None,
             hidden: false,
+            stored_status: "pending".into(),
         };
         match self.insert(&document, &entry).await {
             Ok(created_at) => {
@@ -463,6 +467,9 @@ impl Vault {
     /// Keeps the row's `status` column in step with the index (a cache for operators; decisions read the
     /// anchor itself).
     async fn note_status(&self, d: &DocumentRow) {
+        if d.stored_status == d.status() {
+            return;
+        }
         let res = sqlx::query("UPDATE vault_documents SET status = $2 WHERE id = $1 AND status <> $2")
             .bind(d.id.as_slice())
             .bind(d.status())

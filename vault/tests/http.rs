@@ -210,6 +210,9 @@ async fn consent_gates_every_read_and_write() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body, data);
     assert_eq!(c.get(&docref, Some(&dt)).await.json()["extension"][0]["valueCode"], "anchored");
+    let stored: String =
+        sqlx::query_scalar("SELECT status FROM vault_documents").fetch_one(&w.db.pool).await.unwrap();
+    assert_eq!(stored, "anchored", "the status column follows the anchor");
     assert_eq!(c.get(&search, Some(&dt)).await.json()["total"], 1);
     let r = c.get_range(&binary, &dt, "bytes=70000-140000").await;
     assert_eq!(r.status, 206);
