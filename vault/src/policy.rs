@@ -16,13 +16,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-/// The consent scope bits of `ConsentRegistry`.
-pub mod scope {
-    /// Read records.
-    pub const READ: i16 = 1;
-    /// Add records.
-    pub const WRITE: i16 = 2;
-}
+pub use medledger_core::consent::scope;
+use medledger_core::consent::{Consent, Status};
 
 /// The caller's `consents` row for a patient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +32,18 @@ pub struct ConsentRow {
     pub emergency_until: Option<DateTime<Utc>>,
     /// The block of the row's last change.
     pub updated_block: i64,
+}
+
+impl ConsentRow {
+    /// The consent as `medledger-core`'s rule sees it.
+    pub fn consent(&self) -> Consent {
+        Consent {
+            scopes: u8::try_from(self.scopes).unwrap_or(0),
+            expires_at: self.expires_at,
+            revoked: self.revoked,
+            emergency_until: self.emergency_until,
+        }
+    }
 }
 
 /// What is asked.
@@ -96,10 +103,10 @@ pub struct Facts<'a> {
     pub document: Option<DocumentFacts>,
 }
 
-/// The rule. The patient always; anyone else needs, as of the latest indexed block, open emergency access
-/// (reads only) or a current grant (not revoked, not expired) with the READ scope for reads and the WRITE
-/// scope for uploads, and no suspended or revoked credential. Grantees never see hidden records, nor
-/// pending ones they did not upload.
+/// The rule. The patient always; anyone else needs, as of the latest indexed block, what
+/// `medledger-core`'s consent rule allows for the scope (a standing grant in force with READ for reads and
+/// WRITE for uploads, or open emergency access for reads), and no suspended or revoked credential.
+/// Grantees never see hidden records, nor pending ones they did not upload.
 pub fn decide(action: Action, f: &Facts<'_>) -> Result<Basis, Denial> {
     if f.is_patient {
         return Ok(Basis::Patient);
@@ -109,25 +116,23 @@ pub fn decide(action: Action, f: &Facts<'_>) -> Result<Basis, Denial> {
         Some("revoked") => return Err(Denial::Credential("revoked")),
         _ => {}
     }
-    let consent = f.consent.ok_or(Denial::NoGrant)?;
-    let emergency = action == Action::Read && consent.emergency_until.is_some_and(|until| until > f.as_of);
-    let basis = if emergency {
+    let consent = f.consent.ok_or(Denial::NoGrant)?.consent();
+    let (bit, name) = match action {
+        Action::Read => (scope::READ, "READ"),
+        Action::Write => (scope::WRITE, "WRITE"),
+    };
+    let t = f.as_of;
+    let basis = if consent.grant_active(t) && consent.scopes & bit == bit {
+        Basis::Grant
+    } else if consent.allows(bit, t) {
         Basis::Emergency
     } else {
-        if consent.scopes == 0 {
-            return Err(if consent.revoked { Denial::Revoked } else { Denial::NoGrant });
-        }
-        if consent.expires_at.is_some_and(|at| at <= f.as_of) {
-            return Err(Denial::Expired);
-        }
-        let (bit, name) = match action {
-            Action::Read => (scope::READ, "READ"),
-            Action::Write => (scope::WRITE, "WRITE"),
-        };
-        if consent.scopes & bit == 0 {
-            return Err(Denial::MissingScope(name));
-        }
-        Basis::Grant
+        return Err(match consent.status_at(t) {
+            Status::Active => Denial::MissingScope(name),
+            Status::Expired => Denial::Expired,
+            Status::Revoked => Denial::Revoked,
+            Status::Emergency | Status::None => Denial::NoGrant,
+        });
     };
     if let Some(doc) = f.document {
         if doc.hidden {

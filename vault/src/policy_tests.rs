@@ -5,8 +5,14 @@ fn t(secs: i64) -> DateTime<Utc> {
     Utc.timestamp_opt(1_800_000_000 + secs, 0).unwrap()
 }
 
-fn grant(scopes: i16, expires: Option<i64>) -> ConsentRow {
-    ConsentRow { scopes, expires_at: expires.map(t), revoked: false, emergency_until: None, updated_block: 7 }
+fn grant(scopes: u8, expires: Option<i64>) -> ConsentRow {
+    ConsentRow {
+        scopes: i16::from(scopes),
+        expires_at: expires.map(t),
+        revoked: false,
+        emergency_until: None,
+        updated_block: 7,
+    }
 }
 
 fn facts(consent: Option<&ConsentRow>) -> Facts<'_> {

@@ -154,13 +154,17 @@ async fn consent_state_follows_the_checkpoint() {
     let (v, s) = state.load(PATIENT, DOCTOR).await.unwrap();
     assert_eq!((v.number, v.time), (10, t0));
     let c = s.consent.clone().unwrap();
-    assert_eq!((c.scopes, c.revoked, c.updated_block), (scope::READ, false, 10));
+    assert_eq!((c.scopes, c.revoked, c.updated_block), (i16::from(scope::READ), false, 10));
     assert_eq!(s.credential_status, None);
 
     // The indexer revokes in block 11: the cached row of block 10 is not used any more.
     db.consent(CHAIN, PATIENT, DOCTOR, 0, None, true, None, 11).await;
     let (_, still) = state.load(PATIENT, DOCTOR).await.unwrap();
-    assert_eq!(still.consent.as_ref().unwrap().scopes, scope::READ, "same checkpoint: cached state");
+    assert_eq!(
+        still.consent.as_ref().unwrap().scopes,
+        i16::from(scope::READ),
+        "same checkpoint: cached state"
+    );
     db.checkpoint(CHAIN, 11, t0 + Duration::seconds(12)).await;
     let (v, s) = state.load(PATIENT, DOCTOR).await.unwrap();
     assert_eq!(v.number, 11);

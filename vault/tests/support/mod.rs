@@ -157,7 +157,7 @@ impl Db {
         chain: i64,
         patient: [u8; 20],
         grantee: [u8; 20],
-        scopes: i16,
+        scopes: u8,
         expires_at: Option<chrono::DateTime<chrono::Utc>>,
         revoked: bool,
         emergency_until: Option<chrono::DateTime<chrono::Utc>>,
@@ -173,7 +173,7 @@ impl Db {
         .bind(chain)
         .bind(patient.as_slice())
         .bind(grantee.as_slice())
-        .bind(scopes)
+        .bind(i16::from(scopes))
         .bind(expires_at)
         .bind(revoked)
         .bind(emergency_until)
