@@ -234,14 +234,25 @@ struct PatientQuery {
     count: Option<i64>,
 }
 
+type PatientSearch = Result<Query<PatientQuery>, axum::extract::rejection::QueryRejection>;
+
+/// The signed-in caller, and the patient and `_count` a search names.
+async fn searcher(
+    state: &AppState,
+    query: PatientSearch,
+    headers: &HeaderMap,
+) -> Result<(Address, Address, Option<i64>), VaultError> {
+    let caller = caller(state, headers).await?;
+    let Query(q) = query.map_err(|_| VaultError::BadRequest("search needs patient=<address>".into()))?;
+    Ok((caller, parse_address("patient", &q.patient)?, q.count))
+}
+
 async fn search(
     State(state): State<AppState>,
-    query: Result<Query<PatientQuery>, axum::extract::rejection::QueryRejection>,
+    query: PatientSearch,
     headers: HeaderMap,
 ) -> Result<Response, VaultError> {
-    let caller = caller(&state, &headers).await?;
-    let Query(q) = query.map_err(|_| VaultError::BadRequest("search needs patient=<address>".into()))?;
-    let patient = parse_address("patient", &q.patient)?;
+    let (caller, patient, _) = searcher(&state, query, &headers).await?;
     let docs = state.vault.search(caller, patient).await?;
     let resources = docs.iter().map(|d| fhir::document_reference(d, None)).collect();
     Ok(fhir_json(StatusCode::OK, &fhir::bundle(resources)))
@@ -288,13 +299,11 @@ async fn binary(
 
 async fn audit(
     State(state): State<AppState>,
-    query: Result<Query<PatientQuery>, axum::extract::rejection::QueryRejection>,
+    query: PatientSearch,
     headers: HeaderMap,
 ) -> Result<Response, VaultError> {
-    let caller = caller(&state, &headers).await?;
-    let Query(q) = query.map_err(|_| VaultError::BadRequest("search needs patient=<address>".into()))?;
-    let patient = parse_address("patient", &q.patient)?;
-    let entries = state.vault.audit(caller, patient, q.count.unwrap_or(100)).await?;
+    let (caller, patient, count) = searcher(&state, query, &headers).await?;
+    let entries = state.vault.audit(caller, patient, count.unwrap_or(100)).await?;
     Ok(fhir_json(StatusCode::OK, &fhir::bundle(entries.iter().map(fhir::audit_event).collect())))
 }
 

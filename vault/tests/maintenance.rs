@@ -34,6 +34,28 @@ async fn read(v: &Vault, id: [u8; 16]) -> Result<Vec<u8>, medledger_vault::Vault
     Ok(parts.concat())
 }
 
+/// A database with a checkpoint and the patient's episode 1, a store directory and a vault using key k1.
+async fn setup() -> (Db, tempfile::TempDir, Vault) {
+    let db = Db::start().await;
+    db.checkpoint(CHAIN, 5, Utc::now()).await;
+    db.episode(CHAIN, 1, PATIENT.into(), false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let v = vault(&db, dir.path(), &format!("k1 {}", hex::encode(OLD)));
+    (db, dir, v)
+}
+
+/// The patient uploads `body`.
+async fn put(v: &Vault, body: Vec<u8>) -> medledger_vault::Uploaded {
+    let req = UploadRequest {
+        patient: PATIENT,
+        episode_id: 1,
+        doc_type: "note".into(),
+        content_type: "text/plain".into(),
+        declared_len: None,
+    };
+    v.upload(PATIENT, req, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body))])).await.unwrap()
+}
+
 fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
@@ -49,26 +71,11 @@ fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
 
 #[tokio::test]
 async fn rotation_rewraps_every_key_and_leaves_contents() {
-    let db = Db::start().await;
-    db.checkpoint(CHAIN, 5, Utc::now()).await;
-    db.episode(CHAIN, 1, PATIENT.into(), false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let old = vault(&db, dir.path(), &format!("k1 {}", hex::encode(OLD)));
+    let (db, dir, old) = setup().await;
     let mut docs = Vec::new();
     for i in 0..4u8 {
         let body = vec![i; 70_000 + usize::from(i)];
-        let req = UploadRequest {
-            patient: PATIENT,
-            episode_id: 1,
-            doc_type: "note".into(),
-            content_type: "text/plain".into(),
-            declared_len: None,
-        };
-        let up = old
-            .upload(PATIENT, req, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from(body.clone()))]))
-            .await
-            .unwrap();
-        docs.push((up.document.id, body));
+        docs.push((put(&old, body.clone()).await.document.id, body));
     }
     let before = files(dir.path());
     // One wrapped key altered: reported, not rotated, the others proceed.
@@ -105,22 +112,8 @@ async fn rotation_rewraps_every_key_and_leaves_contents() {
 
 #[tokio::test]
 async fn sweep_restores_consistency_after_a_crash() {
-    let db = Db::start().await;
-    db.checkpoint(CHAIN, 5, Utc::now()).await;
-    db.episode(CHAIN, 1, PATIENT.into(), false).await;
-    let dir = tempfile::tempdir().unwrap();
-    let v = vault(&db, dir.path(), &format!("k1 {}", hex::encode(OLD)));
-    let req = UploadRequest {
-        patient: PATIENT,
-        episode_id: 1,
-        doc_type: "note".into(),
-        content_type: "text/plain".into(),
-        declared_len: None,
-    };
-    let kept = v
-        .upload(PATIENT, req, futures::stream::iter([Ok::<_, std::io::Error>(Bytes::from_static(b"kept"))]))
-        .await
-        .unwrap();
+    let (db, dir, v) = setup().await;
+    let kept = put(&v, b"kept".to_vec()).await;
 
     // What a process killed mid-upload leaves: a staging file (as object_store's local multipart names it)
     // and, killed between publishing and the row, a published object without a row.
