@@ -74,8 +74,9 @@ CREATE TABLE vault_nonces (
     expires_at timestamptz NOT NULL,
     used_at    timestamptz
 );
+CREATE INDEX vault_nonces_expiry ON vault_nonces (expires_at);
 
--- Sessions: only the SHA-256 of the bearer token is stored.
+-- Sessions: only the keccak256 of the bearer token is stored.
 CREATE TABLE vault_sessions (
     token_hash bytea       PRIMARY KEY,
     address    bytea       NOT NULL,
@@ -83,3 +84,4 @@ CREATE TABLE vault_sessions (
     expires_at timestamptz NOT NULL,
     ended_at   timestamptz
 );
+CREATE INDEX vault_sessions_expiry ON vault_sessions (expires_at);

@@ -91,11 +91,14 @@ pub struct Sweep {
     pub orphans_removed: u64,
     /// Documents whose object is missing from the store (hex ids): an inconsistency to investigate.
     pub missing: Vec<String>,
+    /// Expired sign-in nonces and sessions deleted (older than a day past their expiry).
+    pub expired_auth_rows: u64,
 }
 
 /// Brings store and metadata back in step after a crash: removes what uploads older than `older_than`
 /// left behind (staging objects; published objects without a row, unreadable since their data key was
-/// never stored) and lists rows whose object is missing. Uploads in progress are younger than
+/// never stored), lists rows whose object is missing, and deletes sign-in nonces and sessions expired for
+/// over a day. Uploads in progress are younger than
 /// `older_than` (use at least the longest upload time, e.g. one hour) and are left alone.
 pub async fn sweep(
     pool: &PgPool,
@@ -126,6 +129,14 @@ pub async fn sweep(
         if !store.exists(ObjectKey(key)).await? {
             out.missing.push(hex::encode(id));
         }
+    }
+    for table in ["vault_nonces", "vault_sessions"] {
+        let deleted =
+            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < now() - interval '1 day'"))
+                .execute(pool)
+                .await
+                .map_err(VaultError::db)?;
+        out.expired_auth_rows += deleted.rows_affected();
     }
     tracing::info!(target: "medledger::vault", staging = out.staging_removed, orphans = out.orphans_removed, missing = out.missing.len(), "sweep");
     Ok(out)

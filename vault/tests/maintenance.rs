@@ -143,4 +143,20 @@ async fn sweep_restores_consistency_after_a_crash() {
     std::fs::remove_dir_all(dir.path().join("objects")).unwrap();
     let s = medledger_vault::sweep(&db.pool, &store, std::time::Duration::ZERO).await.unwrap();
     assert_eq!(s.missing, vec![hex::encode(kept.document.id)]);
+
+    // Expired sign-in rows go after a day; fresh ones stay.
+    for (nonce, age) in [("old-nonce", "2 days"), ("fresh-nonce", "0 days")] {
+        sqlx::query(&format!(
+            "INSERT INTO vault_nonces (nonce, issued_at, expires_at) VALUES ($1, now() - interval '{age}', now() - interval '{age}')"
+        ))
+        .bind(nonce)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+    let s = medledger_vault::sweep(&db.pool, &store, std::time::Duration::ZERO).await.unwrap();
+    assert_eq!(s.expired_auth_rows, 1);
+    let left: Vec<String> =
+        sqlx::query_scalar("SELECT nonce FROM vault_nonces").fetch_all(&db.pool).await.unwrap();
+    assert_eq!(left, ["fresh-nonce"]);
 }
