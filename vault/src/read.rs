@@ -260,3 +260,29 @@ fn entry_failed(entry: &NewEntry) -> NewEntry {
 fn integrity_io(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(format!("integrity check failed: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        let r = |h: Option<&str>, size| parse_range(h, size).map_err(|e| e.status().as_u16());
+        assert_eq!(r(None, 10), Ok(None));
+        assert_eq!(r(Some("bytes=0-"), 10), Ok(Some(0..10)));
+        assert_eq!(r(Some("bytes=2-4"), 10), Ok(Some(2..5)));
+        assert_eq!(r(Some("bytes=5-100"), 10), Ok(Some(5..10)));
+        assert_eq!(r(Some("bytes=-3"), 10), Ok(Some(7..10)));
+        assert_eq!(r(Some("bytes=-30"), 10), Ok(Some(0..10)));
+        // Ignored (served whole): other units, several ranges, malformed or reversed ones.
+        for h in ["items=0-1", "bytes=0-1,3-4", "bytes=abc", "bytes=5-2", "bytes=-", "bytes=1-x"] {
+            assert_eq!(r(Some(h), 10), Ok(None), "{h}");
+        }
+        // Outside the document: 416.
+        for (h, size) in
+            [("bytes=10-", 10), ("bytes=10-20", 10), ("bytes=-0", 10), ("bytes=0-", 0), ("bytes=-5", 0)]
+        {
+            assert_eq!(r(Some(h), size), Err(416), "{h} of {size}");
+        }
+    }
+}
