@@ -116,6 +116,9 @@ struct ApiArgs {
     /// of --db.max-connections (at most one thread per connection).
     #[arg(long = "api.threads", env = "MEDLEDGER_API_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+    /// JSON-RPC URL the web app offers wallets that do not know the chain yet (wallet_addEthereumChain).
+    #[arg(long = "web.rpc-url", env = "MEDLEDGER_WEB_RPC_URL")]
+    web_rpc_url: Option<String>,
 }
 
 impl ApiArgs {
@@ -125,6 +128,9 @@ impl ApiArgs {
         let mut config = ServerConfig::new(self.addr, chain_id);
         config.api.explorer_url = self.explorer_url.clone();
         config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
+        config.web = medledger::web::WebConfig::from_manifest(manifest);
+        config.web.rpc_url = self.web_rpc_url.clone();
+        config.web.explorer_url = self.explorer_url.clone();
         config.body_limit = self.body_limit;
         config.max_ready_lag = self.max_ready_lag;
         if let Some(threads) = self.threads {
@@ -513,6 +519,7 @@ async fn dev(args: DevArgs) -> Result<()> {
         body_limit: 64 * 1024,
         max_ready_lag: None,
         threads: None,
+        web_rpc_url: Some(devnet.rpc_url()),
     }
     .server_config(&manifest)?;
     let listener = bind(api.listen).await?;
@@ -609,6 +616,7 @@ fn print_banner(
     let manifest = devnet.manifest();
     let contracts = manifest.contracts;
     println!("medledger dev");
+    println!("  web app        http://{api_addr}/  (import a demo account below into your wallet)");
     println!(
         "  GraphQL        http://{api_addr}/graphql  (GraphiQL in a browser; subscriptions on the same URL)"
     );

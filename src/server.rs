@@ -7,18 +7,18 @@
 //! by the thread that runs them and no work moves between threads.
 //!
 //! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
-//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`.
+//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
+//! and the web app at `/` ([`crate::web`]).
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
@@ -60,6 +60,8 @@ pub struct ServerConfig {
     /// Threads serving the API, each with its own runtime and share of the database connections (at most
     /// one per connection).
     pub threads: usize,
+    /// What the web app served at `/` is told about the chain.
+    pub web: crate::web::WebConfig,
 }
 
 impl ServerConfig {
@@ -73,6 +75,7 @@ impl ServerConfig {
             max_ready_lag: None,
             shutdown_grace: Duration::from_secs(5),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            web: crate::web::WebConfig { chain_id: u64::try_from(chain_id).unwrap_or_default(), ..Default::default() },
         }
     }
 }
@@ -101,6 +104,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
+        .merge(crate::web::router(&config.web))
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn(move |req, next| limit_body(limit, req, next)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -313,8 +317,7 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
             Err(never) => match never {},
         };
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
-        .into_response()
+    crate::web::graphiql_page()
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
