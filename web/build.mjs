@@ -56,7 +56,7 @@ const common = {
 
 const builds = {
   app: { ...common, splitting: false, entryPoints: { app: join(here, 'src/main.tsx') }, jsx: 'automatic', jsxImportSource: 'preact', plugins: [abiPlugin] },
-  graphiql: { ...common, splitting: true, entryPoints: { graphiql: join(here, 'src/graphiql/main.tsx') }, jsx: 'automatic', jsxImportSource: 'react', loader: { '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.svg': 'file' } },
+  graphiql: { ...common, splitting: true, entryPoints: { graphiql: join(here, 'src/graphiql/main.tsx') }, jsx: 'automatic', jsxImportSource: 'react', loader: { '.graphql': 'text', '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.svg': 'file' } },
 };
 
 function page(title, js, css) {

@@ -1,9 +1,14 @@
+/** @jsxImportSource react */
 // GraphiQL served by medledger itself (bundled from npm: the page loads nothing from another host).
 // Queries go over fetch, subscriptions over the app's own graphql-transport-ws client.
 import { GraphiQL } from 'graphiql';
 import { createRoot } from 'react-dom/client';
-import { parse, type OperationDefinitionNode } from 'graphql';
+import { buildSchema, parse, type OperationDefinitionNode } from 'graphql';
 import 'graphiql/graphiql.css';
+import './page.css';
+// The API's SDL, committed beside it: GraphiQL needs no introspection (whose query is deeper than the
+// API's depth limit).
+import sdl from '../../../graphql/schema.graphql';
 import { subscribe } from '../gql';
 
 
@@ -71,5 +76,5 @@ query Status {
 `;
 
 createRoot(document.getElementById('root')!).render(
-  <GraphiQL fetcher={fetcher as never} defaultQuery={DEFAULT} />,
+  <GraphiQL fetcher={fetcher as never} schema={buildSchema(sdl)} defaultQuery={DEFAULT} />,
 );

@@ -16,7 +16,7 @@ interface Full extends Credential {
   updatedAt: string;
 }
 
-const LIST = `query Registered { events(filter: { contracts: [CREDENTIAL_REGISTRY], names: ["CredentialRegistered"] }, first: 200) { nodes { args } } }`;
+const LIST = `query Registered { events(filter: { contracts: [CREDENTIAL_REGISTRY], names: ["CredentialRegistered"] }, first: 100) { nodes { args } } }`;
 const FIELDS = `account credentialId kind status statusReason expiresAt schedules activeNow jurisdiction licenseHash updatedAt`;
 const WATCH = { contracts: ['CREDENTIAL_REGISTRY'] };
 const SCHEDULES = [2, 3, 4, 5] as const;

@@ -1,0 +1,11 @@
+import { launch, openPage } from './support/browser.mjs';
+const stack = { url: 'http://127.0.0.1:45891' };
+const browser = await launch();
+const page = await openPage(browser, stack, {});
+page.on('console', m => console.log('console', m.type(), m.text().slice(0, 300)));
+await page.goto(stack.url + '/graphql');
+await page.waitForTimeout(4000);
+console.log((await page.content()).slice(0, 600));
+console.log(page.problems);
+await page.screenshot({ path: 'test-results/gi.png' });
+await browser.close();
