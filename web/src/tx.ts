@@ -156,6 +156,13 @@ export async function read<T>(config: AppConfig, contract: ContractName, functio
   return decodeFunctionResult({ abi, functionName, data: result }) as T;
 }
 
+/** The latest block's time (unix seconds): deadlines are checked against it, not the browser's clock. */
+export async function chainTime(): Promise<number> {
+  const block = (await client().request({ method: 'eth_getBlockByNumber', params: ['latest', false] })) as { timestamp: Hex } | null;
+  if (!block) throw new Error('the wallet returned no latest block');
+  return Number(block.timestamp);
+}
+
 /** An EIP-712 signature by the connected account (eth_signTypedData_v4). */
 export async function signTyped(
   config: AppConfig,

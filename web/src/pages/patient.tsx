@@ -5,7 +5,7 @@ import { isAddress, type Address } from 'viem';
 import type { AppConfig } from '../config';
 import type { PageProps } from './common';
 import { useLive } from '../data';
-import { read, send, signTyped, explain } from '../tx';
+import { chainTime, explain, read, send, signTyped } from '../tx';
 import { Addr, busy, dateIn, endOfDay, ErrorText, Live, Section, Time, TxStatus, useTx } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
@@ -225,7 +225,7 @@ function Grant({ config, me }: { config: AppConfig; me: Address }) {
     try {
       setTx({ phase: 'wallet', label: 'Sign the grant' });
       const nonce = await read<bigint>(config, 'ConsentRegistry', 'nonces', [me]);
-      const deadline = BigInt(Math.floor(Date.now() / 1000) + days * 86_400);
+      const deadline = BigInt((await chainTime()) + days * 86_400);
       const message = { patient: me, grantee, scopes, expiresAt, nonce, deadline };
       const signature = await signTyped(
         config,

@@ -18,7 +18,7 @@ export async function launch() {
 }
 
 /** A fresh page (own context: own storage) that records what a test must not see. */
-export async function openPage(browser, stack, { wallet, injectEthereum = false, width = 1180, height = 900 } = {}) {
+export async function openPage(browser, stack, { wallet, injectEthereum = false, announce = true, width = 1180, height = 900 } = {}) {
   const context = await browser.newContext({ viewport: { width, height } });
   const page = await context.newPage();
   page.problems = [];
@@ -31,7 +31,7 @@ export async function openPage(browser, stack, { wallet, injectEthereum = false,
     const u = new URL(r.url());
     if ((u.protocol === 'http:' || u.protocol === 'https:' || u.protocol === 'ws:') && u.host !== origin) page.problems.push(`request to another host: ${r.url()}`);
   });
-  if (wallet) await wallet.attach(page, { injectEthereum });
+  if (wallet) await wallet.attach(page, { injectEthereum, announce });
   return page;
 }
 

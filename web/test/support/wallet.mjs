@@ -28,11 +28,11 @@ export class TestWallet {
   }
 
   /** Exposes the wallet to `page` (before its scripts run). */
-  async attach(page, { injectEthereum = false } = {}) {
+  async attach(page, { injectEthereum = false, announce: announces = true } = {}) {
     this.pages.add(page);
     await page.exposeFunction('__medledgerTestWallet', (method, params) => this.request(method, params));
     await page.addInitScript(
-      ({ info, injectEthereum }) => {
+      ({ info, injectEthereum, announces }) => {
         const listeners = {};
         const provider = {
           async request({ method, params }) {
@@ -55,11 +55,13 @@ export class TestWallet {
         window.__medledgerTestWalletEmit = (event, arg) => listeners[event]?.forEach((fn) => fn(arg));
         const announce = () =>
           window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
-        window.addEventListener('eip6963:requestProvider', announce);
-        announce();
+        if (announces) {
+          window.addEventListener('eip6963:requestProvider', announce);
+          announce();
+        }
         if (injectEthereum) window.ethereum = provider;
       },
-      { info: this.info, injectEthereum },
+      { info: this.info, injectEthereum, announces },
     );
   }
 
