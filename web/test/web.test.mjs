@@ -113,6 +113,24 @@ describe('wallets', () => {
     await page.context().close();
   });
 
+  test('several wallets at once (EIP-6963): each is offered, the chosen one signs', async () => {
+    const [maria, james] = ['Maria', 'James'].map(stack.who);
+    const a = wallet(maria, { name: 'Wallet A', rdns: 'org.example.a' });
+    const b = wallet(james, { name: 'Wallet B', rdns: 'org.example.b' });
+    const page = await openPage(browser, stack);
+    await a.attach(page);
+    await b.attach(page);
+    await page.goto(`${stack.url}/patient`);
+    await page.getByRole('button', { name: 'Connect Wallet A' }).waitFor();
+    await page.getByRole('button', { name: 'Connect Wallet B' }).click();
+    await page.getByTestId('account').getByText('Wallet B').waitFor();
+    await page.getByRole('heading', { name: 'Your records and who can see them' }).waitFor();
+    await page.getByText(/^Patient 0x14dC/).waitFor();
+    assert.ok(b.log.some((x) => x.method === 'eth_requestAccounts'));
+    assert.ok(!a.log.some((x) => x.method === 'eth_requestAccounts'), 'the other wallet was not asked');
+    await page.context().close();
+  });
+
   test('the wrong chain: the app offers to switch, adding the chain first when the wallet lacks it', async () => {
     const { page, w } = await open(stack.who('Maria'), '/patient', { wallet: { startChainId: 1, knownChains: [1] } });
     const alert = page.getByTestId('wrong-chain');
@@ -228,6 +246,7 @@ describe('patient', () => {
     const { page } = await open(stack.who('Maria'), '/patient', { width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
+    assert.deepEqual(await axe(page), [], 'axe-core at phone width');
     t.diagnostic(`screenshot ${await shot(page, 'patient-phone')}`);
     await page.context().close();
   });
@@ -272,6 +291,16 @@ describe('registrar', () => {
     assert.equal(credential.status, 1, 'suspended on chain');
     assert.equal(await view('CredentialRegistry', 'isActive', [okafor.address, 1]), false);
     await checkPage(t, page, 'registrar');
+    // Revoking asks twice; the doctor suspended in the story (reason 3) is revoked for good.
+    const lindqvist = stack.who('Lindqvist');
+    await page.getByRole('button', { name: `Manage ${lindqvist.address}` }).click();
+    const again = page.getByRole('region', { name: /^Manage prescriber #/ });
+    await again.getByText(lindqvist.address.slice(0, 6)).first().waitFor();
+    await again.getByRole('button', { name: 'Revoke…' }).click();
+    await again.getByRole('button', { name: 'Confirm: revoke for good' }).click();
+    await again.getByText(/confirmed in block \d+/).waitFor();
+    await page.locator(`tr[data-account="${lower(lindqvist.address)}"] [data-status="revoked"]`).waitFor();
+    assert.equal((await view('CredentialRegistry', 'credentialOf', [lindqvist.address])).status, 2, 'revoked on chain');
     await page.context().close();
   });
 });

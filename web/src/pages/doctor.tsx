@@ -76,7 +76,7 @@ export default function Doctor(_: PageProps) {
             {d.consents.nodes.length === 0 ? (
               <p>No patient has granted you access.</p>
             ) : (
-              <div class="scroll">
+              <div class="scroll" tabIndex={0}>
                 <table>
                   <thead>
                     <tr>
@@ -113,7 +113,7 @@ export default function Doctor(_: PageProps) {
             {d.prescriptions.nodes.length === 0 ? (
               <p>None yet.</p>
             ) : (
-              <div class="scroll">
+              <div class="scroll" tabIndex={0}>
                 <table>
                   <thead>
                     <tr>

@@ -125,7 +125,7 @@ function Access({ config, access }: { config: AppConfig; access: Consent[] }) {
       {access.length === 0 ? (
         <p>Nobody has access to your records.</p>
       ) : (
-        <div class="scroll">
+        <div class="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -412,7 +412,7 @@ function Records({ config, episodes }: { config: AppConfig; episodes: Episode[] 
             Opened <Time t={ep.openedAt} /> by <Addr a={ep.openedBy} />; {ep.recordCount} records.
           </p>
           {ep.records.length > 0 && (
-            <div class="scroll">
+            <div class="scroll" tabIndex={0}>
               <table>
                 <thead>
                   <tr>
@@ -468,7 +468,7 @@ function Prescriptions({ rx }: { rx: Prescription[] }) {
       {rx.length === 0 ? (
         <p>No prescription yet.</p>
       ) : (
-        <div class="scroll">
+        <div class="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

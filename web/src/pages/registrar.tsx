@@ -82,7 +82,7 @@ export default function Registrar({ config }: PageProps) {
         ) : all.length === 0 ? (
           <p>No license registered yet.</p>
         ) : (
-          <div class="scroll">
+          <div class="scroll" tabIndex={0}>
             <table>
               <thead>
                 <tr>
@@ -152,10 +152,12 @@ function ScheduleBoxes({ value, onChange, name }: { value: number[]; onChange: (
 
 function Manage({ config, c }: { config: AppConfig; c: Full }) {
   const [tx, setTx] = useTx();
-  const [until, setUntil] = useState(dateIn(365));
+  // Renewal: a year past the current expiry (or from today when it has passed).
+  const [until, setUntil] = useState(new Date(Math.max(Date.parse(c.expiresAt), Date.now()) + 365 * 86_400_000).toISOString().slice(0, 10));
   const [license, setLicense] = useState('');
   const [schedules, setSchedules] = useState<number[]>(c.schedules);
   const [reason, setReason] = useState(1);
+  const [armed, setArmed] = useState(false);
   const who = c.account as Address;
   const act = (fn: string, args: unknown[], label: string) => send(config, 'CredentialRegistry', fn, args, setTx, label);
   return (
@@ -214,9 +216,20 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
               Suspend
             </button>
           )}
-          <button type="button" class="danger" disabled={busy(tx)} onClick={() => act('revoke', [who, reason], `Revoke ${who}`)}>
-            Revoke for good
-          </button>
+          {armed ? (
+            <>
+              <button type="button" class="danger" disabled={busy(tx)} onClick={() => act('revoke', [who, reason], `Revoke ${who}`)}>
+                Confirm: revoke for good
+              </button>
+              <button type="button" class="link" onClick={() => setArmed(false)}>
+                Keep it
+              </button>
+            </>
+          ) : (
+            <button type="button" class="danger" disabled={busy(tx)} onClick={() => setArmed(true)}>
+              Revoke…
+            </button>
+          )}
         </div>
       </div>
       <TxStatus state={tx} config={config} />

@@ -15,7 +15,7 @@ export class TestWallet {
     this.chainId = startChainId;
     this.realChainId = chainId;
     this.known = new Set(knownChains ?? [chainId]);
-    this.info = { uuid: `00000000-0000-4000-8000-${rdns.length.toString().padStart(12, '0')}`, name, icon: ICON, rdns };
+    this.info = { uuid: `${rdns}-${name}`, name, icon: ICON, rdns };
     this.rejectNext = false;
     this.log = [];
     this.client = createClient({ transport: http(rpc) });
@@ -30,13 +30,15 @@ export class TestWallet {
   /** Exposes the wallet to `page` (before its scripts run). */
   async attach(page, { injectEthereum = false, announce: announces = true } = {}) {
     this.pages.add(page);
-    await page.exposeFunction('__medledgerTestWallet', (method, params) => this.request(method, params));
+    // One binding per wallet: several wallets can sit in one page, as browser extensions do.
+    const binding = `__medledgerTestWallet_${this.info.rdns.replace(/\W/g, '_')}`;
+    await page.exposeFunction(binding, (method, params) => this.request(method, params));
     await page.addInitScript(
-      ({ info, injectEthereum, announces }) => {
+      ({ info, injectEthereum, announces, binding }) => {
         const listeners = {};
         const provider = {
           async request({ method, params }) {
-            const r = await window.__medledgerTestWallet(method, params ?? []);
+            const r = await window[binding](method, params ?? []);
             if (r.error) {
               const e = new Error(r.error.message);
               e.code = r.error.code;
@@ -52,7 +54,7 @@ export class TestWallet {
             listeners[event]?.delete(fn);
           },
         };
-        window.__medledgerTestWalletEmit = (event, arg) => listeners[event]?.forEach((fn) => fn(arg));
+        window[`${binding}_emit`] = (event, arg) => listeners[event]?.forEach((fn) => fn(arg));
         const announce = () =>
           window.dispatchEvent(new CustomEvent('eip6963:announceProvider', { detail: Object.freeze({ info, provider }) }));
         if (announces) {
@@ -61,12 +63,13 @@ export class TestWallet {
         }
         if (injectEthereum) window.ethereum = provider;
       },
-      { info: this.info, injectEthereum, announces },
+      { info: this.info, injectEthereum, announces, binding },
     );
   }
 
   async emit(event, arg) {
-    for (const page of this.pages) await page.evaluate(([e, a]) => window.__medledgerTestWalletEmit?.(e, a), [event, arg]).catch(() => {});
+    const name = `__medledgerTestWallet_${this.info.rdns.replace(/\W/g, '_')}_emit`;
+    for (const page of this.pages) await page.evaluate(([n, e, a]) => window[n]?.(e, a), [name, event, arg]).catch(() => {});
   }
 
   async request(method, params) {
