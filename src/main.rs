@@ -128,9 +128,10 @@ impl ApiArgs {
         let mut config = ServerConfig::new(self.addr, chain_id);
         config.api.explorer_url = self.explorer_url.clone();
         config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
-        config.web = medledger::web::WebConfig::from_manifest(manifest);
-        config.web.rpc_url = self.web_rpc_url.clone();
-        config.web.explorer_url = self.explorer_url.clone();
+        let mut web = medledger::web::WebConfig::from_manifest(manifest);
+        web.rpc_url = self.web_rpc_url.clone();
+        web.explorer_url = self.explorer_url.clone();
+        medledger::web::install(&mut config, &web);
         config.body_limit = self.body_limit;
         config.max_ready_lag = self.max_ready_lag;
         if let Some(threads) = self.threads {

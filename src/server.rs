@@ -8,7 +8,7 @@
 //!
 //! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
 //! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
-//! and the web app at `/` ([`crate::web`]).
+//! and the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]).
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
 
 use anyhow::Context as _;
@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
@@ -60,8 +60,10 @@ pub struct ServerConfig {
     /// Threads serving the API, each with its own runtime and share of the database connections (at most
     /// one per connection).
     pub threads: usize,
-    /// What the web app served at `/` is told about the chain.
-    pub web: crate::web::WebConfig,
+    /// Routes served beside the API (the web app at `/`); none by default.
+    pub routes: Router,
+    /// The page a browser gets at `GET /graphql` (GraphiQL); by default one that says it is not served.
+    pub graphiql: fn() -> Response,
 }
 
 impl ServerConfig {
@@ -75,7 +77,8 @@ impl ServerConfig {
             max_ready_lag: None,
             shutdown_grace: Duration::from_secs(5),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
-            web: crate::web::WebConfig { chain_id: u64::try_from(chain_id).unwrap_or_default(), ..Default::default() },
+            routes: Router::new(),
+            graphiql: no_graphiql,
         }
     }
 }
@@ -86,6 +89,7 @@ struct AppState {
     db: Db,
     prometheus: Option<PrometheusHandle>,
     max_ready_lag: Option<i64>,
+    graphiql: fn() -> Response,
 }
 
 /// The application: GraphQL, GraphiQL, subscriptions, health and metrics. Build the schema with
@@ -96,7 +100,8 @@ pub fn router(
     prometheus: Option<PrometheusHandle>,
     config: &ServerConfig,
 ) -> Router {
-    let state = AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag };
+    let state =
+        AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag, graphiql: config.graphiql };
     let limit = config.body_limit;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -104,7 +109,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
-        .merge(crate::web::router(&config.web))
+        .merge(config.routes.clone())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn(move |req, next| limit_body(limit, req, next)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -317,7 +322,12 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
             Err(never) => match never {},
         };
     }
-    crate::web::graphiql_page()
+    (app.graphiql)()
+}
+
+fn no_graphiql() -> Response {
+    Html("<!doctype html><title>GraphiQL</title><p>GraphiQL is not served here: POST GraphQL queries to this URL.</p>")
+        .into_response()
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {

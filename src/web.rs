@@ -74,6 +74,12 @@ impl WebConfig {
     }
 }
 
+/// Serves the web app beside the API: its routes and the embedded GraphiQL.
+pub fn install(server: &mut crate::server::ServerConfig, config: &WebConfig) {
+    server.routes = router(config);
+    server.graphiql = graphiql_page;
+}
+
 /// The web app's routes: `/config.json` and the embedded files (with the app's page as the fallback).
 pub fn router(config: &WebConfig) -> Router {
     let body = config.to_json().to_string();
@@ -163,7 +169,8 @@ async fn fallback(request: Request) -> Response {
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
         r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         // Files under assets/ are named by their content's hash: they never change.
-        let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+        let cache =
+            if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
         r
     };
@@ -228,11 +235,7 @@ mod tests {
         }
         let missing = get(&app, "/assets/missing-0000.js").await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-        let post = app
-            .clone()
-            .oneshot(Request::post("/patient").body(Body::empty()).unwrap())
-            .await
-            .unwrap();
+        let post = app.clone().oneshot(Request::post("/patient").body(Body::empty()).unwrap()).await.unwrap();
         assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     }
 
@@ -246,7 +249,12 @@ mod tests {
         let etag = r.headers()[header::ETAG].clone();
         let again = app
             .clone()
-            .oneshot(Request::get("/web-build.json").header(header::IF_NONE_MATCH, etag).body(Body::empty()).unwrap())
+            .oneshot(
+                Request::get("/web-build.json")
+                    .header(header::IF_NONE_MATCH, etag)
+                    .body(Body::empty())
+                    .unwrap(),
+            )
             .await
             .unwrap();
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);

@@ -40,6 +40,7 @@ const abiPlugin = {
 };
 
 const common = {
+  absWorkingDir: here,
   bundle: true,
   minify: true,
   format: 'esm',
