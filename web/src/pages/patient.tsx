@@ -462,6 +462,9 @@ function Records({ config, episodes }: { config: AppConfig; episodes: Episode[] 
   );
 }
 
+/** Units left in the fill under way (a partial fill), 0 when none is open. */
+const openFill = (r: Prescription) => r.remainingQuantity - (r.fills - r.fillsUsed) * r.quantityPerFill;
+
 function Prescriptions({ rx }: { rx: Prescription[] }) {
   return (
     <Section title="Your prescriptions" id="prescriptions">
@@ -495,6 +498,7 @@ function Prescriptions({ rx }: { rx: Prescription[] }) {
                   </td>
                   <td>
                     {r.fills - r.fillsUsed} of {r.fills}
+                    {openFill(r) > 0 && <span class="small"> (fill {r.fillsUsed} open: {openFill(r)} units)</span>}
                   </td>
                   <td>{r.remainingQuantity}</td>
                   <td>
