@@ -16,7 +16,7 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use medledger_indexer::{Contracts, Manifest};
+use medledger_core::{Contracts, Manifest};
 use rust_embed::Embed;
 use std::borrow::Cow;
 

@@ -13,12 +13,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
 
 use graphql_common::*;
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id},
 };

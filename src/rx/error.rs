@@ -93,7 +93,7 @@ pub enum RxError {
     #[error("API: {0}")]
     Api(String),
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -10,11 +10,11 @@
 )]
 
 use alloy::primitives::U256;
-use medledger_indexer::TempPostgres;
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id},
 };
+use medledger_indexer::TempPostgres;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -436,13 +436,13 @@ pub fn app(pool: PgPool) -> (axum::Router, medledger_graphql::Db) {
 /// A router over `pool`, the configuration adjusted by `adjust`.
 pub fn app_with(
     pool: PgPool,
-    adjust: impl FnOnce(&mut crate::server::ServerConfig),
+    adjust: impl FnOnce(&mut medledger::server::ServerConfig),
 ) -> (axum::Router, medledger_graphql::Db) {
-    let mut config = crate::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
+    let mut config = medledger::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
     config.api.explorer_url = Some("https://explorer.example".into());
     adjust(&mut config);
     let (schema, db) = medledger_graphql::build_schema(pool, config.api.clone());
-    (crate::server::router(schema, db.clone(), None, &config), db)
+    (medledger::server::router(schema, db.clone(), None, &config), db)
 }
 
 /// POSTs a GraphQL request through the router (no socket); returns the status and the JSON body.
@@ -516,10 +516,10 @@ impl ServeProcess {
     pub async fn start(db_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().unwrap();
-        let manifest = medledger_indexer::Manifest {
+        let manifest = medledger_core::Manifest {
             chain_id: CHAIN as u64,
             deploy_block: 0,
-            contracts: medledger_indexer::Contracts {
+            contracts: medledger_core::Contracts {
                 credential_registry: [0xc9; 20].into(),
                 consent_registry: CONSENTS.into(),
                 record_anchors: ANCHORS.into(),
