@@ -2,8 +2,8 @@
 //!
 //! `npm run build` in `web/` writes `web/dist/` (hashed assets under `assets/`, `index.html`,
 //! `graphiql.html`, `web-build.json`); `build.rs` embeds it when it has an `index.html`, else the committed
-//! placeholder page of `web/placeholder/`, so `cargo build` works without Node. `/web-build.json` tells
-//! which was embedded (`"placeholder": true` for the placeholder).
+//! placeholder page of `web/placeholder/` (with `include_dir`, in every profile), so `cargo build` works
+//! without Node. `/web-build.json` tells which was embedded (`"placeholder": true` for the placeholder).
 //!
 //! Routes: `GET /config.json` (the chain, its RPC URL for wallets, the explorer and the contracts: what the
 //! app needs to build transactions), the embedded files, and for any other path without a file extension
@@ -16,13 +16,48 @@ use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use include_dir::{include_dir, Dir, DirEntry};
 use medledger_core::{Contracts, Manifest};
-use rust_embed::Embed;
-use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{Hash as _, Hasher as _};
+use std::sync::OnceLock;
 
-#[derive(Embed)]
-#[folder = "$MEDLEDGER_WEB_DIR"]
-struct Assets;
+/// `web/dist` or `web/placeholder`, as `build.rs` chose.
+static ASSETS: Dir<'static> = include_dir!("$MEDLEDGER_WEB_DIR");
+
+/// An embedded file's contents by its path (`assets/app-….js`).
+fn asset(path: &str) -> Option<&'static [u8]> {
+    ASSETS.get_file(path).map(include_dir::File::contents)
+}
+
+/// Every embedded file's path.
+fn asset_paths() -> Vec<&'static str> {
+    fn walk(dir: &'static Dir<'static>, out: &mut Vec<&'static str>) {
+        for entry in dir.entries() {
+            match entry {
+                DirEntry::Dir(d) => walk(d, out),
+                DirEntry::File(f) => out.extend(f.path().to_str()),
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(&ASSETS, &mut out);
+    out
+}
+
+/// The ETag of an embedded file: a hash of its contents, computed once per file.
+fn etag(path: &'static str, contents: &'static [u8]) -> String {
+    static TAGS: OnceLock<std::sync::Mutex<HashMap<&'static str, String>>> = OnceLock::new();
+    let tags = TAGS.get_or_init(Default::default);
+    let mut tags = tags.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    tags.entry(path)
+        .or_insert_with(|| {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            contents.hash(&mut h);
+            format!("\"{:016x}-{:x}\"", h.finish(), contents.len())
+        })
+        .clone()
+}
 
 /// The policy of every HTML page: scripts, styles, images and connections (the GraphQL API, its
 /// WebSocket) from this origin only, no plugins, no framing, no inline script.
@@ -96,22 +131,22 @@ pub fn router(config: &WebConfig) -> Router {
 /// GraphiQL's page (`GET /graphql` from a browser), served from the embedded build; the placeholder
 /// build has none and says so.
 pub fn graphiql_page() -> Response {
-    match Assets::get("graphiql.html") {
-        Some(file) => html(file.data),
-        None => html(Cow::Borrowed(
+    match asset("graphiql.html") {
+        Some(page) => html(page),
+        None => html(
             b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>GraphiQL</title></head><body>\
               <p>GraphiQL is part of the web build: run <code>npm ci &amp;&amp; npm run build</code> in \
               <code>web/</code>, then <code>cargo build</code>. POST GraphQL queries to this URL.</p></body></html>",
-        )),
+        ),
     }
 }
 
 /// Whether the embedded assets are the real web build (not the placeholder page).
 pub fn real_build_embedded() -> bool {
-    Assets::iter().any(|p| p.starts_with("assets/"))
+    asset_paths().iter().any(|p| p.starts_with("assets/"))
 }
 
-fn html(data: Cow<'static, [u8]>) -> Response {
+fn html(data: &'static [u8]) -> Response {
     let mut response = (StatusCode::OK, Body::from(data)).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -145,27 +180,28 @@ async fn fallback(request: Request) -> Response {
     }
     let path = request.uri().path().trim_start_matches('/');
     let path = if path.is_empty() { "index.html" } else { path };
-    let Some(file) = Assets::get(path) else {
+    let Some((path, file)) = ASSETS.get_file(path).and_then(|f| Some((f.path().to_str()?, f.contents())))
+    else {
         // A route of the app (no extension): its page; a missing file: 404.
         let last = path.rsplit('/').next().unwrap_or_default();
         if !last.contains('.') {
-            if let Some(index) = Assets::get("index.html") {
-                return html(index.data);
+            if let Some(index) = asset("index.html") {
+                return html(index);
             }
         }
         return (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain; charset=utf-8")], "not found\n")
             .into_response();
     };
-    let etag = format!("\"{}\"", alloy::hex::encode(&file.metadata.sha256_hash()[..16]));
+    let etag = etag(path, file);
     let matches = request
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
     let mut response = if path.ends_with(".html") {
-        html(file.data)
+        html(file)
     } else {
-        let mut r = Body::from(file.data).into_response();
+        let mut r = Body::from(file).into_response();
         r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(path)));
         r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
         // Files under assets/ are named by their content's hash: they never change.
@@ -261,7 +297,7 @@ mod tests {
         let build: serde_json::Value = serde_json::from_str(&text(r).await).unwrap();
         assert_eq!(build["placeholder"].as_bool().unwrap_or(false), !real_build_embedded());
         // A real build: every hashed asset is immutable, with its type.
-        for path in Assets::iter().filter(|p| p.starts_with("assets/")) {
+        for path in asset_paths().into_iter().filter(|p| p.starts_with("assets/")) {
             let r = get(&app, &format!("/{path}")).await;
             assert_eq!(r.headers()[header::CACHE_CONTROL], "public, max-age=31536000, immutable", "{path}");
             assert_ne!(r.headers()[header::CONTENT_TYPE], "application/octet-stream", "{path}");
@@ -272,8 +308,8 @@ mod tests {
     fn graphiql_references_no_other_host() {
         let r = graphiql_page();
         assert_eq!(r.headers()[header::CONTENT_SECURITY_POLICY], CONTENT_SECURITY_POLICY);
-        if let Some(page) = Assets::get("graphiql.html") {
-            let page = String::from_utf8(page.data.into_owned()).unwrap();
+        if let Some(page) = asset("graphiql.html") {
+            let page = String::from_utf8(page.to_vec()).unwrap();
             assert!(!page.contains("//"), "GraphiQL's page names no URL with a host: {page}");
         }
     }
