@@ -242,6 +242,36 @@ describe('patient', () => {
     await page.context().close();
   });
 
+  test('hides a record and shows it again: the chain and the page agree', async () => {
+    const { page } = await open(stack.who('Maria'), '/patient');
+    const records = page.getByRole('region', { name: 'Your records' });
+    const row = records.locator('tr[data-record="1-0"]');
+    await row.getByText('Visible').waitFor();
+    await row.getByRole('button', { name: 'Hide record 0 of episode 1' }).click();
+    await records.getByText(/Hide record 0: confirmed in block \d+/).waitFor();
+    await row.getByRole('button', { name: 'Show record 0 of episode 1' }).waitFor();
+    assert.equal(await view('RecordAnchors', 'isRecordHidden', [1n, 0]), true);
+    await row.getByRole('button', { name: 'Show record 0 of episode 1' }).click();
+    await records.getByText(/Show record 0: confirmed in block \d+/).waitFor();
+    await row.getByRole('button', { name: 'Hide record 0 of episode 1' }).waitFor();
+    assert.equal(await view('RecordAnchors', 'isRecordHidden', [1n, 0]), false);
+    await page.context().close();
+  });
+
+  test('ends an emergency access: the chain and the page agree', async () => {
+    const [chen, haddad] = ['Chen', 'Haddad'].map(stack.who);
+    const { page } = await open(chen, '/patient');
+    const access = page.getByRole('region', { name: 'Who has access now' });
+    const row = access.locator(`tr[data-grantee="${lower(haddad.address)}"]`);
+    await row.getByText(/Emergency read access/).waitFor();
+    assert.equal(await view('ConsentRegistry', 'hasScope', [chen.address, haddad.address, 1]), true);
+    await row.getByRole('button', { name: `End emergency access of ${haddad.address}` }).click();
+    await access.getByText(/confirmed in block \d+/).waitFor();
+    await row.waitFor({ state: 'detached' });
+    assert.equal(await view('ConsentRegistry', 'hasScope', [chen.address, haddad.address, 1]), false);
+    await page.context().close();
+  });
+
   test('at phone width nothing overflows sideways', async (t) => {
     const { page } = await open(stack.who('Maria'), '/patient', { width: 390, height: 844 });
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
