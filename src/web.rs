@@ -134,9 +134,10 @@ pub fn graphiql_page() -> Response {
     match asset("graphiql.html") {
         Some(page) => html(page),
         None => html(
-            b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>GraphiQL</title></head><body>\
-              <p>GraphiQL is part of the web build: run <code>npm ci &amp;&amp; npm run build</code> in \
-              <code>web/</code>, then <code>cargo build</code>. POST GraphQL queries to this URL.</p></body></html>",
+            b"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>GraphiQL</title>\
+              </head><body><p>GraphiQL is part of the web build: run \
+              <code>npm ci &amp;&amp; npm run build</code> in <code>web/</code>, then \
+              <code>cargo build</code>. POST GraphQL queries to this URL.</p></body></html>",
         ),
     }
 }
