@@ -258,6 +258,29 @@ describe('patient', () => {
     await page.context().close();
   });
 
+  test('a pending transaction shows its hash until its block comes', async () => {
+    const rpc = (method, params = []) =>
+      fetch(stack.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) }).then((r) => r.json());
+    const { page } = await open(stack.who('Maria'), '/patient');
+    const records = page.getByRole('region', { name: 'Your records' });
+    await rpc('evm_setAutomine', [false]);
+    try {
+      await records.getByRole('button', { name: 'Hide record 1 of episode 1' }).click();
+      const pending = records.locator('[data-phase="pending"]');
+      await pending.getByText(/Hide record 1: pending, waiting for a block/).waitFor();
+      const hash = await pending.locator('code').textContent();
+      assert.match(hash, /^0x[0-9a-f]{64}$/);
+      await page.waitForTimeout(1500);
+      assert.equal(await pending.count(), 1, 'still pending while no block is mined');
+      await rpc('evm_mine');
+      await records.getByText(/Hide record 1: confirmed in block \d+/).waitFor();
+      assert.equal(await records.locator('[data-phase="confirmed"] code').textContent(), hash);
+    } finally {
+      await rpc('evm_setAutomine', [true]);
+    }
+    await page.context().close();
+  });
+
   test('ends an emergency access: the chain and the page agree', async () => {
     const [chen, haddad] = ['Chen', 'Haddad'].map(stack.who);
     const { page } = await open(chen, '/patient');
@@ -272,13 +295,21 @@ describe('patient', () => {
     await page.context().close();
   });
 
-  test('at phone width nothing overflows sideways', async (t) => {
-    const { page } = await open(stack.who('Maria'), '/patient', { width: 390, height: 844 });
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    assert.ok(overflow <= 0, `the page is ${overflow}px wider than the screen`);
-    assert.deepEqual(await axe(page), [], 'axe-core at phone width');
-    t.diagnostic(`screenshot ${await shot(page, 'patient-phone')}`);
-    await page.context().close();
+  test('at phone width nothing overflows sideways, on every page', async (t) => {
+    const registrar = stack.accounts.find((x) => x.role === 'registrar');
+    for (const [name, path, who] of [
+      ['landing', '/', registrar],
+      ['patient', '/patient', stack.who('Maria')],
+      ['doctor', '/doctor', stack.who('Okafor')],
+      ['registrar', '/registrar', registrar],
+    ]) {
+      const { page } = await open(who, path, { width: 390, height: 844 });
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the screen`);
+      assert.deepEqual(await axe(page), [], `axe-core at phone width on ${name}`);
+      t.diagnostic(`screenshot ${await shot(page, `${name}-phone`)}`);
+      await page.context().close();
+    }
   });
 });
 
