@@ -21,10 +21,16 @@ export function Time({ t, empty = '—' }: { t: string | null | undefined; empty
   return <time dateTime={t}>{d.toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' })}</time>;
 }
 
-export function Section({ title, id, children }: { title: string; id: string; children: ComponentChildren }) {
+export function Section({ title, id, children, focus }: { title: string; id: string; children: ComponentChildren; focus?: boolean }) {
+  // A section that opens on demand takes the focus, so keyboard and screen reader users land in it.
+  useEffect(() => {
+    if (focus) document.getElementById(id)?.focus();
+  }, [focus, id]);
   return (
     <section aria-labelledby={id} class="card">
-      <h2 id={id}>{title}</h2>
+      <h2 id={id} tabIndex={focus ? -1 : undefined}>
+        {title}
+      </h2>
       {children}
     </section>
   );

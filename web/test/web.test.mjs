@@ -343,6 +343,7 @@ describe('registrar', () => {
     await row.locator('[data-status="active"]').waitFor();
     await row.getByRole('button', { name: `Manage ${okafor.address}` }).click();
     const manage = page.getByRole('region', { name: /^Manage prescriber #/ });
+    await page.waitForFunction(() => document.activeElement?.id === 'manage');
     await manage.getByLabel('Reason code').fill('7');
     await manage.getByRole('button', { name: 'Suspend' }).click();
     await manage.getByText(/confirmed in block \d+/).waitFor();

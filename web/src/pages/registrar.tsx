@@ -161,7 +161,7 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
   const who = c.account as Address;
   const act = (fn: string, args: unknown[], label: string) => send(config, 'CredentialRegistry', fn, args, setTx, label);
   return (
-    <Section title={`Manage ${c.kind} #${c.credentialId}`} id="manage">
+    <Section title={`Manage ${c.kind} #${c.credentialId}`} id="manage" focus>
       <p>
         <Addr a={c.account} />: {c.status}, expires <Time t={c.expiresAt} />, updated <Time t={c.updatedAt} />.
       </p>
