@@ -131,6 +131,7 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
         body_limit: 64 * 1024,
         max_ready_lag: None,
         threads: None,
+        web_rpc_url: Some(devnet.rpc_url()),
     }
     .server_config(&manifest)?;
     let listener = bind(api.listen).await?;
@@ -201,6 +202,7 @@ fn print_banner(
     let manifest = devnet.manifest();
     let contracts = manifest.contracts;
     println!("medledger dev");
+    println!("  web app        http://{api_addr}/  (import a demo account below into your wallet)");
     println!(
         "  GraphQL        http://{api_addr}/graphql  (GraphiQL in a browser; subscriptions on the same URL)"
     );

@@ -37,6 +37,9 @@ pub(crate) struct ApiArgs {
     /// of --db.max-connections (at most one thread per connection).
     #[arg(long = "api.threads", env = "MEDLEDGER_API_THREADS", value_parser = clap::value_parser!(u16).range(1..))]
     pub(crate) threads: Option<u16>,
+    /// JSON-RPC URL the web app offers wallets that do not know the chain yet (wallet_addEthereumChain).
+    #[arg(long = "web.rpc-url", env = "MEDLEDGER_WEB_RPC_URL")]
+    pub(crate) web_rpc_url: Option<String>,
 }
 
 impl ApiArgs {
@@ -46,6 +49,10 @@ impl ApiArgs {
         let mut config = ServerConfig::new(self.addr, chain_id);
         config.api.explorer_url = self.explorer_url.clone();
         config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
+        let mut web = medledger::web::WebConfig::from_manifest(manifest);
+        web.rpc_url = self.web_rpc_url.clone();
+        web.explorer_url = self.explorer_url.clone();
+        medledger::web::install(&mut config, &web);
         config.body_limit = self.body_limit;
         config.max_ready_lag = self.max_ready_lag;
         if let Some(threads) = self.threads {
