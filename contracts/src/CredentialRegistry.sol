@@ -147,7 +147,10 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     /// @param role The role.
     /// @param account The account.
     function grantRole(bytes32 role, address account) public override {
-        if (role == REGISTRAR_ROLE) revert CredentialRegistry__RegistrarNeedsProposal(account);
+        if (role == REGISTRAR_ROLE) {
+            _checkRole(DEFAULT_ADMIN_ROLE);
+            revert CredentialRegistry__RegistrarNeedsProposal(account);
+        }
         super.grantRole(role, account);
     }
 

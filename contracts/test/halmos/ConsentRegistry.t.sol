@@ -37,6 +37,7 @@ contract ConsentRegistrySymbolicTest is Fixture {
         address grantee;
         uint8 scopes;
         uint40 expiresAt;
+        uint40 signedAt;
         uint256 nonce;
         uint256 deadline;
     }
@@ -78,19 +79,20 @@ contract ConsentRegistrySymbolicTest is Fixture {
                     && !forOtherPatient
                     && _sameDomain(chainId, signedChainId, otherDeployment))
         );
-        assert(!ok || time <= signed.deadline);
+        assert(!ok || time < signed.deadline);
     }
 
     /// @dev Two wallets that both accept the digest of `signed` as signed by the first one, for this registry.
     function _walletsThatSigned(Signed memory signed) internal returns (address signer, address bystander) {
         SingleDigestERC1271Wallet a = new SingleDigestERC1271Wallet();
         SingleDigestERC1271Wallet b = new SingleDigestERC1271Wallet();
-        bytes32 digest = _grantDigest(
+        bytes32 digest = _grantDigestAt(
             consent,
             address(a),
             signed.grantee,
             signed.scopes,
             signed.expiresAt,
+            signed.signedAt,
             signed.nonce,
             signed.deadline
         );
@@ -107,14 +109,14 @@ contract ConsentRegistrySymbolicTest is Fixture {
             .call(
                 abi.encodeCall(
                     target.grantWithSig,
-                    (patient_, sent.grantee, sent.scopes, sent.expiresAt, sent.deadline, hex"")
+                    (patient_, sent.grantee, sent.scopes, sent.expiresAt, sent.signedAt, sent.deadline, hex"")
                 )
             );
     }
 
     function _same(Signed memory a, Signed memory b) internal pure returns (bool) {
         return a.grantee == b.grantee && a.scopes == b.scopes && a.expiresAt == b.expiresAt
-            && a.nonce == b.nonce && a.deadline == b.deadline;
+            && a.signedAt == b.signedAt && a.nonce == b.nonce && a.deadline == b.deadline;
     }
 
     function _sameDomain(uint256 chainId, uint256 signedChain, bool otherDeployment)

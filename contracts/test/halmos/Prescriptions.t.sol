@@ -16,7 +16,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         return bytes32(
             uint256(s.prescriberId) | uint256(s.pharmacyId) << 32 | uint256(s.fills) << 64
                 | uint256(s.fillsUsed) << 72 | uint256(s.schedule) << 80
-                | (s.cancelled ? uint256(1) << 88 : 0) | uint256(s.quantityPerFill) << 96
+                | uint256(s.flags) << 88 | uint256(s.quantityPerFill) << 96
                 | uint256(s.openFillDispensed) << 128 | uint256(s.nextFillAt) << 160 | uint256(s.validUntil)
                 << 192 | uint256(s.minFillInterval) << 224
         );
@@ -35,7 +35,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         (IPrescriptions.Rx memory stored,,) = rx.prescriptionOf(rxId);
         assert(stored.fills == state.fills && stored.fillsUsed == state.fillsUsed);
         assert(stored.quantityPerFill == state.quantityPerFill);
-        assert(stored.openFillDispensed == state.openFillDispensed && stored.cancelled == state.cancelled);
+        assert(stored.openFillDispensed == state.openFillDispensed && stored.flags == state.flags);
         assert(stored.nextFillAt == state.nextFillAt && stored.validUntil == state.validUntil);
     }
 
@@ -51,6 +51,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         bytes32 rxId,
         IPrescriptions.Rx memory state,
         uint32 quantity,
+        uint256 dispensedBefore,
         uint40 time
     ) public {
         state.prescriberId = credentials.idOf(prescriber);
@@ -60,7 +61,8 @@ contract PrescriptionsSymbolicTest is Fixture {
 
         vm.warp(time);
         vm.prank(pharmacy);
-        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+        (bool ok,) =
+            address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, dispensedBefore, false, bytes32(0))));
 
         (IPrescriptions.Rx memory next,,) = rx.prescriptionOf(rxId);
         assert(_consistent(next));
@@ -122,7 +124,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         vm.stopPrank();
         vm.warp(time);
         vm.prank(pharmacy);
-        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, 0, false, bytes32(0))));
         assert(!ok || (action != 1 && action != 2 && time < credentials.credentialOf(pharmacy).expiresAt));
     }
 
