@@ -32,9 +32,8 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         "uint256 deadline)"
     );
     /// @notice EIP-712 type hash of `Revoke(address patient,address grantee,uint40 signedAt,uint256 nonce,uint256 deadline)`.
-    bytes32 public constant REVOKE_TYPEHASH = keccak256(
-        "Revoke(address patient,address grantee,uint40 signedAt,uint256 nonce,uint256 deadline)"
-    );
+    bytes32 public constant REVOKE_TYPEHASH =
+        keccak256("Revoke(address patient,address grantee,uint40 signedAt,uint256 nonce,uint256 deadline)");
 
     uint8 internal constant ALL_SCOPES = READ_RECORDS | WRITE_RECORDS | PRESCRIBE;
 
@@ -87,8 +86,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         uint256 deadline,
         bytes calldata signature
     ) external {
-        bytes32 structHash =
-            keccak256(abi.encode(REVOKE_TYPEHASH, patient, grantee, signedAt, _useNonce(patient), deadline));
+        bytes32 structHash = keccak256(
+            abi.encode(REVOKE_TYPEHASH, patient, grantee, signedAt, _useNonce(patient), deadline)
+        );
         _checkSignature(patient, grantee, structHash, signedAt, deadline, signature);
         _revoke(patient, grantee, true);
     }
@@ -104,9 +104,12 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
     }
 
     /// @inheritdoc IConsentRegistry
-    function openEmergencyAccess(address patient, uint16 reasonCode, bytes32 justificationHash, uint32 duration)
-        external
-    {
+    function openEmergencyAccess(
+        address patient,
+        uint16 reasonCode,
+        bytes32 justificationHash,
+        uint32 duration
+    ) external {
         if (patient == address(0) || patient == msg.sender) {
             revert ConsentRegistry__InvalidGrantee(patient, msg.sender);
         }
@@ -152,7 +155,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
             revert ConsentRegistry__InvalidGrantee(msg.sender, grantee);
         }
         Grant memory g = _grants[msg.sender][grantee];
-        if (g.emergencyBlocked == blocked) revert ConsentRegistry__BlockUnchanged(msg.sender, grantee, blocked);
+        if (g.emergencyBlocked == blocked) {
+            revert ConsentRegistry__BlockUnchanged(msg.sender, grantee, blocked);
+        }
         g.emergencyBlocked = blocked;
         bool wasOpen = blocked && block.timestamp < g.emergencyUntil;
         if (wasOpen) g.emergencyUntil = uint40(block.timestamp);
@@ -241,7 +246,9 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         uint256 deadline,
         bytes calldata signature
     ) internal view {
-        if (block.timestamp >= deadline) revert ConsentRegistry__SignatureExpired(deadline, block.timestamp);
+        if (block.timestamp >= deadline) {
+            revert ConsentRegistry__SignatureExpired(deadline, block.timestamp);
+        }
         if (signedAt > block.timestamp) revert ConsentRegistry__SignedInFuture(signedAt, block.timestamp);
         uint40 directChangeAt = _grants[patient][grantee].directChangeAt;
         if (signedAt <= directChangeAt) {

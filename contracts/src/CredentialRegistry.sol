@@ -182,7 +182,9 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
         )
     {
         Credential storage p = _credentials[pharmacy];
-        if (!isActive(pharmacy, Kind.Pharmacy)) revert CredentialRegistry__NotActive(pharmacy, Kind.Pharmacy);
+        if (!isActive(pharmacy, Kind.Pharmacy)) {
+            revert CredentialRegistry__NotActive(pharmacy, Kind.Pharmacy);
+        }
         prescriber = _accounts[prescriberId];
         Credential storage d = _credentials[prescriber];
         return (p.id, p.schedules, prescriber, isActive(prescriber, Kind.Prescriber), d.schedules);
@@ -244,6 +246,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     }
 
     function _checkSchedules(address account, Kind kind, uint8 schedules) internal pure {
-        if (schedules & ~SCHEDULES_MASK != 0) revert CredentialRegistry__InvalidSchedules(account, kind, schedules);
+        if (schedules & ~SCHEDULES_MASK != 0) {
+            revert CredentialRegistry__InvalidSchedules(account, kind, schedules);
+        }
     }
 }

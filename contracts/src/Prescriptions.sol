@@ -85,7 +85,9 @@ contract Prescriptions is IPrescriptions, EIP712 {
     function issueWithSig(RxTerms calldata terms, bytes calldata signature) external returns (bytes32 rxId) {
         rxId = _rxId(terms);
         uint256 floor = _nonceFloors[terms.prescriber];
-        if (terms.nonce < floor) revert Prescriptions__NonceInvalidated(terms.prescriber, terms.nonce, floor);
+        if (terms.nonce < floor) {
+            revert Prescriptions__NonceInvalidated(terms.prescriber, terms.nonce, floor);
+        }
         if (!SignatureChecker.isValidSignatureNowCalldata(terms.prescriber, rxId, signature)) {
             revert Prescriptions__InvalidSignature(rxId, terms.prescriber);
         }
@@ -133,7 +135,9 @@ contract Prescriptions is IPrescriptions, EIP712 {
             // 21 CFR 1306.08(e) (electronic prescriptions, initial fill) and 1306.25(a) (refills): once.
             if (newId == 0) revert Prescriptions__PharmacyRequired(rx.schedule);
             if (rx.flags & FLAG_TRANSFERRED != 0) revert Prescriptions__AlreadyTransferred(rxId);
-            if (rx.schedule == 2 && rx.fillsUsed != 0) revert Prescriptions__TransferAfterFill(rxId, rx.fillsUsed);
+            if (rx.schedule == 2 && rx.fillsUsed != 0) {
+                revert Prescriptions__TransferAfterFill(rxId, rx.fillsUsed);
+            }
             rx.flags |= FLAG_TRANSFERRED;
         }
         rx.pharmacyId = newId;
@@ -286,7 +290,9 @@ contract Prescriptions is IPrescriptions, EIP712 {
     function _checkTerms(RxTerms calldata t) internal view {
         if (t.patient == address(0)) revert Prescriptions__ZeroPatient();
         if (block.timestamp >= t.deadline) revert Prescriptions__DeadlinePassed(t.deadline, block.timestamp);
-        if (t.dateWritten > block.timestamp) revert Prescriptions__WrittenInFuture(t.dateWritten, block.timestamp);
+        if (t.dateWritten > block.timestamp) {
+            revert Prescriptions__WrittenInFuture(t.dateWritten, block.timestamp);
+        }
         uint8 schedule = t.schedule;
         if (schedule == 1 || schedule > 5) revert Prescriptions__InvalidSchedule(schedule);
         bool limited = schedule == 3 || schedule == 4;
@@ -317,7 +323,8 @@ contract Prescriptions is IPrescriptions, EIP712 {
             // 1306.13(b): partial fills within 30 days (60 for long-term care / terminal illness), counted from
             // the date written or, for a later prescription of a series, from its earliest fill date.
             uint256 start = t.earliestFillAt > t.dateWritten ? t.earliestFillAt : t.dateWritten;
-            maxValidUntil = start + (t.longTermCare ? SCHEDULE_II_LTCF_MAX_VALIDITY : SCHEDULE_II_MAX_VALIDITY);
+            maxValidUntil =
+                start + (t.longTermCare ? SCHEDULE_II_LTCF_MAX_VALIDITY : SCHEDULE_II_MAX_VALIDITY);
         } else {
             // 1306.22(a) (III/IV refills) and 1306.23 (III–V partial fills): nothing after six months.
             maxValidUntil = uint256(t.dateWritten) + SCHEDULE_III_V_MAX_VALIDITY;

@@ -169,7 +169,9 @@ contract ConsentRegistryTest is Fixture {
         vm.revertToState(snapshot);
         vm.warp(deadline);
         vm.expectRevert(
-            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline)
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline
+            )
         );
         consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, signedAt, deadline, sig);
     }
@@ -225,20 +227,28 @@ contract ConsentRegistryTest is Fixture {
         if (key == patientKey) key++;
         bytes memory sig = _signedGrant(key, patient, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigReplayed() public {
         bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigTermsAltered() public {
         bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, ALL_SCOPES, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, ALL_SCOPES, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function testFuzz_RevertWhen_GrantWithSigExpired(uint256 deadline, uint256 elapsed) public {
@@ -261,25 +271,35 @@ contract ConsentRegistryTest is Fixture {
         bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
         vm.chainId(chainId);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigForAnotherDeployment() public {
         ConsentRegistry other = new ConsentRegistry(credentials);
-        bytes32 digest = _grantDigest(other, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
+        bytes32 digest =
+            _grantDigest(other, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
         bytes memory sig = signDigest(patientKey, digest);
-        other.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig); // valid there
+        other.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        ); // valid there
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigMalleableHighS() public {
-        bytes32 digest = _grantDigest(consent, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
+        bytes32 digest =
+            _grantDigest(consent, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(patientKey, digest);
         bytes memory flipped =
             abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, flipped);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, flipped
+        );
     }
 
     function test_GrantWithSig_ERC1271WalletPatient() public {
@@ -287,29 +307,50 @@ contract ConsentRegistryTest is Fixture {
         bytes memory sig = _signedGrant(patientKey, address(wallet), nurse, _inDays(30), block.timestamp + 1);
         vm.expectEmit(address(consent));
         emit IConsentRegistry.ConsentGranted(address(wallet), nurse, READ | WRITE, _inDays(30), true);
-        consent.grantWithSig(address(wallet), nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            address(wallet),
+            nurse,
+            READ | WRITE,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            sig
+        );
         vm.assertTrue(consent.hasScope(address(wallet), nurse, WRITE));
     }
 
     function test_RevertWhen_GrantWithSigERC1271WrongOwner() public {
         MockERC1271Wallet wallet = new MockERC1271Wallet(patient);
-        bytes memory sig = _signedGrant(prescriberKey, address(wallet), nurse, _inDays(30), block.timestamp + 1);
+        bytes memory sig =
+            _signedGrant(prescriberKey, address(wallet), nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(address(wallet));
-        consent.grantWithSig(address(wallet), nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            address(wallet),
+            nurse,
+            READ | WRITE,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigERC1271BadMagic() public {
         address wallet = address(new BadMagicERC1271Wallet());
         bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(wallet);
-        consent.grantWithSig(wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigERC1271Reverts() public {
         address wallet = address(new RevertingERC1271Wallet());
         bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(wallet);
-        consent.grantWithSig(wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevokeWithSig_RelayedByAnyone() public {
@@ -345,13 +386,16 @@ contract ConsentRegistryTest is Fixture {
         bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, deadline));
         vm.warp(deadline);
         vm.expectRevert(
-            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline)
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline
+            )
         );
         consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), deadline, sig);
     }
 
     function test_RevertWhen_RevokeWithSigWrongSigner() public {
-        bytes memory sig = signDigest(prescriberKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
+        bytes memory sig =
+            signDigest(prescriberKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
         _expectInvalidSignature(patient);
         consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
     }
@@ -381,14 +425,20 @@ contract ConsentRegistryTest is Fixture {
         vm.assertEq(consent.nonces(patient), 2);
 
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig0);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig0
+        );
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig1);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig1
+        );
         vm.assertFalse(consent.hasScope(patient, nurse, READ));
 
         // A signature over the new nonce works.
         bytes memory sig2 = _signedGrant(patientKey, patient, nurse, _inDays(30), deadline);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig2);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig2
+        );
         vm.assertTrue(consent.hasScope(patient, nurse, READ | WRITE));
         vm.assertEq(consent.nonces(patient), 3);
     }
@@ -399,7 +449,9 @@ contract ConsentRegistryTest is Fixture {
         vm.assertEq(consent.nonces(stranger), 5);
         vm.assertEq(consent.nonces(patient), 0);
         bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_InvalidateNoncesNotForward() public {

@@ -99,7 +99,10 @@ contract CredentialRegistryTest is Fixture {
     function test_RevertWhen_AppointRegistrarNotProposed() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector, stranger, 0, block.timestamp
+                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector,
+                stranger,
+                0,
+                block.timestamp
             )
         );
         vm.prank(admin);
@@ -115,7 +118,10 @@ contract CredentialRegistryTest is Fixture {
         vm.warp(block.timestamp + ADMIN_DELAY);
         vm.expectRevert(
             abi.encodeWithSelector(
-                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector, stranger, 0, block.timestamp
+                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector,
+                stranger,
+                0,
+                block.timestamp
             )
         );
         credentials.appointRegistrar(stranger);
@@ -142,7 +148,9 @@ contract CredentialRegistryTest is Fixture {
 
     function test_RevertWhen_ProposeRegistrarByNonAdmin() public {
         bytes32 adminRole = credentials.DEFAULT_ADMIN_ROLE();
-        vm.expectRevert(abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", registrar, adminRole));
+        vm.expectRevert(
+            abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", registrar, adminRole)
+        );
         vm.prank(registrar);
         credentials.proposeRegistrar(stranger);
     }
@@ -419,7 +427,9 @@ contract CredentialRegistryTest is Fixture {
 
     function test_RevertWhen_DispenseAuthorityForNonPharmacy() public {
         vm.expectRevert(
-            abi.encodeWithSelector(ICredentialRegistry.CredentialRegistry__NotActive.selector, prescriber, PHARMACY)
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__NotActive.selector, prescriber, PHARMACY
+            )
         );
         credentials.dispenseAuthority(prescriber, 1);
     }

@@ -96,7 +96,9 @@ interface IConsentRegistry {
     /// @notice Emergency access needs a non-zero reason code and a non-zero justification hash.
     error ConsentRegistry__JustificationMissing(uint16 reasonCode, bytes32 justificationHash);
     /// @notice Emergency access for this pair is still open: it cannot be extended by opening it again.
-    error ConsentRegistry__EmergencyAccessAlreadyOpen(address patient, address grantee, uint40 emergencyUntil);
+    error ConsentRegistry__EmergencyAccessAlreadyOpen(
+        address patient, address grantee, uint40 emergencyUntil
+    );
     /// @notice The pair's previous emergency access ended less than EMERGENCY_COOLDOWN ago.
     error ConsentRegistry__EmergencyAccessCooldown(address patient, address grantee, uint256 availableAt);
     /// @notice The patient blocked this grantee from emergency access.
@@ -169,8 +171,12 @@ interface IConsentRegistry {
     /// @param reasonCode Non-zero off-chain reason code.
     /// @param justificationHash Salted hash of the written justification; non-zero.
     /// @param duration Seconds, 1..MAX_EMERGENCY_DURATION (24 h).
-    function openEmergencyAccess(address patient, uint16 reasonCode, bytes32 justificationHash, uint32 duration)
-        external;
+    function openEmergencyAccess(
+        address patient,
+        uint16 reasonCode,
+        bytes32 justificationHash,
+        uint32 duration
+    ) external;
 
     /// @notice Ends open emergency access early. Callable by the patient or by the grantee. The cooldown counts
     ///         from this moment.

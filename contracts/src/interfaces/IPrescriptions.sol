@@ -103,7 +103,11 @@ interface IPrescriptions {
     /// @param terms The terms, exactly as hashed into rxId.
     /// @param relayer The transaction sender (the prescriber itself unless relayed with a signature).
     event PrescriptionIssued(
-        bytes32 indexed rxId, address indexed patient, address indexed prescriber, RxTerms terms, address relayer
+        bytes32 indexed rxId,
+        address indexed patient,
+        address indexed prescriber,
+        RxTerms terms,
+        address relayer
     );
     /// @notice A prescription was cancelled by its prescriber, its patient or a registrar (`by`, in role `role`).
     event PrescriptionCancelled(bytes32 indexed rxId, address indexed by, Canceller role, uint16 reasonCode);
@@ -162,9 +166,13 @@ interface IPrescriptions {
     /// @notice A controlled substance needs a non-zero `daysSupply`.
     error Prescriptions__InvalidDaysSupply(uint8 schedule, uint16 daysSupply);
     /// @notice Schedule II: the supply ends later than 90 days after the date written (21 CFR 1306.12(b)).
-    error Prescriptions__SupplyBeyondNinetyDays(uint32 earliestFillAt, uint16 daysSupply, uint256 maxSupplyEnd);
+    error Prescriptions__SupplyBeyondNinetyDays(
+        uint32 earliestFillAt, uint16 daysSupply, uint256 maxSupplyEnd
+    );
     /// @notice Schedules III/IV: refills closer than 3/4 of the days' supply.
-    error Prescriptions__FillIntervalTooShort(uint8 schedule, uint32 minFillInterval, uint256 requiredInterval);
+    error Prescriptions__FillIntervalTooShort(
+        uint8 schedule, uint32 minFillInterval, uint256 requiredInterval
+    );
     /// @notice `longTermCare` is set on a prescription that is not schedule II.
     error Prescriptions__LongTermCareNotApplicable(uint8 schedule);
     /// @notice A controlled substance must name its pharmacy (address(0), "any pharmacy", is schedule 0 only).
@@ -197,9 +205,13 @@ interface IPrescriptions {
     /// @notice The issuing prescriber's credential is no longer active (revoked, suspended or expired).
     error Prescriptions__PrescriberInactive(bytes32 rxId, address prescriber);
     /// @notice The issuing prescriber no longer holds the prescription's schedule.
-    error Prescriptions__PrescriberLacksSchedule(bytes32 rxId, address prescriber, uint8 schedule, uint8 schedules);
+    error Prescriptions__PrescriberLacksSchedule(
+        bytes32 rxId, address prescriber, uint8 schedule, uint8 schedules
+    );
     /// @notice The pharmacy's registration does not cover the prescription's schedule.
-    error Prescriptions__PharmacyLacksSchedule(bytes32 rxId, address pharmacy, uint8 schedule, uint8 schedules);
+    error Prescriptions__PharmacyLacksSchedule(
+        bytes32 rxId, address pharmacy, uint8 schedule, uint8 schedules
+    );
     /// @notice `dispensedBefore` is not the prescription's current total: a retried or raced dispense.
     error Prescriptions__StaleDispense(bytes32 rxId, uint256 dispensedBefore, uint256 totalDispensed);
     /// @notice A short-supply partial fill is a schedule II fill opened with less than its quantity.

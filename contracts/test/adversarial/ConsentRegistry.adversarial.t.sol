@@ -39,7 +39,9 @@ contract ConsentRegistryAdversarialTest is Fixture {
     }
 
     function _relayGrant(address patient_, bytes memory sig) internal {
-        consent.grantWithSig(patient_, nurse, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1 days, sig);
+        consent.grantWithSig(
+            patient_, nurse, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1 days, sig
+        );
     }
 
     // ---------------------------------------------------------------- malleability
@@ -74,7 +76,15 @@ contract ConsentRegistryAdversarialTest is Fixture {
     /// @dev ecrecover returns address(0) for garbage: a relayer must not be able to grant "as" address(0).
     function testFuzz_RevertWhen_GrantWithSigForZeroAddress(bytes32 r, bytes32 s, uint8 v) public {
         _expectInvalidSignature(address(0));
-        consent.grantWithSig(address(0), nurse, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1, abi.encodePacked(r, s, v));
+        consent.grantWithSig(
+            address(0),
+            nurse,
+            READ,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            abi.encodePacked(r, s, v)
+        );
         vm.assertFalse(consent.hasScope(address(0), nurse, READ));
     }
 
@@ -179,7 +189,15 @@ contract ConsentRegistryAdversarialTest is Fixture {
             address(consent),
             abi.encodeCall(
                 consent.grantWithSig,
-                (address(wallet), attacker, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1, hex"")
+                (
+                    address(wallet),
+                    attacker,
+                    READ,
+                    _inDays(30),
+                    uint40(block.timestamp),
+                    block.timestamp + 1,
+                    hex""
+                )
             )
         );
         _relayGrant(address(wallet), hex"00");

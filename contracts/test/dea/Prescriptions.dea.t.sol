@@ -30,9 +30,13 @@ contract PrescriptionsDeaTest is Fixture {
         rx.issue(t);
     }
 
-    function _expectDispenseRevert(address by, bytes32 rxId, uint32 quantity, bool shortSupply, bytes memory err)
-        internal
-    {
+    function _expectDispenseRevert(
+        address by,
+        bytes32 rxId,
+        uint32 quantity,
+        bool shortSupply,
+        bytes memory err
+    ) internal {
         uint256 before = _dispensedOf(rxId);
         vm.expectRevert(err);
         vm.prank(by);
@@ -61,7 +65,10 @@ contract PrescriptionsDeaTest is Fixture {
         _expectIssueRevert(
             t,
             abi.encodeWithSelector(
-                IPrescriptions.Prescriptions__ValidityTooLong.selector, 5, t.validUntil, block.timestamp + 180 days
+                IPrescriptions.Prescriptions__ValidityTooLong.selector,
+                5,
+                t.validUntil,
+                block.timestamp + 180 days
             )
         );
     }
@@ -138,7 +145,10 @@ contract PrescriptionsDeaTest is Fixture {
         _expectIssueRevert(
             t,
             abi.encodeWithSelector(
-                IPrescriptions.Prescriptions__ValidityTooLong.selector, 2, t.validUntil, block.timestamp + 30 days
+                IPrescriptions.Prescriptions__ValidityTooLong.selector,
+                2,
+                t.validUntil,
+                block.timestamp + 30 days
             )
         );
     }
@@ -150,7 +160,10 @@ contract PrescriptionsDeaTest is Fixture {
         _expectIssueRevert(
             t,
             abi.encodeWithSelector(
-                IPrescriptions.Prescriptions__ValidityTooLong.selector, 2, t.validUntil, block.timestamp + 60 days
+                IPrescriptions.Prescriptions__ValidityTooLong.selector,
+                2,
+                t.validUntil,
+                block.timestamp + 60 days
             )
         );
     }
@@ -256,7 +269,9 @@ contract PrescriptionsDeaTest is Fixture {
         vm.prank(patient);
         rx.changePharmacy(t, pharmacy2);
         _dispenseBy(pharmacy2, rxId, 20);
-        vm.expectRevert(abi.encodeWithSelector(IPrescriptions.Prescriptions__AlreadyTransferred.selector, rxId));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__AlreadyTransferred.selector, rxId)
+        );
         vm.prank(patient);
         rx.changePharmacy(t, pharmacy);
     }
@@ -265,7 +280,9 @@ contract PrescriptionsDeaTest is Fixture {
         IPrescriptions.RxTerms memory t = _schedule2();
         bytes32 rxId = _issue(t);
         _dispense(rxId, 20);
-        vm.expectRevert(abi.encodeWithSelector(IPrescriptions.Prescriptions__TransferAfterFill.selector, rxId, 1));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__TransferAfterFill.selector, rxId, 1)
+        );
         vm.prank(patient);
         rx.changePharmacy(t, pharmacy2);
     }
@@ -291,7 +308,9 @@ contract PrescriptionsDeaTest is Fixture {
     function test_RevertWhen_ControlledIssuedForAnyPharmacy_1306_08() public {
         IPrescriptions.RxTerms memory t = _controlled(4);
         t.pharmacy = address(0);
-        _expectIssueRevert(t, abi.encodeWithSelector(IPrescriptions.Prescriptions__PharmacyRequired.selector, 4));
+        _expectIssueRevert(
+            t, abi.encodeWithSelector(IPrescriptions.Prescriptions__PharmacyRequired.selector, 4)
+        );
     }
 
     // ---------------------------------------------------------------- pharmacy registration (21 CFR 1301.13)
@@ -344,7 +363,10 @@ contract PrescriptionsDeaTest is Fixture {
             30,
             false,
             abi.encodeWithSelector(
-                IPrescriptions.Prescriptions__TooEarly.selector, rxId, START + t.minFillInterval, block.timestamp
+                IPrescriptions.Prescriptions__TooEarly.selector,
+                rxId,
+                START + t.minFillInterval,
+                block.timestamp
             )
         );
         vm.warp(START + t.minFillInterval);

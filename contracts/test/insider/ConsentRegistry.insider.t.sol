@@ -48,7 +48,9 @@ contract ConsentRegistryInsiderTest is Fixture {
 
     function test_RevertWhen_EmergencyAccessWithoutJustificationHash() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__JustificationMissing.selector, 7, bytes32(0))
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__JustificationMissing.selector, 7, bytes32(0)
+            )
         );
         vm.prank(prescriber2);
         consent.openEmergencyAccess(patient, 7, bytes32(0), 1 hours);
@@ -162,7 +164,9 @@ contract ConsentRegistryInsiderTest is Fixture {
 
     function test_RevertWhen_SetEmergencyBlockOnSelf() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__InvalidGrantee.selector, patient, patient)
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__InvalidGrantee.selector, patient, patient
+            )
         );
         vm.prank(patient);
         consent.setEmergencyBlock(patient, true);
@@ -230,7 +234,8 @@ contract ConsentRegistryInsiderTest is Fixture {
         returns (bytes memory)
     {
         return signDigest(
-            patientKey, _grantDigestAt(consent, patient, grantee, PRESCRIBE, _inDays(60), signedAt, nonce, deadline)
+            patientKey,
+            _grantDigestAt(consent, patient, grantee, PRESCRIBE, _inDays(60), signedAt, nonce, deadline)
         );
     }
 
@@ -250,7 +255,11 @@ contract ConsentRegistryInsiderTest is Fixture {
         vm.warp(block.timestamp + 10 days);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IConsentRegistry.ConsentRegistry__SignatureSuperseded.selector, patient, nurse, signedAt, revokedAt
+                IConsentRegistry.ConsentRegistry__SignatureSuperseded.selector,
+                patient,
+                nurse,
+                signedAt,
+                revokedAt
             )
         );
         vm.prank(nurse);
@@ -286,7 +295,9 @@ contract ConsentRegistryInsiderTest is Fixture {
         vm.warp(block.timestamp + 1);
         uint40 signedAt = uint40(block.timestamp);
         bytes memory sig = _grantSig(prescriber, signedAt, 0, block.timestamp + 1 days);
-        consent.grantWithSig(patient, prescriber, PRESCRIBE, _inDays(60), signedAt, block.timestamp + 1 days, sig);
+        consent.grantWithSig(
+            patient, prescriber, PRESCRIBE, _inDays(60), signedAt, block.timestamp + 1 days, sig
+        );
         vm.assertTrue(consent.hasScope(patient, prescriber, PRESCRIBE));
         vm.assertEq(consent.grantOf(patient, prescriber).directChangeAt, block.timestamp - 1); // relays don't move it
     }

@@ -34,7 +34,9 @@ contract PrescriptionsInsiderTest is Fixture {
         _expectDispenseRevert(
             rxId,
             60,
-            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber)
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber
+            )
         );
     }
 
@@ -45,7 +47,9 @@ contract PrescriptionsInsiderTest is Fixture {
         _expectDispenseRevert(
             rxId,
             30,
-            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber)
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber
+            )
         );
         vm.prank(registrar);
         credentials.reinstate(prescriber);
@@ -63,7 +67,9 @@ contract PrescriptionsInsiderTest is Fixture {
         _expectDispenseRevert(
             rxId,
             30,
-            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber)
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__PrescriberInactive.selector, rxId, prescriber
+            )
         );
     }
 
@@ -88,7 +94,9 @@ contract PrescriptionsInsiderTest is Fixture {
         vm.prank(registrar);
         rx.voidPrescription(rxId, 77);
         _expectDispenseRevert(
-            rxId, 60, abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId)
+            rxId,
+            60,
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId)
         );
     }
 
@@ -109,7 +117,9 @@ contract PrescriptionsInsiderTest is Fixture {
         vm.prank(patient);
         rx.cancelAsPatient(t, 3);
         _expectDispenseRevert(
-            rxId, 30, abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId)
+            rxId,
+            30,
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId)
         );
     }
 
@@ -128,7 +138,9 @@ contract PrescriptionsInsiderTest is Fixture {
         bytes32 rxId = _issue(t);
         vm.startPrank(patient);
         rx.cancelAsPatient(t, 3);
-        vm.expectRevert(abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__PrescriptionCancelled.selector, rxId)
+        );
         rx.cancelAsPatient(t, 3);
         vm.stopPrank();
     }
@@ -141,7 +153,9 @@ contract PrescriptionsInsiderTest is Fixture {
         bytes memory sig = signDigest(prescriberKey, rx.hashPrescription(t));
         vm.warp(t.deadline);
         vm.expectRevert(
-            abi.encodeWithSelector(IPrescriptions.Prescriptions__DeadlinePassed.selector, t.deadline, t.deadline)
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__DeadlinePassed.selector, t.deadline, t.deadline
+            )
         );
         rx.issueWithSig(t, sig);
     }
@@ -179,7 +193,9 @@ contract PrescriptionsInsiderTest is Fixture {
         rx.invalidateNonces(5);
         uint256 tooFar = 5 + rx.MAX_NONCE_JUMP() + 1;
         vm.expectRevert(
-            abi.encodeWithSelector(IPrescriptions.Prescriptions__InvalidNonceFloor.selector, prescriber, 5, tooFar)
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__InvalidNonceFloor.selector, prescriber, 5, tooFar
+            )
         );
         rx.invalidateNonces(tooFar);
         vm.stopPrank();
@@ -230,7 +246,9 @@ contract PrescriptionsInsiderTest is Fixture {
         bytes32 record = keccak256("dispensing record, salted");
         vm.prank(pharmacy);
         rx.dispense(rxId, 10, 0, false, record);
-        vm.expectRevert(abi.encodeWithSelector(IPrescriptions.Prescriptions__StaleDispense.selector, rxId, 0, 10));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__StaleDispense.selector, rxId, 0, 10)
+        );
         vm.prank(pharmacy);
         rx.dispense(rxId, 10, 0, false, record);
         vm.assertEq(_dispensedOf(rxId), 10);
@@ -241,7 +259,9 @@ contract PrescriptionsInsiderTest is Fixture {
         bytes32 rxId = _issue(_terms());
         vm.prank(pharmacy2);
         rx.dispense(rxId, 30, 0, false, keccak256("pharmacy 2 record"));
-        vm.expectRevert(abi.encodeWithSelector(IPrescriptions.Prescriptions__StaleDispense.selector, rxId, 0, 30));
+        vm.expectRevert(
+            abi.encodeWithSelector(IPrescriptions.Prescriptions__StaleDispense.selector, rxId, 0, 30)
+        );
         vm.prank(pharmacy);
         rx.dispense(rxId, 30, 0, false, keccak256("pharmacy 1 record"));
     }

@@ -57,7 +57,8 @@ contract ConsentRegistryInvariantTest is Fixture {
                 vm.assertTrue(block.timestamp < openedAt + maxDuration, "held past 24 hours");
                 vm.assertFalse(handler.ghostBlocked(patient_, grantee), "held while blocked");
                 vm.assertTrue(
-                    credentials.isActive(grantee, ICredentialRegistry.Kind.Prescriber), "held by an inactive grantee"
+                    credentials.isActive(grantee, ICredentialRegistry.Kind.Prescriber),
+                    "held by an inactive grantee"
                 );
             }
         }

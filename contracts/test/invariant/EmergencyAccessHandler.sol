@@ -49,10 +49,13 @@ contract EmergencyAccessHandler is Test {
         address grantee = prescribers[prescriberSeed % prescribers.length];
         address patient = patients[patientSeed % patients.length];
         uint256 opened = ghostOpenedAt[patient][grantee];
-        bool coolingDown = opened != 0 && block.timestamp < ghostEnd[patient][grantee] + consent.EMERGENCY_COOLDOWN();
+        bool coolingDown =
+            opened != 0 && block.timestamp < ghostEnd[patient][grantee] + consent.EMERGENCY_COOLDOWN();
         uint32 d = uint32(bound(duration, 1, 24 hours));
         vm.prank(grantee);
-        try consent.openEmergencyAccess(patient, uint16(1 + duration % 100), keccak256(abi.encode(duration)), d) {
+        try consent.openEmergencyAccess(
+            patient, uint16(1 + duration % 100), keccak256(abi.encode(duration)), d
+        ) {
             if (coolingDown) openedWhileOpenOrCoolingDown++;
             if (ghostBlocked[patient][grantee]) openedWhileBlocked++;
             ghostOpenedAt[patient][grantee] = block.timestamp;
@@ -76,7 +79,9 @@ contract EmergencyAccessHandler is Test {
         vm.prank(patient);
         try consent.setEmergencyBlock(grantee, blocked) {
             ghostBlocked[patient][grantee] = blocked;
-            if (blocked && block.timestamp < ghostEnd[patient][grantee]) ghostEnd[patient][grantee] = block.timestamp;
+            if (blocked && block.timestamp < ghostEnd[patient][grantee]) {
+                ghostEnd[patient][grantee] = block.timestamp;
+            }
         } catch {}
     }
 

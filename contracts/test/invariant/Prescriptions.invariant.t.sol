@@ -80,7 +80,9 @@ contract PrescriptionsInvariantTest is Fixture {
     ///      expiry, or after the registrar removed the schedule from the prescriber or the pharmacy.
     function invariant_NoDispenseAfterPrescriberRevocation() public view {
         vm.assertEq(
-            handler.dispensedWithoutPrescriberStanding(), 0, "dispensed after the prescriber lost its standing"
+            handler.dispensedWithoutPrescriberStanding(),
+            0,
+            "dispensed after the prescriber lost its standing"
         );
     }
 

@@ -75,10 +75,20 @@ abstract contract Fixture is Test {
             prescriber2, ICredentialRegistry.Kind.Prescriber, keccak256("license-2"), US_CA, _inDays(365), 0
         );
         credentials.register(
-            pharmacy, ICredentialRegistry.Kind.Pharmacy, keccak256("license-3"), US_CA, _inDays(365), ALL_SCHEDULES
+            pharmacy,
+            ICredentialRegistry.Kind.Pharmacy,
+            keccak256("license-3"),
+            US_CA,
+            _inDays(365),
+            ALL_SCHEDULES
         );
         credentials.register(
-            pharmacy2, ICredentialRegistry.Kind.Pharmacy, keccak256("license-4"), US_CA, _inDays(365), ALL_SCHEDULES
+            pharmacy2,
+            ICredentialRegistry.Kind.Pharmacy,
+            keccak256("license-4"),
+            US_CA,
+            _inDays(365),
+            ALL_SCHEDULES
         );
         vm.stopPrank();
 
@@ -88,7 +98,15 @@ abstract contract Fixture is Test {
     }
 
     /// @dev EIP-712 digest of a consent `Grant` for `registry` (its chain id and address), signed now.
-    function _grantDigest(ConsentRegistry registry, address patient_, address grantee, uint8 scopes, uint40 expiresAt, uint256 nonce, uint256 deadline) internal view returns (bytes32) {
+    function _grantDigest(
+        ConsentRegistry registry,
+        address patient_,
+        address grantee,
+        uint8 scopes,
+        uint40 expiresAt,
+        uint256 nonce,
+        uint256 deadline
+    ) internal view returns (bytes32) {
         return _grantDigestAt(
             registry, patient_, grantee, scopes, expiresAt, uint40(block.timestamp), nonce, deadline
         );
@@ -106,7 +124,9 @@ abstract contract Fixture is Test {
         uint256 deadline
     ) internal view returns (bytes32) {
         bytes32 structHash = keccak256(
-            abi.encode(registry.GRANT_TYPEHASH(), patient_, grantee, scopes, expiresAt, signedAt, nonce, deadline)
+            abi.encode(
+                registry.GRANT_TYPEHASH(), patient_, grantee, scopes, expiresAt, signedAt, nonce, deadline
+            )
         );
         return keccak256(abi.encodePacked("\x19\x01", registry.DOMAIN_SEPARATOR(), structHash));
     }
