@@ -155,6 +155,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
             revert ConsentRegistry__InvalidGrantee(msg.sender, grantee);
         }
         Grant memory g = _grants[msg.sender][grantee];
+        // slither-disable-next-line incorrect-equality -- not field-sensitive: a flag, not a time.
         if (g.emergencyBlocked == blocked) {
             revert ConsentRegistry__BlockUnchanged(msg.sender, grantee, blocked);
         }
@@ -171,6 +172,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
         if (!CREDENTIALS.isReviewer(msg.sender)) revert ConsentRegistry__NotReviewer(msg.sender);
         if (findingCode == 0) revert ConsentRegistry__ZeroFindingCode();
         uint40 openedAt = _grants[patient][grantee].emergencyOpenedAt;
+        // slither-disable-next-line incorrect-equality -- 0 is the never-opened sentinel, no block has time 0.
         if (openedAt == 0) revert ConsentRegistry__NoEmergencyUse(patient, grantee);
         emit EmergencyAccessFlagged(patient, grantee, msg.sender, openedAt, findingCode);
     }
@@ -218,6 +220,7 @@ contract ConsentRegistry is IConsentRegistry, EIP712 {
 
     function _revoke(address patient, address grantee, bool relayed) internal {
         Grant memory g = _grants[patient][grantee];
+        // slither-disable-next-line incorrect-equality -- not field-sensitive: scopes is a bitmask, not a time.
         if (g.scopes == 0) revert ConsentRegistry__NoConsent(patient, grantee);
         g.scopes = 0;
         g.expiresAt = 0;

@@ -161,6 +161,7 @@ contract Prescriptions is IPrescriptions, EIP712 {
         uint256 total = _totalDispensed(rx);
         if (dispensedBefore != total) revert Prescriptions__StaleDispense(rxId, dispensedBefore, total);
 
+        // slither-disable-next-line incorrect-equality -- not field-sensitive: fillsUsed is a counter, not a time.
         bool opening = rx.fillsUsed == 0 || rx.openFillDispensed >= rx.quantityPerFill;
         if (!opening) {
             // Complete part of the open fill: no interval check.
@@ -348,6 +349,7 @@ contract Prescriptions is IPrescriptions, EIP712 {
     /// @dev Everything but the quantities: the prescription exists, is live and within its window, the caller is
     ///      an active pharmacy (the designated one if set) registered for the schedule, and — the kill switch —
     ///      the prescriber is still active and still holds the schedule. One registry call answers both parties.
+    // slither-disable-start incorrect-equality -- not field-sensitive: compares the fills count and schedule bits.
     function _checkDispensable(bytes32 rxId, Rx memory rx) internal view {
         (
             uint32 pharmacyId,
@@ -374,6 +376,7 @@ contract Prescriptions is IPrescriptions, EIP712 {
             revert Prescriptions__PharmacyLacksSchedule(rxId, msg.sender, schedule, pharmacySchedules);
         }
     }
+    // slither-disable-end incorrect-equality
 
     function _existing(bytes32 rxId) internal view returns (Rx storage rx) {
         rx = _rxs[rxId];
@@ -391,6 +394,7 @@ contract Prescriptions is IPrescriptions, EIP712 {
     }
 
     function _totalDispensed(Rx memory rx) internal pure returns (uint256) {
+        // slither-disable-next-line incorrect-equality -- not field-sensitive: fillsUsed is a counter, not a time.
         if (rx.fillsUsed == 0) return 0;
         return uint256(rx.fillsUsed - 1) * rx.quantityPerFill + rx.openFillDispensed;
     }
