@@ -10,7 +10,7 @@ use alloy::{
     signers::local::PrivateKeySigner,
 };
 use anyhow::{bail, Context, Result};
-use medledger_indexer::Manifest;
+use medledger_core::Manifest;
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},

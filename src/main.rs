@@ -7,7 +7,8 @@ use medledger::{
     devnet::{repo_root, Devnet},
     server::{self, ServerConfig},
 };
-use medledger_indexer::{Config as IndexerConfig, Indexer, Manifest, TempPostgres};
+use medledger_core::Manifest;
+use medledger_indexer::{Config as IndexerConfig, Indexer, TempPostgres};
 use std::{future::Future, net::SocketAddr, process::ExitCode, time::Duration};
 use tracing::{info, warn};
 

@@ -18,7 +18,7 @@ mod graphql_common;
 mod server;
 
 use graphql_common::*;
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id},
 };

@@ -32,7 +32,7 @@ use alloy::{
 };
 use futures::StreamExt;
 use medledger::devnet::{repo_root, Devnet};
-use medledger_indexer::bindings::CredentialRegistry;
+use medledger_core::bindings::CredentialRegistry;
 use serde_json::json;
 use std::{
     collections::BTreeMap,

@@ -38,7 +38,7 @@ async fn events_projections_faults_live_and_standby() {
     // ---- A clean index of the whole chain.
     let (_, pool) = fresh_db("events").await;
     let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await.unwrap();
-    listener.listen(medledger_indexer::NOTIFY_CHANNEL).await.unwrap();
+    listener.listen(medledger_core::NOTIFY_CHANNEL).await.unwrap();
     index_to_head(config(&devnet.rpc_url(), &devnet), &pool, &p).await;
 
     // Every committed batch notified subscribers with `<chain id>:<checkpoint block>`; the last one names the
@@ -189,7 +189,7 @@ async fn events_projections_faults_live_and_standby() {
     assert_eq!(actions, ["granted", "emergency_opened", "emergency_ended"]);
 
     // Episodes and records (the head matches the contract's).
-    let ra = medledger_indexer::bindings::RecordAnchors::new(m.record_anchors, p.clone());
+    let ra = medledger_core::bindings::RecordAnchors::new(m.record_anchors, p.clone());
     let head1 = ra.headOf(1).call().await.unwrap();
     let e = sqlx::query("SELECT closed, record_count, head, opened_by FROM episodes WHERE episode_id = 1")
         .fetch_one(&pool)

@@ -16,7 +16,7 @@ use medledger::{
     devnet::{repo_root, toolchain_command, Devnet},
     rx::PatientCopy,
 };
-use medledger_indexer::bindings::{ConsentRegistry, CredentialRegistry, IPrescriptions, Prescriptions};
+use medledger_core::bindings::{ConsentRegistry, CredentialRegistry, IPrescriptions, Prescriptions};
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},

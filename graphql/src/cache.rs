@@ -48,12 +48,8 @@ impl Version {
 /// A credential's current row, as verification needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CredentialNow {
-    /// `prescriber` or `pharmacy`.
-    pub(crate) kind: String,
-    /// `active`, `suspended` or `revoked`.
-    pub(crate) status: String,
-    /// When it expires.
-    pub(crate) expires_at: DateTime<Utc>,
+    /// Its kind, status and expiry.
+    pub(crate) credential: medledger_core::dispense::Credential,
     /// The block of its last change.
     pub(crate) updated_block: i64,
 }

@@ -48,7 +48,7 @@ impl ApiConfig {
             query_timeout: Duration::from_secs(10),
             batch_delay: Duration::from_millis(1),
             poll_interval: Duration::from_millis(250),
-            notify_channel: medledger_indexer::NOTIFY_CHANNEL.to_owned(),
+            notify_channel: medledger_core::NOTIFY_CHANNEL.to_owned(),
             expiring_soon_secs: 7 * 24 * 3600,
         }
     }

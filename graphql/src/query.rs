@@ -5,11 +5,10 @@ use crate::db::Db;
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::loaders::CredentialOf;
 use crate::model::{
-    addr, as_of_sql, evaluate, prescription_fields, ConsentChangeRow, ConsentFilter, ConsentRow,
-    CredentialRow, DispenseRow, EpisodeRow, EventFilter, EventRow, FailureReason, IndexerStatus, OpenFill,
-    PrescriptionFilter, PrescriptionRow, RecordRow, Verification, VerificationFailure,
-    CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, DISPENSE_COLUMNS, EPISODE_COLUMNS, EVENT_COLUMNS,
-    PRESCRIPTION_COLUMNS, RECORD_COLUMNS,
+    addr, as_of_sql, prescription_fields, ConsentChangeRow, ConsentFilter, ConsentRow, CredentialRow,
+    DispenseRow, EpisodeRow, EventFilter, EventRow, FailureReason, IndexerStatus, PrescriptionFilter,
+    PrescriptionRow, RecordRow, Verification, VerificationFailure, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS,
+    DISPENSE_COLUMNS, EPISODE_COLUMNS, EVENT_COLUMNS, PRESCRIPTION_COLUMNS, RECORD_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec, PageArgs, WhereFn};
 use crate::scalars::{Address, Bytes32};
@@ -17,8 +16,9 @@ use crate::schema::{as_of, prefill_as_of, state, State};
 use alloy::primitives::{Address as EthAddress, B256, U256};
 use async_graphql::{Context, Object};
 use chrono::{DateTime, Utc};
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
+    dispense::{self, ContentCheck, Credential, OpenFill},
     eip712::{domain, prescription_id},
 };
 use sqlx::{Postgres, QueryBuilder};
@@ -659,9 +659,11 @@ impl VerifyRow {
     fn credentials(&self) -> Credentials {
         let now = |kind: &Option<String>, status: &Option<String>, expires_at, updated_block| {
             Some(CredentialNow {
-                kind: kind.clone()?,
-                status: status.clone()?,
-                expires_at: expires_at?,
+                credential: Credential {
+                    kind: kind.clone()?,
+                    status: status.clone()?,
+                    expires_at: expires_at?,
+                },
                 updated_block: updated_block?,
             })
         };
@@ -731,20 +733,17 @@ const VERIFY_SQL: &str = concat!(
      WHERE p.chain_id = $1 AND p.rx_id = $2"
 );
 
-/// Active at `at` as a credential of `kind` (the contract's `isActive` plus the kind).
-fn credential_active(c: Option<&CredentialNow>, kind: &str, at: DateTime<Utc>) -> bool {
-    c.is_some_and(|c| c.kind == kind && c.status == "active" && at < c.expires_at)
-}
-
 /// The prescriber's status and expiry at the issuing block: the last of each its history set by then; with
 /// no history, the current row when it has not changed since.
-fn at_issue(rx: &PrescriptionRow, credentials: &Credentials) -> (Option<String>, Option<DateTime<Utc>>) {
+fn at_issue<'a>(rx: &PrescriptionRow, credentials: &'a Credentials) -> Option<(&'a str, DateTime<Utc>)> {
     let by_then = || credentials.history.iter().rev().filter(|h| h.block_number <= rx.issued_block);
-    match (by_then().find_map(|h| h.status.clone()), by_then().find_map(|h| h.expires_at)) {
-        (Some(status), Some(expires)) => (Some(status), Some(expires)),
+    match (by_then().find_map(|h| h.status.as_deref()), by_then().find_map(|h| h.expires_at)) {
+        (Some(status), Some(expires)) => Some((status, expires)),
         _ => match &credentials.prescriber {
-            Some(c) if c.updated_block <= rx.issued_block => (Some(c.status.clone()), Some(c.expires_at)),
-            _ => (None, None),
+            Some(c) if c.updated_block <= rx.issued_block => {
+                Some((c.credential.status.as_str(), c.credential.expires_at))
+            }
+            _ => None,
         },
     }
 }
@@ -862,90 +861,40 @@ async fn verify(
     prefill_as_of(ctx, Some(as_of));
     let at = at.unwrap_or(as_of);
     let rx = &row.rx;
-    let prescriber = addr(&rx.prescriber)?;
     let open = OpenFill { dispensed: row.open_dispensed.unwrap_or(0), opened_at: row.open_opened_at };
-    let state_at = evaluate(rx, open, at);
-    let mut failures = state_at.reasons;
-
-    // Designated pharmacy and the pharmacy's own credential.
-    if let Some(designated) = rx.pharmacy.as_deref() {
-        if designated != pharmacy.0.as_slice() {
-            failures.push(fail(
-                FailureReason::OtherPharmacyDesignated,
-                format!("the prescription is designated to {}", addr(designated)?),
-            ));
-        }
-    }
-    if !credential_active(credentials.pharmacy.as_ref(), "pharmacy", at) {
-        failures.push(fail(
-            FailureReason::PharmacyCredentialNotActive,
-            match &credentials.pharmacy {
-                Some(c) => format!(
-                    "the pharmacy's {} credential is {} and expires {}",
-                    c.kind,
-                    c.status,
-                    c.expires_at.to_rfc3339()
-                ),
-                None => format!("{pharmacy} has no credential"),
-            },
-        ));
-    }
-
-    // The prescriber's credential at issue and now.
-    let (status_at_issue, expires_at_issue) = at_issue(rx, &credentials);
-    let active_at_issue =
-        status_at_issue.as_deref() == Some("active") && expires_at_issue.is_some_and(|e| rx.issued_at < e);
-    if !active_at_issue {
-        failures.push(fail(
-            FailureReason::PrescriberCredentialNotActiveAtIssue,
-            format!("{prescriber}'s credential was not active at issue ({})", rx.issued_at.to_rfc3339()),
-        ));
-    }
-    if !credential_active(credentials.prescriber.as_ref(), "prescriber", at) {
-        failures.push(fail(
-            FailureReason::PrescriberCredentialNotActiveNow,
-            match &credentials.prescriber {
-                Some(c) => {
-                    format!(
-                        "{prescriber}'s credential is {} and expires {}",
-                        c.status,
-                        c.expires_at.to_rfc3339()
-                    )
-                }
-                None => format!("{prescriber} has no credential"),
-            },
-        ));
-    }
 
     // The content hash: recompute the EIP-712 digest with the given content hash.
-    let stored_matches = rx.content_hash.as_slice() == content_hash.0.as_slice();
     let contract = row
         .contract
         .as_deref()
         .and_then(|c| <[u8; 20]>::try_from(c).ok())
         .or(st.config.prescriptions_address);
-    let mut proven = false;
-    match contract {
+    let content = match contract {
         Some(contract) => {
             let chain = u64::try_from(st.db.chain_id())
                 .map_err(|_| ApiError::Corrupt("chain id".into()).into_graphql())?;
             let terms = terms_of(rx, content_hash.0).gql()?;
-            proven = prescription_id(&domain(chain, contract.into()), &terms) == id.0;
-            if !proven {
-                failures.push(fail(
-                    FailureReason::ContentHashMismatch,
-                    "the EIP-712 digest of the stored terms with this content hash is not the prescription id"
-                        .into(),
-                ));
-            }
+            ContentCheck::Digest(prescription_id(&domain(chain, contract.into()), &terms) == id.0)
         }
-        None if !stored_matches => failures.push(fail(
-            FailureReason::ContentHashMismatch,
-            "the content hash differs from the one issued".into(),
-        )),
-        None => {}
-    }
-
+        None => ContentCheck::Stored(rx.content_hash.as_slice() == content_hash.0.as_slice()),
+    };
+    let checks = dispense::Verify {
+        pharmacy: pharmacy.0.into(),
+        designated: rx
+            .pharmacy
+            .as_deref()
+            .map(EthAddress::try_from)
+            .transpose()
+            .map_err(|_| ApiError::Corrupt("pharmacy is not 20 bytes".into()).into_graphql())?,
+        pharmacy_credential: credentials.pharmacy.as_ref().map(|c| &c.credential),
+        prescriber: addr(&rx.prescriber)?.0.into(),
+        prescriber_credential: credentials.prescriber.as_ref().map(|c| &c.credential),
+        prescriber_at_issue: at_issue(rx, &credentials),
+        content,
+    };
+    let (state_at, failures) = dispense::verify(&rx.facts(), open, at, &checks);
+    let proven = content == ContentCheck::Digest(true);
+    let failures: Vec<VerificationFailure> = failures.into_iter().map(Into::into).collect();
     let valid = failures.is_empty();
     Ok(Verification {
         id,

@@ -1,6 +1,6 @@
 //! The indexer's configuration.
 
-use crate::manifest::Manifest;
+use medledger_core::Manifest;
 use std::time::Duration;
 
 /// What to index and how.

@@ -48,35 +48,6 @@ impl TempDbError {
     }
 }
 
-/// A deployment manifest that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    /// The file could not be read.
-    #[error("cannot read deployment manifest {}: {source}", path.display())]
-    Read {
-        /// The manifest path.
-        path: std::path::PathBuf,
-        /// The underlying error.
-        #[source]
-        source: io::Error,
-    },
-    /// The file is not a valid manifest.
-    #[error("invalid deployment manifest {}: {reason}", path.display())]
-    Invalid {
-        /// The manifest path.
-        path: std::path::PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-impl ManifestError {
-    /// Manifests do not fix themselves: never retryable.
-    pub const fn is_retryable(&self) -> bool {
-        false
-    }
-}
-
 /// What kind of failure a JSON-RPC call met; the label of the `medledger_indexer_rpc_errors_total` metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RpcErrorKind {

@@ -8,18 +8,15 @@
 //!   transaction. One writer per chain (PostgreSQL advisory lock); others wait as hot standby.
 //! - [`metrics`] has the Prometheus metric names and the `/healthz`, `/readyz`, `/metrics` routes.
 //!
-//! [`eip712`] has the prescription's EIP-712 typed data and rxId, shared by the API and the `rx` commands.
+//! The domain it follows (the contracts' ABIs, the deployment manifest) comes from `medledger-core`.
 //!
-//! Also home of [`TempPostgres`], the throwaway PostgreSQL cluster that tests and `medledger dev` use, and
-//! of the deployment [`Manifest`] the contracts' deploy script writes.
+//! Also home of [`TempPostgres`], the throwaway PostgreSQL cluster that tests and `medledger dev` use.
 
-mod abi;
 mod config;
 mod copy;
-pub mod eip712;
+mod decode;
 mod error;
 mod indexes;
-mod manifest;
 pub mod metrics;
 mod project;
 mod rpc;
@@ -27,12 +24,9 @@ mod store;
 mod sync;
 mod tempdb;
 
-pub use abi::{bindings, ABIS};
 pub use config::Config;
-pub use error::{IndexerError, ManifestError, RpcError, RpcErrorKind, TempDbError};
-pub use manifest::{Contracts, Manifest};
+pub use error::{IndexerError, RpcError, RpcErrorKind, TempDbError};
 pub use metrics::Status;
 pub use rpc::is_range_rejection;
-pub use store::NOTIFY_CHANNEL;
 pub use sync::{migrate, Indexer};
 pub use tempdb::TempPostgres;

@@ -7,7 +7,7 @@
 //! touched and folds them again, from nothing, over the events that remain. Both go through the same
 //! [`Fold::apply`]: the one definition of every projection.
 
-use crate::{abi::Args, copy::CopyBuf, error::IndexerError, store::stage};
+use crate::{copy::CopyBuf, decode::Args, error::IndexerError, store::stage};
 use alloy::dyn_abi::DynSolValue;
 use chrono::{DateTime, Utc};
 use serde_json::Value;

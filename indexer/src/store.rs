@@ -5,8 +5,8 @@
 //! the entities they touch; a reorg refolds the entities its reverted events touched from what remains.
 
 use crate::{
-    abi::EventRow,
     copy::CopyBuf,
+    decode::EventRow,
     error::IndexerError,
     project::{Carried, Ev, EvArgs, Fold, History},
     rpc::BlockHeader,
@@ -15,9 +15,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Connection, PgConnection};
 use std::{collections::BTreeMap, time::Instant};
 
-/// The PostgreSQL channel notified in every batch transaction, with the payload `<chain id>:<block number>`
-/// of the new checkpoint.
-pub const NOTIFY_CHANNEL: &str = "medledger_events";
+use medledger_core::NOTIFY_CHANNEL;
 
 /// Records the time since `*since` as write stage `stage`, and restarts the clock.
 pub(crate) fn stage(name: &'static str, since: &mut Instant) {

@@ -2,8 +2,8 @@
 //! near the head with every header checked, reorg repair, and the single-writer lock.
 
 use crate::{
-    abi::Decoder,
     config::Config,
+    decode::Decoder,
     error::IndexerError,
     indexes,
     metrics::{self as m, Status},

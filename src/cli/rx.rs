@@ -8,7 +8,7 @@ use alloy::{
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use medledger::rx::{self, MedicationRequest, PatientCopy, RxClient, RxError, Ticket};
-use medledger_indexer::Manifest;
+use medledger_core::Manifest;
 use std::{
     path::{Path, PathBuf},
     process::ExitCode,

@@ -11,7 +11,7 @@ use alloy::{
     sol_types::SolEvent,
 };
 use anyhow::{bail, Context, Result};
-use medledger_indexer::{
+use medledger_core::{
     bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors},
     Manifest,
 };

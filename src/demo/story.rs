@@ -26,7 +26,7 @@ use alloy::{
     sol_types::{eip712_domain, Eip712Domain, SolStruct},
 };
 use anyhow::{ensure, Context, Result};
-use medledger_indexer::bindings::{Prescriptions, RecordAnchors};
+use medledger_core::bindings::{Prescriptions, RecordAnchors};
 use tracing::{debug, info};
 
 const DAY: u64 = 86_400;

@@ -8,7 +8,7 @@ use alloy::{
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{local::PrivateKeySigner, Signer},
 };
-use medledger_indexer::{bindings::Prescriptions, Manifest};
+use medledger_core::{bindings::Prescriptions, Manifest};
 use tracing::debug;
 
 /// A mined transaction.

@@ -7,7 +7,7 @@ use alloy::{
     primitives::{Address, B256, U256},
 };
 use chrono::{DateTime, Utc};
-use medledger_indexer::eip712::{self, Prescription};
+use medledger_core::eip712::{self, Prescription};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 

@@ -4,7 +4,7 @@
 use super::error::RxError;
 use alloy::primitives::{Address, B256, U256};
 use chrono::{DateTime, TimeDelta, Utc};
-use medledger_indexer::eip712::{Prescription, PrescriptionContent};
+use medledger_core::eip712::{Prescription, PrescriptionContent};
 use serde::{Deserialize, Serialize};
 use std::num::NonZeroU32;
 

@@ -29,7 +29,7 @@ pub use document::{
     ResourceType, Schedule, Subject, Substitution, TimeUnit, RXNORM_SYSTEM,
 };
 pub use error::RxError;
-pub use medledger_indexer::{
+pub use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id, Prescription, PrescriptionContent},
 };

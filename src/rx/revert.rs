@@ -2,7 +2,7 @@
 
 use alloy::{primitives::U256, sol_types::SolInterface};
 use chrono::DateTime;
-use medledger_indexer::bindings::{
+use medledger_core::bindings::{
     ConsentRegistry::ConsentRegistryErrors as Consent, CredentialRegistry::CredentialRegistryErrors as Cred,
     Prescriptions::PrescriptionsErrors as Rx,
 };

@@ -8,7 +8,7 @@ use super::{
 use alloy::primitives::{keccak256, Address, B256, U256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{self, Prescription, PrescriptionContent},
 };

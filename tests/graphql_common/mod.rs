@@ -10,11 +10,11 @@
 )]
 
 use alloy::primitives::U256;
-use medledger_indexer::TempPostgres;
-use medledger_indexer::{
+use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     eip712::{domain, prescription_id},
 };
+use medledger_indexer::TempPostgres;
 use serde_json::Value;
 use sqlx::PgPool;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -516,10 +516,10 @@ impl ServeProcess {
     pub async fn start(db_url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         use tokio::io::AsyncBufReadExt as _;
         let dir = tempfile::tempdir().unwrap();
-        let manifest = medledger_indexer::Manifest {
+        let manifest = medledger_core::Manifest {
             chain_id: CHAIN as u64,
             deploy_block: 0,
-            contracts: medledger_indexer::Contracts {
+            contracts: medledger_core::Contracts {
                 credential_registry: [0xc9; 20].into(),
                 consent_registry: CONSENTS.into(),
                 record_anchors: ANCHORS.into(),

@@ -16,10 +16,8 @@ use medledger::{
     demo::{consent_domain, Grant},
     devnet::{repo_root, Devnet},
 };
-use medledger_indexer::{
-    bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors},
-    Config, Indexer, TempPostgres,
-};
+use medledger_core::bindings::{ConsentRegistry, CredentialRegistry, Prescriptions, RecordAnchors};
+use medledger_indexer::{Config, Indexer, TempPostgres};
 use sqlx::PgPool;
 use std::{
     collections::BTreeMap,
@@ -323,8 +321,8 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
 
     // Prescriptions: issue, dispense (partial fill, completion, second fill), change pharmacy, cancel,
     // relayed issue.
-    let terms = |patient: Address, pharmacy: Address, nonce: u64| {
-        medledger_indexer::bindings::IPrescriptions::RxTerms {
+    let terms =
+        |patient: Address, pharmacy: Address, nonce: u64| medledger_core::bindings::IPrescriptions::RxTerms {
             patient,
             prescriber: x.prescriber,
             contentHash: B256::repeat_byte(0xcc),
@@ -336,8 +334,7 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
             schedule: 0,
             pharmacy,
             nonce: U256::from(nonce),
-        }
-    };
+        };
     let t1 = terms(x.patient, x.pharmacy, 1);
     let rx1 = rx.hashPrescription(t1.clone()).call().await.unwrap();
     send!(rx.issue(t1.clone()).from(x.prescriber));

@@ -6,6 +6,7 @@ use crate::scalars::{Address, Bytes32};
 use crate::schema::as_of;
 use async_graphql::{Context, Enum, InputObject, Object};
 use chrono::{DateTime, Duration, Utc};
+use medledger_core::consent;
 use sqlx::{Postgres, QueryBuilder};
 
 /// The columns of `consents`.
@@ -40,6 +41,7 @@ pub(crate) struct ConsentRow {
 
 /// A consent's state at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "consent::Status")]
 pub(crate) enum ConsentStatus {
     /// A standing grant is in force (and emergency access may be open too).
     Active,
@@ -65,27 +67,27 @@ pub(crate) enum Scope {
 }
 
 impl ConsentRow {
+    /// What the consent rule needs of the row.
+    pub(crate) fn facts(&self) -> consent::Consent {
+        consent::Consent {
+            scopes: u8::try_from(self.scopes).unwrap_or(u8::MAX),
+            expires_at: self.expires_at,
+            revoked: self.revoked,
+            emergency_until: self.emergency_until,
+        }
+    }
+
     fn grant_active(&self, t: DateTime<Utc>) -> bool {
-        self.scopes != 0 && !self.revoked && self.expires_at.is_none_or(|e| t < e)
+        self.facts().grant_active(t)
     }
 
     fn emergency_open_at(&self, t: DateTime<Utc>) -> bool {
-        self.emergency_until.is_some_and(|u| t < u)
+        self.facts().emergency_open(t)
     }
 
     /// The status at `t`.
     pub(crate) fn status_at(&self, t: DateTime<Utc>) -> ConsentStatus {
-        if self.grant_active(t) {
-            ConsentStatus::Active
-        } else if self.emergency_open_at(t) {
-            ConsentStatus::Emergency
-        } else if self.revoked {
-            ConsentStatus::Revoked
-        } else if self.scopes != 0 {
-            ConsentStatus::Expired
-        } else {
-            ConsentStatus::None
-        }
+        self.facts().status_at(t).into()
     }
 }
 

@@ -6,7 +6,8 @@ use crate::loaders::{CredentialOf, DispensesOf};
 use crate::scalars::{Address, BigInt, Bytes32};
 use crate::schema::{as_of, state};
 use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
+use medledger_core::dispense::{self, OpenFill};
 use sqlx::{Postgres, QueryBuilder};
 
 /// The fields of a [`PrescriptionRow`] (numerics as text).
@@ -81,6 +82,7 @@ pub(crate) struct DispenseRow {
 
 /// Where a prescription stands at a given time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "dispense::Status")]
 pub(crate) enum PrescriptionStatus {
     /// Cancelled by the prescriber.
     Cancelled,
@@ -96,6 +98,7 @@ pub(crate) enum PrescriptionStatus {
 
 /// Why a prescription may not be dispensed (as the Prescriptions contract would refuse it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[graphql(remote = "dispense::Refusal")]
 pub(crate) enum FailureReason {
     /// No prescription has this id.
     UnknownPrescription,
@@ -131,6 +134,12 @@ pub(crate) struct VerificationFailure {
     pub(crate) message: String,
 }
 
+impl From<dispense::Failure> for VerificationFailure {
+    fn from(f: dispense::Failure) -> Self {
+        Self { reason: f.reason.into(), message: f.message }
+    }
+}
+
 /// The time-dependent state of a prescription at one moment.
 #[derive(Debug, Clone, SimpleObject)]
 pub(crate) struct PrescriptionState {
@@ -146,6 +155,19 @@ pub(crate) struct PrescriptionState {
     pub(crate) quantity_available: i64,
     /// Why a dispense is not possible at that moment (empty when fillable).
     pub(crate) reasons: Vec<VerificationFailure>,
+}
+
+impl From<dispense::State> for PrescriptionState {
+    fn from(s: dispense::State) -> Self {
+        Self {
+            as_of: s.as_of,
+            status: s.status.into(),
+            fillable: s.fillable,
+            next_fill_at: s.next_fill_at,
+            quantity_available: s.quantity_available,
+            reasons: s.reasons.into_iter().map(Into::into).collect(),
+        }
+    }
 }
 
 /// One fill: the dispenses between its opening and its completion.
@@ -165,89 +187,30 @@ pub(crate) struct Fill {
     pub(crate) dispenses: Vec<DispenseRow>,
 }
 
-fn unix(t: DateTime<Utc>) -> i64 {
-    t.timestamp()
+/// The open fill among a prescription's `dispenses` (in order).
+pub(crate) fn open_fill(rx: &PrescriptionRow, dispenses: &[DispenseRow]) -> OpenFill {
+    let open = || dispenses.iter().filter(|d| d.fill_number == rx.fills_used);
+    OpenFill {
+        dispensed: open().map(|d| d.fill_dispensed).max().unwrap_or(0),
+        opened_at: open().next().map(|d| d.block_time),
+    }
 }
 
-fn at_unix(secs: i64) -> DateTime<Utc> {
-    Utc.timestamp_opt(secs, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC)
-}
-
-/// The latest (open) fill: what the dispense rules need of the dispenses.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct OpenFill {
-    /// Units dispensed in it.
-    pub(crate) dispensed: i64,
-    /// When it was opened (its first dispense).
-    pub(crate) opened_at: Option<DateTime<Utc>>,
-}
-
-impl OpenFill {
-    /// The open fill among a prescription's `dispenses` (in order).
-    pub(crate) fn of(rx: &PrescriptionRow, dispenses: &[DispenseRow]) -> Self {
-        let open = || dispenses.iter().filter(|d| d.fill_number == rx.fills_used);
-        Self {
-            dispensed: open().map(|d| d.fill_dispensed).max().unwrap_or(0),
-            opened_at: open().next().map(|d| d.block_time),
+impl PrescriptionRow {
+    /// What the dispense rule needs of the row.
+    pub(crate) fn facts(&self) -> dispense::Rx {
+        dispense::Rx {
+            fills: self.fills,
+            fills_used: self.fills_used,
+            quantity_per_fill: self.quantity_per_fill,
+            earliest_fill_at: self.earliest_fill_at,
+            valid_until: self.valid_until,
+            min_fill_interval_secs: self.min_fill_interval_secs,
+            issued_at: self.issued_at,
+            last_dispensed_at: self.last_dispensed_at,
+            cancelled: self.cancelled,
         }
     }
-}
-
-/// Evaluates the contract's dispense rules at `at`.
-pub(crate) fn evaluate(rx: &PrescriptionRow, open: OpenFill, at: DateTime<Utc>) -> PrescriptionState {
-    let fills_used = rx.fills_used;
-    let open_dispensed = open.dispensed;
-    let open_incomplete = fills_used > 0 && open_dispensed < rx.quantity_per_fill;
-    let next_fill_at = if open_incomplete || fills_used >= rx.fills {
-        None
-    } else if fills_used == 0 {
-        Some(rx.earliest_fill_at)
-    } else {
-        let opened = open.opened_at.or(rx.last_dispensed_at).unwrap_or(rx.issued_at);
-        Some(at_unix((unix(opened) + rx.min_fill_interval_secs).min(i64::from(u32::MAX))))
-    };
-    let mut reasons = Vec::new();
-    let mut fail = |reason, message: String| reasons.push(VerificationFailure { reason, message });
-    if rx.cancelled {
-        fail(FailureReason::Cancelled, "the prescriber cancelled the prescription".into());
-    }
-    if at > rx.valid_until {
-        fail(FailureReason::Expired, format!("valid until {}", rx.valid_until.to_rfc3339()));
-    }
-    let mut quantity_available = 0;
-    let completed = !open_incomplete && fills_used >= rx.fills;
-    if open_incomplete {
-        quantity_available = rx.quantity_per_fill - open_dispensed;
-    } else if completed {
-        fail(FailureReason::NothingLeft, format!("all {} fills have been dispensed in full", rx.fills));
-    } else if let Some(next) = next_fill_at.filter(|next| at < *next) {
-        if fills_used == 0 {
-            fail(FailureReason::NotYetFillable, format!("the first fill may start at {}", next.to_rfc3339()));
-        } else {
-            fail(
-                FailureReason::FillIntervalNotElapsed,
-                format!("fill {} may start at {}", fills_used + 1, next.to_rfc3339()),
-            );
-        }
-    } else {
-        quantity_available = rx.quantity_per_fill;
-    }
-    let fillable = reasons.is_empty();
-    if !fillable {
-        quantity_available = 0;
-    }
-    let status = if rx.cancelled {
-        PrescriptionStatus::Cancelled
-    } else if completed {
-        PrescriptionStatus::Completed
-    } else if at > rx.valid_until {
-        PrescriptionStatus::Expired
-    } else if fillable {
-        PrescriptionStatus::Fillable
-    } else {
-        PrescriptionStatus::Waiting
-    };
-    PrescriptionState { as_of: at, status, fillable, next_fill_at, quantity_available, reasons }
 }
 
 impl PrescriptionRow {
@@ -395,12 +358,12 @@ impl PrescriptionRow {
     /// The status as of the latest indexed block's time.
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<PrescriptionStatus> {
         let (at, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
-        Ok(evaluate(self, OpenFill::of(self, &dispenses), at.time).status)
+        Ok(dispense::evaluate(&self.facts(), open_fill(self, &dispenses), at.time).status.into())
     }
     /// The full time-dependent state at `at` (default: the latest indexed block's time).
     async fn state(&self, ctx: &Context<'_>, at: Option<DateTime<Utc>>) -> GqlResult<PrescriptionState> {
         let (as_of, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
-        Ok(evaluate(self, OpenFill::of(self, &dispenses), at.unwrap_or(as_of.time)))
+        Ok(dispense::evaluate(&self.facts(), open_fill(self, &dispenses), at.unwrap_or(as_of.time)).into())
     }
     /// Every dispense, oldest first.
     async fn dispenses(&self, ctx: &Context<'_>) -> GqlResult<Vec<DispenseRow>> {
