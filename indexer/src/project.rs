@@ -277,6 +277,13 @@ pub(crate) struct Prescription {
     cancel_reason: Option<i32>,
     cancelled_at: Option<DateTime<Utc>>,
     updated_block: i64,
+    days_supply: i32,
+    date_written: DateTime<Utc>,
+    long_term_care: bool,
+    deadline: DateTime<Utc>,
+    transferred: bool,
+    cancelled_by: Option<String>,
+    short_supply_until: Option<DateTime<Utc>>,
 }
 
 /// A row of `role_members` (keyed by role ‖ account).
@@ -927,6 +934,13 @@ fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> Result<(), I
             cancel_reason: None,
             cancelled_at: None,
             updated_block: e.block_number,
+            days_supply: i32::try_from(e.int("daysSupply")?).map_err(|_| e.bad("daysSupply"))?,
+            date_written: e.time("dateWritten")?,
+            long_term_care: e.flag("longTermCare")?,
+            deadline: e.time("deadline")?,
+            transferred: false,
+            cancelled_by: None,
+            short_supply_until: None,
         };
         // An rxId is issued once; should a node ever say otherwise, later changes still count.
         if let Some(p) = previous {
@@ -941,6 +955,9 @@ fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> Result<(), I
                 cancel_reason: p.cancel_reason,
                 cancelled_at: p.cancelled_at,
                 updated_block: p.updated_block.max(e.block_number),
+                transferred: p.transferred,
+                cancelled_by: p.cancelled_by,
+                short_supply_until: p.short_supply_until,
                 ..rx
             };
         }
@@ -950,7 +967,12 @@ fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> Result<(), I
     // Nothing precedes an rxId's issue.
     let Some(rx) = row else { return Ok(()) };
     match e.event_name {
-        "PharmacyChanged" => rx.pharmacy = e.address_or_none("pharmacy")?,
+        "PharmacyChanged" => {
+            rx.pharmacy = e.address_or_none("pharmacy")?;
+            rx.transferred |= e.flag("transfer")?;
+        }
+        // 21 CFR 1306.13(a): a short-supply partial fill moves the end to the 72-hour balance deadline.
+        "ShortSupplyBalanceDue" => rx.short_supply_until = Some(e.time("validUntil")?),
         "PrescriptionDispensed" => {
             rx.fills_used = e.small("fillNumber")?;
             rx.quantity_dispensed = e.decimal("totalDispensed")?;
@@ -962,6 +984,15 @@ fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> Result<(), I
             rx.cancelled = true;
             rx.cancel_reason = e.opt_int4("reasonCode")?;
             rx.cancelled_at = Some(e.block_time);
+            rx.cancelled_by = Some(
+                match e.small("role")? {
+                    0 => "prescriber",
+                    1 => "patient",
+                    2 => "registrar",
+                    _ => return Err(e.bad("role")),
+                }
+                .to_owned(),
+            );
         }
         _ => return Ok(()),
     }
@@ -1108,7 +1139,9 @@ impl Fold {
                           earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce::text AS "nonce!",
                           relayer, relayed, issued_block, issued_at, issued_tx, fills_used,
                           quantity_dispensed::text AS "quantity_dispensed!", dispense_count, last_dispensed_at,
-                          last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, updated_block
+                          last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, updated_block,
+                          days_supply, date_written, long_term_care, deadline, transferred, cancelled_by,
+                          short_supply_until
                    FROM prescriptions WHERE chain_id = $1 AND rx_id = ANY($2::bytea[])"#,
                 chain_id,
                 &rx_keys
@@ -1440,7 +1473,7 @@ async fn write_prescriptions(
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 420);
     for r in &rows {
-        b.row(28);
+        b.row(35);
         b.int8(chain_id);
         b.bytes(&r.rx_id);
         b.bytes(&r.patient);
@@ -1469,6 +1502,13 @@ async fn write_prescriptions(
         b.opt(r.cancel_reason, CopyBuf::int4);
         b.opt(r.cancelled_at, CopyBuf::time);
         b.int8(r.updated_block);
+        b.int4(r.days_supply);
+        b.time(r.date_written);
+        b.bool(r.long_term_care);
+        b.time(r.deadline);
+        b.bool(r.transferred);
+        b.opt(r.cancelled_by.as_deref(), CopyBuf::text);
+        b.opt(r.short_supply_until, CopyBuf::time);
     }
     b.send(
         conn,
@@ -1476,7 +1516,8 @@ async fn write_prescriptions(
                         quantity_per_fill, earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce,
                         relayer, relayed, issued_block, issued_at, issued_tx, fills_used, quantity_dispensed,
                         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason,
-                        cancelled_at, updated_block)",
+                        cancelled_at, updated_block, days_supply, date_written, long_term_care, deadline,
+                        transferred, cancelled_by, short_supply_until)",
     )
     .await
 }
