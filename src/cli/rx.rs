@@ -419,7 +419,18 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
     );
     println!("pharmacy      {pharmacy}");
     println!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    if verdict.valid {
+    // The declared schedule against the bundled table: the chain cannot see the drug (issue 19, point 1).
+    let p = &ticket.prescription;
+    let schedule = medledger_core::schedule::check_declared(&p.content.rxnormCode, p.schedule);
+    match &schedule {
+        Ok(()) => println!(
+            "schedule      {} (matches controlled-substance table {})",
+            rx::schedule_name(p.schedule),
+            medledger_core::schedule::table_version()
+        ),
+        Err(m) => println!("schedule      MISMATCH: {}", m.message),
+    }
+    if verdict.valid && schedule.is_ok() {
         println!(
             "DISPENSABLE   up to {} {} now",
             verdict.quantity_available, ticket.prescription.content.unit
@@ -427,6 +438,9 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
         Ok(ExitCode::SUCCESS)
     } else {
         println!("NOT DISPENSABLE");
+        if let Err(m) = &schedule {
+            println!("  SCHEDULE_MISMATCH: {}", m.message);
+        }
         for f in &verdict.failures {
             println!("  {}: {}", f.reason, f.message);
         }
