@@ -194,7 +194,11 @@ impl Decoder {
             collect_addresses(&value, &mut accounts);
             match (flatten, value) {
                 (None, value) => values.push(value),
-                (Some(keep), DynSolValue::Tuple(fields)) if fields.len() == keep.len() => {
+                // A struct decodes as a tuple, or as a named struct when its ABI gives the internal type.
+                (
+                    Some(keep),
+                    DynSolValue::Tuple(fields) | DynSolValue::CustomStruct { tuple: fields, .. },
+                ) if fields.len() == keep.len() => {
                     values.extend(fields.into_iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| v));
                 }
                 (Some(_), _) => return Err(undecodable(format!("{} is not the expected struct", input.name))),
