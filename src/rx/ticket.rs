@@ -67,7 +67,7 @@ impl Ticket {
         Self { chain_id, prescriptions, prescription }
     }
 
-    /// Reads either a patient copy (JSON) or a prescription code (`MEDRX1:…`).
+    /// Reads either a patient copy (JSON) or a prescription code (`MEDRX2:…`).
     pub fn parse(text: &str) -> Result<Self, RxError> {
         let trimmed = text.trim();
         if trimmed.starts_with("MEDRX") {
@@ -101,7 +101,7 @@ impl Ticket {
         typed_data_json(self.chain_id, self.prescriptions, &self.prescription)
     }
 
-    /// The compact text for a QR code: `MEDRX1:` + base64url(RLP(fields) ‖ keccak256(RLP)[..4]).
+    /// The compact text for a QR code: `MEDRX2:` + base64url(RLP(fields) ‖ keccak256(RLP)[..4]).
     pub fn to_code(&self) -> String {
         let p = &self.prescription;
         let c = &p.content;
