@@ -468,7 +468,10 @@ async fn refusals_have_messages_and_exit_codes() {
     w.rx(&w.with_chain(&retry, &chain, &["--private-key", &w.keys[2]])).ok();
     w.rx(&w.with_chain(&retry, &chain, &["--private-key", &w.keys[2]])).fails(
         1,
-        &[&format!("already dispensed: a dispense of {} with record hash {record}", a.rx_id()), "nothing was sent"],
+        &[
+            &format!("already dispensed: a dispense of {} with record hash {record}", a.rx_id()),
+            "nothing was sent",
+        ],
     );
     // A dispense by an account that is not a pharmacy.
     w.rx(&w.with_chain(

@@ -87,8 +87,7 @@ fn flattened_names(e: &Event) -> (Arc<[String]>, Vec<Option<Vec<bool>>>) {
     let mut flatten = Vec::new();
     for input in &e.inputs {
         if input.ty == "tuple" && !input.components.is_empty() {
-            let keep: Vec<bool> =
-                input.components.iter().map(|c| !top.contains(&c.name.as_str())).collect();
+            let keep: Vec<bool> = input.components.iter().map(|c| !top.contains(&c.name.as_str())).collect();
             for (c, k) in input.components.iter().zip(&keep) {
                 if *k {
                     names.push(c.name.clone());
@@ -201,7 +200,9 @@ impl Decoder {
                 ) if fields.len() == keep.len() => {
                     values.extend(fields.into_iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| v));
                 }
-                (Some(_), _) => return Err(undecodable(format!("{} is not the expected struct", input.name))),
+                (Some(_), _) => {
+                    return Err(undecodable(format!("{} is not the expected struct", input.name)))
+                }
             }
         }
         accounts.dedup();

@@ -217,7 +217,10 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     let call = chain.consent().openEmergencyAccess(
         cast.chen.address(),
         EMERGENCY_REASON_UNCONSCIOUS,
-        salted_hash(random_salt(), b"Chen Wei brought in unconscious after a road accident; allergies unknown"),
+        salted_hash(
+            random_salt(),
+            b"Chen Wei brought in unconscious after a road accident; allergies unknown",
+        ),
         EMERGENCY_SECS,
     );
     let receipt =
@@ -333,8 +336,13 @@ pub(crate) async fn dispense(chain: &Chain, pharmacy: &Member, rx_id: B256, quan
         "lot": format!("LOT-{}", &alloy::hex::encode(random_salt())[..8]),
     });
     let hash = salted_hash(random_salt(), record.to_string().as_bytes());
-    let before =
-        chain.prescriptions().prescriptionOf(rx_id).call().await.context("reading the prescription")?.totalDispensed;
+    let before = chain
+        .prescriptions()
+        .prescriptionOf(rx_id)
+        .call()
+        .await
+        .context("reading the prescription")?
+        .totalDispensed;
     let call = chain.prescriptions().dispense(rx_id, quantity, before, false, hash);
     chain.confirm("dispensing", call.from(pharmacy.address()).send().await).await?;
     debug!(target: "medledger::demo", %rx_id, pharmacy = %pharmacy.address(), quantity, "dispensed");

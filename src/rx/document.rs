@@ -379,9 +379,9 @@ impl MedicationRequest {
     /// The days' supply (`RxTerms.daysSupply`): `expectedSupplyDuration` in whole days, rounded up.
     pub fn days_supply(&self) -> Result<u16, RxError> {
         let Some(d) = self.dispense_request.expected_supply_duration else { return Ok(0) };
-        let secs = d.seconds().ok_or_else(|| {
-            invalid("dispenseRequest.expectedSupplyDuration", "longer than 2^32 seconds")
-        })?;
+        let secs = d
+            .seconds()
+            .ok_or_else(|| invalid("dispenseRequest.expectedSupplyDuration", "longer than 2^32 seconds"))?;
         u16::try_from(secs.div_ceil(86_400))
             .map_err(|_| invalid("dispenseRequest.expectedSupplyDuration", "more than 65,535 days"))
     }
@@ -394,7 +394,10 @@ impl MedicationRequest {
         }
         let schedule = self.medication.controlled_substance_schedule;
         if self.long_term_care && schedule != Some(Schedule::II) {
-            return Err(invalid("longTermCare", "applies to schedule II prescriptions only (21 CFR 1306.13(b))"));
+            return Err(invalid(
+                "longTermCare",
+                "applies to schedule II prescriptions only (21 CFR 1306.13(b))",
+            ));
         }
         let Some(schedule) = schedule else { return Ok(()) };
         let days = self.days_supply()?;
@@ -441,7 +444,8 @@ impl MedicationRequest {
         if written > now {
             return Err(invalid("authoredOn", format!("{} is in the future", written.to_rfc3339())));
         }
-        let deadline = *doc.issue_deadline.get_or_insert(written + TimeDelta::days(DEFAULT_ISSUE_WINDOW_DAYS));
+        let deadline =
+            *doc.issue_deadline.get_or_insert(written + TimeDelta::days(DEFAULT_ISSUE_WINDOW_DAYS));
         if deadline <= now {
             return Err(invalid("issueDeadline", format!("{} is already past", deadline.to_rfc3339())));
         }
@@ -488,7 +492,10 @@ impl MedicationRequest {
             if end > from + TimeDelta::days(days) {
                 return Err(invalid(
                     "dispenseRequest.validityPeriod.end",
-                    format!("schedule {s:?} prescriptions are valid at most {days} days from {}", from.to_rfc3339()),
+                    format!(
+                        "schedule {s:?} prescriptions are valid at most {days} days from {}",
+                        from.to_rfc3339()
+                    ),
                 ));
             }
         }
