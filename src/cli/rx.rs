@@ -61,7 +61,7 @@ pub(crate) enum RxCommand {
     #[command(after_help = concat!(
         "Examples:\n",
         "  medledger rx verify amoxicillin.patient.json --api.url http://127.0.0.1:4000 --pharmacy 0x3C44…\n",
-        "  medledger rx verify \"MEDRX1:…\" --api.url http://127.0.0.1:4000/graphql --pharmacy 0x3C44…\n\n",
+        "  medledger rx verify \"MEDRX2:…\" --api.url http://127.0.0.1:4000/graphql --pharmacy 0x3C44…\n\n",
         "Exit status: 0 dispensable; 3 not dispensable (every reason listed); 1 error; 2 bad command line"
     ))]
     Verify(VerifyArgs),
@@ -198,7 +198,7 @@ pub(crate) struct IssueArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
     prescription: String,
     /// The GraphQL API (`http://host:port` or its `/graphql` URL).
     #[arg(long = "api.url", env = "MEDLEDGER_API_URL")]
@@ -216,7 +216,7 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DispenseArgs {
-    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
     prescription: String,
     /// Units dispensed (at most what remains of the current fill).
     #[arg(long)]
@@ -260,7 +260,7 @@ fn read_input(path: &Path) -> Result<String, RxError> {
     }
 }
 
-/// A prescription given as a code (`MEDRX1:…`) or as a file holding a patient copy or a code; also
+/// A prescription given as a code (`MEDRX2:…`) or as a file holding a patient copy or a code; also
 /// returns the copy and its path when it was a patient-copy file.
 fn load_prescription(arg: &str) -> Result<(Ticket, Option<(PatientCopy, PathBuf)>), RxError> {
     if arg.trim_start().starts_with("MEDRX") {
@@ -419,11 +419,25 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
     );
     out!("pharmacy      {pharmacy}");
     out!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    if verdict.valid {
+    // The declared schedule against the bundled table: the chain cannot see the drug (issue 19, point 1).
+    let p = &ticket.prescription;
+    let schedule = medledger_core::schedule::check_declared(&p.content.rxnormCode, p.schedule);
+    match &schedule {
+        Ok(()) => out!(
+            "schedule      {} (matches controlled-substance table {})",
+            rx::schedule_name(p.schedule),
+            medledger_core::schedule::table_version()
+        ),
+        Err(m) => out!("schedule      MISMATCH: {}", m.message),
+    }
+    if verdict.valid && schedule.is_ok() {
         out!("DISPENSABLE   up to {} {} now", verdict.quantity_available, ticket.prescription.content.unit);
         Ok(ExitCode::SUCCESS)
     } else {
         out!("NOT DISPENSABLE");
+        if let Err(m) = &schedule {
+            out!("  SCHEDULE_MISMATCH: {}", m.message);
+        }
         for f in &verdict.failures {
             out!("  {}: {}", f.reason, f.message);
         }
