@@ -69,6 +69,15 @@ enum Command {
         --private-key 0x5de4…"
     )]
     Rx(cli::rx::RxCommand),
+    /// Maintenance of the record vault: rotate the key-encryption key, verify the access log, sweep what
+    /// killed uploads left behind.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  medledger vault verify-log --db.url postgres://localhost/medledger\n  \
+        medledger vault rotate-key --vault.key-file vault.keys --db.url postgres://localhost/medledger\n  \
+        medledger vault sweep --vault.store file:///var/lib/medledger/vault --db.url postgres://localhost/medledger"
+    )]
+    Vault(cli::vault::VaultCommand),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +114,7 @@ async fn main() -> Result<ExitCode> {
         Command::Serve(args) => cli::serve::serve(args).await,
         Command::Run(args) => cli::run::run(args).await,
         Command::Rx(command) => return Ok(cli::rx::run(command).await),
+        Command::Vault(command) => cli::vault::vault(command).await,
     }
     .map(|()| ExitCode::SUCCESS)
 }

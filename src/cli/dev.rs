@@ -133,11 +133,18 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
         threads: None,
     }
     .server_config(&manifest)?;
+    let mut api = api;
     let listener = bind(api.listen).await?;
     let api_addr = listener.local_addr().context("reading the API address")?;
+    let vault_dir = devnet.scratch_dir().join("vault");
+    api.vault = dev_vault(&vault_dir, &manifest, &pool, api_addr, &devnet.rpc_url()).await?;
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
     let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;
     print_banner(&devnet, &chain, api_addr, &db_url, pg.as_ref().map(|pg| pg.dir()));
+    println!(
+        "  vault          http://{api_addr}/fhir  (sign in: http://{api_addr}/auth/nonce; store {})",
+        vault_dir.display()
+    );
 
     let mut services =
         tokio::spawn(Services { indexer, pool, metrics: None, api: Some((listener, api)) }.run(stopped()));
@@ -188,6 +195,41 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
     drop(pg);
     // The services' error first: when both fail, it is the cause.
     services_result.and(result)
+}
+
+/// The devnet's vault: a fresh key file (mode 0600) and a local store under `dir`.
+async fn dev_vault(
+    dir: &std::path::Path,
+    manifest: &medledger_core::Manifest,
+    pool: &sqlx::PgPool,
+    api_addr: SocketAddr,
+    rpc_url: &str,
+) -> Result<Option<std::sync::Arc<medledger_vault::Vault>>> {
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).with_context(|| format!("creating {}", store.display()))?;
+    let key_file = dir.join("devnet.keys");
+    let (_, text) = medledger_vault::crypto::Keyring::generate("devnet-1")?;
+    write_private(&key_file, text.as_bytes())?;
+    let args = super::vault::VaultArgs {
+        store: Some(format!("file://{}", store.display())),
+        key_file: Some(key_file),
+        max_upload: medledger_vault::DEFAULT_MAX_UPLOAD,
+        ..Default::default()
+    };
+    args.vault(manifest, pool, api_addr, Some(rpc_url)).await
+}
+
+/// Writes `bytes` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// The banner: where everything is, and who is who.
