@@ -4,5 +4,6 @@
 
 pub mod demo;
 pub mod devnet;
+pub mod records;
 pub mod rx;
 pub mod server;

@@ -20,6 +20,7 @@ pub(crate) mod dev;
 pub(crate) mod index;
 pub(crate) mod migrate;
 pub(crate) mod pg;
+pub(crate) mod records;
 pub(crate) mod run;
 pub(crate) mod rx;
 pub(crate) mod serve;

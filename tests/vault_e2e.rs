@@ -1,0 +1,247 @@
+//! The record vault end to end: real anvil with the deployed contracts, PostgreSQL, the indexer following
+//! the chain and the API server with the vault mounted, driven through [`medledger::records`] (the client
+//! of `medledger records`) and the binary's `records` commands. The chain decides: grant → read, revoke →
+//! the very next read denied, expiry (chain time moved) → denied, hidden records withheld from grantees,
+//! the emergency window, WRITE vs READ, strangers, suspended doctors, forged and replayed sign-ins, and
+//! every decision in the access log.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod support;
+
+use alloy::{
+    primitives::{aliases::U40, Address},
+    providers::{DynProvider, Provider as _},
+    signers::{local::PrivateKeySigner, SignerSync as _},
+};
+use medledger::{
+    devnet::Devnet,
+    records::{Anchors, RecordsError, VaultClient},
+    server::{self, ServerConfig},
+};
+use medledger_core::bindings::{ConsentRegistry, CredentialRegistry, RecordAnchors};
+use medledger_vault::{crypto::Keyring, store::Store, Vault, VaultConfig};
+use serde_json::json;
+use std::{sync::Arc, time::Duration};
+use support::*;
+
+const READ: u8 = 1;
+const WRITE: u8 = 2;
+
+struct World {
+    devnet: Devnet,
+    p: DynProvider,
+    pool: sqlx::PgPool,
+    base: String,
+    chain_id: i64,
+    _store: tempfile::TempDir,
+    _indexer: Running,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl World {
+    async fn start() -> Self {
+        let devnet = devnet().await;
+        let p = wallet_provider(&devnet);
+        let (_url, pool) = fresh_db("vault_e2e").await;
+        medledger_vault::migrate(&pool).await.unwrap();
+        let indexer = Running::start(config(&devnet.ws_url(), &devnet), pool.clone());
+        let chain_id = devnet.manifest().chain_id;
+        let store = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let vault = Vault::new(
+            VaultConfig::new(chain_id, &format!("http://{addr}")),
+            pool.clone(),
+            Store::from_url(&format!("file://{}", store.path().display())).unwrap(),
+            Keyring::generate("e2e-1").unwrap().0,
+            Some(read_provider(&devnet.rpc_url())),
+        );
+        let mut config = ServerConfig::new(addr, chain_id as i64);
+        config.threads = 2;
+        config.shutdown_grace = Duration::from_secs(1);
+        config.vault = Some(Arc::new(vault));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server::serve_on(listener, config, pool.clone(), async {
+            let _ = rx.await;
+        }));
+        Self {
+            devnet,
+            p,
+            pool,
+            base: format!("http://{addr}"),
+            chain_id: chain_id as i64,
+            _store: store,
+            _indexer: indexer,
+            _stop: tx,
+        }
+    }
+
+    /// Waits until the index has the node's latest block: what the vault decides on next.
+    async fn synced(&self) {
+        wait_synced(&self.pool, self.chain_id, &self.p, Duration::from_secs(30)).await;
+    }
+
+    async fn client(&self, signer: &PrivateKeySigner) -> VaultClient {
+        let mut c = VaultClient::new(&self.base);
+        c.sign_in(signer).await.unwrap();
+        c
+    }
+
+    async fn now(&self) -> u64 {
+        self.p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp
+    }
+
+    async fn advance(&self, secs: u64) {
+        let _: serde_json::Value = rpc(&self.p, "evm_increaseTime", json!([secs])).await;
+        let _: String = rpc(&self.p, "evm_mine", json!([])).await;
+    }
+}
+
+fn refused(r: Result<impl std::fmt::Debug, RecordsError>, status: u16, reason: &str) {
+    match r {
+        Err(RecordsError::Refused { status: s, reason: why }) => {
+            assert_eq!(s, status, "{why}");
+            assert!(why.contains(reason), "expected {reason:?} in {why:?}");
+        }
+        other => panic!("expected a {status} refusal ({reason}), got {other:?}"),
+    }
+}
+
+macro_rules! send {
+    ($call:expr) => {{
+        let receipt = $call.send().await.expect("send").get_receipt().await.expect("receipt");
+        assert!(receipt.status(), "reverted");
+        receipt
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_chain_decides_who_reads() {
+    let w = World::start().await;
+    let x = actors(&w.devnet);
+    let key = |a: Address| x.signers.iter().find(|s| s.address() == a).unwrap().clone();
+    let (patient, doctor, other_doctor, stranger) = (x.patient, x.prescriber, x.prescriber2, x.pharmacy2);
+    let m = w.devnet.manifest().contracts;
+    let cr = CredentialRegistry::new(m.credential_registry, w.p.clone());
+    let cs = ConsentRegistry::new(m.consent_registry, w.p.clone());
+    let ra = RecordAnchors::new(m.record_anchors, w.p.clone());
+    let now = w.now().await;
+    let year = U40::from(now + 365 * 86_400);
+    let jur = alloy::primitives::FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+    send!(cr.register(doctor, 1, alloy::primitives::B256::repeat_byte(1), jur, year, 0).from(x.admin));
+    send!(cr.register(other_doctor, 1, alloy::primitives::B256::repeat_byte(2), jur, year, 0).from(x.admin));
+    send!(ra.openEpisode(patient).from(patient));
+
+    // The patient uploads and anchors two documents; the second she hides.
+    let me = w.client(&key(patient)).await;
+    let anchors = Anchors::connect(&w.devnet.rpc_url(), w.devnet.manifest(), key(patient)).await.unwrap();
+    let note = b"Encounter note: blood pressure 128/82, continue lisinopril.".to_vec();
+    let up = me.upload(patient, 1, "11506-3", "text/plain", note.clone()).await.unwrap();
+    let (index, _) = anchors.anchor(1, &up).await.unwrap();
+    assert_eq!(index, 0);
+    let secret = me.upload(patient, 1, "behavioral", "text/plain", b"private".to_vec()).await.unwrap();
+    let (hidden_index, _) = anchors.anchor(1, &secret).await.unwrap();
+    anchors.set_hidden(1, hidden_index, true).await.unwrap();
+    w.synced().await;
+    assert_eq!(me.download(&up.id).await.unwrap(), note);
+    assert_eq!(me.list(patient).await.unwrap().len(), 2, "the patient sees her hidden record");
+
+    // No grant yet: refused.
+    let doc = w.client(&key(doctor)).await;
+    refused(doc.download(&up.id).await, 403, "no consent");
+
+    // Grant READ: the doctor reads; the hidden record is withheld; he cannot write.
+    send!(cs.grant(doctor, READ, U40::from(now + 7 * 86_400)).from(patient));
+    w.synced().await;
+    assert_eq!(doc.download(&up.id).await.unwrap(), note);
+    let listed = doc.list(patient).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    refused(doc.download(&secret.id).await, 403, "hidden this record");
+    refused(doc.upload(patient, 1, "note", "text/plain", b"x".to_vec()).await, 403, "scope");
+
+    // WRITE: the doctor adds a note; it is pending until anchored, then the patient reads it.
+    send!(cs.grant(doctor, READ | WRITE, U40::from(now + 7 * 86_400)).from(patient));
+    w.synced().await;
+    let added =
+        doc.upload(patient, 1, "note", "text/plain", b"Follow-up in 3 months.".to_vec()).await.unwrap();
+    let doc_anchors = Anchors::connect(&w.devnet.rpc_url(), w.devnet.manifest(), key(doctor)).await.unwrap();
+    doc_anchors.anchor(1, &added).await.unwrap();
+    w.synced().await;
+    assert_eq!(me.download(&added.id).await.unwrap(), b"Follow-up in 3 months.");
+
+    // Revoke, mine: the very next read is denied (the session stays, the grant does not).
+    send!(cs.revoke(doctor).from(patient));
+    w.synced().await;
+    refused(doc.download(&up.id).await, 403, "revoked");
+
+    // Expiry: a grant for an hour, then chain time moves past it.
+    let now = w.now().await;
+    send!(cs.grant(doctor, READ, U40::from(now + 3600)).from(patient));
+    w.synced().await;
+    assert_eq!(doc.download(&up.id).await.unwrap(), note);
+    w.advance(3601).await;
+    w.synced().await;
+    refused(doc.download(&up.id).await, 403, "expired");
+
+    // Emergency access: readable only inside the window.
+    let er = w.client(&key(other_doctor)).await;
+    refused(er.download(&up.id).await, 403, "no consent");
+    send!(cs.openEmergencyAccess(patient, 1, 600).from(other_doctor));
+    w.synced().await;
+    assert_eq!(er.download(&up.id).await.unwrap(), note);
+    w.advance(601).await;
+    w.synced().await;
+    refused(er.download(&up.id).await, 403, "no consent");
+
+    // A suspended doctor with a current grant: refused.
+    send!(cs.grant(other_doctor, READ, U40::from(w.now().await + 86_400)).from(patient));
+    w.synced().await;
+    assert_eq!(er.download(&up.id).await.unwrap(), note);
+    send!(cr.suspend(other_doctor, 7).from(x.admin));
+    w.synced().await;
+    refused(er.download(&up.id).await, 403, "credential is suspended");
+
+    // A stranger.
+    let s = w.client(&key(stranger)).await;
+    refused(s.download(&up.id).await, 403, "no consent");
+    refused(s.list(patient).await, 403, "no consent");
+
+    // Sign-in refusals over the wire: forged signature, replayed nonce, another chain.
+    let http = reqwest::Client::new();
+    let nonce: serde_json::Value =
+        http.get(format!("{}/auth/nonce", w.base)).send().await.unwrap().json().await.unwrap();
+    let (domain, uri, n) =
+        (nonce["domain"].as_str().unwrap(), nonce["uri"].as_str().unwrap(), nonce["nonce"].as_str().unwrap());
+    let message = medledger::records::siwe_message(domain, uri, w.chain_id as u64, patient, n);
+    let forged = key(stranger).sign_message_sync(message.as_bytes()).unwrap();
+    let login = |m: String, sig: alloy::primitives::Signature| {
+        let body = json!({"message": m, "signature": format!("0x{}", alloy::hex::encode(sig.as_bytes()))});
+        http.post(format!("{}/auth/login", w.base)).json(&body).send()
+    };
+    let r = login(message.clone(), forged).await.unwrap();
+    assert_eq!(r.status(), 401, "forged signature");
+    let good = key(patient).sign_message_sync(message.as_bytes()).unwrap();
+    assert_eq!(login(message.clone(), good).await.unwrap().status(), 200);
+    let r = login(message, good).await.unwrap();
+    assert_eq!(r.status(), 401, "replayed nonce");
+    assert!(r.text().await.unwrap().contains("nonce"));
+    let nonce: serde_json::Value =
+        http.get(format!("{}/auth/nonce", w.base)).send().await.unwrap().json().await.unwrap();
+    let other = medledger::records::siwe_message(domain, uri, 1, patient, nonce["nonce"].as_str().unwrap());
+    let sig = key(patient).sign_message_sync(other.as_bytes()).unwrap();
+    let r = login(other, sig).await.unwrap();
+    assert_eq!(r.status(), 401, "another chain");
+    assert!(r.text().await.unwrap().contains("chain"));
+
+    // Every decision is in the log: the patient sees all of it, with denials and their reasons.
+    let log = me.audit(patient).await.unwrap();
+    let reasons: Vec<&str> = log.iter().filter_map(|e| e["outcomeDesc"].as_str()).collect();
+    for reason in ["no_grant", "hidden", "missing_scope", "revoked", "expired", "credential"] {
+        assert!(reasons.contains(&reason), "{reason} missing from the log: {reasons:?}");
+    }
+    assert!(log.iter().any(|e| e["outcome"] == "0" && e["subtype"][0]["code"] == "write"));
+    // The doctor sees only his own entries.
+    let theirs = w.client(&key(doctor)).await.audit(patient).await.unwrap();
+    assert!(!theirs.is_empty() && theirs.len() < log.len());
+    medledger_vault::verify_log(&w.pool).await.expect("the log chain verifies");
+}
