@@ -206,6 +206,44 @@ async fn the_chain_decides_who_reads() {
     refused(s.download(&up.id).await, 403, "no consent");
     refused(s.list(patient).await, 403, "no consent");
 
+    // The same through the binary: the vault's reason on stderr, status 1; the patient's put anchors.
+    let cli = |args: &[&str], signer: &PrivateKeySigner| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .arg("records")
+            .args(args)
+            .args(["--vault.url", &w.base])
+            .env("MEDLEDGER_PRIVATE_KEY", alloy::hex::encode_prefixed(signer.to_bytes()))
+            .env("MEDLEDGER_RPC_URL", w.devnet.rpc_url())
+            .env("MEDLEDGER_MANIFEST", w.devnet.manifest_path())
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = cli(&["get", &up.id], &key(stranger));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("the vault refused (403): access denied: no consent from the patient"), "{err}");
+    let file = w._store.path().join("../cli-note.md");
+    std::fs::write(&file, "Lab results: HbA1c 6.1 %.").unwrap();
+    let (code, out, err) =
+        cli(&["put", file.to_str().unwrap(), "--episode", "1", "--type", "lab"], &key(patient));
+    std::fs::remove_file(&file).unwrap();
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("anchored     episode 1 record 3"), "{out}");
+    w.synced().await;
+    let (code, out, err) = cli(&["ls"], &key(patient));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert_eq!(out.lines().filter(|l| l.contains("anchored")).count(), 4, "{out}");
+    let id = out.lines().find(|l| l.contains("lab")).unwrap().split_whitespace().next().unwrap().to_owned();
+    let (code, out, err) = cli(&["get", &id], &key(patient));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Lab results: HbA1c 6.1 %.");
+
     // Sign-in refusals over the wire: forged signature, replayed nonce, another chain.
     let http = reqwest::Client::new();
     let nonce: serde_json::Value =
