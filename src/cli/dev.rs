@@ -138,6 +138,7 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
     let api_addr = listener.local_addr().context("reading the API address")?;
     let vault_dir = devnet.scratch_dir().join("vault");
     api.vault = dev_vault(&vault_dir, &manifest, &pool, api_addr, &devnet.rpc_url()).await?;
+    let vault_on = api.vault.is_some();
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
     let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;
     print_banner(&devnet, &chain, api_addr, &db_url, pg.as_ref().map(|pg| pg.dir()));
@@ -156,6 +157,15 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
                 () = stopped() => return Ok(()),
             };
             print_story(&chain, &story);
+            if vault_on {
+                let (rpc, base) = (devnet.rpc_url(), format!("http://{api_addr}"));
+                let records = tokio::select! {
+                    r = demo::store_records(&chain, &rpc, &base, &story) =>
+                        r.context("filing the demo's records in the vault")?,
+                    () = stopped() => return Ok(()),
+                };
+                print_records(&chain, &records, api_addr);
+            }
             info!(target: "medledger::dev", transactions = story.transactions,
                 secs = started.elapsed().as_secs_f32(), "demo story played");
             Some(story)
@@ -266,6 +276,43 @@ fn print_banner(
     for m in chain.cast().members() {
         println!("    {:<10}  {}  {}  {} ({})", m.role.as_str(), m.address(), m.key_hex(), m.name, m.part);
     }
+}
+
+/// The records filed in the vault, the reads played, and the commands to play them again.
+fn print_records(chain: &demo::Chain, records: &demo::VaultStory, api_addr: SocketAddr) {
+    let cast = chain.cast();
+    println!("vault records (examples/demo/encounters/ uploaded through the vault and anchored)");
+    for (id, name, index) in &records.maria {
+        println!("  {id}  {} record {index}  {name}", cast.maria.name);
+    }
+    println!(
+        "  {}  {} episode {}  encounters/06-chen-wei-allergies.json",
+        records.chen.0, cast.chen.name, records.chen.1
+    );
+    for (who, what, outcome) in &records.reads {
+        println!("  {who} {what}: {outcome}");
+    }
+    let vault = format!("--vault.url http://{api_addr}");
+    let first = records.maria.first().map_or("", |(id, _, _)| id.as_str());
+    println!("  try:");
+    println!(
+        "    medledger records ls --patient {} {vault} --private-key {}",
+        cast.maria.address(),
+        cast.okafor.key_hex()
+    );
+    println!(
+        "    medledger records get {first} {vault} --private-key {}   # refused",
+        cast.lindqvist.key_hex()
+    );
+    println!(
+        "    medledger records get {} {vault} --private-key {}   # during the emergency window only",
+        records.chen.0,
+        cast.haddad.key_hex()
+    );
+    println!(
+        "    medledger records log {vault} --private-key {}   # Maria's access log",
+        cast.maria.key_hex()
+    );
 }
 
 /// The story's outcome: the prescriptions with their ids and content hashes, the episode, the emergency.

@@ -36,7 +36,7 @@ macro_rules! documents {
 }
 
 /// Every demo document.
-pub const DOCUMENTS: [Document; 10] = documents![
+pub const DOCUMENTS: [Document; 11] = documents![
     Prescription "prescriptions/lisinopril.json",
     Prescription "prescriptions/amoxicillin.json",
     Prescription "prescriptions/oxycodone.json",
@@ -47,6 +47,7 @@ pub const DOCUMENTS: [Document; 10] = documents![
     Encounter "encounters/03-behavioral-health.json",
     Encounter "encounters/04-follow-up.json",
     Encounter "encounters/05-telehealth-check-in.json",
+    Encounter "encounters/06-chen-wei-allergies.json",
 ];
 
 /// The document named `name` (its path under `examples/demo/`).
