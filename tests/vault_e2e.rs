@@ -283,3 +283,35 @@ async fn the_chain_decides_who_reads() {
     assert!(!theirs.is_empty() && theirs.len() < log.len());
     medledger_vault::verify_log(&w.pool).await.expect("the log chain verifies");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_that_drops_the_grant_withdraws_access() {
+    let w = World::start().await;
+    let x = actors(&w.devnet);
+    let key = |a: Address| x.signers.iter().find(|s| s.address() == a).unwrap().clone();
+    let (patient, doctor) = (x.patient, x.prescriber);
+    let m = w.devnet.manifest().contracts;
+    let cs = ConsentRegistry::new(m.consent_registry, w.p.clone());
+    let ra = RecordAnchors::new(m.record_anchors, w.p.clone());
+    send!(ra.openEpisode(patient).from(patient));
+    w.synced().await;
+    let me = w.client(&key(patient)).await;
+    let up = me.upload(patient, 1, "note", "text/plain", b"reorg note".to_vec()).await.unwrap();
+    Anchors::connect(&w.devnet.rpc_url(), w.devnet.manifest(), key(patient))
+        .await
+        .unwrap()
+        .anchor(1, &up)
+        .await
+        .unwrap();
+    let doc = w.client(&key(doctor)).await;
+    send!(cs.grant(doctor, READ, U40::from(w.now().await + 86_400)).from(patient));
+    w.synced().await;
+    assert_eq!(doc.download(&up.id).await.unwrap(), b"reorg note");
+
+    // The grant's block is replaced by an empty one: once the index follows, the grant is gone.
+    let _: serde_json::Value = rpc(&w.p, "anvil_reorg", json!([1, []])).await;
+    w.synced().await;
+    refused(doc.download(&up.id).await, 403, "no consent");
+    let log = me.audit(patient).await.unwrap();
+    assert!(log.iter().any(|e| e["outcome"] == "4" && e["outcomeDesc"] == "no_grant"));
+}
