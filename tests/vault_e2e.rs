@@ -7,113 +7,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod support;
+#[macro_use]
+mod vault_common;
 
 use alloy::{
     primitives::{aliases::U40, Address},
-    providers::{DynProvider, Provider as _},
     signers::{local::PrivateKeySigner, SignerSync as _},
 };
-use medledger::{
-    devnet::Devnet,
-    records::{Anchors, RecordsError, VaultClient},
-    server::{self, ServerConfig},
-};
+use medledger::records::Anchors;
 use medledger_core::bindings::{ConsentRegistry, CredentialRegistry, RecordAnchors};
-use medledger_vault::{crypto::Keyring, store::Store, Vault, VaultConfig};
 use serde_json::json;
-use std::{sync::Arc, time::Duration};
 use support::*;
-
-const READ: u8 = 1;
-const WRITE: u8 = 2;
-
-struct World {
-    devnet: Devnet,
-    p: DynProvider,
-    pool: sqlx::PgPool,
-    base: String,
-    chain_id: i64,
-    _store: tempfile::TempDir,
-    _indexer: Running,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl World {
-    async fn start() -> Self {
-        let devnet = devnet().await;
-        let p = wallet_provider(&devnet);
-        let (_url, pool) = fresh_db("vault_e2e").await;
-        medledger_vault::migrate(&pool).await.unwrap();
-        let indexer = Running::start(config(&devnet.ws_url(), &devnet), pool.clone());
-        let chain_id = devnet.manifest().chain_id;
-        let store = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let vault = Vault::new(
-            VaultConfig::new(chain_id, &format!("http://{addr}")),
-            pool.clone(),
-            Store::from_url(&format!("file://{}", store.path().display())).unwrap(),
-            Keyring::generate("e2e-1").unwrap().0,
-            Some(read_provider(&devnet.rpc_url())),
-        );
-        let mut config = ServerConfig::new(addr, chain_id as i64);
-        config.threads = 2;
-        config.shutdown_grace = Duration::from_secs(1);
-        config.vault = Some(Arc::new(vault));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(server::serve_on(listener, config, pool.clone(), async {
-            let _ = rx.await;
-        }));
-        Self {
-            devnet,
-            p,
-            pool,
-            base: format!("http://{addr}"),
-            chain_id: chain_id as i64,
-            _store: store,
-            _indexer: indexer,
-            _stop: tx,
-        }
-    }
-
-    /// Waits until the index has the node's latest block: what the vault decides on next.
-    async fn synced(&self) {
-        wait_synced(&self.pool, self.chain_id, &self.p, Duration::from_secs(30)).await;
-    }
-
-    async fn client(&self, signer: &PrivateKeySigner) -> VaultClient {
-        let mut c = VaultClient::new(&self.base);
-        c.sign_in(signer).await.unwrap();
-        c
-    }
-
-    async fn now(&self) -> u64 {
-        self.p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp
-    }
-
-    async fn advance(&self, secs: u64) {
-        let _: serde_json::Value = rpc(&self.p, "evm_increaseTime", json!([secs])).await;
-        let _: String = rpc(&self.p, "evm_mine", json!([])).await;
-    }
-}
-
-fn refused(r: Result<impl std::fmt::Debug, RecordsError>, status: u16, reason: &str) {
-    match r {
-        Err(RecordsError::Refused { status: s, reason: why }) => {
-            assert_eq!(s, status, "{why}");
-            assert!(why.contains(reason), "expected {reason:?} in {why:?}");
-        }
-        other => panic!("expected a {status} refusal ({reason}), got {other:?}"),
-    }
-}
-
-macro_rules! send {
-    ($call:expr) => {{
-        let receipt = $call.send().await.expect("send").get_receipt().await.expect("receipt");
-        assert!(receipt.status(), "reverted");
-        receipt
-    }};
-}
+use vault_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_chain_decides_who_reads() {
