@@ -7,9 +7,11 @@
 //! - [`Manifest`]: where the contracts of one chain live, as `contracts/script/Deploy.s.sol` writes it.
 //! - [`consent`] and [`dispense`]: the contracts' consent and dispense rules as pure functions, evaluated off
 //!   chain at a given time (the latest indexed block's, as a rule) by the API, the vault and the CLI.
+//! - [`salted_hash`]: the salted commitment to an off-chain document that the contracts receive.
 //! - [`NOTIFY_CHANNEL`]: the PostgreSQL channel on which the indexer announces each committed batch.
 
 pub mod abi;
+mod commitment;
 pub mod consent;
 pub mod dispense;
 pub mod eip712;
@@ -17,6 +19,7 @@ mod error;
 mod manifest;
 
 pub use abi::{bindings, ABIS};
+pub use commitment::salted_hash;
 pub use error::ManifestError;
 pub use manifest::{Contracts, Manifest};
 
