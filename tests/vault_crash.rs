@@ -125,5 +125,31 @@ async fn sigkill_during_uploads_leaves_nothing_partial() {
     let (code, out, err) = sweep("0");
     assert_eq!(code, Some(0), "{out}{err}");
     assert!(out.starts_with("staging removed 0, orphan objects removed 0"), "{out}");
+
+    // The other maintenance commands on what is left: the log verifies, a new key re-wraps every data key.
+    let vault = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_medledger")).arg("vault").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = vault(&["verify-log", "--db.url", &db]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("access log intact: "), "{out}");
+    let rotated = dir.path().join("keys-rotated");
+    let new = medledger_vault::crypto::Keyring::generate("crash-2").unwrap().1;
+    std::fs::write(&rotated, format!("{}{}", new.as_str(), std::fs::read_to_string(&keys).unwrap())).unwrap();
+    let (code, out, err) =
+        vault(&["rotate-key", "--db.url", &db, "--vault.key-file", rotated.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(out.trim(), format!("re-wrapped {} data keys under key crash-2", 1 + finished.len()));
+    let (_, out, _) = vault(&["rotate-key", "--db.url", &db, "--vault.key-file", rotated.to_str().unwrap()]);
+    assert_eq!(out.trim(), "re-wrapped 0 data keys under key crash-2");
+    // Without the old key, nothing would open: the command says so and fails.
+    let (code, _, err) = vault(&["rotate-key", "--db.url", &db, "--vault.key-file", keys.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("did not open"), "{err}");
     indexer.stop().await;
 }
