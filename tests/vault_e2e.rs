@@ -116,7 +116,7 @@ async fn the_chain_decides_who_reads() {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_medledger"))
             .arg("records")
             .args(args)
-            .args(["--vault.url", &w.base])
+            .env("MEDLEDGER_VAULT_URL", &w.base)
             .env("MEDLEDGER_PRIVATE_KEY", alloy::hex::encode_prefixed(signer.to_bytes()))
             .env("MEDLEDGER_RPC_URL", w.devnet.rpc_url())
             .env("MEDLEDGER_MANIFEST", w.devnet.manifest_path())
@@ -148,6 +148,16 @@ async fn the_chain_decides_who_reads() {
     let (code, out, err) = cli(&["get", &id], &key(patient));
     assert_eq!(code, Some(0), "{err}");
     assert_eq!(out, "Lab results: HbA1c 6.1 %.");
+
+    let (code, out, err) = cli(&["hide", "--episode", "1", "--index", "3"], &key(patient));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("episode 1 record 3 hidden from grantees"), "{out}");
+    let (code, _, err) = cli(&["hide", "--episode", "1", "--index", "3"], &key(stranger));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("RecordAnchors__NotPatient"), "{err}");
+    let (code, out, err) = cli(&["log"], &key(patient));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.lines().any(|l| l.contains("denied") && l.contains("revoked")), "{out}");
 
     // Sign-in refusals over the wire: forged signature, replayed nonce, another chain.
     let http = reqwest::Client::new();
