@@ -4,6 +4,7 @@
 
 pub mod demo;
 pub mod devnet;
+pub mod records;
 pub mod rx;
 pub mod server;
 pub mod web;

@@ -69,6 +69,24 @@ enum Command {
         --private-key 0x5de4…"
     )]
     Rx(cli::rx::RxCommand),
+    /// Medical documents in the record vault: upload and anchor, list, download, hide, the access log
+    /// (signed in with Sign-In with Ethereum, the key as for `rx`).
+    #[command(
+        subcommand,
+        after_help = "Example (medledger dev's Dr. Okafor reading Maria's documents):\n  \
+        medledger records ls --patient 0x976EA74026E726554dB657fA54763abd0C3a0aa9 \\\n    \
+        --vault.url http://127.0.0.1:4000 --private-key 0x59c6…"
+    )]
+    Records(cli::records::RecordsCommand),
+    /// Maintenance of the record vault: rotate the key-encryption key, verify the access log, sweep what
+    /// killed uploads left behind.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  medledger vault verify-log --db.url postgres://localhost/medledger\n  \
+        medledger vault rotate-key --vault.key-file vault.keys --db.url postgres://localhost/medledger\n  \
+        medledger vault sweep --vault.store file:///var/lib/medledger/vault --db.url postgres://localhost/medledger"
+    )]
+    Vault(cli::vault::VaultCommand),
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +123,8 @@ async fn main() -> Result<ExitCode> {
         Command::Serve(args) => cli::serve::serve(args).await,
         Command::Run(args) => cli::run::run(args).await,
         Command::Rx(command) => return Ok(cli::rx::run(command).await),
+        Command::Records(command) => cli::records::records(command).await,
+        Command::Vault(command) => cli::vault::vault(command).await,
     }
     .map(|()| ExitCode::SUCCESS)
 }

@@ -8,7 +8,9 @@
 //!
 //! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
 //! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
-//! and the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]).
+//! the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]), and, when
+//! [`ServerConfig::vault`] is set, the record vault's `/auth/…` and `/fhir/…` (see
+//! [`medledger_vault::router`]; its own body and rate limits, not the GraphQL ones).
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
 
 use anyhow::Context as _;
@@ -24,10 +26,12 @@ use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use medledger_graphql::{build_schemas, ApiConfig, ApiSchema, Db};
+use medledger_vault::Vault;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 use std::future::{Future, IntoFuture as _};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tower::ServiceExt as _;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -64,6 +68,9 @@ pub struct ServerConfig {
     pub routes: Router,
     /// The page a browser gets at `GET /graphql` (GraphiQL); by default one that says it is not served.
     pub graphiql: fn() -> Response,
+    /// The record vault, mounted beside GraphQL when set (one vault shared by every API thread, so its
+    /// rate limits and consent cache are the process's).
+    pub vault: Option<Arc<Vault>>,
 }
 
 impl ServerConfig {
@@ -79,6 +86,7 @@ impl ServerConfig {
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
             routes: Router::new(),
             graphiql: no_graphiql,
+            vault: None,
         }
     }
 }
@@ -145,8 +153,13 @@ pub async fn serve_on(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let (abort_tx, abort_rx) = tokio::sync::watch::channel(false);
     let mut threads = FuturesUnordered::new();
+    // Built once: its rate limiters are shared by the threads.
+    let vault = config.vault.clone().map(medledger_vault::router);
     for (i, (schema, db)) in build_schemas(&pool, &config.api, config.threads).into_iter().enumerate() {
-        let app = router(schema, db, Some(prometheus.clone()), &config);
+        let mut app = router(schema, db, Some(prometheus.clone()), &config);
+        if let Some(vault) = &vault {
+            app = app.merge(vault.clone());
+        }
         let listener = listener.try_clone().context("sharing the API server's listener")?;
         let (done_tx, done_rx) = tokio::sync::oneshot::channel();
         let (stop, abort) = (stop_rx.clone(), abort_rx.clone());
@@ -160,7 +173,7 @@ pub async fn serve_on(
     }
     // The threads hold their own handles: once they stop accepting, the socket closes.
     drop(listener);
-    info!(target: "medledger::server", %addr, threads = threads.len(), "GraphQL API listening (GraphiQL at /graphql)");
+    info!(target: "medledger::server", %addr, threads = threads.len(), vault = vault.is_some(), "GraphQL API listening (GraphiQL at /graphql)");
 
     tokio::spawn(async move {
         shutdown.await;
@@ -213,6 +226,8 @@ fn serve_thread(
         let listener = listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
+        // The peer address is the vault's rate-limit key (and the client, unless a trusted proxy says).
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(listener, app).with_graceful_shutdown(async move {
             let _ = stop.wait_for(|stop| *stop).await;
         });

@@ -5,7 +5,8 @@
 //! case), hex text, UTF-16, an ABI-encoded string, an unsalted keccak256, and (codes) a 32-byte integer.
 //! Storage writes come from anvil's `debug_traceTransaction` prestate tracer in diff mode. A planted
 //! transaction proves the scan finds what it looks for, and the matcher is unit-tested per encoding. Every row
-//! the indexer wrote to PostgreSQL is scanned the same way.
+//! the indexer and the record vault wrote to PostgreSQL is scanned the same way, and so are the vault's
+//! storage directory (every sealed object of the demo's documents) and the process's log lines.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod dev_common;
@@ -261,6 +262,69 @@ async fn demo_puts_no_clinical_content_on_chain() {
         assert!(Instant::now() < deadline, "only {n} simulated actions\n{}", dev.output());
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
+    // The vault's store, before `medledger dev` removes it: every file, sealed documents and all.
+    let output = dev.output();
+    let store = output
+        .lines()
+        .find_map(|l| l.trim_start().strip_prefix("vault ").and_then(|l| l.split(" store ").nth(1)))
+        .map(|s| std::path::PathBuf::from(s.trim_end_matches(')')))
+        .unwrap_or_else(|| panic!("the banner names the vault's store\n{output}"));
+    assert!(output.contains("refused (403)"), "the demo's reads were played\n{output}");
+    let (mut files, mut stored, mut store_findings) = (0usize, 0usize, Vec::new());
+    let mut dirs = vec![store.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+                continue;
+            }
+            let data = std::fs::read(&path).unwrap();
+            files += 1;
+            stored += data.len();
+            for p in m.find(&data) {
+                store_findings.push(format!("{}: {:?} as {}", path.display(), p.text, p.encoding));
+            }
+        }
+    }
+    let filed: usize = DOCUMENTS
+        .iter()
+        .filter(|d| d.name.starts_with("encounters/") && !d.name.contains("05-"))
+        .map(|d| d.text.len())
+        .sum();
+    eprintln!("scanned {files} files, {stored} bytes of the vault's store {}", store.display());
+    assert!(
+        files >= 5 && stored >= filed,
+        "the sealed demo documents were scanned ({files} files, {stored} bytes)"
+    );
+    assert!(
+        store_findings.is_empty(),
+        "clinical content in the vault's store:\n{}",
+        store_findings.join("\n")
+    );
+    // The log lines (the banner, which names the fictional cast, is not a log). Licensed providers' names
+    // are public registry facts the story logs on purpose; patients' are not.
+    let cast = medledger::demo::Cast::new(&medledger::devnet::anvil_test_signers()).unwrap();
+    let providers: Vec<&str> = cast
+        .members()
+        .into_iter()
+        .filter(|c| c.role != medledger::demo::Role::Patient)
+        .map(|c| c.name)
+        .collect();
+    let mut log_findings = Vec::new();
+    for line in dev.log_lines() {
+        for p in
+            m.find(line.to_string().as_bytes()).into_iter().filter(|p| !providers.contains(&p.text.as_str()))
+        {
+            log_findings.push(format!("{line}: {:?} as {}", p.text, p.encoding));
+        }
+    }
+    assert!(dev
+        .log_lines()
+        .iter()
+        .any(|l| l["target"].as_str().is_some_and(|t| t.starts_with("medledger::vault"))));
+    assert!(log_findings.is_empty(), "clinical content in the logs:\n{}", log_findings.join("\n"));
+
     let (status, output) = dev.interrupt(Duration::from_secs(60)).await;
     assert!(status.success(), "exit status {status}\n{output}");
     let failed_actions = output.matches("simulated action failed").count();
@@ -294,6 +358,7 @@ async fn demo_puts_no_clinical_content_on_chain() {
     pool.close().await;
     eprintln!("scanned {db_rows} rows of {} tables", tables.len());
     assert!(tables.iter().any(|t| t == "events"), "{tables:?}");
+    assert!(tables.iter().any(|t| t == "vault_documents") && tables.iter().any(|t| t == "vault_access_log"));
     assert!(db_rows > 100, "the index was scanned ({db_rows} rows)");
     assert!(db_findings.is_empty(), "clinical content in PostgreSQL:\n{}", db_findings.join("\n"));
 

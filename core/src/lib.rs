@@ -9,9 +9,11 @@
 //!   chain at a given time (the latest indexed block's, as a rule) by the API, the vault and the CLI.
 //! - [`schedule`]: the bundled, versioned controlled-substance table (RxNorm code → DEA schedule) that checks
 //!   the schedule a prescriber declares, which the chain cannot see.
+//! - [`salted_hash`]: the salted commitment to an off-chain document that the contracts receive.
 //! - [`NOTIFY_CHANNEL`]: the PostgreSQL channel on which the indexer announces each committed batch.
 
 pub mod abi;
+mod commitment;
 pub mod consent;
 pub mod dispense;
 pub mod eip712;
@@ -20,6 +22,7 @@ mod manifest;
 pub mod schedule;
 
 pub use abi::{bindings, ABIS};
+pub use commitment::salted_hash;
 pub use error::ManifestError;
 pub use manifest::{Contracts, Manifest};
 

@@ -134,11 +134,19 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
         web_rpc_url: Some(devnet.rpc_url()),
     }
     .server_config(&manifest)?;
+    let mut api = api;
     let listener = bind(api.listen).await?;
     let api_addr = listener.local_addr().context("reading the API address")?;
+    let vault_dir = devnet.scratch_dir().join("vault");
+    api.vault = dev_vault(&vault_dir, &manifest, &pool, api_addr, &devnet.rpc_url()).await?;
+    let vault_on = api.vault.is_some();
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
     let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;
     print_banner(&devnet, &chain, api_addr, &db_url, pg.as_ref().map(|pg| pg.dir()));
+    println!(
+        "  vault          http://{api_addr}/fhir  (sign in: http://{api_addr}/auth/nonce; store {})",
+        vault_dir.display()
+    );
 
     let mut services =
         tokio::spawn(Services { indexer, pool, metrics: None, api: Some((listener, api)) }.run(stopped()));
@@ -150,6 +158,15 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
                 () = stopped() => return Ok(()),
             };
             print_story(&chain, &story);
+            if vault_on {
+                let (rpc, base) = (devnet.rpc_url(), format!("http://{api_addr}"));
+                let records = tokio::select! {
+                    r = demo::store_records(&chain, &rpc, &base, &story) =>
+                        r.context("filing the demo's records in the vault")?,
+                    () = stopped() => return Ok(()),
+                };
+                print_records(&chain, &records, api_addr);
+            }
             info!(target: "medledger::dev", transactions = story.transactions,
                 secs = started.elapsed().as_secs_f32(), "demo story played");
             Some(story)
@@ -191,6 +208,41 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
     services_result.and(result)
 }
 
+/// The devnet's vault: a fresh key file (mode 0600) and a local store under `dir`.
+async fn dev_vault(
+    dir: &std::path::Path,
+    manifest: &medledger_core::Manifest,
+    pool: &sqlx::PgPool,
+    api_addr: SocketAddr,
+    rpc_url: &str,
+) -> Result<Option<std::sync::Arc<medledger_vault::Vault>>> {
+    let store = dir.join("store");
+    std::fs::create_dir_all(&store).with_context(|| format!("creating {}", store.display()))?;
+    let key_file = dir.join("devnet.keys");
+    let (_, text) = medledger_vault::crypto::Keyring::generate("devnet-1")?;
+    write_private(&key_file, text.as_bytes())?;
+    let args = super::vault::VaultArgs {
+        store: Some(format!("file://{}", store.display())),
+        key_file: Some(key_file),
+        max_upload: medledger_vault::DEFAULT_MAX_UPLOAD,
+        ..Default::default()
+    };
+    args.vault(manifest, pool, api_addr, Some(rpc_url)).await
+}
+
+/// Writes `bytes` to a new file only its owner can read.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("writing {}", path.display()))
+}
+
 /// The banner: where everything is, and who is who.
 fn print_banner(
     devnet: &Devnet,
@@ -226,6 +278,43 @@ fn print_banner(
     for m in chain.cast().members() {
         println!("    {:<10}  {}  {}  {} ({})", m.role.as_str(), m.address(), m.key_hex(), m.name, m.part);
     }
+}
+
+/// The records filed in the vault, the reads played, and the commands to play them again.
+fn print_records(chain: &demo::Chain, records: &demo::VaultStory, api_addr: SocketAddr) {
+    let cast = chain.cast();
+    println!("vault records (examples/demo/encounters/ uploaded through the vault and anchored)");
+    for (id, name, index) in &records.maria {
+        println!("  {id}  {} record {index}  {name}", cast.maria.name);
+    }
+    println!(
+        "  {}  {} episode {}  encounters/06-chen-wei-allergies.json",
+        records.chen.0, cast.chen.name, records.chen.1
+    );
+    for (who, what, outcome) in &records.reads {
+        println!("  {who} {what}: {outcome}");
+    }
+    let vault = format!("--vault.url http://{api_addr}");
+    let first = records.maria.first().map_or("", |(id, _, _)| id.as_str());
+    println!("  try:");
+    println!(
+        "    medledger records ls --patient {} {vault} --private-key {}",
+        cast.maria.address(),
+        cast.okafor.key_hex()
+    );
+    println!(
+        "    medledger records get {first} {vault} --private-key {}   # refused",
+        cast.lindqvist.key_hex()
+    );
+    println!(
+        "    medledger records get {} {vault} --private-key {}   # during the emergency window only",
+        records.chen.0,
+        cast.haddad.key_hex()
+    );
+    println!(
+        "    medledger records log {vault} --private-key {}   # Maria's access log",
+        cast.maria.key_hex()
+    );
 }
 
 /// The story's outcome: the prescriptions with their ids and content hashes, the episode, the emergency.

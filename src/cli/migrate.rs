@@ -1,4 +1,4 @@
-//! `medledger migrate`: apply the database migrations and exit.
+//! `medledger migrate`: apply the database migrations (the indexer's and the vault's) and exit.
 
 use super::{connect_db, RequiredDbArgs};
 use anyhow::{Context, Result};
@@ -15,6 +15,7 @@ pub(crate) struct MigrateArgs {
 pub(crate) async fn migrate(args: MigrateArgs) -> Result<()> {
     let pool = connect_db(&args.db).await?;
     medledger_indexer::migrate(&pool).await.context("applying migrations")?;
+    medledger_vault::migrate(&pool).await.context("applying the vault's migrations")?;
     info!(target: "medledger::migrate", "migrations applied");
     Ok(())
 }

@@ -20,10 +20,12 @@ pub(crate) mod dev;
 pub(crate) mod index;
 pub(crate) mod migrate;
 pub(crate) mod pg;
+pub(crate) mod records;
 pub(crate) mod run;
 pub(crate) mod rx;
 pub(crate) mod serve;
 pub(crate) mod services;
+pub(crate) mod vault;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -51,12 +53,13 @@ pub(crate) async fn connect_db(args: &RequiredDbArgs) -> Result<sqlx::PgPool> {
         .context("invalid --db.url")
 }
 
-/// Connects and applies the migrations, waiting up to 30 s for a database that is still starting.
+/// Connects and applies the migrations (the indexer's, then the vault's), waiting up to 30 s for a
+/// database that is still starting.
 pub(crate) async fn prepare_db(pool: &sqlx::PgPool) -> Result<()> {
     let mut attempt = 0u32;
     loop {
         match medledger_indexer::migrate(pool).await {
-            Ok(()) => return Ok(()),
+            Ok(()) => return medledger_vault::migrate(pool).await.context("applying the vault's migrations"),
             Err(e) if e.is_retryable() && attempt < 30 => {
                 if attempt == 0 {
                     warn!(target: "medledger::db", error = %e, "database not ready; retrying");

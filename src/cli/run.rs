@@ -1,11 +1,11 @@
 //! `medledger run`: the indexer and the API in one process.
 
-use super::{bind, connect_db, prepare_db, services::Services};
+use super::{bind, connect_db, prepare_db, services::Services, vault::VaultArgs};
 use super::{
     index::{indexer_config, metrics_addr, IndexArgs},
     serve::ApiArgs,
 };
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use medledger::server;
 use medledger_indexer::Indexer;
@@ -16,16 +16,20 @@ pub(crate) struct RunArgs {
     pub(crate) index: IndexArgs,
     #[command(flatten)]
     pub(crate) api: ApiArgs,
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
 }
 
 /// Runs `medledger run`.
 pub(crate) async fn run(args: RunArgs) -> Result<()> {
     let config = indexer_config(&args.index)?;
-    let api = args.api.server_config(&config.manifest)?;
+    let mut api = args.api.server_config(&config.manifest)?;
     let pool = connect_db(&args.index.db).await?;
     prepare_db(&pool).await?;
     let metrics = metrics_addr(&args.index.metrics)?;
     let listener = bind(api.listen).await?;
+    let addr = listener.local_addr().context("reading the API address")?;
+    api.vault = args.vault.vault(&config.manifest, &pool, addr, Some(&args.index.rpc.url)).await?;
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
         .run(server::shutdown_signal())
         .await

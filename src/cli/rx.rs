@@ -151,7 +151,7 @@ impl SignerArgs {
             .map_err(|e| RxError::Signer(format!("{}: {e} (wrong password?)", keystore.display())))
     }
 
-    fn require(&self) -> Result<PrivateKeySigner, RxError> {
+    pub(crate) fn require(&self) -> Result<PrivateKeySigner, RxError> {
         self.load()?.ok_or(RxError::NoSigner)
     }
 }

@@ -1,6 +1,6 @@
 //! `medledger serve`: the GraphQL API over an indexed database.
 
-use super::{connect_db, RequiredDbArgs};
+use super::{connect_db, vault::VaultArgs, RequiredDbArgs};
 use anyhow::{Context, Result};
 use clap::Args;
 use medledger::server::{self, ServerConfig};
@@ -16,6 +16,12 @@ pub(crate) struct ServeArgs {
     pub(crate) db: RequiredDbArgs,
     #[command(flatten)]
     pub(crate) api: ApiArgs,
+    #[command(flatten)]
+    pub(crate) vault: VaultArgs,
+    /// JSON-RPC URL of the node, for the vault's contract-wallet (ERC-1271) sign-ins; unset: only EOA
+    /// signatures are accepted.
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL", help_heading = "Vault")]
+    pub(crate) rpc_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -65,7 +71,13 @@ impl ApiArgs {
 /// Runs `medledger serve`.
 pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     let manifest = Manifest::load(&args.manifest)?;
-    let config = args.api.server_config(&manifest)?;
+    let mut config = args.api.server_config(&manifest)?;
     let pool = connect_db(&args.db).await?;
-    server::serve(config, pool, server::shutdown_signal()).await
+    let listener = super::bind(config.listen).await?;
+    let addr = listener.local_addr().context("reading the API address")?;
+    config.vault = args.vault.vault(&manifest, &pool, addr, args.rpc_url.as_deref()).await?;
+    if config.vault.is_some() {
+        medledger_vault::migrate(&pool).await.context("applying the vault's migrations")?;
+    }
+    server::serve_on(listener, config, pool, server::shutdown_signal()).await
 }

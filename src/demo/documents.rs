@@ -2,7 +2,6 @@
 //! `MedicationRequest`s (the prescriptions) and `Encounter` notes (the records anchored in the episode).
 //! Only salted hashes of them ever reach the chain.
 
-use alloy::primitives::{keccak256, B256};
 use anyhow::{Context, Result};
 
 /// What a document is.
@@ -36,7 +35,7 @@ macro_rules! documents {
 }
 
 /// Every demo document.
-pub const DOCUMENTS: [Document; 10] = documents![
+pub const DOCUMENTS: [Document; 11] = documents![
     Prescription "prescriptions/lisinopril.json",
     Prescription "prescriptions/amoxicillin.json",
     Prescription "prescriptions/oxycodone.json",
@@ -47,6 +46,7 @@ pub const DOCUMENTS: [Document; 10] = documents![
     Encounter "encounters/03-behavioral-health.json",
     Encounter "encounters/04-follow-up.json",
     Encounter "encounters/05-telehealth-check-in.json",
+    Encounter "encounters/06-chen-wei-allergies.json",
 ];
 
 /// The document named `name` (its path under `examples/demo/`).
@@ -54,12 +54,4 @@ pub(crate) fn document(name: &str) -> Result<&'static Document> {
     DOCUMENTS.iter().find(|d| d.name == name).with_context(|| format!("no demo document {name}"))
 }
 
-/// `keccak256(salt ‖ bytes)`: the commitment to an off-chain document (record contents, storage pointers,
-/// license documents, dispensing records). The random salt keeps a guessed document from being confirmed
-/// against the chain; whoever holds the document and the salt can prove it.
-pub fn salted_hash(salt: B256, bytes: &[u8]) -> B256 {
-    let mut buf = Vec::with_capacity(32 + bytes.len());
-    buf.extend_from_slice(salt.as_slice());
-    buf.extend_from_slice(bytes);
-    keccak256(buf)
-}
+pub use medledger_core::salted_hash;

@@ -10,11 +10,13 @@
 
 mod chain;
 mod documents;
+mod records;
 mod simulate;
 mod story;
 
 pub use chain::Chain;
 pub use documents::{salted_hash, Document, DocumentKind, DOCUMENTS};
+pub use records::{store_records, VaultStory};
 pub use simulate::simulate;
 pub use story::{
     consent_domain, seed, Grant, SeededRx, SeededStory, CANCEL_REASON_DOSE_CHANGED,

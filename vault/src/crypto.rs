@@ -226,13 +226,7 @@ pub fn random_salt() -> B256 {
     B256::from(salt)
 }
 
-/// `keccak256(salt ‖ bytes)`: the project's salted commitment to an off-chain document.
-pub fn salted_hash(salt: B256, bytes: &[u8]) -> B256 {
-    let mut h = Keccak256::new();
-    h.update(salt);
-    h.update(bytes);
-    h.finalize()
-}
+pub use medledger_core::salted_hash;
 
 /// The pointer hash the uploader anchors: the salted hash of the vault's document id (`vault:<hex id>`).
 pub fn pointer_hash(salt: B256, document: &[u8; 16]) -> B256 {
