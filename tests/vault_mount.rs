@@ -53,6 +53,8 @@ async fn vault_is_served_beside_graphql() {
     let r = client
         .post(format!("{base}/fhir/Binary?patient=0x{}&episode=1&type=note", "11".repeat(20)))
         .header("content-type", "text/plain")
+        // Refused before its body is read, so the server closes the connection: not one to reuse.
+        .header("connection", "close")
         .body(vec![b'x'; 200 * 1024])
         .send()
         .await
