@@ -358,11 +358,12 @@ async fn nested_queries_are_batched() {
          INSERT INTO credentials SELECT {CHAIN}, decode(lpad(to_hex(i), 40, '0'), 'hex'), i, 'prescriber', 'active',
            NULL, '\\x00', '\\x00', now() + interval '1 year', 0, 1, now(), 1, now() FROM generate_series(1, 60) i;
          INSERT INTO prescriptions SELECT {CHAIN}, decode(lpad(to_hex(i), 64, '0'), 'hex'), {pa}, decode(lpad(to_hex(i), 40, '0'), 'hex'),
-           '\\x00', {ph}, {ph}, 3, 10, now() - interval '1 day', now() + interval '30 days', 0, 0, i, {pa}, false,
-           i, now(), '\\x00', 1, 10, 2, NULL, NULL, false, NULL, NULL, i FROM generate_series(1, 60) i;
+           {z32}, {ph}, {ph}, 3, 10, now() - interval '1 day', now() + interval '30 days', 0, 0, i, {pa}, false,
+           i, now(), {z32}, 1, 10, 2, NULL, NULL, false, NULL, NULL, i FROM generate_series(1, 60) i;
          INSERT INTO dispenses SELECT {CHAIN}, 1000 + i, j, decode(lpad(to_hex(i), 64, '0'), 'hex'), {ph}, 1, 5, 5 * j, 5 * j,
-           '\\x00', now(), '\\x00' FROM generate_series(1, 60) i, generate_series(1, 2) j;",
+           {z32}, now(), {z32} FROM generate_series(1, 60) i, generate_series(1, 2) j;",
         pa = hx(&PATIENT_A),
+        z32 = hx(&[0; 32]),
         ph = hx(&PHARM1),
     );
     sqlx::raw_sql(&sql).execute(&pool).await.unwrap();

@@ -103,7 +103,7 @@ impl Extension for GuardExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // One `asOf` per request, read at most once: every status in a response uses the same time.
-        next.run(ctx, request.data(crate::schema::AsOfCell::default())).await
+        next.run(ctx, crate::as_of::install(request)).await
     }
 
     async fn parse_query(

@@ -6,6 +6,7 @@
 //! time-dependent status is computed against the latest indexed block's time and returns that `asOf` time.
 //! Errors carry a machine-readable `extensions.code` (see [`ErrorCode`]).
 
+mod as_of;
 mod cache;
 mod config;
 mod db;

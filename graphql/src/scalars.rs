@@ -133,6 +133,63 @@ impl ScalarType for BigInt {
     }
 }
 
+/// The scalars are stored as `bytea` (`Address`, `Bytes32`) and numerics read as text (`BigInt`): rows hold
+/// them typed, so a stored value of the wrong length fails the row's decoding instead of each resolver.
+mod sql {
+    use super::{Address, BigInt, Bytes32};
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    macro_rules! bytea {
+        ($ty:ty, $what:literal) => {
+            impl Type<Postgres> for $ty {
+                fn type_info() -> PgTypeInfo {
+                    <Vec<u8> as Type<Postgres>>::type_info()
+                }
+                fn compatible(ty: &PgTypeInfo) -> bool {
+                    <Vec<u8> as Type<Postgres>>::compatible(ty)
+                }
+            }
+            impl PgHasArrayType for $ty {
+                fn array_type_info() -> PgTypeInfo {
+                    <Vec<u8> as PgHasArrayType>::array_type_info()
+                }
+            }
+            impl<'r> Decode<'r, Postgres> for $ty {
+                fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                    let bytes = <&[u8] as Decode<Postgres>>::decode(value)?;
+                    let array =
+                        bytes.try_into().map_err(|_| format!(concat!($what, " of {} bytes"), bytes.len()))?;
+                    Ok(Self(array))
+                }
+            }
+            impl Encode<'_, Postgres> for $ty {
+                fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                    <&[u8] as Encode<Postgres>>::encode(self.0.as_slice(), buf)
+                }
+            }
+        };
+    }
+    bytea!(Address, "an address");
+    bytea!(Bytes32, "a 32-byte value");
+
+    impl Type<Postgres> for BigInt {
+        fn type_info() -> PgTypeInfo {
+            <String as Type<Postgres>>::type_info()
+        }
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <String as Type<Postgres>>::compatible(ty)
+        }
+    }
+    impl<'r> Decode<'r, Postgres> for BigInt {
+        fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+            Ok(<&str as Decode<Postgres>>::decode(value)?.parse()?)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
