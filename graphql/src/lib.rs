@@ -14,6 +14,8 @@ mod error;
 mod extension;
 mod loaders;
 mod model;
+mod order;
+pub mod over_http;
 mod page;
 mod query;
 mod scalars;

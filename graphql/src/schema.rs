@@ -70,6 +70,7 @@ struct Shared {
 fn schema_over(db: Db, config: ApiConfig, shared: &Shared) -> ApiSchema {
     let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
+    crate::page::note_max_page_size(config.max_page_size);
     let state = State { db, loader, cache: shared.cache.clone(), config, commits: shared.commits.clone() };
     builder()
         .data(state)

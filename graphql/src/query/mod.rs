@@ -92,7 +92,7 @@ impl QueryRoot {
 
     /// The event trail, ordered by (block, log index), filtered by account, prescription, episode, contract,
     /// event name, block range and time range.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

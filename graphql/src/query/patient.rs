@@ -61,7 +61,7 @@ impl Patient {
         db.all(qb).await.gql()
     }
     /// Its consents per grantee, in any state.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn consents(
         &self,
         ctx: &Context<'_>,
@@ -74,7 +74,7 @@ impl Patient {
         consents(ctx, "patient", self.0, filter.unwrap_or_default(), page(first, after, last, before)).await
     }
     /// Every grant, revocation and emergency access, ordered by (block, log index).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn consent_history(
         &self,
         ctx: &Context<'_>,
@@ -103,7 +103,7 @@ impl Patient {
         .gql()
     }
     /// Its prescriptions, oldest first.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn prescriptions(
         &self,
         ctx: &Context<'_>,
@@ -117,7 +117,7 @@ impl Patient {
         prescriptions(ctx, "patient", self.0, filter, page(first, after, last, before)).await
     }
     /// Every dispense against its prescriptions, ordered by (block, log index).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn dispenses(
         &self,
         ctx: &Context<'_>,
@@ -147,7 +147,7 @@ impl Patient {
         .gql()
     }
     /// Its episodes of care, oldest first; each lists its records (hidden ones only when asked for).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn episodes(
         &self,
         ctx: &Context<'_>,
@@ -173,7 +173,7 @@ impl Patient {
     }
     /// Its records over all episodes, by episode then chain order; hidden records only with
     /// `includeHidden: true`.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn records(
         &self,
         ctx: &Context<'_>,

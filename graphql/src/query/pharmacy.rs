@@ -26,7 +26,7 @@ impl Pharmacy {
     }
     /// Prescriptions designated to it, oldest first; by default only open ones (`filter.openOnly` defaults
     /// to true here).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn queue(
         &self,
         ctx: &Context<'_>,
@@ -41,7 +41,7 @@ impl Pharmacy {
         prescriptions(ctx, "pharmacy", self.0, filter, page(first, after, last, before)).await
     }
     /// Its dispensing history, ordered by (block, log index).
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn dispenses(
         &self,
         ctx: &Context<'_>,

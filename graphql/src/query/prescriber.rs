@@ -24,7 +24,7 @@ impl Prescriber {
         state(ctx).loader.load_one(CredentialOf(self.0)).await.map_err(|e| e.clone_gql())
     }
     /// Consents patients granted to it: all, active, expiring soon, or emergency access.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn consents(
         &self,
         ctx: &Context<'_>,
@@ -37,7 +37,7 @@ impl Prescriber {
         consents(ctx, "grantee", self.0, filter.unwrap_or_default(), page(first, after, last, before)).await
     }
     /// Prescriptions it issued, oldest first, each with its status.
-    #[graphql(complexity = "first.or(last).unwrap_or(20).max(1) as usize * child_complexity")]
+    #[graphql(complexity = "crate::page::complexity(first, last, child_complexity)")]
     async fn prescriptions(
         &self,
         ctx: &Context<'_>,
