@@ -23,7 +23,7 @@ mod schema;
 mod subscription;
 
 pub use config::ApiConfig;
-pub use db::Db;
+pub use db::{Db, Plan};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
 pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

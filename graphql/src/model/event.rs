@@ -181,6 +181,8 @@ impl EventFilter {
     }
 
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'static, Postgres>) {
+        // One value: `=`, which an index ordered by (block, log index) after it serves in order (`= ANY`
+        // of one value is not planned that way).
         if let Some(accounts) = &self.accounts {
             qb.push(" AND accounts && ").push_bind(accounts.clone()).push("::bytea[]");
         }
@@ -192,7 +194,10 @@ impl EventFilter {
         }
         if let Some(cs) = &self.contracts {
             let v: Vec<String> = cs.iter().map(|c| c.as_db().to_owned()).collect();
-            qb.push(" AND contract = ANY(").push_bind(v).push(")");
+            match v.as_slice() {
+                [one] => qb.push(" AND contract = ").push_bind(one.clone()),
+                _ => qb.push(" AND contract = ANY(").push_bind(v).push(")"),
+            };
         }
         if let Some(a) = &self.contract_address {
             qb.push(" AND address = ").push_bind(*a);
@@ -201,7 +206,10 @@ impl EventFilter {
             qb.push(" AND tx_hash = ").push_bind(*tx);
         }
         if let Some(names) = &self.names {
-            qb.push(" AND event_name = ANY(").push_bind(names.clone()).push(")");
+            match names.as_slice() {
+                [one] => qb.push(" AND event_name = ").push_bind(one.clone()),
+                _ => qb.push(" AND event_name = ANY(").push_bind(names.clone()).push(")"),
+            };
         }
         if let Some(b) = self.from_block {
             qb.push(" AND block_number >= ").push_bind(b);
@@ -209,11 +217,24 @@ impl EventFilter {
         if let Some(b) = self.to_block {
             qb.push(" AND block_number <= ").push_bind(b);
         }
+        // A time range is also the block range its events lie in (block times are monotonic): bounds on the
+        // ordering column, so the primary key serves it in order. `$1` is the chain id: every statement
+        // of events binds it first.
         if let Some(t) = self.from_time {
             qb.push(" AND block_time >= ").push_bind(t);
+            qb.push(
+                " AND block_number >= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time >= ",
+            )
+            .push_bind(t)
+            .push(" ORDER BY f.block_time, f.block_number LIMIT 1), 9223372036854775807)");
         }
         if let Some(t) = self.to_time {
             qb.push(" AND block_time <= ").push_bind(t);
+            qb.push(
+                " AND block_number <= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time <= ",
+            )
+            .push_bind(t)
+            .push(" ORDER BY f.block_time DESC, f.block_number DESC LIMIT 1), -1)");
         }
     }
 }
