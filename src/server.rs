@@ -8,11 +8,11 @@
 //!
 //! Routes: `POST /graphql` and `GET /graphql` (queries, as the GraphQL-over-HTTP specification has them: see
 //! [`medledger_graphql::over_http`]; GET also serves GraphiQL to a browser and WebSocket subscriptions with
-//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`.
+//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
+//! and the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]).
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLSubscription};
 use axum::body::Body;
@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// Threads serving the API, each with its own runtime and share of the database connections (at most
     /// one per connection).
     pub threads: usize,
+    /// Routes served beside the API (the web app at `/`); none by default.
+    pub routes: Router,
+    /// The page a browser gets at `GET /graphql` (GraphiQL); by default one that says it is not served.
+    pub graphiql: fn() -> Response,
 }
 
 impl ServerConfig {
@@ -75,6 +79,8 @@ impl ServerConfig {
             max_ready_lag: None,
             shutdown_grace: Duration::from_secs(5),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            routes: Router::new(),
+            graphiql: no_graphiql,
         }
     }
 }
@@ -85,6 +91,7 @@ struct AppState {
     db: Db,
     prometheus: Option<PrometheusHandle>,
     max_ready_lag: Option<i64>,
+    graphiql: fn() -> Response,
 }
 
 /// The application: GraphQL, GraphiQL, subscriptions, health and metrics. Build the schema with
@@ -95,7 +102,8 @@ pub fn router(
     prometheus: Option<PrometheusHandle>,
     config: &ServerConfig,
 ) -> Router {
-    let state = AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag };
+    let state =
+        AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag, graphiql: config.graphiql };
     let limit = config.body_limit;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -103,6 +111,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
+        .merge(config.routes.clone())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn(move |req, next| limit_body(limit, req, next)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -332,8 +341,7 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
     let query = request.uri().query();
     let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if over_http::wants_graphiql(accept, over_http::has_query_param(query)) {
-        return Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
-            .into_response();
+        return (app.graphiql)();
     }
     let Some(media) = media_of(request.headers()) else { return not_acceptable() };
     let graphql = match over_http::parse_get(query) {
@@ -347,6 +355,11 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
         return response;
     }
     execute(&app, graphql, media).await
+}
+
+fn no_graphiql() -> Response {
+    Html("<!doctype html><title>GraphiQL</title><p>GraphiQL is not served here: POST GraphQL queries to this URL.</p>")
+        .into_response()
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {

@@ -4,9 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
 
 use graphql_common::*;
 use serde_json::{json, Value};
@@ -359,7 +356,8 @@ async fn nested_queries_are_batched() {
            NULL, '\\x00', '\\x00', now() + interval '1 year', 0, 1, now(), 1, now() FROM generate_series(1, 60) i;
          INSERT INTO prescriptions SELECT {CHAIN}, decode(lpad(to_hex(i), 64, '0'), 'hex'), {pa}, decode(lpad(to_hex(i), 40, '0'), 'hex'),
            {z32}, {ph}, {ph}, 3, 10, now() - interval '1 day', now() + interval '30 days', 0, 0, i, {pa}, false,
-           i, now(), {z32}, 1, 10, 2, NULL, NULL, false, NULL, NULL, i FROM generate_series(1, 60) i;
+           i, now(), {z32}, 1, 10, 2, NULL, NULL, false, NULL, NULL, i, 30, now() - interval '1 day', false,
+           now(), false, NULL, NULL FROM generate_series(1, 60) i;
          INSERT INTO dispenses SELECT {CHAIN}, 1000 + i, j, decode(lpad(to_hex(i), 64, '0'), 'hex'), {ph}, 1, 5, 5 * j, 5 * j,
            {z32}, now(), {z32} FROM generate_series(1, 60) i, generate_series(1, 2) j;",
         pa = hx(&PATIENT_A),
@@ -510,7 +508,8 @@ async fn every_list_is_served_by_an_index() {
            {z}, NULL, CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 3, 10, to_timestamp({T} - 86400),
            to_timestamp({T} + CASE WHEN i % 2 = 0 THEN -3600 ELSE 86400 END), 0, i % 3, i, {doc}, false, i,
            to_timestamp({T} - 86400), {z}, 1, CASE WHEN i % 7 = 0 THEN 30 ELSE 10 END, 1, NULL, NULL,
-           i % 11 = 0, NULL, NULL, i FROM generate_series(1, 20000) i;
+           i % 11 = 0, NULL, NULL, i, 30, to_timestamp({T} - 86400), false, to_timestamp({T}), false,
+           CASE WHEN i % 11 = 0 THEN 'prescriber' END, NULL FROM generate_series(1, 20000) i;
          INSERT INTO dispenses SELECT {CHAIN}, i, 0, decode(lpad(to_hex(i), 64, '0'), 'hex'),
            CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 1, 10, 10, 10, {z}, to_timestamp({T} - 3600), {z}
            FROM generate_series(1, 20000) i;
@@ -553,7 +552,7 @@ async fn every_list_is_served_by_an_index() {
         format!("patient(address: \"{}\") {{ episodes(PAGE) {{ edges {{ cursor }} }} }}", p(&PATIENT_A)),
         format!("events(filter: {{accounts: [\"{}\"]}} PAGE) {{ edges {{ cursor }} }}", p(&PATIENT_A)),
         format!("patient(address: \"{}\") {{ records(PAGE) {{ edges {{ cursor }} }} }}", p(&PATIENT_A)),
-        format!("events(filter: {{contracts: [CONSENT_REGISTRY]}} PAGE) {{ edges {{ cursor }} }}"),
+        "events(filter: {contracts: [CONSENT_REGISTRY]} PAGE) { edges { cursor } }".to_owned(),
         format!("events(filter: {{contractAddress: \"{}\"}} PAGE) {{ edges {{ cursor }} }}", p(&CONSENTS)),
         format!("events(filter: {{rxId: \"0x{}\"}} PAGE) {{ edges {{ cursor }} }}", "00".repeat(31) + "07"),
         "events(filter: {episodeId: 7} PAGE) { edges { cursor } }".to_owned(),

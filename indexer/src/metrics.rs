@@ -10,6 +10,7 @@ use std::{
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
         Arc, OnceLock,
     },
+    time::Instant,
 };
 
 /// Gauge: the node's latest block number.
@@ -54,6 +55,13 @@ fn describe() {
     describe_histogram!(FETCH_DURATION, Unit::Seconds, "Duration of fetching a range's logs and headers.");
     describe_histogram!(DECODE_DURATION, Unit::Seconds, "Duration of decoding a range's logs.");
     describe_histogram!(WRITE_STAGE_DURATION, Unit::Seconds, "Duration of each write stage of a batch.");
+}
+
+/// Records the time since `*since` as write stage `stage` ([`WRITE_STAGE_DURATION`]), and restarts the
+/// clock.
+pub(crate) fn write_stage(stage: &'static str, since: &mut Instant) {
+    metrics::histogram!(WRITE_STAGE_DURATION, "stage" => stage).record(since.elapsed().as_secs_f64());
+    *since = Instant::now();
 }
 
 /// Installs the process-wide Prometheus recorder (once; later calls return the same handle).

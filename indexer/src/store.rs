@@ -8,6 +8,7 @@ use crate::{
     copy::CopyBuf,
     decode::EventRow,
     error::IndexerError,
+    metrics::write_stage as stage,
     project::{Carried, Ev, EvArgs, Fold, History},
     rpc::BlockHeader,
 };
@@ -16,13 +17,6 @@ use sqlx::{Connection, PgConnection};
 use std::{collections::BTreeMap, time::Instant};
 
 use medledger_core::NOTIFY_CHANNEL;
-
-/// Records the time since `*since` as write stage `stage`, and restarts the clock.
-pub(crate) fn stage(name: &'static str, since: &mut Instant) {
-    metrics::histogram!(crate::metrics::WRITE_STAGE_DURATION, "stage" => name)
-        .record(since.elapsed().as_secs_f64());
-    *since = Instant::now();
-}
 
 /// The last indexed block of a chain (`number == -1` before the first).
 #[derive(Debug, Clone, PartialEq, Eq)]

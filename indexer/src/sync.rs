@@ -29,7 +29,10 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 
 /// Applies the schema migrations (`indexer/migrations`).
 pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
-    sqlx::migrate!("./migrations").run(pool).await?;
+    // The vault's migrations (medledger-vault, numbered from 1001) share `_sqlx_migrations`.
+    let mut migrator = sqlx::migrate!("./migrations");
+    migrator.set_ignore_missing(true);
+    migrator.run(pool).await?;
     Ok(())
 }
 

@@ -19,7 +19,8 @@ macro_rules! prescription_fields {
          issued_block, issued_at, issued_tx, fills_used, quantity_dispensed::text AS quantity_dispensed, \
          fills::int8 * quantity_per_fill AS total_authorized, \
          greatest(fills::numeric * quantity_per_fill - quantity_dispensed, 0)::int8 AS remaining_quantity, \
-         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at"
+         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, \
+         days_supply, date_written, long_term_care, deadline, transferred, cancelled_by, short_supply_until"
     };
 }
 pub(crate) use prescription_fields;
@@ -64,8 +65,25 @@ pub(crate) struct PrescriptionRow {
     pub(crate) remaining_quantity: i64,
     /// The first fill may start at or after this time.
     pub(crate) earliest_fill_at: DateTime<Utc>,
-    /// No dispense after this time.
+    /// No dispense at or after this time (the signed term; see `shortSupplyUntil`).
     pub(crate) valid_until: DateTime<Utc>,
+    /// When the prescriber wrote and signed it: every validity limit counts from it.
+    pub(crate) date_written: DateTime<Utc>,
+    /// Days one fill lasts (0 for a non-controlled drug that did not state it).
+    pub(crate) days_supply: i32,
+    /// Schedule II for a long-term-care or terminally ill patient: partial fills may run 60 days
+    /// (21 CFR 1306.13(b)).
+    pub(crate) long_term_care: bool,
+    /// The signed terms had to be issued on chain before this time.
+    pub(crate) deadline: DateTime<Utc>,
+    /// Whether the controlled substance's one transfer between pharmacies was used (21 CFR 1306.08(e),
+    /// 1306.25).
+    pub(crate) transferred: bool,
+    /// After a schedule II short-supply partial fill: the balance must be dispensed before this time
+    /// (21 CFR 1306.13(a)); null otherwise.
+    pub(crate) short_supply_until: Option<DateTime<Utc>>,
+    /// Who cancelled it: `prescriber`, `patient` or `registrar` (null while not cancelled).
+    pub(crate) cancelled_by: Option<String>,
     /// Seconds between the start of one fill and the start of the next.
     pub(crate) min_fill_interval_secs: i64,
     /// Controlled-substance schedule: 0 (none) or 2–5.
@@ -253,7 +271,7 @@ impl PrescriptionRow {
             fills_used: self.fills_used,
             quantity_per_fill: self.quantity_per_fill,
             earliest_fill_at: self.earliest_fill_at,
-            valid_until: self.valid_until,
+            valid_until: self.short_supply_until.map_or(self.valid_until, |d| d.min(self.valid_until)),
             min_fill_interval_secs: self.min_fill_interval_secs,
             issued_at: self.issued_at,
             last_dispensed_at: self.last_dispensed_at,
