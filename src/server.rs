@@ -6,7 +6,8 @@
 //! serves them to the end, with its own database connections, so a request and its statement are woken
 //! by the thread that runs them and no work moves between threads.
 //!
-//! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
+//! Routes: `POST /graphql` and `GET /graphql` (queries, as the GraphQL-over-HTTP specification has them: see
+//! [`medledger_graphql::over_http`]; GET also serves GraphiQL to a browser and WebSocket subscriptions with
 //! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
 //! the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]), and, when
 //! [`ServerConfig::vault`] is set, the record vault's `/auth/…` and `/fhir/…` (see
@@ -15,7 +16,7 @@
 
 use anyhow::Context as _;
 use async_graphql_axum::rejection::GraphQLRejection;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
+use async_graphql_axum::{GraphQLRequest, GraphQLSubscription};
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -23,8 +24,9 @@ use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::serve::ListenerExt as _;
-use axum::{Json, Router};
+use axum::Router;
 use futures::stream::{FuturesUnordered, StreamExt as _};
+use medledger_graphql::over_http::{self, Media};
 use medledger_graphql::{build_schemas, ApiConfig, ApiSchema, Db};
 use medledger_vault::Vault;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -277,42 +279,24 @@ fn describe_metrics() {
     metrics::describe_counter!(GRAPHQL_ERRORS, "GraphQL errors returned by code.");
 }
 
-fn error_body(status: StatusCode, code: &str, message: &str) -> Response {
+fn error_body(status: StatusCode, media: Media, code: &str, message: &str) -> Response {
     metrics::counter!(GRAPHQL_ERRORS, "code" => code.to_owned()).increment(1);
-    let body =
-        serde_json::json!({"data": null, "errors": [{"message": message, "extensions": {"code": code}}]});
-    (status, Json(body)).into_response()
+    (status, [(header::CONTENT_TYPE, media.content_type())], over_http::error_body(code, message))
+        .into_response()
 }
 
-async fn graphql_post(
-    State(app): State<AppState>,
-    request: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
-    let request = match request {
-        Ok(r) => r.into_inner(),
-        Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge)) => {
-            return error_body(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "LIMIT_EXCEEDED",
-                "the request body is too large",
-            )
-        }
-        Err(GraphQLRejection(e)) => {
-            let text = e.to_string();
-            if text.contains("length limit") {
-                return error_body(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "LIMIT_EXCEEDED",
-                    "the request body is too large",
-                );
-            }
-            return error_body(
-                StatusCode::BAD_REQUEST,
-                "BAD_INPUT",
-                &format!("malformed GraphQL request: {text}"),
-            );
-        }
-    };
+/// The media type a request's `Accept` header asks for (see [`over_http::negotiate`]).
+fn media_of(headers: &HeaderMap) -> Option<Media> {
+    over_http::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+}
+
+fn not_acceptable() -> Response {
+    let message = "acceptable media types: application/graphql-response+json, application/json";
+    error_body(StatusCode::NOT_ACCEPTABLE, Media::Json, "BAD_INPUT", message)
+}
+
+/// Executes `request` and answers in `media`, with the status code its media type prescribes.
+async fn execute(app: &AppState, request: async_graphql::Request, media: Media) -> Response {
     let response = app.schema.execute(request).await;
     for error in &response.errors {
         let code = error
@@ -322,9 +306,41 @@ async fn graphql_post(
             .map_or_else(|| "UNKNOWN".to_owned(), |v| v.to_string().trim_matches('"').to_owned());
         metrics::counter!(GRAPHQL_ERRORS, "code" => code).increment(1);
     }
-    GraphQLResponse::from(response).into_response()
+    let (status, body) = over_http::encode(response, media);
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
 }
 
+async fn graphql_post(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    request: Result<GraphQLRequest, GraphQLRejection>,
+) -> Response {
+    let Some(media) = media_of(&headers) else { return not_acceptable() };
+    let too_large = |media| {
+        error_body(StatusCode::PAYLOAD_TOO_LARGE, media, "LIMIT_EXCEEDED", "the request body is too large")
+    };
+    let request = match request {
+        Ok(r) => r.into_inner(),
+        Err(GraphQLRejection(async_graphql::ParseRequestError::PayloadTooLarge)) => return too_large(media),
+        Err(GraphQLRejection(e)) => {
+            let text = e.to_string();
+            if text.contains("length limit") {
+                return too_large(media);
+            }
+            let message = format!("malformed GraphQL request: {text}");
+            return error_body(StatusCode::BAD_REQUEST, media, "BAD_INPUT", &message);
+        }
+    };
+    if request.query.is_empty() {
+        let message = "a GraphQL request needs a `query` (the document, as a string)";
+        return error_body(StatusCode::BAD_REQUEST, media, "BAD_INPUT", message);
+    }
+    execute(&app, request, media).await
+}
+
+/// `GET /graphql`: a WebSocket upgrade (subscriptions), GraphiQL for a browser, or a query from the URL's
+/// parameters (a mutation is refused with 405: GET is safe).
 async fn graphql_get(State(app): State<AppState>, request: Request) -> Response {
     let upgrade = request
         .headers()
@@ -337,7 +353,23 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
             Err(never) => match never {},
         };
     }
-    (app.graphiql)()
+    let query = request.uri().query();
+    let accept = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    if over_http::wants_graphiql(accept, over_http::has_query_param(query)) {
+        return (app.graphiql)();
+    }
+    let Some(media) = media_of(request.headers()) else { return not_acceptable() };
+    let graphql = match over_http::parse_get(query) {
+        Ok(r) => r,
+        Err(message) => return error_body(StatusCode::BAD_REQUEST, media, "BAD_INPUT", &message),
+    };
+    if over_http::is_mutation(&graphql) {
+        let mut response =
+            error_body(StatusCode::METHOD_NOT_ALLOWED, media, "BAD_INPUT", "a mutation needs a POST request");
+        response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
+        return response;
+    }
+    execute(&app, graphql, media).await
 }
 
 fn no_graphiql() -> Response {
@@ -375,7 +407,13 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
 /// Rejects a declared body over the limit before reading it, with a GraphQL-shaped error.
 async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
     if declared_length(request.headers()).is_some_and(|n| n > limit) {
-        return error_body(StatusCode::PAYLOAD_TOO_LARGE, "LIMIT_EXCEEDED", "the request body is too large");
+        let media = media_of(request.headers()).unwrap_or(Media::Json);
+        return error_body(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            media,
+            "LIMIT_EXCEEDED",
+            "the request body is too large",
+        );
     }
     next.run(request).await
 }

@@ -78,8 +78,9 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
          INSERT INTO credentials SELECT {CHAIN}, {ph}, 1000 + n, 'pharmacy', 'active', NULL, '\\x00', '\\x00',
            to_timestamp({far}), 0, 1, to_timestamp({T}), 1, to_timestamp({T}) FROM generate_series(1, 50) n;
          INSERT INTO credential_history SELECT {CHAIN}, 1, n, {doc}, n, 'registered', 'active', to_timestamp({far}),
-           NULL, NULL, NULL, to_timestamp({T}), '\\x00' FROM generate_series(1, 100) n;",
+           NULL, NULL, NULL, to_timestamp({T}), {h0} FROM generate_series(1, 100) n;",
         doc = sql_account("d0", "n"),
+        h0 = hx(&[0; 32]),
         ph = sql_account("f0", "n"),
         far = T + 365 * DAY,
     );
@@ -87,7 +88,7 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
     // Prescriptions: ids from Rust, every other term derived from the ordinal in SQL.
     sqlx::query(&format!(
         "INSERT INTO prescriptions SELECT {CHAIN}, id, {pa}, {pr}, {ch}, {ph}, {ph}, 3, 30, to_timestamp({earliest}),
-           to_timestamp({valid}), 0, 0, i, {pr}, false, 1 + i, to_timestamp({T} - 3600), '\\x00',
+           to_timestamp({valid}), 0, 0, i, {pr}, false, 1 + i, to_timestamp({T} - 3600), {h0},
            CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, CASE WHEN i % 2 = 0 THEN 10 ELSE 0 END,
            CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, NULL, NULL, false, NULL, NULL, 1 + i,
            30, to_timestamp(0), false, to_timestamp(4294967295), false, NULL, NULL
@@ -96,23 +97,29 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
         pr = sql_account("d0", "i % 100 + 1"),
         ph = sql_account("f0", "i % 50 + 1"),
         ch = hx(&CONTENT),
+        h0 = hx(&[0; 32]),
     ))
     .bind(ids)
     .execute(pool)
     .await
     .unwrap();
     let rest = format!(
-        "INSERT INTO dispenses SELECT chain_id, issued_block, 1, rx_id, pharmacy, 1, 10, 10, 10, '\\x00',
-           to_timestamp({T} - 1800), '\\x00' FROM prescriptions WHERE fills_used = 1;
-         INSERT INTO events SELECT chain_id, issued_block, '\\x01', issued_at, '\\x02', 0, 0, 'Prescriptions', {pc},
+        "INSERT INTO dispenses SELECT chain_id, issued_block, 1, rx_id, pharmacy, 1, 10, 10, 10, {h0},
+           to_timestamp({T} - 1800), {h0} FROM prescriptions WHERE fills_used = 1;
+         INSERT INTO events SELECT chain_id, issued_block, {h1}, issued_at, {h2}, 0, 0, 'Prescriptions', {pc},
            'PrescriptionIssued', rx_id, ARRAY[patient, prescriber, pharmacy], rx_id, NULL, NULL, '{{}}'
            FROM prescriptions;
-         INSERT INTO events SELECT chain_id, block_number, '\\x01', block_time, '\\x03', 0, log_index, 'Prescriptions',
+         INSERT INTO events SELECT chain_id, block_number, {h1}, block_time, {h3}, 0, log_index, 'Prescriptions',
            {pc}, 'PrescriptionDispensed', rx_id, ARRAY[pharmacy], rx_id, NULL, NULL, '{{}}' FROM dispenses;
-         INSERT INTO events SELECT {CHAIN}, 30000 + k / 4, '\\x01', to_timestamp({T} - 600), '\\x04', 0, k % 4,
+         INSERT INTO events SELECT {CHAIN}, 30000 + k / 4, {h1}, to_timestamp({T} - 600), {h4}, 0, k % 4,
            'ConsentRegistry', {cc}, 'ConsentGranted', '\\x00', ARRAY[{pa}, {pr}], NULL, NULL, NULL, '{{}}'
            FROM generate_series(0, {last}) k;",
         pc = hx(&PRESCRIPTIONS),
+        h0 = hx(&[0; 32]),
+        h1 = hx(&[1; 32]),
+        h2 = hx(&[2; 32]),
+        h3 = hx(&[3; 32]),
+        h4 = hx(&[4; 32]),
         cc = hx(&CONSENTS),
         pa = sql_account("a0", "k % 5000 + 1"),
         pr = sql_account("d0", "k % 100 + 1"),

@@ -177,3 +177,243 @@ async fn subscription_pushes_matching_events() {
     server.stop.take().unwrap().send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
 }
+
+/// A POST of `body` with `accept` (none: no header): status, content type and the raw body.
+async fn post_raw(
+    client: &reqwest::Client,
+    base: &str,
+    accept: Option<&str>,
+    body: &str,
+) -> (u16, String, String) {
+    let mut r = client
+        .post(format!("{base}/graphql"))
+        .header("content-type", "application/json")
+        .body(body.to_owned());
+    if let Some(a) = accept {
+        r = r.header("accept", a);
+    }
+    let r = r.send().await.unwrap();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (r.status().as_u16(), ct, r.text().await.unwrap())
+}
+
+/// A GET of /graphql with URL-encoded `params` and `accept`: status, content type and the raw body.
+async fn get_raw(
+    client: &reqwest::Client,
+    base: &str,
+    accept: &str,
+    params: &[(&str, &str)],
+) -> (u16, String, String) {
+    let url = reqwest::Url::parse_with_params(&format!("{base}/graphql"), params).unwrap();
+    let r = client.get(url).header("accept", accept).send().await.unwrap();
+    let ct = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default();
+    (r.status().as_u16(), ct, r.text().await.unwrap())
+}
+
+fn json_of(body: &str) -> Value {
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
+}
+
+const GR: &str = "application/graphql-response+json";
+
+/// The GraphQL-over-HTTP specification (current draft): `Accept` negotiation, GET, 405 for a mutation over
+/// GET, the status codes of both media types, GraphiQL for a browser.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_over_http_spec() {
+    let f = fixture().await;
+    let mut server = start(f.pool.clone()).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let ok = json!({"query": "{ asOf }"}).to_string();
+
+    // Accept negotiation: graphql-response+json preferred (and the default), application/json honoured,
+    // neither acceptable: 406.
+    for (accept, want) in [
+        (None, GR),
+        (Some(GR), GR),
+        (Some("application/json"), "application/json"),
+        (Some("application/json, application/graphql-response+json"), GR),
+        (Some("application/graphql-response+json;q=0.9, application/json"), "application/json"),
+        (Some("*/*"), GR),
+    ] {
+        let (status, ct, body) = post_raw(&client, &base, accept, &ok).await;
+        assert_eq!(status, 200, "{accept:?}: {body}");
+        assert!(ct.starts_with(want), "Accept {accept:?} answered with {ct}");
+        assert!(json_of(&body)["data"]["asOf"].is_string(), "{body}");
+    }
+    let (status, _, _) = post_raw(&client, &base, Some("text/plain"), &ok).await;
+    assert_eq!(status, 406);
+
+    // Request errors: 400 without `data` in graphql-response+json, 200 in application/json.
+    let parse = json!({"query": "{"}).to_string();
+    let invalid = json!({"query": "{ noSuchField }"}).to_string();
+    let bad_var =
+        json!({"query": "query($a: Address!) { pharmacy(address: $a) { address } }", "variables": {"a": 7}})
+            .to_string();
+    let no_op = json!({"query": "query A { asOf } query B { asOf }", "operationName": "C"}).to_string();
+    for body in [&parse, &invalid, &no_op] {
+        let (status, ct, text) = post_raw(&client, &base, Some(GR), body).await;
+        let v = json_of(&text);
+        assert_eq!((status, ct.starts_with(GR)), (400, true), "{body}: {text}");
+        assert!(v.get("data").is_none() && !codes(&v).is_empty(), "{body}: {text}");
+        let (status, ct, text) = post_raw(&client, &base, Some("application/json"), body).await;
+        assert_eq!((status, ct.starts_with("application/json")), (200, true), "{body}: {text}");
+        assert!(json_of(&text).get("errors").is_some(), "{text}");
+    }
+    // A variable that does not coerce: async-graphql coerces variables as it executes, so this is a field
+    // error (200 with `data: null`), not the 400 the specification recommends (a SHOULD).
+    let (status, _, text) = post_raw(&client, &base, Some(GR), &bad_var).await;
+    assert_eq!((status, codes(&json_of(&text))), (200, vec!["BAD_INPUT".to_owned()]), "{text}");
+    // Not a well-formed GraphQL-over-HTTP request: 400 in both media types, no `data`.
+    for body in [
+        "NONSENSE",
+        "{\"query\":",
+        "{\"qeury\": \"{ asOf }\"}",
+        "{\"query\": \"{ asOf }\", \"variables\": [7]}",
+    ] {
+        for accept in [GR, "application/json"] {
+            let (status, _, text) = post_raw(&client, &base, Some(accept), body).await;
+            assert_eq!(status, 400, "{body} ({accept}): {text}");
+            assert!(json_of(&text).get("data").is_none(), "{text}");
+        }
+    }
+    // A field error during execution: 200 in both, with `data` (null here: the field is non-null).
+    let missing =
+        json!({"query": format!("{{ prescription(id: \"0x{}\") {{ id }} }}", "42".repeat(32))}).to_string();
+    for accept in [GR, "application/json"] {
+        let (status, _, text) = post_raw(&client, &base, Some(accept), &missing).await;
+        let v = json_of(&text);
+        assert_eq!(status, 200, "{text}");
+        assert!(v.get("data").is_some_and(Value::is_null) && codes(&v) == ["NOT_FOUND"], "{text}");
+    }
+
+    // GET runs queries from URL-encoded query, variables and operationName.
+    let rx = a0x(&f.rx_open);
+    let vars = json!({"id": rx}).to_string();
+    let q = "query Other { asOf } query Rx($id: Bytes32!) { prescription(id: $id) { id } }";
+    let params = [("query", q), ("variables", vars.as_str()), ("operationName", "Rx")];
+    let (status, ct, text) = get_raw(&client, &base, GR, &params).await;
+    assert_eq!((status, ct.starts_with(GR)), (200, true), "{text}");
+    assert_eq!(json_of(&text)["data"]["prescription"]["id"], rx, "{text}");
+    let (status, ct, text) = get_raw(&client, &base, "application/json", &[("query", "{ asOf }")]).await;
+    assert_eq!((status, ct.starts_with("application/json")), (200, true), "{text}");
+    assert!(json_of(&text)["data"]["asOf"].is_string(), "{text}");
+    // A mutation over GET: 405, Allow: POST.
+    let url =
+        reqwest::Url::parse_with_params(&format!("{base}/graphql"), [("query", "mutation { x }")]).unwrap();
+    let r = client.get(url).header("accept", GR).send().await.unwrap();
+    assert_eq!(r.status(), 405);
+    assert_eq!(r.headers()["allow"], "POST");
+    // GET without `query` or with malformed variables: 400 with a coded error.
+    for params in [vec![("variables", "{}")], vec![("query", "{ asOf }"), ("variables", "[7]")]] {
+        let (status, _, text) = get_raw(&client, &base, GR, &params).await;
+        assert_eq!(status, 400, "{params:?}: {text}");
+        assert_eq!(codes(&json_of(&text)), ["BAD_INPUT"], "{text}");
+    }
+    // A browser gets GraphiQL.
+    let browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+    let (status, ct, text) = get_raw(&client, &base, browser, &[]).await;
+    assert_eq!((status, ct.starts_with("text/html")), (200, true), "{ct}");
+    assert!(text.to_lowercase().contains("graphiql"));
+
+    server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
+}
+
+/// A response's keys follow the query's order, and the same query answered 100 times is byte-identical.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_ordered_as_queried_and_stable() {
+    let f = fixture().await;
+    let mut server = start(f.pool.clone()).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let query = format!(
+        "{{ zz: asOf prescription(id: \"{}\") {{ validUntil status id patient fills quantityDispensed
+          dispenses {{ timestamp quantity rxId }} state {{ reasons {{ message reason }} quantityAvailable asOf }} }}
+          indexerStatus {{ lag indexedBlock chainId }} events(first: 3) {{ totalCount edges {{ cursor node {{ name blockNumber args }} }} }} }}",
+        a0x(&f.rx_open)
+    );
+    let body = json!({"query": query}).to_string();
+    let (status, _, first) = post_raw(&client, &base, Some(GR), &body).await;
+    assert_eq!(status, 200, "{first}");
+    assert!(json_of(&first).get("errors").is_none(), "{first}");
+    // Each selection's keys appear in the order the query lists them.
+    let order = |keys: &[&str]| {
+        let at: Vec<usize> = keys
+            .iter()
+            .map(|k| first.find(&format!("\"{k}\":")).unwrap_or_else(|| panic!("{k}: {first}")))
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "{keys:?} out of order: {first}");
+    };
+    order(&["data", "zz", "prescription", "indexerStatus", "events"]);
+    order(&["validUntil", "status", "id", "patient", "fills", "quantityDispensed", "dispenses", "state"]);
+    order(&["lag", "indexedBlock", "chainId"]);
+    order(&["totalCount", "edges", "cursor", "node", "name", "blockNumber", "args"]);
+    for i in 0..100 {
+        let (_, _, again) = post_raw(&client, &base, Some(GR), &body).await;
+        assert_eq!(again, first, "answer {i} differs");
+    }
+    server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
+}
+
+/// EIP-55: a mixed-case address must carry the right checksum; the error says which was expected.
+/// All-lowercase and all-uppercase hex carry no checksum and are accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn addresses_checked_against_eip55() {
+    let f = fixture().await;
+    let mut server = start(f.pool.clone()).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let right = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+    let wrong = "0x5FbDB2315678afecb367f032d93F642f64180aA3";
+    let ask = |a: &str| {
+        json!({"query": "query($a: Address!) { patient(address: $a) { address } }", "variables": {"a": a}})
+            .to_string()
+    };
+    for good in [right, &right.to_lowercase(), &format!("0x{}", right[2..].to_uppercase())] {
+        let (status, _, text) = post_raw(&client, &base, Some(GR), &ask(good)).await;
+        assert_eq!(status, 200, "{good}: {text}");
+        assert_eq!(json_of(&text)["data"]["patient"]["address"], right, "{text}");
+    }
+    let (_, _, text) = post_raw(&client, &base, Some(GR), &ask(wrong)).await;
+    let v = json_of(&text);
+    assert_eq!(codes(&v), ["BAD_INPUT"], "{text}");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(message.contains("checksum") && message.contains(right), "{message}");
+    // Inline, in a filter list too.
+    let inline =
+        json!({"query": format!("{{ events(filter: {{accounts: [\"{wrong}\"]}}) {{ totalCount }} }}")})
+            .to_string();
+    let (_, _, text) = post_raw(&client, &base, Some(GR), &inline).await;
+    assert!(text.contains("checksum") && text.contains(right), "{text}");
+    server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
+}
+
+/// Whatever `first` or `last` is, a page over the maximum gets the page-size message (not the generic
+/// complexity one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_size_message_whatever_the_size() {
+    let f = fixture().await;
+    let mut server = start(f.pool.clone()).await;
+    let base = server.base.clone();
+    let client = reqwest::Client::new();
+    let p = a0x(&PHARM1);
+    for (arg, n) in [("first", 101i64), ("first", 100_000), ("last", 2_147_483_647), ("first", 5_000)] {
+        for list in [
+            format!("events({arg}: {n}) {{ totalCount }}"),
+            format!("pharmacy(address: \"{p}\") {{ queue({arg}: {n}) {{ totalCount }} }}"),
+            format!("patient(address: \"{p}\") {{ consentHistory({arg}: {n}) {{ edges {{ node {{ action }} }} }} }}"),
+        ] {
+            let body = json!({"query": format!("{{ {list} }}")}).to_string();
+            let (_, _, text) = post_raw(&client, &base, Some(GR), &body).await;
+            let v = json_of(&text);
+            assert_eq!(codes(&v), ["LIMIT_EXCEEDED"], "{list}: {text}");
+            let message = v["errors"][0]["message"].as_str().unwrap();
+            assert_eq!(message, format!("`{arg}` is {n}; the maximum page size is 100"), "{list}");
+        }
+    }
+    server.stop.take().unwrap().send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
+}

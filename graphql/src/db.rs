@@ -11,7 +11,7 @@ use crate::error::ApiError;
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -28,6 +28,17 @@ pub struct Db {
     conns: Arc<Conns>,
     chain_id: i64,
     statements: Arc<AtomicU64>,
+    /// When set, the plan of every list statement is recorded (see [`Db::record_plans`]).
+    plans: Arc<OnceLock<Mutex<Vec<Plan>>>>,
+}
+
+/// A list statement and its plan (`EXPLAIN (FORMAT JSON)`, with the statement's own parameters).
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The statement.
+    pub sql: String,
+    /// Its plan as PostgreSQL explains it.
+    pub plan: serde_json::Value,
 }
 
 impl Db {
@@ -46,7 +57,13 @@ impl Db {
             idle: Mutex::default(),
             permits: Semaphore::new(connections.max(1)),
         };
-        Self { pool, conns: Arc::new(conns), chain_id, statements: Arc::new(AtomicU64::new(0)) }
+        Self {
+            pool,
+            conns: Arc::new(conns),
+            chain_id,
+            statements: Arc::new(AtomicU64::new(0)),
+            plans: Arc::default(),
+        }
     }
 
     /// A connection for one statement (see [`Lease`]).
@@ -78,6 +95,18 @@ impl Db {
         self.statements.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// From now on, explains every statement that returns rows (the lists and batched lookups) before
+    /// running it and records its plan: for tests and diagnosis of which index serves a list (an `EXPLAIN`
+    /// more per statement). Shared by every clone of this handle.
+    pub fn record_plans(&self) {
+        let _ = self.plans.set(Mutex::default());
+    }
+
+    /// The plans recorded since [`Db::record_plans`], oldest first (taken: the record starts over).
+    pub fn take_plans(&self) -> Vec<Plan> {
+        self.plans.get().and_then(|p| p.lock().ok().map(|mut p| std::mem::take(&mut *p))).unwrap_or_default()
+    }
+
     /// Runs a built query and returns every row.
     pub(crate) async fn all<R>(&self, mut qb: QueryBuilder<'_, Postgres>) -> Result<Vec<R>, ApiError>
     where
@@ -86,6 +115,24 @@ impl Db {
         self.count();
         tracing::trace!(target: "medledger::graphql::sql", sql = qb.sql(), "query");
         let mut lease = self.lease().await?;
+        if let Some(plans) = self.plans.get() {
+            use sqlx::Execute as _;
+            let sql = qb.sql().to_owned();
+            let mut query = qb.build();
+            let args =
+                query.take_arguments().map_err(|e| ApiError::Corrupt(e.to_string()))?.unwrap_or_default();
+            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+            let plan = sqlx::query_scalar_with::<_, serde_json::Value, _>(&explain, args.clone())
+                .fetch_one(lease.conn())
+                .await;
+            let plan = lease.settle(plan)?;
+            if let Ok(mut plans) = plans.lock() {
+                plans.push(Plan { sql: sql.clone(), plan });
+            }
+            let mut lease = self.lease().await?;
+            let rows = sqlx::query_as_with::<_, R, _>(&sql, args).fetch_all(lease.conn()).await;
+            return lease.settle(rows);
+        }
         let rows = qb.build_query_as::<R>().fetch_all(lease.conn()).await;
         lease.settle(rows)
     }

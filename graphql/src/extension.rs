@@ -3,13 +3,14 @@
 
 use crate::error::ErrorCode;
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextPrepareRequest, NextRequest,
-    NextSubscribe,
+    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
+    NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
 use futures::stream::{BoxStream, StreamExt};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -22,14 +23,14 @@ const PARSE_CACHE_ENTRIES: usize = 256;
 /// Parsed documents by query text. Only documents that parsed and passed the depth and directive checks are
 /// kept; validation (which depends on the variables) still runs on every request.
 #[derive(Default)]
-pub(crate) struct ParseCache(Mutex<HashMap<Arc<str>, ExecutableDocument>>);
+pub(crate) struct ParseCache(Mutex<HashMap<Arc<str>, Arc<ExecutableDocument>>>);
 
 impl ParseCache {
-    fn get(&self, query: &str) -> Option<ExecutableDocument> {
+    fn get(&self, query: &str) -> Option<Arc<ExecutableDocument>> {
         self.0.lock().ok()?.get(query).cloned()
     }
 
-    fn insert(&self, query: &str, document: &ExecutableDocument) {
+    fn insert(&self, query: &str, document: &Arc<ExecutableDocument>) {
         if query.len() > CACHED_QUERY_MAX_LEN {
             return;
         }
@@ -37,7 +38,7 @@ impl ParseCache {
             if map.len() >= PARSE_CACHE_ENTRIES {
                 map.clear();
             }
-            map.insert(query.into(), document.clone());
+            map.insert(query.into(), Arc::clone(document));
         }
     }
 }
@@ -50,14 +51,24 @@ pub(crate) struct Guard {
 
 impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension { timeout: self.timeout, parsed: self.parsed.clone() })
+        Arc::new(GuardExtension {
+            timeout: self.timeout,
+            parsed: self.parsed.clone(),
+            executed: AtomicBool::new(false),
+            document: Mutex::new(None),
+        })
     }
 }
 
-/// Enforces the time limit, classifies errors that carry no code yet, and reuses parsed documents.
+/// Enforces the time limit, classifies errors that carry no code yet, reuses parsed documents, and marks
+/// a request that failed before execution (see [`crate::over_http::encode`]). One per request.
 struct GuardExtension {
     timeout: Duration,
     parsed: Arc<ParseCache>,
+    /// Whether the operation began executing (else its errors are request errors: no `data` entry).
+    executed: AtomicBool,
+    /// The request's document and the operation executed, to order the response as the query orders it.
+    document: Mutex<Option<Arc<ExecutableDocument>>>,
 }
 
 fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
@@ -103,7 +114,7 @@ impl Extension for GuardExtension {
         next: NextPrepareRequest<'_>,
     ) -> ServerResult<Request> {
         // One `asOf` per request, read at most once: every status in a response uses the same time.
-        next.run(ctx, request.data(crate::schema::AsOfCell::default())).await
+        next.run(ctx, crate::as_of::install(request)).await
     }
 
     async fn parse_query(
@@ -113,17 +124,30 @@ impl Extension for GuardExtension {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        if let Some(document) = self.parsed.get(query) {
-            return Ok(document);
+        let document = match self.parsed.get(query) {
+            Some(document) => document,
+            None => {
+                let document = Arc::new(next.run(ctx, query, variables).await?);
+                self.parsed.insert(query, &document);
+                document
+            }
+        };
+        if let Ok(mut slot) = self.document.lock() {
+            *slot = Some(Arc::clone(&document));
         }
-        let document = next.run(ctx, query, variables).await?;
-        self.parsed.insert(query, &document);
-        Ok(document)
+        Ok(ExecutableDocument::clone(&document))
     }
 
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         match tokio::time::timeout(self.timeout, next.run(ctx)).await {
-            Ok(response) => classify_response(response),
+            Ok(mut response) => {
+                if !self.executed.load(Ordering::Relaxed) && response.is_err() {
+                    response
+                        .extensions
+                        .insert(crate::over_http::REQUEST_ERROR.to_owned(), Value::Boolean(true));
+                }
+                classify_response(response)
+            }
             Err(_) => {
                 let ms = self.timeout.as_millis();
                 tracing::warn!(target: "medledger::graphql", timeout_ms = ms as u64, "query timed out");
@@ -133,6 +157,21 @@ impl Extension for GuardExtension {
                 response
             }
         }
+    }
+
+    async fn execute(
+        &self,
+        ctx: &ExtensionContext<'_>,
+        operation_name: Option<&str>,
+        next: NextExecute<'_>,
+    ) -> Response {
+        self.executed.store(true, Ordering::Relaxed);
+        let mut response = next.run(ctx, operation_name).await;
+        let document = self.document.lock().ok().and_then(|mut slot| slot.take());
+        if let Some(document) = document {
+            crate::order::order(&mut response.data, &document, operation_name);
+        }
+        response
     }
 
     fn subscribe<'s>(

@@ -6,6 +6,7 @@
 //! time-dependent status is computed against the latest indexed block's time and returns that `asOf` time.
 //! Errors carry a machine-readable `extensions.code` (see [`ErrorCode`]).
 
+mod as_of;
 mod cache;
 mod config;
 mod db;
@@ -13,6 +14,8 @@ mod error;
 mod extension;
 mod loaders;
 mod model;
+mod order;
+pub mod over_http;
 mod page;
 mod query;
 mod scalars;
@@ -20,7 +23,7 @@ mod schema;
 mod subscription;
 
 pub use config::ApiConfig;
-pub use db::Db;
+pub use db::{Db, Plan};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
 pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

@@ -65,15 +65,12 @@ impl Loader<CredentialOf> for Loaders {
     type Error = SharedError;
 
     async fn load(&self, keys: &[CredentialOf]) -> Result<HashMap<CredentialOf, CredentialRow>, SharedError> {
-        let accounts: Vec<Vec<u8>> = keys.iter().map(|k| k.0 .0.to_vec()).collect();
+        let accounts: Vec<Address> = keys.iter().map(|k| k.0).collect();
         let mut qb = Db::sql(crate::model::CREDENTIAL_COLUMNS);
         qb.push("chain_id = ").push_bind(self.db.chain_id());
         qb.push(" AND account = ANY(").push_bind(accounts).push(")");
         let rows: Vec<CredentialRow> = self.db.all(qb).await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|r| Address::from_slice(&r.account).map(|a| (CredentialOf(a), r)))
-            .collect())
+        Ok(rows.into_iter().map(|r| (CredentialOf(r.account), r)).collect())
     }
 }
 
@@ -82,12 +79,11 @@ impl Loader<Bytes32> for Loaders {
     type Error = SharedError;
 
     async fn load(&self, keys: &[Bytes32]) -> Result<HashMap<Bytes32, PrescriptionRow>, SharedError> {
-        let ids: Vec<Vec<u8>> = keys.iter().map(|k| k.0.to_vec()).collect();
         let mut qb = Db::sql(crate::model::PRESCRIPTION_COLUMNS);
         qb.push("chain_id = ").push_bind(self.db.chain_id());
-        qb.push(" AND rx_id = ANY(").push_bind(ids).push(")");
+        qb.push(" AND rx_id = ANY(").push_bind(keys.to_vec()).push(")");
         let rows: Vec<PrescriptionRow> = self.db.all(qb).await?;
-        Ok(rows.into_iter().filter_map(|r| Bytes32::from_slice(&r.rx_id).map(|k| (k, r))).collect())
+        Ok(rows.into_iter().map(|r| (r.rx_id, r)).collect())
     }
 }
 
@@ -99,16 +95,14 @@ impl Loader<DispensesOf> for Loaders {
         &self,
         keys: &[DispensesOf],
     ) -> Result<HashMap<DispensesOf, Vec<DispenseRow>>, SharedError> {
-        let ids: Vec<Vec<u8>> = keys.iter().map(|k| k.0 .0.to_vec()).collect();
+        let ids: Vec<Bytes32> = keys.iter().map(|k| k.0).collect();
         let mut qb = Db::sql(crate::model::DISPENSE_COLUMNS);
         qb.push("chain_id = ").push_bind(self.db.chain_id());
         qb.push(" AND rx_id = ANY(").push_bind(ids).push(") ORDER BY block_number, log_index");
         let rows: Vec<DispenseRow> = self.db.all(qb).await?;
         let mut out: HashMap<DispensesOf, Vec<DispenseRow>> = HashMap::new();
         for r in rows {
-            if let Some(k) = Bytes32::from_slice(&r.rx_id) {
-                out.entry(DispensesOf(k)).or_default().push(r);
-            }
+            out.entry(DispensesOf(r.rx_id)).or_default().push(r);
         }
         Ok(out)
     }

@@ -7,6 +7,7 @@ use async_graphql::connection::{Connection, Edge, EmptyFields};
 use async_graphql::{Object, OutputType};
 use sqlx::postgres::PgRow;
 use sqlx::{FromRow, Postgres, QueryBuilder};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// The page arguments of a connection field.
@@ -118,6 +119,24 @@ impl TotalCount {
         (self.filter)(&mut qb);
         self.db.scalar::<i64>(qb).await.gql()
     }
+}
+
+/// The largest `max_page_size` of the schemas built in this process: a list's complexity counts at most
+/// that many items, so a larger `first`/`last` reaches the resolver and gets the page-size message rather
+/// than the generic complexity one.
+static MAX_PAGE_SIZE: AtomicUsize = AtomicUsize::new(0);
+
+/// Records a schema's maximum page size (see [`complexity`]).
+pub(crate) fn note_max_page_size(max: usize) {
+    MAX_PAGE_SIZE.fetch_max(max, Ordering::Relaxed);
+}
+
+/// The complexity of a list field: its page size (default 20, at least 1, at most the maximum page size)
+/// times its items' complexity.
+pub(crate) fn complexity(first: Option<i32>, last: Option<i32>, child_complexity: usize) -> usize {
+    let max = MAX_PAGE_SIZE.load(Ordering::Relaxed).max(1);
+    let size = usize::try_from(first.or(last).unwrap_or(20)).unwrap_or(1).clamp(1, max);
+    size.saturating_mul(child_complexity)
 }
 
 fn page_size(value: Option<i32>, name: &str, max: usize) -> Result<Option<usize>, ApiError> {

@@ -18,8 +18,9 @@ fn parse_hex<const N: usize>(text: &str, what: &str) -> Result<[u8; N], String> 
     Ok(out)
 }
 
-/// A 20-byte Ethereum address: `0x` and 40 hex digits, any case on input (the checksum is not enforced);
-/// EIP-55 checksummed on output.
+/// A 20-byte Ethereum address: `0x` and 40 hex digits; on input a mixed-case address must carry its EIP-55
+/// checksum (all-lowercase or all-uppercase digits carry none and are accepted); EIP-55 checksummed on
+/// output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Address(pub [u8; 20]);
 
@@ -60,7 +61,20 @@ impl fmt::Display for Bytes32 {
 impl std::str::FromStr for Address {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        parse_hex::<20>(s.trim(), "an address").map(Self)
+        let s = s.trim();
+        let address = parse_hex::<20>(s, "an address").map(Self)?;
+        let digits = &s[2..];
+        let mixed =
+            digits.bytes().any(|b| b.is_ascii_lowercase()) && digits.bytes().any(|b| b.is_ascii_uppercase());
+        if mixed {
+            let expected = address.to_string();
+            if expected[2..] != *digits {
+                return Err(format!(
+                    "{s} has a wrong EIP-55 checksum (mixed case): expected {expected}, or write it all in lowercase"
+                ));
+            }
+        }
+        Ok(address)
     }
 }
 
@@ -88,7 +102,7 @@ fn string_input(value: &Value, scalar: &str) -> Result<String, String> {
     }
 }
 
-/// Accepts `0x` + 40 hex digits in any case; returns EIP-55 checksummed addresses.
+/// Accepts `0x` + 40 hex digits, EIP-55 checksummed when mixed-case; returns EIP-55 checksummed addresses.
 #[Scalar(name = "Address")]
 impl ScalarType for Address {
     fn parse(value: Value) -> InputValueResult<Self> {
@@ -133,6 +147,63 @@ impl ScalarType for BigInt {
     }
 }
 
+/// The scalars are stored as `bytea` (`Address`, `Bytes32`) and numerics read as text (`BigInt`): rows hold
+/// them typed, so a stored value of the wrong length fails the row's decoding instead of each resolver.
+mod sql {
+    use super::{Address, BigInt, Bytes32};
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    macro_rules! bytea {
+        ($ty:ty, $what:literal) => {
+            impl Type<Postgres> for $ty {
+                fn type_info() -> PgTypeInfo {
+                    <Vec<u8> as Type<Postgres>>::type_info()
+                }
+                fn compatible(ty: &PgTypeInfo) -> bool {
+                    <Vec<u8> as Type<Postgres>>::compatible(ty)
+                }
+            }
+            impl PgHasArrayType for $ty {
+                fn array_type_info() -> PgTypeInfo {
+                    <Vec<u8> as PgHasArrayType>::array_type_info()
+                }
+            }
+            impl<'r> Decode<'r, Postgres> for $ty {
+                fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+                    let bytes = <&[u8] as Decode<Postgres>>::decode(value)?;
+                    let array =
+                        bytes.try_into().map_err(|_| format!(concat!($what, " of {} bytes"), bytes.len()))?;
+                    Ok(Self(array))
+                }
+            }
+            impl Encode<'_, Postgres> for $ty {
+                fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+                    <&[u8] as Encode<Postgres>>::encode(self.0.as_slice(), buf)
+                }
+            }
+        };
+    }
+    bytea!(Address, "an address");
+    bytea!(Bytes32, "a 32-byte value");
+
+    impl Type<Postgres> for BigInt {
+        fn type_info() -> PgTypeInfo {
+            <String as Type<Postgres>>::type_info()
+        }
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <String as Type<Postgres>>::compatible(ty)
+        }
+    }
+    impl<'r> Decode<'r, Postgres> for BigInt {
+        fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+            Ok(<&str as Decode<Postgres>>::decode(value)?.parse()?)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,6 +214,17 @@ mod tests {
         let b: Address = "0x5FBDB2315678AFECB367F032D93F642F64180AA3".parse().unwrap();
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "0x5FbDB2315678afecb367f032d93F642f64180aa3");
+        let c: Address = "0x5FbDB2315678afecb367f032d93F642f64180aa3".parse().unwrap();
+        assert_eq!(a, c);
+    }
+
+    #[test]
+    fn wrong_checksum_refused_with_the_expected_one() {
+        let e = "0x5FbDB2315678afecb367f032d93F642f64180aA3".parse::<Address>().unwrap_err();
+        assert!(
+            e.contains("EIP-55") && e.contains("expected 0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -3,10 +3,8 @@
 use crate::cache::IndexCache;
 use crate::config::ApiConfig;
 use crate::db::Db;
-use crate::error::{coded, ErrorCode, GqlResult};
 use crate::extension::{Guard, ParseCache};
-use crate::loaders::{AsOfKey, Loaders};
-use crate::model::AsOf;
+use crate::loaders::Loaders;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptyMutation, Schema};
 use sqlx::PgPool;
@@ -34,33 +32,6 @@ pub(crate) struct State {
 /// The shared state of a resolver's schema.
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a State {
     ctx.data_unchecked::<State>()
-}
-
-/// The request's `asOf`, read once per request.
-#[derive(Default)]
-pub(crate) struct AsOfCell(tokio::sync::OnceCell<AsOf>);
-
-/// Records the request's `asOf` when a query read it along with other columns (saves a statement).
-pub(crate) fn prefill_as_of(ctx: &Context<'_>, time: Option<chrono::DateTime<chrono::Utc>>) {
-    if let (Some(cell), Some(time)) = (ctx.data_opt::<AsOfCell>(), time) {
-        let _ = cell.0.set(AsOf { time });
-    }
-}
-
-/// The time time-dependent statuses are computed against: read once per request (one statement).
-pub(crate) async fn as_of(ctx: &Context<'_>) -> GqlResult<AsOf> {
-    let load = || async {
-        state(ctx)
-            .loader
-            .load_one(AsOfKey)
-            .await
-            .map_err(|e| e.clone_gql())?
-            .ok_or_else(|| coded(ErrorCode::Internal, "internal error"))
-    };
-    match ctx.data_opt::<AsOfCell>() {
-        Some(cell) => cell.0.get_or_try_init(load).await.copied(),
-        None => load().await,
-    }
 }
 
 /// Builds the schema over `pool` (must be called inside a Tokio runtime: the batch loader spawns tasks).
@@ -99,6 +70,7 @@ struct Shared {
 fn schema_over(db: Db, config: ApiConfig, shared: &Shared) -> ApiSchema {
     let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
+    crate::page::note_max_page_size(config.max_page_size);
     let state = State { db, loader, cache: shared.cache.clone(), config, commits: shared.commits.clone() };
     builder()
         .data(state)

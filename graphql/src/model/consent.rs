@@ -1,10 +1,9 @@
 //! Consents: standing grants, revocations and emergency access.
 
-use super::{addr, b32, opt_addr};
+use crate::as_of::as_of;
 use crate::error::GqlResult;
 use crate::scalars::{Address, Bytes32};
-use crate::schema::as_of;
-use async_graphql::{Context, Enum, InputObject, Object};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use medledger_core::consent;
 use sqlx::{Postgres, QueryBuilder};
@@ -18,25 +17,55 @@ pub(crate) const CONSENT_COLUMNS: &str = "SELECT patient, grantee, scopes, expir
 pub(crate) const CONSENT_CHANGE_COLUMNS: &str = "SELECT block_number, log_index, patient, grantee, action, \
     scopes, expires_at, relayed, reason_code, ended_by, block_time, tx_hash FROM consent_history WHERE ";
 
-/// A row of `consents`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// What a patient has granted one grantee: the standing grant and any emergency access.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "Consent", complex)]
 pub(crate) struct ConsentRow {
-    pub(crate) patient: Vec<u8>,
-    pub(crate) grantee: Vec<u8>,
+    /// The patient.
+    pub(crate) patient: Address,
+    /// The grantee (a prescriber, an institution, a relative…).
+    pub(crate) grantee: Address,
+    /// The standing grant's scopes (empty when none or revoked).
+    #[graphql(skip, derived(owned, name = "scopes", into = "Vec<Scope>", with = "scope_list"))]
     pub(crate) scopes: i16,
+    /// The scope bits (READ=1, WRITE=2, PRESCRIBE=4).
+    #[sqlx(rename = "scopes")]
+    pub(crate) scope_bits: i16,
+    /// When the standing grant expires (null = never).
     pub(crate) expires_at: Option<DateTime<Utc>>,
+    /// Since when the standing grant is in force.
     pub(crate) granted_at: Option<DateTime<Utc>>,
+    /// The block of the grant.
     pub(crate) granted_block: Option<i64>,
+    /// Whether the grant was relayed with the patient's signature.
     pub(crate) granted_relayed: Option<bool>,
+    /// Whether the standing grant was revoked.
     pub(crate) revoked: bool,
+    /// When it was revoked.
     pub(crate) revoked_at: Option<DateTime<Utc>>,
+    /// Whether the revocation was relayed with the patient's signature.
     pub(crate) revoked_relayed: Option<bool>,
+    /// Open emergency access: until when.
     pub(crate) emergency_until: Option<DateTime<Utc>>,
+    /// Open emergency access: the reason code.
     pub(crate) emergency_reason: Option<i32>,
+    /// Open emergency access: since when.
     pub(crate) emergency_opened_at: Option<DateTime<Utc>>,
+    /// When emergency access was ended early.
     pub(crate) emergency_ended_at: Option<DateTime<Utc>>,
-    pub(crate) emergency_ended_by: Option<Vec<u8>>,
+    /// Who ended emergency access early.
+    pub(crate) emergency_ended_by: Option<Address>,
+    #[graphql(skip)]
     pub(crate) updated_block: i64,
+}
+
+/// The scopes set in `bits`.
+fn scope_list(bits: i16) -> Vec<Scope> {
+    [(1, Scope::Read), (2, Scope::Write), (4, Scope::Prescribe)]
+        .into_iter()
+        .filter(|(bit, _)| bits & bit != 0)
+        .map(|(_, s)| s)
+        .collect()
 }
 
 /// A consent's state at one moment.
@@ -91,77 +120,8 @@ impl ConsentRow {
     }
 }
 
-/// What a patient has granted one grantee: the standing grant and any emergency access.
-#[Object(name = "Consent")]
+#[ComplexObject]
 impl ConsentRow {
-    /// The patient.
-    async fn patient(&self) -> GqlResult<Address> {
-        addr(&self.patient)
-    }
-    /// The grantee (a prescriber, an institution, a relative…).
-    async fn grantee(&self) -> GqlResult<Address> {
-        addr(&self.grantee)
-    }
-    /// The standing grant's scopes (empty when none or revoked).
-    async fn scopes(&self) -> Vec<Scope> {
-        [(1, Scope::Read), (2, Scope::Write), (4, Scope::Prescribe)]
-            .into_iter()
-            .filter(|(bit, _)| self.scopes & bit != 0)
-            .map(|(_, s)| s)
-            .collect()
-    }
-    /// The scope bits (READ=1, WRITE=2, PRESCRIBE=4).
-    async fn scope_bits(&self) -> i32 {
-        self.scopes.into()
-    }
-    /// When the standing grant expires (null = never).
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
-    }
-    /// Since when the standing grant is in force.
-    async fn granted_at(&self) -> Option<DateTime<Utc>> {
-        self.granted_at
-    }
-    /// The block of the grant.
-    async fn granted_block(&self) -> Option<i64> {
-        self.granted_block
-    }
-    /// Whether the grant was relayed with the patient's signature.
-    async fn granted_relayed(&self) -> Option<bool> {
-        self.granted_relayed
-    }
-    /// Whether the standing grant was revoked.
-    async fn revoked(&self) -> bool {
-        self.revoked
-    }
-    /// When it was revoked.
-    async fn revoked_at(&self) -> Option<DateTime<Utc>> {
-        self.revoked_at
-    }
-    /// Whether the revocation was relayed with the patient's signature.
-    async fn revoked_relayed(&self) -> Option<bool> {
-        self.revoked_relayed
-    }
-    /// Open emergency access: until when.
-    async fn emergency_until(&self) -> Option<DateTime<Utc>> {
-        self.emergency_until
-    }
-    /// Open emergency access: the reason code.
-    async fn emergency_reason(&self) -> Option<i32> {
-        self.emergency_reason
-    }
-    /// Open emergency access: since when.
-    async fn emergency_opened_at(&self) -> Option<DateTime<Utc>> {
-        self.emergency_opened_at
-    }
-    /// When emergency access was ended early.
-    async fn emergency_ended_at(&self) -> Option<DateTime<Utc>> {
-        self.emergency_ended_at
-    }
-    /// Who ended emergency access early.
-    async fn emergency_ended_by(&self) -> GqlResult<Option<Address>> {
-        opt_addr(self.emergency_ended_by.as_ref())
-    }
     /// The status as of the latest indexed block's time.
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<ConsentStatus> {
         Ok(self.status_at(as_of(ctx).await?.time))
@@ -238,72 +198,33 @@ impl ConsentFilter {
     }
 }
 
-/// A row of `consent_history`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct ConsentChangeRow {
-    pub(crate) block_number: i64,
-    pub(crate) log_index: i32,
-    pub(crate) patient: Vec<u8>,
-    pub(crate) grantee: Vec<u8>,
-    pub(crate) action: String,
-    pub(crate) scopes: Option<i16>,
-    pub(crate) expires_at: Option<DateTime<Utc>>,
-    pub(crate) relayed: Option<bool>,
-    pub(crate) reason_code: Option<i32>,
-    pub(crate) ended_by: Option<Vec<u8>>,
-    pub(crate) block_time: DateTime<Utc>,
-    pub(crate) tx_hash: Vec<u8>,
-}
-
 /// One grant, revocation, or emergency access opened or ended.
-#[Object(name = "ConsentChange")]
-impl ConsentChangeRow {
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "ConsentChange")]
+pub(crate) struct ConsentChangeRow {
     /// `granted`, `revoked`, `emergency_opened` or `emergency_ended`.
-    async fn action(&self) -> &str {
-        &self.action
-    }
+    pub(crate) action: String,
     /// The patient.
-    async fn patient(&self) -> GqlResult<Address> {
-        addr(&self.patient)
-    }
+    pub(crate) patient: Address,
     /// The grantee.
-    async fn grantee(&self) -> GqlResult<Address> {
-        addr(&self.grantee)
-    }
+    pub(crate) grantee: Address,
     /// Scope bits granted (grants only).
-    async fn scopes(&self) -> Option<i32> {
-        self.scopes.map(Into::into)
-    }
+    pub(crate) scopes: Option<i16>,
     /// Expiry of the grant or the emergency access.
-    async fn expires_at(&self) -> Option<DateTime<Utc>> {
-        self.expires_at
-    }
+    pub(crate) expires_at: Option<DateTime<Utc>>,
     /// Whether a relayer submitted it with the patient's signature.
-    async fn relayed(&self) -> Option<bool> {
-        self.relayed
-    }
+    pub(crate) relayed: Option<bool>,
     /// Reason code (emergency access).
-    async fn reason_code(&self) -> Option<i32> {
-        self.reason_code
-    }
+    pub(crate) reason_code: Option<i32>,
     /// Who ended emergency access.
-    async fn ended_by(&self) -> GqlResult<Option<Address>> {
-        opt_addr(self.ended_by.as_ref())
-    }
+    pub(crate) ended_by: Option<Address>,
     /// The block.
-    async fn block_number(&self) -> i64 {
-        self.block_number
-    }
+    pub(crate) block_number: i64,
     /// The log index in the block.
-    async fn log_index(&self) -> i32 {
-        self.log_index
-    }
+    pub(crate) log_index: i32,
     /// The block's time.
-    async fn timestamp(&self) -> DateTime<Utc> {
-        self.block_time
-    }
+    #[graphql(name = "timestamp")]
+    pub(crate) block_time: DateTime<Utc>,
     /// The transaction.
-    async fn tx_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.tx_hash)
-    }
+    pub(crate) tx_hash: Bytes32,
 }

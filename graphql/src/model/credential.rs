@@ -1,11 +1,12 @@
 //! Credentials of prescribers and pharmacies.
 
-use super::{addr, b32, hex0x};
+use super::hex0x;
+use crate::as_of::as_of;
 use crate::db::Db;
 use crate::error::{GqlResult, ResultExt};
 use crate::scalars::{Address, Bytes32};
-use crate::schema::{as_of, state};
-use async_graphql::{Context, Object, SimpleObject};
+use crate::schema::state;
+use async_graphql::{ComplexObject, Context, SimpleObject};
 use chrono::{DateTime, Utc};
 
 /// The columns of `credentials`.
@@ -13,22 +14,44 @@ pub(crate) const CREDENTIAL_COLUMNS: &str = "SELECT account, credential_id, kind
     license_hash, jurisdiction, expires_at, schedules, registered_block, registered_at, updated_block, \
     updated_at FROM credentials WHERE ";
 
-/// A row of `credentials`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A prescriber's or pharmacy's license as registered in the CredentialRegistry.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "Credential", complex)]
 pub(crate) struct CredentialRow {
-    pub(crate) account: Vec<u8>,
+    /// The account holding it.
+    pub(crate) account: Address,
+    /// Its registry id.
     pub(crate) credential_id: i64,
+    /// `prescriber` or `pharmacy`.
     pub(crate) kind: String,
+    /// `active`, `suspended` or `revoked` (an `active` credential may still be expired: see `activeNow`).
     pub(crate) status: String,
+    /// The reason code of the last suspension or revocation.
     pub(crate) status_reason: Option<i32>,
+    /// Hash of the license document.
+    #[graphql(skip, derived(owned, name = "license_hash", into = "String", with = "hex0x"))]
     pub(crate) license_hash: Vec<u8>,
+    /// The issuing jurisdiction code, as hex.
+    #[graphql(skip, derived(owned, name = "jurisdiction", into = "String", with = "hex0x"))]
     pub(crate) jurisdiction: Vec<u8>,
+    /// When it expires.
     pub(crate) expires_at: DateTime<Utc>,
+    /// Controlled-substance schedules it authorises (2–5).
+    #[graphql(skip, derived(owned, name = "schedules", into = "Vec<i32>", with = "schedule_list"))]
     pub(crate) schedules: i16,
-    pub(crate) registered_block: i64,
+    /// When it was registered.
     pub(crate) registered_at: DateTime<Utc>,
-    pub(crate) updated_block: i64,
+    /// The block it was registered in.
+    pub(crate) registered_block: i64,
+    /// When it last changed.
     pub(crate) updated_at: DateTime<Utc>,
+    /// The block it last changed in.
+    pub(crate) updated_block: i64,
+}
+
+/// The schedules set in `bits`.
+fn schedule_list(bits: i16) -> Vec<i32> {
+    (0..16).filter(|bit| (bits >> bit) & 1 == 1).collect()
 }
 
 impl CredentialRow {
@@ -40,7 +63,6 @@ impl CredentialRow {
 
 /// One change of a credential.
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
-#[graphql(complex)]
 pub(crate) struct CredentialChange {
     /// The block of the change.
     pub(crate) block_number: i64,
@@ -56,73 +78,12 @@ pub(crate) struct CredentialChange {
     pub(crate) reason_code: Option<i32>,
     /// The block's time.
     pub(crate) block_time: DateTime<Utc>,
-    #[graphql(skip)]
-    pub(crate) tx_hash: Vec<u8>,
-}
-
-#[async_graphql::ComplexObject]
-impl CredentialChange {
     /// The transaction.
-    async fn tx_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.tx_hash)
-    }
+    pub(crate) tx_hash: Bytes32,
 }
 
-/// A prescriber's or pharmacy's license as registered in the CredentialRegistry.
-#[Object(name = "Credential")]
+#[ComplexObject]
 impl CredentialRow {
-    /// The account holding it.
-    async fn account(&self) -> GqlResult<Address> {
-        addr(&self.account)
-    }
-    /// Its registry id.
-    async fn credential_id(&self) -> i64 {
-        self.credential_id
-    }
-    /// `prescriber` or `pharmacy`.
-    async fn kind(&self) -> &str {
-        &self.kind
-    }
-    /// `active`, `suspended` or `revoked` (an `active` credential may still be expired: see `activeNow`).
-    async fn status(&self) -> &str {
-        &self.status
-    }
-    /// The reason code of the last suspension or revocation.
-    async fn status_reason(&self) -> Option<i32> {
-        self.status_reason
-    }
-    /// Hash of the license document.
-    async fn license_hash(&self) -> String {
-        hex0x(&self.license_hash)
-    }
-    /// The issuing jurisdiction code, as hex.
-    async fn jurisdiction(&self) -> String {
-        hex0x(&self.jurisdiction)
-    }
-    /// When it expires.
-    async fn expires_at(&self) -> DateTime<Utc> {
-        self.expires_at
-    }
-    /// Controlled-substance schedules it authorises (2–5).
-    async fn schedules(&self) -> Vec<i32> {
-        (0..16).filter(|bit| (self.schedules >> bit) & 1 == 1).collect()
-    }
-    /// When it was registered.
-    async fn registered_at(&self) -> DateTime<Utc> {
-        self.registered_at
-    }
-    /// The block it was registered in.
-    async fn registered_block(&self) -> i64 {
-        self.registered_block
-    }
-    /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.updated_at
-    }
-    /// The block it last changed in.
-    async fn updated_block(&self) -> i64 {
-        self.updated_block
-    }
     /// Active (status active and not expired) as of the latest indexed block's time (`asOf`).
     async fn active_now(&self, ctx: &Context<'_>) -> GqlResult<bool> {
         Ok(self.active_at(as_of(ctx).await?.time))
@@ -138,7 +99,7 @@ impl CredentialRow {
             "SELECT block_number, log_index, change, status, expires_at, reason_code, block_time, tx_hash \
              FROM credential_history WHERE chain_id = ",
         );
-        qb.push_bind(db.chain_id()).push(" AND account = ").push_bind(self.account.clone());
+        qb.push_bind(db.chain_id()).push(" AND account = ").push_bind(self.account);
         qb.push(" ORDER BY block_number, log_index LIMIT 1000");
         db.all(qb).await.gql()
     }

@@ -1,11 +1,11 @@
 //! Events: the auditor's trail.
 
-use super::{addr, b32, hex0x};
-use crate::error::{ApiError, GqlResult, ResultExt};
+use super::hex0x;
+use crate::error::ApiError;
 use crate::page::WhereFn;
 use crate::scalars::{Address, Bytes32};
 use crate::schema::state;
-use async_graphql::{Context, Enum, InputObject, Json, Object};
+use async_graphql::{ComplexObject, Context, Enum, InputObject, Json, SimpleObject};
 use chrono::{DateTime, Utc};
 use sqlx::{Postgres, QueryBuilder};
 use std::sync::Arc;
@@ -14,21 +14,38 @@ use std::sync::Arc;
 pub(crate) const EVENT_COLUMNS: &str = "SELECT block_number, block_hash, block_time, tx_hash, tx_index, \
     log_index, contract, address, event_name, accounts, rx_id, episode_id, args FROM events WHERE ";
 
-/// One decoded log of a medledger contract.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// One event (log) of a medledger contract, with where it happened.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "Event", complex)]
 pub(crate) struct EventRow {
+    /// The block's number.
     pub(crate) block_number: i64,
-    pub(crate) block_hash: Vec<u8>,
+    /// The block's hash.
+    pub(crate) block_hash: Bytes32,
+    /// The block's timestamp.
+    #[graphql(name = "timestamp")]
     pub(crate) block_time: DateTime<Utc>,
-    pub(crate) tx_hash: Vec<u8>,
+    /// The transaction's hash.
+    pub(crate) tx_hash: Bytes32,
+    /// The transaction's index in its block.
     pub(crate) tx_index: i32,
+    /// The log's index in its block.
     pub(crate) log_index: i32,
-    pub(crate) contract: String,
-    pub(crate) address: Vec<u8>,
+    /// Which contract emitted it.
+    pub(crate) contract: ContractName,
+    /// The emitting contract's address.
+    #[graphql(name = "contractAddress")]
+    pub(crate) address: Address,
+    /// The event's name, e.g. `PrescriptionIssued`.
+    #[graphql(name = "name")]
     pub(crate) event_name: String,
-    pub(crate) accounts: Vec<Vec<u8>>,
-    pub(crate) rx_id: Option<Vec<u8>>,
+    /// Every address among the event's arguments.
+    pub(crate) accounts: Vec<Address>,
+    /// The prescription it concerns, if any.
+    pub(crate) rx_id: Option<Bytes32>,
+    /// The episode it concerns, if any.
     pub(crate) episode_id: Option<i64>,
+    #[graphql(skip)]
     pub(crate) args: serde_json::Value,
 }
 
@@ -43,6 +60,22 @@ pub(crate) enum ContractName {
     RecordAnchors,
     /// Prescriptions and dispenses.
     Prescriptions,
+}
+
+impl sqlx::Type<sqlx::Postgres> for ContractName {
+    fn type_info() -> sqlx::postgres::PgTypeInfo {
+        <String as sqlx::Type<sqlx::Postgres>>::type_info()
+    }
+    fn compatible(ty: &sqlx::postgres::PgTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Postgres>>::compatible(ty)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Postgres> for ContractName {
+    fn decode(value: sqlx::postgres::PgValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let name = <&str as sqlx::Decode<sqlx::Postgres>>::decode(value)?;
+        Ok(Self::from_db(name).ok_or_else(|| format!("contract name {name:?}"))?)
+    }
 }
 
 impl ContractName {
@@ -62,59 +95,8 @@ impl ContractName {
     }
 }
 
-/// One event (log) of a medledger contract, with where it happened.
-#[Object(name = "Event")]
+#[ComplexObject]
 impl EventRow {
-    /// The block's number.
-    async fn block_number(&self) -> i64 {
-        self.block_number
-    }
-    /// The block's hash.
-    async fn block_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.block_hash)
-    }
-    /// The block's timestamp.
-    async fn timestamp(&self) -> DateTime<Utc> {
-        self.block_time
-    }
-    /// The transaction's hash.
-    async fn tx_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.tx_hash)
-    }
-    /// The transaction's index in its block.
-    async fn tx_index(&self) -> i32 {
-        self.tx_index
-    }
-    /// The log's index in its block.
-    async fn log_index(&self) -> i32 {
-        self.log_index
-    }
-    /// Which contract emitted it.
-    async fn contract(&self) -> GqlResult<ContractName> {
-        ContractName::from_db(&self.contract)
-            .ok_or_else(|| ApiError::Corrupt(format!("contract name {:?}", self.contract)))
-            .gql()
-    }
-    /// The emitting contract's address.
-    async fn contract_address(&self) -> GqlResult<Address> {
-        addr(&self.address)
-    }
-    /// The event's name, e.g. `PrescriptionIssued`.
-    async fn name(&self) -> &str {
-        &self.event_name
-    }
-    /// Every address among the event's arguments.
-    async fn accounts(&self) -> GqlResult<Vec<Address>> {
-        self.accounts.iter().map(|a| addr(a)).collect()
-    }
-    /// The prescription it concerns, if any.
-    async fn rx_id(&self) -> GqlResult<Option<Bytes32>> {
-        self.rx_id.as_deref().map(b32).transpose()
-    }
-    /// The episode it concerns, if any.
-    async fn episode_id(&self) -> Option<i64> {
-        self.episode_id
-    }
     /// All arguments by name: addresses and hashes as `0x` hex, integers up to 64 bits as numbers, wider
     /// ones as decimal strings.
     async fn args(&self) -> Json<&serde_json::Value> {
@@ -122,16 +104,20 @@ impl EventRow {
     }
     /// The transaction on the configured block explorer (null when none is configured).
     async fn tx_url(&self, ctx: &Context<'_>) -> Option<String> {
-        state(ctx).config.explorer_url.as_ref().map(|base| format!("{base}/tx/{}", hex0x(&self.tx_hash)))
+        state(ctx).config.explorer_url.as_ref().map(|base| format!("{base}/tx/{}", self.tx_hash))
     }
     /// The emitting contract on the configured block explorer (null when none is configured).
     async fn contract_url(&self, ctx: &Context<'_>) -> Option<String> {
-        state(ctx).config.explorer_url.as_ref().map(|base| format!("{base}/address/{}", hex0x(&self.address)))
+        state(ctx)
+            .config
+            .explorer_url
+            .as_ref()
+            .map(|base| format!("{base}/address/{}", hex0x(self.address.0)))
     }
     /// Each account of the event on the configured block explorer (empty when none is configured).
     async fn account_urls(&self, ctx: &Context<'_>) -> Vec<String> {
         let Some(base) = &state(ctx).config.explorer_url else { return Vec::new() };
-        self.accounts.iter().map(|a| format!("{base}/address/{}", hex0x(a))).collect()
+        self.accounts.iter().map(|a| format!("{base}/address/{}", hex0x(a.0))).collect()
     }
 }
 
@@ -195,28 +181,35 @@ impl EventFilter {
     }
 
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'static, Postgres>) {
+        // One value: `=`, which an index ordered by (block, log index) after it serves in order (`= ANY`
+        // of one value is not planned that way).
         if let Some(accounts) = &self.accounts {
-            let v: Vec<Vec<u8>> = accounts.iter().map(|a| a.0.to_vec()).collect();
-            qb.push(" AND accounts && ").push_bind(v).push("::bytea[]");
+            qb.push(" AND accounts && ").push_bind(accounts.clone()).push("::bytea[]");
         }
         if let Some(rx) = &self.rx_id {
-            qb.push(" AND rx_id = ").push_bind(rx.0.to_vec());
+            qb.push(" AND rx_id = ").push_bind(*rx);
         }
         if let Some(e) = self.episode_id {
             qb.push(" AND episode_id = ").push_bind(e);
         }
         if let Some(cs) = &self.contracts {
             let v: Vec<String> = cs.iter().map(|c| c.as_db().to_owned()).collect();
-            qb.push(" AND contract = ANY(").push_bind(v).push(")");
+            match v.as_slice() {
+                [one] => qb.push(" AND contract = ").push_bind(one.clone()),
+                _ => qb.push(" AND contract = ANY(").push_bind(v).push(")"),
+            };
         }
         if let Some(a) = &self.contract_address {
-            qb.push(" AND address = ").push_bind(a.0.to_vec());
+            qb.push(" AND address = ").push_bind(*a);
         }
         if let Some(tx) = &self.tx_hash {
-            qb.push(" AND tx_hash = ").push_bind(tx.0.to_vec());
+            qb.push(" AND tx_hash = ").push_bind(*tx);
         }
         if let Some(names) = &self.names {
-            qb.push(" AND event_name = ANY(").push_bind(names.clone()).push(")");
+            match names.as_slice() {
+                [one] => qb.push(" AND event_name = ").push_bind(one.clone()),
+                _ => qb.push(" AND event_name = ANY(").push_bind(names.clone()).push(")"),
+            };
         }
         if let Some(b) = self.from_block {
             qb.push(" AND block_number >= ").push_bind(b);
@@ -224,11 +217,24 @@ impl EventFilter {
         if let Some(b) = self.to_block {
             qb.push(" AND block_number <= ").push_bind(b);
         }
+        // A time range is also the block range its events lie in (block times are monotonic): bounds on the
+        // ordering column, so the primary key serves it in order. `$1` is the chain id: every statement
+        // of events binds it first.
         if let Some(t) = self.from_time {
             qb.push(" AND block_time >= ").push_bind(t);
+            qb.push(
+                " AND block_number >= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time >= ",
+            )
+            .push_bind(t)
+            .push(" ORDER BY f.block_time, f.block_number LIMIT 1), 9223372036854775807)");
         }
         if let Some(t) = self.to_time {
             qb.push(" AND block_time <= ").push_bind(t);
+            qb.push(
+                " AND block_number <= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time <= ",
+            )
+            .push_bind(t)
+            .push(" ORDER BY f.block_time DESC, f.block_number DESC LIMIT 1), -1)");
         }
     }
 }

@@ -1,21 +1,24 @@
 //! Prescriptions, their fills and dispenses, time-dependent status and verification.
 
-use super::{addr, b32, opt_addr, CredentialRow};
-use crate::error::{ApiError, GqlResult, ResultExt};
+use super::CredentialRow;
+use crate::as_of::as_of;
+use crate::error::GqlResult;
 use crate::loaders::{CredentialOf, DispensesOf};
 use crate::scalars::{Address, BigInt, Bytes32};
-use crate::schema::{as_of, state};
-use async_graphql::{Context, Enum, InputObject, Object, SimpleObject};
+use crate::schema::state;
+use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use medledger_core::dispense::{self, OpenFill};
 use sqlx::{Postgres, QueryBuilder};
 
-/// The fields of a [`PrescriptionRow`] (numerics as text).
+/// The fields of a [`PrescriptionRow`] (numerics as text; the two derived quantities computed).
 macro_rules! prescription_fields {
     () => {
         "rx_id, patient, prescriber, content_hash, issued_pharmacy, pharmacy, fills, quantity_per_fill, \
          earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce::text AS nonce, relayer, relayed, \
          issued_block, issued_at, issued_tx, fills_used, quantity_dispensed::text AS quantity_dispensed, \
+         fills::int8 * quantity_per_fill AS total_authorized, \
+         greatest(fills::numeric * quantity_per_fill - quantity_dispensed, 0)::int8 AS remaining_quantity, \
          dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, \
          days_supply, date_written, long_term_care, deadline, transferred, cancelled_by, short_supply_until"
     };
@@ -31,61 +34,117 @@ pub(crate) const DISPENSE_COLUMNS: &str = "SELECT block_number, log_index, rx_id
     quantity, fill_dispensed, total_dispensed::text AS total_dispensed, dispense_hash, block_time, tx_hash \
     FROM dispenses WHERE ";
 
-/// A row of `prescriptions`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A prescription: its signed terms, where it stands, its fills and dispenses.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "Prescription", complex)]
 pub(crate) struct PrescriptionRow {
-    pub(crate) rx_id: Vec<u8>,
-    pub(crate) patient: Vec<u8>,
-    pub(crate) prescriber: Vec<u8>,
-    pub(crate) content_hash: Vec<u8>,
-    pub(crate) issued_pharmacy: Option<Vec<u8>>,
-    pub(crate) pharmacy: Option<Vec<u8>>,
+    /// The rxId: the EIP-712 digest of the signed terms.
+    #[graphql(name = "id")]
+    pub(crate) rx_id: Bytes32,
+    /// The patient.
+    pub(crate) patient: Address,
+    /// The issuing prescriber.
+    pub(crate) prescriber: Address,
+    /// EIP-712 struct hash of the off-chain clinical content.
+    pub(crate) content_hash: Bytes32,
+    /// The pharmacy designated at issue (null = any pharmacy).
+    pub(crate) issued_pharmacy: Option<Address>,
+    /// The pharmacy designated now (null = any pharmacy).
+    pub(crate) pharmacy: Option<Address>,
+    /// Fills authorised (1 + refills).
     pub(crate) fills: i16,
-    pub(crate) quantity_per_fill: i64,
-    pub(crate) earliest_fill_at: DateTime<Utc>,
-    pub(crate) valid_until: DateTime<Utc>,
-    pub(crate) min_fill_interval_secs: i64,
-    pub(crate) schedule: i16,
-    pub(crate) nonce: String,
-    pub(crate) relayer: Vec<u8>,
-    pub(crate) relayed: bool,
-    pub(crate) issued_block: i64,
-    pub(crate) issued_at: DateTime<Utc>,
-    pub(crate) issued_tx: Vec<u8>,
+    /// Fills started so far.
     pub(crate) fills_used: i16,
-    pub(crate) quantity_dispensed: String,
-    pub(crate) dispense_count: i64,
-    pub(crate) last_dispensed_at: Option<DateTime<Utc>>,
-    pub(crate) last_dispense_pharmacy: Option<Vec<u8>>,
-    pub(crate) cancelled: bool,
-    pub(crate) cancel_reason: Option<i32>,
-    pub(crate) cancelled_at: Option<DateTime<Utc>>,
-    pub(crate) days_supply: i32,
+    /// Units per fill.
+    pub(crate) quantity_per_fill: i64,
+    /// `fills × quantityPerFill`.
+    pub(crate) total_authorized: i64,
+    /// Units dispensed so far.
+    pub(crate) quantity_dispensed: BigInt,
+    /// Units left over all fills (`totalAuthorized - quantityDispensed`).
+    pub(crate) remaining_quantity: i64,
+    /// The first fill may start at or after this time.
+    pub(crate) earliest_fill_at: DateTime<Utc>,
+    /// No dispense at or after this time (the signed term; see `shortSupplyUntil`).
+    pub(crate) valid_until: DateTime<Utc>,
+    /// When the prescriber wrote and signed it: every validity limit counts from it.
     pub(crate) date_written: DateTime<Utc>,
+    /// Days one fill lasts (0 for a non-controlled drug that did not state it).
+    pub(crate) days_supply: i32,
+    /// Schedule II for a long-term-care or terminally ill patient: partial fills may run 60 days
+    /// (21 CFR 1306.13(b)).
     pub(crate) long_term_care: bool,
+    /// The signed terms had to be issued on chain before this time.
     pub(crate) deadline: DateTime<Utc>,
+    /// Whether the controlled substance's one transfer between pharmacies was used (21 CFR 1306.08(e),
+    /// 1306.25).
     pub(crate) transferred: bool,
-    pub(crate) cancelled_by: Option<String>,
+    /// After a schedule II short-supply partial fill: the balance must be dispensed before this time
+    /// (21 CFR 1306.13(a)); null otherwise.
     pub(crate) short_supply_until: Option<DateTime<Utc>>,
+    /// Who cancelled it: `prescriber`, `patient` or `registrar` (null while not cancelled).
+    pub(crate) cancelled_by: Option<String>,
+    /// Seconds between the start of one fill and the start of the next.
+    pub(crate) min_fill_interval_secs: i64,
+    /// Controlled-substance schedule: 0 (none) or 2–5.
+    pub(crate) schedule: i16,
+    /// The prescriber's nonce.
+    pub(crate) nonce: BigInt,
+    /// Who submitted the issuing transaction.
+    pub(crate) relayer: Address,
+    /// Whether it was issued by a relayer with the prescriber's signature.
+    pub(crate) relayed: bool,
+    /// The block it was issued in.
+    pub(crate) issued_block: i64,
+    /// When it was issued.
+    pub(crate) issued_at: DateTime<Utc>,
+    /// The issuing transaction.
+    pub(crate) issued_tx: Bytes32,
+    /// How many dispenses were recorded.
+    pub(crate) dispense_count: i64,
+    /// When it was last dispensed.
+    pub(crate) last_dispensed_at: Option<DateTime<Utc>>,
+    /// The pharmacy of the last dispense.
+    pub(crate) last_dispense_pharmacy: Option<Address>,
+    /// Whether the prescriber cancelled it.
+    pub(crate) cancelled: bool,
+    /// The cancellation's reason code.
+    pub(crate) cancel_reason: Option<i32>,
+    /// When it was cancelled.
+    pub(crate) cancelled_at: Option<DateTime<Utc>>,
     /// The dispenses, when read along with the row (root lookups); else they are batch-loaded.
     #[sqlx(skip)]
+    #[graphql(skip)]
     pub(crate) prefetched: Option<std::sync::Arc<Vec<DispenseRow>>>,
 }
 
-/// A row of `dispenses`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A dispense recorded by a pharmacy.
+#[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
+#[graphql(name = "Dispense", complex)]
 pub(crate) struct DispenseRow {
-    pub(crate) block_number: i64,
-    pub(crate) log_index: i32,
-    pub(crate) rx_id: Vec<u8>,
-    pub(crate) pharmacy: Vec<u8>,
+    /// The prescription.
+    pub(crate) rx_id: Bytes32,
+    /// The dispensing pharmacy.
+    pub(crate) pharmacy: Address,
+    /// The fill it belongs to, from 1.
     pub(crate) fill_number: i16,
+    /// Units dispensed.
     pub(crate) quantity: i64,
+    /// Units dispensed in that fill so far, this one included.
     pub(crate) fill_dispensed: i64,
-    pub(crate) total_dispensed: String,
-    pub(crate) dispense_hash: Vec<u8>,
+    /// Units dispensed over the whole prescription so far, this one included.
+    pub(crate) total_dispensed: BigInt,
+    /// Salted hash of the pharmacy's dispensing record.
+    pub(crate) dispense_hash: Bytes32,
+    /// The block.
+    pub(crate) block_number: i64,
+    /// The log index in the block.
+    pub(crate) log_index: i32,
+    /// The block's time.
+    #[graphql(name = "timestamp")]
     pub(crate) block_time: DateTime<Utc>,
-    pub(crate) tx_hash: Vec<u8>,
+    /// The transaction.
+    pub(crate) tx_hash: Bytes32,
 }
 
 /// Where a prescription stands at a given time.
@@ -222,178 +281,17 @@ impl PrescriptionRow {
 }
 
 impl PrescriptionRow {
-    /// The id as `Bytes32`.
-    pub(crate) fn key(&self) -> GqlResult<Bytes32> {
-        b32(&self.rx_id)
-    }
-
     async fn dispense_rows(&self, ctx: &Context<'_>) -> GqlResult<Vec<DispenseRow>> {
         if let Some(rows) = &self.prefetched {
             return Ok(rows.as_ref().clone());
         }
-        let key = DispensesOf(self.key()?);
+        let key = DispensesOf(self.rx_id);
         Ok(state(ctx).loader.load_one(key).await.map_err(|e| e.clone_gql())?.unwrap_or_default())
-    }
-
-    fn authorized(&self) -> i64 {
-        i64::from(self.fills) * self.quantity_per_fill
-    }
-
-    fn dispensed(&self) -> GqlResult<BigInt> {
-        self.quantity_dispensed
-            .parse::<BigInt>()
-            .map_err(|_| ApiError::Corrupt("quantity_dispensed".into()))
-            .gql()
     }
 }
 
-/// A prescription: its signed terms, where it stands, its fills and dispenses.
-#[Object(name = "Prescription")]
+#[ComplexObject]
 impl PrescriptionRow {
-    /// The rxId: the EIP-712 digest of the signed terms.
-    async fn id(&self) -> GqlResult<Bytes32> {
-        self.key()
-    }
-    /// The patient.
-    async fn patient(&self) -> GqlResult<Address> {
-        addr(&self.patient)
-    }
-    /// The issuing prescriber.
-    async fn prescriber(&self) -> GqlResult<Address> {
-        addr(&self.prescriber)
-    }
-    /// EIP-712 struct hash of the off-chain clinical content.
-    async fn content_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.content_hash)
-    }
-    /// The pharmacy designated at issue (null = any pharmacy).
-    async fn issued_pharmacy(&self) -> GqlResult<Option<Address>> {
-        opt_addr(self.issued_pharmacy.as_ref())
-    }
-    /// The pharmacy designated now (null = any pharmacy).
-    async fn pharmacy(&self) -> GqlResult<Option<Address>> {
-        opt_addr(self.pharmacy.as_ref())
-    }
-    /// Fills authorised (1 + refills).
-    async fn fills(&self) -> i32 {
-        self.fills.into()
-    }
-    /// Fills started so far.
-    async fn fills_used(&self) -> i32 {
-        self.fills_used.into()
-    }
-    /// Units per fill.
-    async fn quantity_per_fill(&self) -> i64 {
-        self.quantity_per_fill
-    }
-    /// `fills × quantityPerFill`.
-    async fn total_authorized(&self) -> i64 {
-        self.authorized()
-    }
-    /// Units dispensed so far.
-    async fn quantity_dispensed(&self) -> GqlResult<BigInt> {
-        self.dispensed()
-    }
-    /// Units left over all fills (`totalAuthorized - quantityDispensed`).
-    async fn remaining_quantity(&self) -> GqlResult<i64> {
-        let dispensed = i64::try_from(self.dispensed()?.0).unwrap_or(i64::MAX);
-        Ok((self.authorized() - dispensed).max(0))
-    }
-    /// The first fill may start at or after this time.
-    async fn earliest_fill_at(&self) -> DateTime<Utc> {
-        self.earliest_fill_at
-    }
-    /// No dispense at or after this time (the signed term; see `shortSupplyUntil`).
-    async fn valid_until(&self) -> DateTime<Utc> {
-        self.valid_until
-    }
-    /// When the prescriber wrote and signed it: every validity limit counts from it.
-    async fn date_written(&self) -> DateTime<Utc> {
-        self.date_written
-    }
-    /// Days one fill lasts (0 for a non-controlled drug that did not state it).
-    async fn days_supply(&self) -> i32 {
-        self.days_supply
-    }
-    /// Schedule II for a long-term-care or terminally ill patient: partial fills may run 60 days
-    /// (21 CFR 1306.13(b)).
-    async fn long_term_care(&self) -> bool {
-        self.long_term_care
-    }
-    /// The signed terms had to be issued on chain before this time.
-    async fn deadline(&self) -> DateTime<Utc> {
-        self.deadline
-    }
-    /// Whether the controlled substance's one transfer between pharmacies was used (21 CFR 1306.08(e),
-    /// 1306.25).
-    async fn transferred(&self) -> bool {
-        self.transferred
-    }
-    /// After a schedule II short-supply partial fill: the balance must be dispensed before this time
-    /// (21 CFR 1306.13(a)); null otherwise.
-    async fn short_supply_until(&self) -> Option<DateTime<Utc>> {
-        self.short_supply_until
-    }
-    /// Who cancelled it: `prescriber`, `patient` or `registrar` (null while not cancelled).
-    async fn cancelled_by(&self) -> Option<&str> {
-        self.cancelled_by.as_deref()
-    }
-    /// Seconds between the start of one fill and the start of the next.
-    async fn min_fill_interval_secs(&self) -> i64 {
-        self.min_fill_interval_secs
-    }
-    /// Controlled-substance schedule: 0 (none) or 2–5.
-    async fn schedule(&self) -> i32 {
-        self.schedule.into()
-    }
-    /// The prescriber's nonce.
-    async fn nonce(&self) -> GqlResult<BigInt> {
-        self.nonce.parse::<BigInt>().map_err(|_| ApiError::Corrupt("nonce".into())).gql()
-    }
-    /// Who submitted the issuing transaction.
-    async fn relayer(&self) -> GqlResult<Address> {
-        addr(&self.relayer)
-    }
-    /// Whether it was issued by a relayer with the prescriber's signature.
-    async fn relayed(&self) -> bool {
-        self.relayed
-    }
-    /// The block it was issued in.
-    async fn issued_block(&self) -> i64 {
-        self.issued_block
-    }
-    /// When it was issued.
-    async fn issued_at(&self) -> DateTime<Utc> {
-        self.issued_at
-    }
-    /// The issuing transaction.
-    async fn issued_tx(&self) -> GqlResult<Bytes32> {
-        b32(&self.issued_tx)
-    }
-    /// How many dispenses were recorded.
-    async fn dispense_count(&self) -> i64 {
-        self.dispense_count
-    }
-    /// When it was last dispensed.
-    async fn last_dispensed_at(&self) -> Option<DateTime<Utc>> {
-        self.last_dispensed_at
-    }
-    /// The pharmacy of the last dispense.
-    async fn last_dispense_pharmacy(&self) -> GqlResult<Option<Address>> {
-        opt_addr(self.last_dispense_pharmacy.as_ref())
-    }
-    /// Whether the prescriber cancelled it.
-    async fn cancelled(&self) -> bool {
-        self.cancelled
-    }
-    /// The cancellation's reason code.
-    async fn cancel_reason(&self) -> Option<i32> {
-        self.cancel_reason
-    }
-    /// When it was cancelled.
-    async fn cancelled_at(&self) -> Option<DateTime<Utc>> {
-        self.cancelled_at
-    }
     /// The status as of the latest indexed block's time.
     async fn status(&self, ctx: &Context<'_>) -> GqlResult<PrescriptionStatus> {
         let (at, dispenses) = futures::try_join!(as_of(ctx), self.dispense_rows(ctx))?;
@@ -436,61 +334,15 @@ impl PrescriptionRow {
     }
     /// The prescriber's credential (current state).
     async fn prescriber_credential(&self, ctx: &Context<'_>) -> GqlResult<Option<CredentialRow>> {
-        let key = CredentialOf(addr(&self.prescriber)?);
-        state(ctx).loader.load_one(key).await.map_err(|e| e.clone_gql())
+        state(ctx).loader.load_one(CredentialOf(self.prescriber)).await.map_err(|e| e.clone_gql())
     }
 }
 
-/// A dispense recorded by a pharmacy.
-#[Object(name = "Dispense")]
+#[ComplexObject]
 impl DispenseRow {
-    /// The prescription.
-    async fn rx_id(&self) -> GqlResult<Bytes32> {
-        b32(&self.rx_id)
-    }
-    /// The dispensing pharmacy.
-    async fn pharmacy(&self) -> GqlResult<Address> {
-        addr(&self.pharmacy)
-    }
-    /// The fill it belongs to, from 1.
-    async fn fill_number(&self) -> i32 {
-        self.fill_number.into()
-    }
-    /// Units dispensed.
-    async fn quantity(&self) -> i64 {
-        self.quantity
-    }
-    /// Units dispensed in that fill so far, this one included.
-    async fn fill_dispensed(&self) -> i64 {
-        self.fill_dispensed
-    }
-    /// Units dispensed over the whole prescription so far, this one included.
-    async fn total_dispensed(&self) -> GqlResult<BigInt> {
-        self.total_dispensed.parse::<BigInt>().map_err(|_| ApiError::Corrupt("total_dispensed".into())).gql()
-    }
-    /// Salted hash of the pharmacy's dispensing record.
-    async fn dispense_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.dispense_hash)
-    }
-    /// The block.
-    async fn block_number(&self) -> i64 {
-        self.block_number
-    }
-    /// The log index in the block.
-    async fn log_index(&self) -> i32 {
-        self.log_index
-    }
-    /// The block's time.
-    async fn timestamp(&self) -> DateTime<Utc> {
-        self.block_time
-    }
-    /// The transaction.
-    async fn tx_hash(&self) -> GqlResult<Bytes32> {
-        b32(&self.tx_hash)
-    }
     /// The prescription dispensed against.
     async fn prescription(&self, ctx: &Context<'_>) -> GqlResult<Option<PrescriptionRow>> {
-        state(ctx).loader.load_one(b32(&self.rx_id)?).await.map_err(|e| e.clone_gql())
+        state(ctx).loader.load_one(self.rx_id).await.map_err(|e| e.clone_gql())
     }
 }
 
