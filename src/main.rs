@@ -310,19 +310,28 @@ fn init_tracing(args: &LogArgs) -> Result<()> {
 }
 
 #[tokio::main]
-async fn main() -> Result<ExitCode> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log)?;
-    match cli.command {
-        Command::Dev(args) => dev(args).await,
-        Command::Pg => pg().await,
-        Command::Index(args) => index(args).await,
-        Command::Migrate(args) => migrate(args).await,
-        Command::Serve(args) => serve(args).await,
-        Command::Run(args) => run(args).await,
-        Command::Rx(command) => return Ok(cli::rx::run(command).await),
+    let result = match init_tracing(&cli.log) {
+        Err(e) => Err(e),
+        Ok(()) => match cli.command {
+            Command::Dev(args) => dev(args).await,
+            Command::Pg => pg().await,
+            Command::Index(args) => index(args).await,
+            Command::Migrate(args) => migrate(args).await,
+            Command::Serve(args) => serve(args).await,
+            Command::Run(args) => run(args).await,
+            Command::Rx(command) => return cli::rx::run(command).await,
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, each cause once (anyhow's `Caused by:` list repeats every wrapper's text).
+            eprintln!("Error: {}", medledger_indexer::report(e.as_ref()));
+            ExitCode::FAILURE
+        }
     }
-    .map(|()| ExitCode::SUCCESS)
 }
 
 async fn connect_db(args: &RequiredDbArgs) -> Result<sqlx::PgPool> {
@@ -340,27 +349,16 @@ async fn migrate(args: MigrateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Connects and applies the migrations, waiting up to 30 s for a database that is still starting.
-async fn prepare_db(pool: &sqlx::PgPool) -> Result<()> {
-    let mut attempt = 0u32;
-    loop {
-        match medledger_indexer::migrate(pool).await {
-            Ok(()) => return Ok(()),
-            Err(e) if e.is_retryable() && attempt < 30 => {
-                if attempt == 0 {
-                    warn!(target: "medledger::db", error = %e, "database not ready; retrying");
-                }
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e).context("applying migrations"),
-        }
-    }
+/// Connects and applies the migrations once the database can be reached (each outage logged once, with
+/// its address and cause), giving up after `wait` if given.
+async fn prepare_db(pool: &sqlx::PgPool, wait: Option<Duration>) -> Result<()> {
+    Ok(medledger_indexer::migrate_when_ready(pool, wait).await?)
 }
 
 fn indexer_config(args: &IndexArgs) -> Result<IndexerConfig> {
     let manifest = Manifest::load(&args.sync.manifest)?;
     let mut config = IndexerConfig::new(args.rpc.url.clone(), manifest);
+    config.check()?;
     config.confirmations = args.sync.confirmations;
     config.from_block = args.sync.from_block;
     config.max_reorg_depth = args.sync.max_reorg_depth;
@@ -428,7 +426,7 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
 async fn index(args: IndexArgs) -> Result<()> {
     let config = indexer_config(&args)?;
     let pool = connect_db(&args.db).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, config.startup_timeout).await?;
     let metrics = metrics_addr(&args.metrics)?;
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: None }
         .run(server::shutdown_signal())
@@ -446,7 +444,7 @@ async fn run(args: RunArgs) -> Result<()> {
     let config = indexer_config(&args.index)?;
     let api = args.api.server_config(&config.manifest)?;
     let pool = connect_db(&args.index.db).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, config.startup_timeout).await?;
     let metrics = metrics_addr(&args.index.metrics)?;
     let listener = bind(api.listen).await?;
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
@@ -504,7 +502,7 @@ async fn dev(args: DevArgs) -> Result<()> {
     info!(target: "medledger::dev", rpc = %devnet.rpc_url(), chain_id = manifest.chain_id, "contracts deployed");
 
     let pool = connect_db(&RequiredDbArgs { url: db_url.clone(), max_connections: 8 }).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, Some(Duration::from_secs(30))).await?;
     if pg.is_none() {
         forget_chain(&pool, manifest.chain_id).await?;
     }

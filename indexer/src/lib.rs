@@ -14,18 +14,21 @@
 
 mod config;
 mod copy;
+mod db;
 mod decode;
 mod error;
 mod indexes;
 pub mod metrics;
 mod project;
+mod range;
 mod rpc;
 mod store;
 mod sync;
 mod tempdb;
 
 pub use config::Config;
-pub use error::{IndexerError, RpcError, RpcErrorKind, TempDbError};
+pub use db::{address as database_address, migrate_when_ready};
+pub use error::{report, IndexerError, RpcError, RpcErrorKind, TempDbError};
 pub use metrics::Status;
 pub use rpc::is_range_rejection;
 pub use sync::{migrate, Indexer};

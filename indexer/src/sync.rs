@@ -3,6 +3,7 @@
 
 use crate::{
     config::Config,
+    db,
     decode::Decoder,
     error::IndexerError,
     indexes,
@@ -18,7 +19,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     task::{Context, Poll},
@@ -27,9 +28,20 @@ use std::{
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
-/// Applies the schema migrations (`indexer/migrations`).
+/// Applies the schema migrations (`indexer/migrations`), on one connection that does not pass on
+/// PostgreSQL's notices (`relation "_sqlx_migrations" already exists, skipping` on every start, which sqlx
+/// would log at INFO); what was applied is logged at DEBUG.
 pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
-    sqlx::migrate!("./migrations").run(pool).await?;
+    let migrator = sqlx::migrate!("./migrations");
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET client_min_messages = warning").execute(&mut *conn).await?;
+    let result = migrator.run(&mut *conn).await;
+    // The connection goes back to the pool as it came.
+    let reset = sqlx::query("RESET client_min_messages").execute(&mut *conn).await;
+    result?;
+    reset?;
+    let latest = migrator.iter().map(|m| m.version).max().unwrap_or_default();
+    debug!(target: "indexer::db", latest, "schema migrations applied");
     Ok(())
 }
 
@@ -39,6 +51,8 @@ pub struct Indexer {
     config: Config,
     pool: PgPool,
     status: Arc<Status>,
+    /// Whether start-up is done: the node answered its chain id and the database a connection.
+    started: AtomicBool,
 }
 
 /// New heads: a WebSocket subscription (with each new head's header), or a poll timer (`None`).
@@ -53,7 +67,7 @@ enum Backfill {
 impl Indexer {
     /// An indexer for `config`, writing through `pool` (migrated with [`migrate`] first).
     pub fn new(config: Config, pool: PgPool) -> Self {
-        Self { config, pool, status: Arc::new(Status::default()) }
+        Self { config, pool, status: Arc::new(Status::default()), started: AtomicBool::new(false) }
     }
 
     /// Live state, for health endpoints and tests.
@@ -62,11 +76,27 @@ impl Indexer {
     }
 
     /// Runs until `shutdown` completes (returns `Ok`) or a non-retryable error (returns it). Retryable
-    /// failures — RPC outages, a PostgreSQL restart — are retried with backoff. Stopping at any instant
-    /// is safe: every batch is one transaction with its checkpoint.
+    /// failures — RPC outages, a PostgreSQL restart — are retried with backoff, each outage logged once
+    /// with its address and cause (and once when it ends); with [`Config::startup_timeout`], only until
+    /// start-up is done. Stopping at any instant is safe: every batch is one transaction with its
+    /// checkpoint.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), IndexerError> {
+        self.config.check()?;
+        let startup = async {
+            let Some(limit) = self.config.startup_timeout else { return std::future::pending().await };
+            tokio::time::sleep(limit).await;
+            if self.started.load(Ordering::Relaxed) {
+                return std::future::pending().await;
+            }
+            let cause = self.status.last_failure().unwrap_or_else(|| "no answer yet".to_owned());
+            IndexerError::StartupTimeout { waited: limit, cause }
+        };
         tokio::select! {
             result = self.run_forever() => result,
+            err = startup => {
+                error!(target: "indexer::sync", error = %err, "indexer stopped");
+                Err(err)
+            }
             () = shutdown => {
                 info!(target: "indexer::sync", "shutting down");
                 Ok(())
@@ -76,33 +106,51 @@ impl Indexer {
 
     async fn run_forever(&self) -> Result<(), IndexerError> {
         let mut failures = 0u32;
+        // The node's connection, kept across sessions that failed for another reason (a database outage):
+        // dropping it would log alloy's "Pubsub service request channel closed", which reads as an RPC fault.
+        let mut rpc = None;
         loop {
-            let err = match self.session(&mut failures).await {
+            let err = match self.session(&mut failures, &mut rpc).await {
                 Ok(()) => return Ok(()),
-                Err(e) => e,
+                Err(e) => db::explain(&self.pool, e).await,
             };
             self.status.set_writer(false);
+            if let IndexerError::DatabaseUnreachable { .. } = err {
+                self.status.note_failure(err.to_string());
+            }
             if !err.is_retryable() {
                 error!(target: "indexer::sync", error = %err, "indexer stopped");
                 return Err(err);
             }
-            if failures == 0 {
-                warn!(target: "indexer::sync", error = %err, "indexer session failed; retrying with backoff");
-            } else {
-                debug!(target: "indexer::sync", error = %err, failures, "indexer session failed again");
-            }
             failures = failures.saturating_add(1);
             let delay =
                 self.config.min_backoff.saturating_mul(1 << failures.min(10)).min(self.config.max_backoff);
+            if failures == 1 {
+                warn!(
+                    target: "indexer::sync",
+                    error = %err,
+                    retry_in_ms = delay.as_millis() as u64,
+                    retry_every_max_ms = self.config.max_backoff.as_millis() as u64,
+                    "indexer session failed; retrying with backoff (doubling up to retry_every_max_ms)"
+                );
+            } else {
+                debug!(target: "indexer::sync", error = %err, failures, "indexer session failed again");
+            }
+            if matches!(err, IndexerError::Rpc(_)) {
+                rpc = None;
+            }
             tokio::time::sleep(delay).await;
         }
     }
 
-    /// One session: connect, take the writer lock, index until an error.
-    async fn session(&self, failures: &mut u32) -> Result<(), IndexerError> {
+    /// One session: connect (or reuse `rpc`), take the writer lock, index until an error.
+    async fn session(&self, failures: &mut u32, rpc: &mut Option<Arc<Rpc>>) -> Result<(), IndexerError> {
         let cfg = &self.config;
         let chain_id = cfg.chain_id();
-        let rpc = Arc::new(Rpc::connect(cfg).await?);
+        let rpc = match rpc {
+            Some(rpc) => Arc::clone(rpc),
+            None => Arc::clone(rpc.insert(Arc::new(Rpc::connect(cfg, Arc::clone(&self.status)).await?))),
+        };
         let actual = rpc.chain_id().await?;
         if actual != cfg.manifest.chain_id {
             return Err(IndexerError::ChainIdMismatch { expected: cfg.manifest.chain_id, actual });
@@ -110,6 +158,15 @@ impl Indexer {
         let decoder = Arc::new(Decoder::new(&cfg.manifest.contracts));
 
         let mut conn = self.pool.acquire().await?.detach();
+        if !self.started.swap(true, Ordering::Relaxed) {
+            info!(
+                target: "indexer::sync",
+                rpc = %redact(&cfg.rpc_url),
+                database = %db::address(&self.pool),
+                chain_id,
+                "node and database reached"
+            );
+        }
         let mut waiting = false;
         while !store::try_lock(&mut conn, chain_id).await? {
             if !waiting {
@@ -204,7 +261,7 @@ impl Indexer {
                     // Recovered once a session commits again (not merely connects: a session that fails
                     // again before committing is one failure episode, logged once).
                     if *failures > 0 {
-                        info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
+                        warn!(target: "indexer::sync", failures = *failures, "indexer session recovered");
                         *failures = 0;
                     }
                 }
@@ -229,12 +286,12 @@ impl Indexer {
         }
     }
 
-    /// New-head notifications: WebSocket subscription for ws(s):// URLs, else a poll timer.
+    /// New-head notifications: WebSocket subscription for ws(s):// URLs, else a poll timer. Says which.
     async fn heads(&self, rpc: &Rpc) -> Heads {
-        let ws = self.config.rpc_url.starts_with("ws://") || self.config.rpc_url.starts_with("wss://");
-        if ws {
+        if self.config.subscribes() {
             match rpc.provider().subscribe_blocks().await {
                 Ok(sub) => {
+                    info!(target: "indexer::sync", mode = "subscribe", "following new heads by WebSocket subscription");
                     // A header that does not hash to its claimed hash is not trusted: it only wakes the
                     // loop, which then asks for the head and fetches the range with every header.
                     return Box::pin(sub.into_stream().map(|h| match verified_header(&h, "eth_subscribe") {
@@ -251,6 +308,7 @@ impl Indexer {
             }
         }
         let interval = self.config.poll_interval;
+        info!(target: "indexer::sync", mode = "poll", poll_ms = interval.as_millis() as u64, "following new heads by polling");
         Box::pin(futures::stream::unfold((), move |()| async move {
             tokio::time::sleep(interval).await;
             Some((None, ()))
@@ -640,7 +698,7 @@ fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>)
         let began = tokio::time::Instant::now();
         let mut tick = tokio::time::interval_at(began + PROGRESS_EVERY, PROGRESS_EVERY);
         let total = (end + 1).saturating_sub(start);
-        let mut last_events = 0u64;
+        let (mut last_events, mut last_done) = (0u64, 0u64);
         let mut last_at = began;
         loop {
             let now = tick.tick().await;
@@ -655,20 +713,21 @@ fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>)
                 to = end,
                 blocks_done = done,
                 blocks_total = total,
+                blocks_per_sec = (done.saturating_sub(last_done) as f64 / window) as u64,
                 events,
                 events_per_sec = ((events - last_events) as f64 / window) as u64,
                 eta_secs = if done == 0 { None } else { Some(((total - done) as f64 / blocks_per_sec) as u64) },
                 range = rpc.range_size(),
                 "backfill progress"
             );
-            last_events = events;
+            (last_events, last_done) = (events, done);
             last_at = now;
         }
     }))
 }
 
 /// A URL without credentials, for logs.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
         _ => url.to_owned(),

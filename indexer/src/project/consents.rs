@@ -143,7 +143,7 @@ pub(super) fn fold_consent(row: &mut Option<Consent>, e: &Ev<'_>) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, Log, T0};
+    use crate::project::event::fixture::{addr, block_time, fold, hex, history, Case, Log, T0};
     use medledger_core::consent::{self as rule, Status};
     use serde_json::{json, Value};
 
@@ -212,7 +212,7 @@ mod tests {
     /// event's block).
     #[test]
     fn the_row_follows_the_registry_rules() {
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Consent))> = vec![
+        let cases: Vec<Case<Consent>> = vec![
             ("grant: scopes, expiry, when and how granted", vec![granted(1, 0b101, 900, false)], |c| {
                 grant(c, 1, 0b101, 900, false);
             }),
@@ -327,7 +327,7 @@ mod tests {
             (ended(4, 0xbb), "emergency_ended", (None, None, None, None, Some(addr(0xbb)))),
         ];
         for (l, action, (scopes, expires, relayed, reason, ended_by)) in cases {
-            let h = history(&[l.clone()]);
+            let h = history(std::slice::from_ref(&l));
             let [c] = h.consent.as_slice() else { panic!("{action}: {} rows", h.consent.len()) };
             assert_eq!((c.action, c.scopes, c.expires_at), (action, scopes, expires.map(at)), "{action}");
             assert_eq!((c.relayed, c.reason_code, &c.ended_by), (relayed, reason, &ended_by), "{action}");

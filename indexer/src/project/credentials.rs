@@ -124,7 +124,9 @@ pub(super) fn fold_credential(row: &mut Option<Credential>, e: &Ev<'_>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, tx_hash, word, Log, T0};
+    use crate::project::event::fixture::{
+        addr, block_time, fold, hex, history, tx_hash, word, Case, Log, T0,
+    };
     use serde_json::{json, Value};
 
     const ID: i64 = 7;
@@ -188,7 +190,7 @@ mod tests {
     /// Each rule of the registry: the events after a registration, and how they change the registered row.
     #[test]
     fn the_row_follows_the_registry_rules() {
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Credential))> = vec![
+        let cases: Vec<Case<Credential>> = vec![
             ("registration: active, every term from the event", vec![], |_| {}),
             ("renewal: new license hash and expiry, still active", vec![renewed(2)], |c| {
                 (c.license_hash, c.expires_at) = (word(0x22), at(T0 + 9_000));
@@ -251,7 +253,7 @@ mod tests {
     #[test]
     fn nothing_before_registration() {
         for l in [renewed(2), schedules(2, 4), suspended(2, 1), reinstated(2), revoked(2, 1)] {
-            assert_eq!(fold(&[l.clone()]).credentials[&addr(0xa1)], None, "{}", l.event);
+            assert_eq!(fold(std::slice::from_ref(&l)).credentials[&addr(0xa1)], None, "{}", l.event);
         }
     }
 
@@ -274,7 +276,7 @@ mod tests {
             (revoked(2, 4), "revoked", Some("revoked"), (None, None, None, Some(4))),
         ];
         for (l, change, status, (expires, license, schedules, reason)) in cases {
-            let h = history(&[l.clone()]);
+            let h = history(std::slice::from_ref(&l));
             let [c] = h.credential.as_slice() else { panic!("{change}: {} rows", h.credential.len()) };
             assert_eq!((c.change, c.status), (change, status), "{change}");
             assert_eq!((c.expires_at, &c.license_hash), (expires.map(at), &license), "{change}");

@@ -125,7 +125,7 @@ pub(super) fn fold_record(row: &mut Option<Record>, e: &Ev<'_>) -> Result<(), In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, tx_hash, word, Log};
+    use crate::project::event::fixture::{addr, block_time, fold, hex, tx_hash, word, Case, Log};
     use alloy::primitives::keccak256;
     use serde_json::{json, Value};
 
@@ -206,7 +206,7 @@ mod tests {
     /// Each episode rule: the events after its opening (block 1), and how they change the opened row.
     #[test]
     fn the_episode_follows_the_contract_rules() {
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Episode))> = vec![
+        let cases: Vec<Case<Episode>> = vec![
             ("opening: no records, a zero head", vec![], |_| {}),
             ("each anchor moves the count and the head", anchored(3), |e| {
                 (e.record_count, e.head, e.updated_block) = (3, head_after(3), 4);
@@ -284,7 +284,7 @@ mod tests {
                 visibility_changed_at: None,
             }
         };
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Record))> = vec![
+        let cases: Vec<Case<Record>> = vec![
             ("anchoring: every term from the event, shown", vec![], |_| {}),
             ("hidden by the patient", vec![visibility(5, 0, true)], |r| {
                 (r.hidden, r.visibility_changed_at) = (true, Some(block_time(5)));

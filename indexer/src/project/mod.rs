@@ -194,7 +194,8 @@ mod tests {
     #[test]
     fn events_route_to_their_projection() {
         let record = [3i64.to_be_bytes(), 0i64.to_be_bytes()].concat();
-        let cases: Vec<(&str, &str, Vec<u8>, Option<i64>, Option<Key<'static>>)> = vec![
+        type Route = (&'static str, &'static str, Vec<u8>, Option<i64>, Option<Key<'static>>);
+        let cases: Vec<Route> = vec![
             ("CredentialRegistry", "CredentialSuspended", addr(1), None, Some(Key::Credential(&[1; 20]))),
             ("CredentialRegistry", "RoleGranted", word(2), None, Some(Key::Role(&[2; 32]))),
             ("CredentialRegistry", "RoleAdminChanged", word(2), None, None),

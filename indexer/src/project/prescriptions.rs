@@ -153,7 +153,9 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, tx_hash, word, Log, T0};
+    use crate::project::event::fixture::{
+        addr, block_time, fold, hex, history, tx_hash, word, Case, Log, T0,
+    };
     use medledger_core::dispense::{self as rule, OpenFill, Status};
     use serde_json::{json, Value};
 
@@ -257,7 +259,7 @@ mod tests {
     #[test]
     fn the_row_follows_the_contract_rules() {
         let p = PHARMACY;
-        let cases: Vec<(&str, Vec<Log>, fn(&mut Prescription))> = vec![
+        let cases: Vec<Case<Prescription>> = vec![
             ("issue: every term from the event, nothing dispensed", vec![], |_| {}),
             ("a whole fill", vec![dispensed(2, p, 1, 30, 30, "30")], |r| {
                 dispensing(r, 1, "30", 1, (2, PHARMACY))
@@ -359,7 +361,7 @@ mod tests {
     fn nothing_before_issue() {
         for l in [dispensed(2, PHARMACY, 1, 30, 30, "30"), pharmacy_changed(2, PHARMACY, 0), cancelled(2, 1)]
         {
-            assert_eq!(fold(&[l.clone()]).prescriptions[&rx()], None, "{}", l.event);
+            assert_eq!(fold(std::slice::from_ref(&l)).prescriptions[&rx()], None, "{}", l.event);
         }
     }
 
