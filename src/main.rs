@@ -156,9 +156,10 @@ struct RpcArgs {
     /// Per-call timeout, in milliseconds.
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
     timeout_ms: u64,
-    /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
-    /// while answers are small, cut when one is big or the node refuses). The first request goes alone;
-    /// each answer lets at most two more go.
+    /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (up to ×8
+    /// while answers are small, cut when one is big or the node refuses; no wider than a span the node
+    /// refused, but for a probe now and then). The first request goes alone; each answer lets at most two
+    /// more go.
     #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 1)]
     range: u64,
     /// Most blocks per eth_getLogs request.

@@ -160,16 +160,39 @@ fn an_unreachable_database_is_named_once() {
     assert!(!lines.iter().any(|l| l.contains("_sqlx_migrations")), "{lines:#?}");
 }
 
-/// Runs `medledger` with `args` to its exit and returns its stderr.
+/// Runs `medledger` with `args` to its exit (killed after 20 s: a failure to exit is one) and returns its
+/// stderr.
 fn fails(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_medledger"))
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medledger"))
         .args(args)
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
-        .output()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("run medledger");
-    assert!(!out.status.success(), "{args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stderr, &mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let stderr = reader.join().expect("stderr reader");
+    let status = status.unwrap_or_else(|| panic!("{args:?} did not exit within 20 s: {stderr}"));
+    assert!(!status.success(), "{args:?} succeeded");
+    stderr
 }
 
 /// An RPC URL without a scheme is refused at once, before anything is reached.

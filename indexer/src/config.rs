@@ -24,9 +24,10 @@ pub struct Config {
     /// Per-call JSON-RPC timeout.
     pub rpc_timeout: Duration,
     /// Blocks per `eth_getLogs` request at the start of a backfill (then sized towards ~5,000 logs per
-    /// answer: doubled while answers are small, cut at once when one is big). The first request goes alone
-    /// and each answer lets at most two more go (up to `concurrency`), sized by the answers so far;
-    /// starting small bounds how big a blind first window can be.
+    /// answer: up to ×8 while answers are small, cut at once when one is big or the node refuses; a refused
+    /// sparse range is taken for the node's span limit, see `range.rs`). The first request goes alone and
+    /// each answer lets at most two more go (up to `concurrency`), sized by the answers so far; starting
+    /// small bounds how big a blind first window can be.
     pub initial_range: u64,
     /// Most blocks per `eth_getLogs` request (ranges grow on success up to this).
     pub max_range: u64,
