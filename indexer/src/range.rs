@@ -1,8 +1,8 @@
 //! Sizing `eth_getLogs` ranges: towards [`TARGET_LOGS`] logs per answer, fast across empty stretches (×8 per
 //! answer, so a provider's span limit is reached in a few calls), at once smaller on a dense answer or a
 //! refusal. A refusal of a range that was likely sparse (by the last answer's density) is taken for the
-//! provider's span limit: ranges stay below it, but for a probe twice as wide now and then (limits differ
-//! by method and change).
+//! provider's span limit: ranges stay below it, closing in on it by bisection (within 1/8), but for a probe
+//! twice as wide now and then (limits differ by method and change).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -24,6 +24,10 @@ pub(crate) struct RangeSizer {
     ceiling: AtomicU64,
     /// Sparse answers at the ceiling since it last moved.
     at_ceiling: AtomicU64,
+    /// The smallest sparse span refused (`u64::MAX`: none, or it passed since).
+    refused_at: AtomicU64,
+    /// The widest sparse span that passed.
+    passed: AtomicU64,
     /// Logs per million blocks in the last answer.
     density: AtomicU64,
     max: u64,
@@ -37,6 +41,8 @@ impl RangeSizer {
             range: AtomicU64::new(initial.clamp(1, max)),
             ceiling: AtomicU64::new(max),
             at_ceiling: AtomicU64::new(0),
+            refused_at: AtomicU64::new(u64::MAX),
+            passed: AtomicU64::new(0),
             density: AtomicU64::new(0),
             max,
         }
@@ -62,7 +68,15 @@ impl RangeSizer {
         let next = if logs > TARGET_LOGS * 2 {
             (size.saturating_mul(TARGET_LOGS) / logs.max(1)).clamp(1, current)
         } else if logs < TARGET_LOGS / 2 && size >= current {
-            if size >= ceiling && self.at_ceiling.fetch_add(1, Ordering::Relaxed) + 1 >= PROBE_AFTER {
+            self.passed.fetch_max(size, Ordering::Relaxed);
+            let refused_at = self.refused_at.load(Ordering::Relaxed);
+            if size >= refused_at {
+                // A span refused before passes now: the limit moved.
+                self.refused_at.store(u64::MAX, Ordering::Relaxed);
+            } else if size >= ceiling && refused_at != u64::MAX && refused_at - ceiling > ceiling / 8 {
+                // Close in on the limit: halfway between what passed and what was refused.
+                self.ceiling.fetch_max(ceiling + (refused_at - ceiling) / 2, Ordering::Relaxed);
+            } else if size >= ceiling && self.at_ceiling.fetch_add(1, Ordering::Relaxed) + 1 >= PROBE_AFTER {
                 // Long sparse at the ceiling: try twice as wide once (a refusal costs one split).
                 self.at_ceiling.store(0, Ordering::Relaxed);
                 let raised = ceiling.saturating_mul(2).min(self.max);
@@ -76,17 +90,24 @@ impl RangeSizer {
         self.range.store(next.clamp(1, self.max), Ordering::Relaxed);
     }
 
-    /// After the node refused `size` blocks: ranges from now on are at most half of it; and if those blocks
-    /// likely held few logs (a span limit, not a result-count one), they grow no wider than that until a
-    /// probe. Returns whether the range size shrank (a state change worth a log line).
+    /// After the node refused `size` blocks. If those blocks likely held few logs (a span limit, not a
+    /// result-count one): ranges go back to the widest span known to pass (else half of `size`) and stay
+    /// below `size` until a probe. Otherwise ranges are at most half of it. Returns whether the range size shrank (a state change worth a log line).
     pub(crate) fn refused(&self, size: u64) -> bool {
         let half = size.div_ceil(2).max(1);
         let likely_logs = size.saturating_mul(self.density.load(Ordering::Relaxed)) / 1_000_000;
-        if likely_logs < TARGET_LOGS {
+        let limit = if likely_logs < TARGET_LOGS {
             self.at_ceiling.store(0, Ordering::Relaxed);
-            self.ceiling.fetch_min(half, Ordering::Relaxed);
-        }
-        self.range.fetch_min(half, Ordering::Relaxed) > half
+            self.refused_at.fetch_min(size, Ordering::Relaxed);
+            // Back to the widest span known to pass, else half of the refused one.
+            let passed = self.passed.load(Ordering::Relaxed);
+            let below = if passed > 0 && passed < size { passed } else { half };
+            self.ceiling.fetch_min(below, Ordering::Relaxed);
+            self.ceiling()
+        } else {
+            half
+        };
+        self.range.fetch_min(limit, Ordering::Relaxed) > limit
     }
 }
 
@@ -165,26 +186,46 @@ mod tests {
         assert!(calls <= 20, "{calls} calls");
     }
 
-    /// A refusal halves the range and caps growth there until a probe, after which a limit that went away
-    /// is used again.
+    /// A refusal halves the range; answers then close in on the refused span by bisection (to within 1/8),
+    /// stay there, and probe twice as wide now and then, after which a limit that went away is used again.
     #[test]
-    fn a_refusal_caps_growth_until_a_probe() {
+    fn a_refusal_is_closed_in_on_and_probed() {
         let sizer = RangeSizer::new(4_096, 100_000);
         assert!(sizer.refused(4_096));
         assert_eq!((sizer.get(), sizer.ceiling()), (2_048, 2_048));
-        assert!(!sizer.refused(4_096), "already as small: no state change");
-        for _ in 0..PROBE_AFTER - 1 {
-            sizer.answered(2_048, 0);
-            assert_eq!(sizer.get(), 2_048);
+        // A node whose limit is 4,000 blocks: 2,048 passes, then 3,072, 3,584, 3,840 (within 1/8 of 4,096).
+        for want in [3_072, 3_584, 3_840, 3_840] {
+            sizer.answered(sizer.get(), 0);
+            assert_eq!(sizer.get(), want);
         }
-        sizer.answered(2_048, 0);
-        assert_eq!(sizer.get(), 4_096, "probe twice as wide");
+        for _ in 0..PROBE_AFTER - 2 {
+            sizer.answered(3_840, 0);
+            assert_eq!(sizer.get(), 3_840);
+        }
+        sizer.answered(3_840, 0);
+        assert_eq!(sizer.get(), 7_680, "probe twice as wide");
+        assert!(sizer.refused(7_680));
+        assert_eq!(sizer.get(), 3_840, "back under the limit, no new bisection");
+        sizer.answered(3_840, 0);
+        assert_eq!(sizer.get(), 3_840);
         // No limit any more: the ceiling rises probe by probe.
         let calls = backfill(&sizer, 1_000_000, u64::MAX, |_| 0);
         assert!(
-            sizer.ceiling() > 4_096 && calls < 1_000_000 / 4_096,
+            sizer.ceiling() > 3_840 && calls < 1_000_000 / 3_840,
             "{calls} calls, ceiling {}",
             sizer.ceiling()
         );
+    }
+
+    /// Against limits that are not a power of two, the ranges settle close to the limit.
+    #[test]
+    fn ranges_settle_close_to_the_limit() {
+        for limit in [500, 2_000, 3_000, 10_000] {
+            let sizer = RangeSizer::new(1, 100_000);
+            let blocks = 400 * limit;
+            let calls = backfill(&sizer, blocks, limit, |_| 0);
+            let floor = blocks.div_ceil(limit);
+            assert!(calls * 4 <= floor * 5, "limit {limit}: {calls} calls for a floor of {floor}");
+        }
     }
 }
