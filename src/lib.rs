@@ -6,3 +6,4 @@ pub mod demo;
 pub mod devnet;
 pub mod rx;
 pub mod server;
+pub mod web;

@@ -7,11 +7,11 @@
 //! by the thread that runs them and no work moves between threads.
 //!
 //! Routes: `POST /graphql` (queries), `GET /graphql` (GraphiQL, or WebSocket subscriptions with
-//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`.
+//! graphql-transport-ws / graphql-ws when the request is an upgrade), `/healthz`, `/readyz`, `/metrics`,
+//! and the routes of [`ServerConfig::routes`] (the web app at `/`: [`crate::web::install`]).
 //! Request bodies are limited, every query has a time limit, and SIGINT/SIGTERM shut it down gracefully.
 
 use anyhow::Context as _;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::rejection::GraphQLRejection;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse, GraphQLSubscription};
 use axum::body::Body;
@@ -60,6 +60,10 @@ pub struct ServerConfig {
     /// Threads serving the API, each with its own runtime and share of the database connections (at most
     /// one per connection).
     pub threads: usize,
+    /// Routes served beside the API (the web app at `/`); none by default.
+    pub routes: Router,
+    /// The page a browser gets at `GET /graphql` (GraphiQL); by default one that says it is not served.
+    pub graphiql: fn() -> Response,
 }
 
 impl ServerConfig {
@@ -73,6 +77,8 @@ impl ServerConfig {
             max_ready_lag: None,
             shutdown_grace: Duration::from_secs(5),
             threads: std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get),
+            routes: Router::new(),
+            graphiql: no_graphiql,
         }
     }
 }
@@ -83,6 +89,7 @@ struct AppState {
     db: Db,
     prometheus: Option<PrometheusHandle>,
     max_ready_lag: Option<i64>,
+    graphiql: fn() -> Response,
 }
 
 /// The application: GraphQL, GraphiQL, subscriptions, health and metrics. Build the schema with
@@ -93,7 +100,8 @@ pub fn router(
     prometheus: Option<PrometheusHandle>,
     config: &ServerConfig,
 ) -> Router {
-    let state = AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag };
+    let state =
+        AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag, graphiql: config.graphiql };
     let limit = config.body_limit;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -101,6 +109,7 @@ pub fn router(
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(state)
+        .merge(config.routes.clone())
         .layer(RequestBodyLimitLayer::new(limit))
         .layer(middleware::from_fn(move |req, next| limit_body(limit, req, next)))
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
@@ -313,7 +322,11 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
             Err(never) => match never {},
         };
     }
-    Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql").finish())
+    (app.graphiql)()
+}
+
+fn no_graphiql() -> Response {
+    Html("<!doctype html><title>GraphiQL</title><p>GraphiQL is not served here: POST GraphQL queries to this URL.</p>")
         .into_response()
 }
 

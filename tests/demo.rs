@@ -171,7 +171,8 @@ async fn dev_plays_the_story_and_cleans_up() {
     };
     let fields = "status fills fillsUsed quantityPerFill quantityDispensed remainingQuantity schedule patient
         prescriber contentHash pharmacy issuedPharmacy cancelled cancelReason minFillIntervalSecs relayed relayer
-        dispenses { quantity fillNumber pharmacy } state { fillable quantityAvailable reasons { reason } }";
+        dispenses { quantity fillNumber pharmacy } state { fillable quantityAvailable reasons { reason } }
+        daysSupply dateWritten deadline longTermCare transferred shortSupplyUntil cancelledBy issuedAt";
     let q = ["refillable", "expired", "schedule-ii-partial", "cancelled"]
         .iter()
         .map(|l| format!("{}: prescription(id: \"{}\") {{ {fields} }}", l.replace('-', "_"), rx(l).0))
@@ -235,11 +236,19 @@ async fn dev_plays_the_story_and_cleans_up() {
     assert_eq!(r["state"]["quantityAvailable"], per_fill("schedule_ii_partial") - 10);
     assert_eq!(r["remainingQuantity"], per_fill("schedule_ii_partial") - 10);
     assert_eq!(r["dispenses"][0]["pharmacy"], a(&cast.bayview));
-    assert!(r["pharmacy"].is_null(), "any pharmacy");
+    // Issue 19: a controlled substance names its pharmacy; the signed terms carry the date written
+    // (the issue's chain time in the demo), the days' supply and a deadline.
+    assert_eq!(r["pharmacy"], a(&cast.bayview), "a controlled substance is sent to one pharmacy");
+    assert_eq!(r["daysSupply"], 8);
+    assert_eq!(secs(&r["dateWritten"]), secs(&r["issuedAt"]), "written when issued");
+    assert_eq!(secs(&r["deadline"]) - secs(&r["dateWritten"]), 7 * 86_400, "the default 7-day issue window");
+    assert_eq!((r["longTermCare"].as_bool(), r["transferred"].as_bool()), (Some(false), Some(false)));
+    assert!(r["shortSupplyUntil"].is_null(), "a partial fill requested, not a short supply");
 
     let r = &d["cancelled"];
     assert_eq!((r["status"].as_str(), r["cancelled"].as_bool()), (Some("CANCELLED"), Some(true)));
     assert_eq!(r["cancelReason"], i64::from(demo::CANCEL_REASON_DOSE_CHANGED));
+    assert_eq!(r["cancelledBy"], "prescriber");
 
     // A pharmacy verifies with the patient's content hash; a wrong hash and the wrong pharmacy are refused.
     let (id, hash) = rx("schedule-ii-partial");

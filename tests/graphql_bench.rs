@@ -13,9 +13,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
 
 use graphql_common::*;
 use medledger_core::{
@@ -54,12 +51,16 @@ fn terms(i: u64) -> Terms {
         contentHash: CONTENT.into(),
         fills: 3,
         quantityPerFill: 30,
+        daysSupply: 30,
+        dateWritten: 0,
         earliestFillAt: u32::try_from(T - 10 * DAY).unwrap(),
         validUntil: u32::try_from(T + 60 * DAY).unwrap(),
         minFillInterval: 0,
         schedule: 0,
+        longTermCare: false,
         pharmacy: pharmacy.into(),
         nonce: alloy::primitives::U256::from(i),
+        deadline: u32::MAX,
     };
     Terms { id: prescription_id(&domain(CHAIN as u64, PRESCRIPTIONS.into()), &t).0, pharmacy }
 }
@@ -88,7 +89,8 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
         "INSERT INTO prescriptions SELECT {CHAIN}, id, {pa}, {pr}, {ch}, {ph}, {ph}, 3, 30, to_timestamp({earliest}),
            to_timestamp({valid}), 0, 0, i, {pr}, false, 1 + i, to_timestamp({T} - 3600), '\\x00',
            CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, CASE WHEN i % 2 = 0 THEN 10 ELSE 0 END,
-           CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, NULL, NULL, false, NULL, NULL, 1 + i
+           CASE WHEN i % 2 = 0 THEN 1 ELSE 0 END, NULL, NULL, false, NULL, NULL, 1 + i,
+           30, to_timestamp(0), false, to_timestamp(4294967295), false, NULL, NULL
          FROM unnest($1::bytea[]) WITH ORDINALITY AS t(id, o), LATERAL (SELECT o - 1 AS i) AS x",
         pa = sql_account("a0", "i % 5000 + 1"),
         pr = sql_account("d0", "i % 100 + 1"),

@@ -12,9 +12,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
 
 use graphql_common::*;
 use proptest::prelude::*;

@@ -3,9 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
+use medledger::server;
 
 use futures::{SinkExt, StreamExt};
 use graphql_common::*;

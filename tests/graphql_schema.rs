@@ -4,9 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
-#[allow(dead_code, unreachable_pub)]
-#[path = "../src/server.rs"]
-mod server;
 
 use graphql_common::*;
 use serde_json::{json, Value};
@@ -359,7 +356,8 @@ async fn nested_queries_are_batched() {
            NULL, '\\x00', '\\x00', now() + interval '1 year', 0, 1, now(), 1, now() FROM generate_series(1, 60) i;
          INSERT INTO prescriptions SELECT {CHAIN}, decode(lpad(to_hex(i), 64, '0'), 'hex'), {pa}, decode(lpad(to_hex(i), 40, '0'), 'hex'),
            '\\x00', {ph}, {ph}, 3, 10, now() - interval '1 day', now() + interval '30 days', 0, 0, i, {pa}, false,
-           i, now(), '\\x00', 1, 10, 2, NULL, NULL, false, NULL, NULL, i FROM generate_series(1, 60) i;
+           i, now(), '\\x00', 1, 10, 2, NULL, NULL, false, NULL, NULL, i, 30, now() - interval '1 day', false,
+           now(), false, NULL, NULL FROM generate_series(1, 60) i;
          INSERT INTO dispenses SELECT {CHAIN}, 1000 + i, j, decode(lpad(to_hex(i), 64, '0'), 'hex'), {ph}, 1, 5, 5 * j, 5 * j,
            '\\x00', now(), '\\x00' FROM generate_series(1, 60) i, generate_series(1, 2) j;",
         pa = hx(&PATIENT_A),

@@ -64,7 +64,7 @@ async fn an_unreachable_node_is_named_once_and_start_up_gives_up_in_time() {
     let subscriber = tracing_subscriber::fmt()
         .with_writer(logs.clone())
         .with_ansi(false)
-        .with_env_filter("indexer=debug")
+        .with_env_filter("medledger::indexer=debug")
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 

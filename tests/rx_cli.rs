@@ -82,7 +82,7 @@ impl World {
         let year = U40::from(now + 365 * 86_400);
         let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
         send!(cr.register(prescriber, 1, B256::repeat_byte(0x11), jur, year, 0b0011_1100).from(admin));
-        send!(cr.register(pharmacy, 2, B256::repeat_byte(0x22), jur, year, 0).from(admin));
+        send!(cr.register(pharmacy, 2, B256::repeat_byte(0x22), jur, year, 0b0011_1100).from(admin));
         send!(cs.grant(prescriber, PRESCRIBE, year).from(patient));
         let keys = devnet.signers().iter().map(key_hex).collect();
         let dir = tempfile::tempdir().unwrap();
@@ -276,7 +276,7 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     ))
     .ok();
     let code = std::fs::read_to_string(w.path("oxy.code.txt")).unwrap().trim().to_owned();
-    assert!(code.starts_with("MEDRX1:"));
+    assert!(code.starts_with("MEDRX2:"));
     // No --pharmacy: the designated one.
     let out = verify_until(
         &w,
@@ -357,6 +357,27 @@ async fn refusals_have_messages_and_exit_codes() {
     .unwrap();
     w.rx(&["new", "refill.json", "--manifest", &manifest])
         .fails(1, &["dispenseRequest.numberOfRepeatsAllowed: schedule II allows at most 0 repeats"]);
+    // Issue 19: the declared schedule is checked against the bundled controlled-substance table.
+    std::fs::write(
+        w.path("mislabelled.json"),
+        oxy.replace("\"controlledSubstanceSchedule\": \"II\"", "\"controlledSubstanceSchedule\": \"IV\""),
+    )
+    .unwrap();
+    w.rx(&["new", "mislabelled.json", "--manifest", &manifest]).fails(
+        1,
+        &[
+            "medication.controlledSubstanceSchedule: RxNorm 1049621 (oxycodone hydrochloride 5 MG Oral Tablet)",
+            "is schedule II in the controlled-substance table 2026-12-04.1",
+            "but the prescription declares it schedule IV",
+        ],
+    );
+    std::fs::write(
+        w.path("undeclared.json"),
+        oxy.replace(",\n    \"controlledSubstanceSchedule\": \"II\"", ""),
+    )
+    .unwrap();
+    w.rx(&["new", "undeclared.json", "--manifest", &manifest])
+        .fails(1, &["is schedule II in the controlled-substance table", "declares it not controlled"]);
     // Bad command line: exit status 2.
     let out = w.rx(&w.with_chain(&["dispense", "x.patient.json"], &chain, &[]));
     assert_eq!(out.code, 2, "{out:#?}");
@@ -441,6 +462,17 @@ async fn refusals_have_messages_and_exit_codes() {
         &["--private-key", &w.keys[2]],
     ))
     .fails(1, &["31 units requested but only 30 remain"]);
+    // Issue 19: a retried dispense (the same dispensing record hash) is refused before anything is sent.
+    let record = format!("0x{}", "ab".repeat(32));
+    let retry = ["dispense", "a.patient.json", "--quantity", "1", "--dispense-hash", record.as_str()];
+    w.rx(&w.with_chain(&retry, &chain, &["--private-key", &w.keys[2]])).ok();
+    w.rx(&w.with_chain(&retry, &chain, &["--private-key", &w.keys[2]])).fails(
+        1,
+        &[
+            &format!("already dispensed: a dispense of {} with record hash {record}", a.rx_id()),
+            "nothing was sent",
+        ],
+    );
     // A dispense by an account that is not a pharmacy.
     w.rx(&w.with_chain(
         &["dispense", "a.patient.json", "--quantity", "1"],

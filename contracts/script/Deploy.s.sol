@@ -12,7 +12,9 @@ import {Vm} from "../test/utils/Vm.sol";
 /// @dev Works with any forge signer: `forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast`
 ///      plus `--private-key`, `--keystore` or `--ledger`. Environment (all optional):
 ///      - MEDLEDGER_ADMIN: CredentialRegistry default admin (default: the broadcaster);
-///      - MEDLEDGER_REGISTRAR: initial registrar (default: the broadcaster);
+///      - MEDLEDGER_REGISTRAR: initial registrar (default: the broadcaster). Outside the dev chain (chain id
+///        31337) it must differ from the admin, or the script reverts: the admin appoints registrars only after
+///        its delay, and one key holding both would skip that delay;
 ///      - MEDLEDGER_ADMIN_DELAY: admin transfer delay in seconds (default: 2 days);
 ///      - MEDLEDGER_MANIFEST: manifest path (default: deployments/<chainId>.json).
 ///      The manifest is written only when broadcasting (not on a dry run). `deployBlock` is the block after the
@@ -20,6 +22,11 @@ import {Vm} from "../test/utils/Vm.sol";
 ///      automining chain (anvil) lands exactly there, so indexing from it misses nothing.
 contract Deploy {
     Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
+    /// @notice Chain id of anvil's and the test suite's dev chain, the only one where admin == registrar is allowed.
+    uint256 public constant DEV_CHAIN_ID = 31_337;
+
+    /// @notice The admin and the registrar are the same account outside the dev chain.
+    error Deploy__AdminIsRegistrar(address account, uint256 chainId);
     uint8 internal constant SCRIPT_BROADCAST = 6;
     uint8 internal constant SCRIPT_RESUME = 7;
 
@@ -43,6 +50,9 @@ contract Deploy {
         address admin = vm.envOr("MEDLEDGER_ADMIN", broadcaster);
         address registrar = vm.envOr("MEDLEDGER_REGISTRAR", broadcaster);
         uint48 adminDelay = uint48(vm.envOr("MEDLEDGER_ADMIN_DELAY", uint256(2 days)));
+        if (admin == registrar && block.chainid != DEV_CHAIN_ID) {
+            revert Deploy__AdminIsRegistrar(admin, block.chainid);
+        }
 
         credentials = new CredentialRegistry(adminDelay, admin, registrar);
         consent = new ConsentRegistry(credentials);

@@ -8,12 +8,16 @@ import {
 
 /// @title CredentialRegistry
 /// @notice The licensing authority's registry of prescriber and pharmacy credentials.
-/// @dev The default admin (two-step transfer with a delay) manages the REGISTRAR_ROLE; registrars manage
-///      credentials. A credential's hot fields share one slot so that a single cold SLOAD answers
+/// @dev The default admin (two-step transfer with a delay) manages the REGISTRAR_ROLE, which it can only grant
+///      through a proposal that waits the same delay (`proposeRegistrar`, then `appointRegistrar`), and the
+///      REVIEWER_ROLE (emergency-access reviewers, granted directly: they can only raise flags); registrars
+///      manage credentials. A credential's hot fields share one slot so that a single cold SLOAD answers
 ///      `prescriberAuthority` and `activePharmacyId`. Revocation is final.
 contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRules {
     /// @notice Role of the licensing authority's registrars.
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    /// @notice Role of the reviewers who audit emergency ("break-glass") accesses and flag misuse.
+    bytes32 public constant REVIEWER_ROLE = keccak256("REVIEWER_ROLE");
 
     /// @dev Bits 2..5: controlled-substance schedules II–V.
     uint8 internal constant SCHEDULES_MASK = 0x3c;
@@ -21,6 +25,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     mapping(address account => Credential) internal _credentials;
     mapping(uint32 id => address account) internal _accounts;
     uint32 internal _lastId;
+    mapping(address account => uint48 readyAt) internal _registrarReadyAt;
 
     /// @notice Deploys the registry.
     /// @param adminDelay Delay (seconds) of the default admin's two-step transfer.
@@ -80,9 +85,7 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     /// @inheritdoc ICredentialRegistry
     function setSchedules(address account, uint8 schedules) external onlyRole(REGISTRAR_ROLE) {
         Credential storage c = _notRevoked(account);
-        Kind kind = c.kind;
-        if (kind != Kind.Prescriber) revert CredentialRegistry__InvalidKind(kind);
-        _checkSchedules(account, kind, schedules);
+        _checkSchedules(account, c.kind, schedules);
         c.schedules = schedules;
         emit CredentialSchedulesChanged(account, c.id, schedules);
     }
@@ -108,6 +111,83 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
         Credential storage c = _notRevoked(account);
         c.status = Status.Revoked;
         emit CredentialRevoked(account, c.id, reasonCode);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function proposeRegistrar(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (account == address(0)) revert CredentialRegistry__ZeroAccount();
+        if (hasRole(REGISTRAR_ROLE, account) || _registrarReadyAt[account] != 0) {
+            revert CredentialRegistry__RegistrarAlreadyProposed(account);
+        }
+        uint48 readyAt = uint48(block.timestamp) + defaultAdminDelay();
+        _registrarReadyAt[account] = readyAt;
+        emit RegistrarProposed(account, readyAt);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function appointRegistrar(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        uint48 readyAt = _registrarReadyAt[account];
+        if (readyAt == 0 || block.timestamp < readyAt) {
+            revert CredentialRegistry__RegistrarNotReady(account, readyAt, block.timestamp);
+        }
+        delete _registrarReadyAt[account];
+        _grantRole(REGISTRAR_ROLE, account);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function cancelRegistrarProposal(address account) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_registrarReadyAt[account] == 0) {
+            revert CredentialRegistry__RegistrarNotReady(account, 0, block.timestamp);
+        }
+        delete _registrarReadyAt[account];
+        emit RegistrarProposalCancelled(account);
+    }
+
+    /// @notice Grants a role; REGISTRAR_ROLE only through `proposeRegistrar` and `appointRegistrar`.
+    /// @param role The role.
+    /// @param account The account.
+    function grantRole(bytes32 role, address account) public override {
+        if (role == REGISTRAR_ROLE) {
+            _checkRole(DEFAULT_ADMIN_ROLE);
+            revert CredentialRegistry__RegistrarNeedsProposal(account);
+        }
+        super.grantRole(role, account);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function registrarReadyAt(address account) external view returns (uint48 readyAt) {
+        return _registrarReadyAt[account];
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function isRegistrar(address account) external view returns (bool) {
+        return hasRole(REGISTRAR_ROLE, account);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function isReviewer(address account) external view returns (bool) {
+        return hasRole(REVIEWER_ROLE, account);
+    }
+
+    /// @inheritdoc ICredentialRegistry
+    function dispenseAuthority(address pharmacy, uint32 prescriberId)
+        external
+        view
+        returns (
+            uint32 pharmacyId,
+            uint8 pharmacySchedules,
+            address prescriber,
+            bool prescriberActive,
+            uint8 prescriberSchedules
+        )
+    {
+        Credential storage p = _credentials[pharmacy];
+        if (!isActive(pharmacy, Kind.Pharmacy)) {
+            revert CredentialRegistry__NotActive(pharmacy, Kind.Pharmacy);
+        }
+        prescriber = _accounts[prescriberId];
+        Credential storage d = _credentials[prescriber];
+        return (p.id, p.schedules, prescriber, isActive(prescriber, Kind.Prescriber), d.schedules);
     }
 
     /// @inheritdoc ICredentialRegistry
@@ -166,7 +246,8 @@ contract CredentialRegistry is ICredentialRegistry, AccessControlDefaultAdminRul
     }
 
     function _checkSchedules(address account, Kind kind, uint8 schedules) internal pure {
-        uint8 allowed = kind == Kind.Prescriber ? SCHEDULES_MASK : 0;
-        if (schedules & ~allowed != 0) revert CredentialRegistry__InvalidSchedules(account, kind, schedules);
+        if (schedules & ~SCHEDULES_MASK != 0) {
+            revert CredentialRegistry__InvalidSchedules(account, kind, schedules);
+        }
     }
 }

@@ -151,17 +151,29 @@ contract ConsentRegistryTest is Fixture {
         vm.expectEmit(address(consent));
         emit IConsentRegistry.ConsentGranted(patient, nurse, READ | WRITE, expiresAt, true);
         vm.prank(relayer);
-        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, deadline, sig);
+        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, uint40(block.timestamp), deadline, sig);
 
         vm.assertTrue(consent.hasScope(patient, nurse, READ | WRITE));
         vm.assertEq(consent.nonces(patient), 1);
     }
 
-    function test_GrantWithSig_DeadlineIsInclusive() public {
+    /// @dev [start, end) like every medledger window: usable one second before the deadline, not at it.
+    function test_GrantWithSig_DeadlineIsExclusive() public {
         uint256 deadline = block.timestamp + 1 hours;
-        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), deadline);
+        uint40 signedAt = uint40(block.timestamp);
+        uint40 expiresAt = _inDays(30);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, expiresAt, deadline);
+        vm.warp(deadline - 1);
+        uint256 snapshot = vm.snapshotState();
+        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, signedAt, deadline, sig);
+        vm.revertToState(snapshot);
         vm.warp(deadline);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30) - 1 hours, deadline, sig);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline
+            )
+        );
+        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, signedAt, deadline, sig);
     }
 
     function test_EIP712_GrantDigestEqualsWalletTypedData() public view {
@@ -172,6 +184,7 @@ contract ConsentRegistryTest is Fixture {
             '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
             '"Grant":[{"name":"patient","type":"address"},{"name":"grantee","type":"address"},',
             '{"name":"scopes","type":"uint8"},{"name":"expiresAt","type":"uint40"},',
+            '{"name":"signedAt","type":"uint40"},',
             '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint256"}]},',
             '"primaryType":"Grant","domain":{"name":"medledger ConsentRegistry","version":"1","chainId":',
             vm.toString(block.chainid),
@@ -184,6 +197,8 @@ contract ConsentRegistryTest is Fixture {
             string.concat(
                 '","scopes":3,"expiresAt":',
                 vm.toString(uint256(expiresAt)),
+                ',"signedAt":',
+                vm.toString(block.timestamp),
                 ',"nonce":0,"deadline":',
                 vm.toString(deadline),
                 "}}"
@@ -195,39 +210,50 @@ contract ConsentRegistryTest is Fixture {
         vm.assertEq(
             consent.GRANT_TYPEHASH(),
             vm.eip712HashType(
-                "Grant(address patient,address grantee,uint8 scopes,uint40 expiresAt,uint256 nonce,uint256 deadline)"
+                "Grant(address patient,address grantee,uint8 scopes,uint40 expiresAt,uint40 signedAt,uint256 nonce,"
+                "uint256 deadline)"
             )
         );
         vm.assertEq(
             consent.REVOKE_TYPEHASH(),
-            vm.eip712HashType("Revoke(address patient,address grantee,uint256 nonce,uint256 deadline)")
+            vm.eip712HashType(
+                "Revoke(address patient,address grantee,uint40 signedAt,uint256 nonce,uint256 deadline)"
+            )
         );
     }
 
     function testFuzz_RevertWhen_GrantWithSigWrongSigner(uint256 key) public {
         key = bound(key, 1, SECP256K1_N - 2);
         if (key == patientKey) key++;
-        bytes memory sig = _signedGrant(key, patient, nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(key, patient, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigReplayed() public {
-        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigTermsAltered() public {
-        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, ALL_SCOPES, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            patient, nurse, ALL_SCOPES, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function testFuzz_RevertWhen_GrantWithSigExpired(uint256 deadline, uint256 elapsed) public {
         deadline = bound(deadline, block.timestamp, block.timestamp + 365 days);
-        elapsed = bound(elapsed, deadline - block.timestamp + 1, deadline - block.timestamp + 365 days);
+        elapsed = bound(elapsed, deadline - block.timestamp, deadline - block.timestamp + 365 days);
         uint40 expiresAt = uint40(block.timestamp + 800 days);
         bytes memory sig = _signedGrant(patientKey, patient, nurse, expiresAt, deadline);
         vm.warp(block.timestamp + elapsed);
@@ -236,109 +262,150 @@ contract ConsentRegistryTest is Fixture {
                 IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, block.timestamp
             )
         );
-        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, deadline, sig);
+        consent.grantWithSig(patient, nurse, READ | WRITE, expiresAt, uint40(block.timestamp), deadline, sig);
     }
 
     function testFuzz_RevertWhen_GrantWithSigWrongChainId(uint256 chainId) public {
         chainId = bound(chainId, 1, type(uint64).max - 1);
         if (chainId == block.chainid) chainId++;
-        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
         vm.chainId(chainId);
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigForAnotherDeployment() public {
         ConsentRegistry other = new ConsentRegistry(credentials);
-        bytes32 digest = _grantDigest(other, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp);
+        bytes32 digest =
+            _grantDigest(other, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
         bytes memory sig = signDigest(patientKey, digest);
-        other.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig); // valid there
+        other.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        ); // valid there
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigMalleableHighS() public {
-        bytes32 digest = _grantDigest(consent, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp);
+        bytes32 digest =
+            _grantDigest(consent, patient, nurse, READ | WRITE, _inDays(30), 0, block.timestamp + 1);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(patientKey, digest);
         bytes memory flipped =
             abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, flipped);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, flipped
+        );
     }
 
     function test_GrantWithSig_ERC1271WalletPatient() public {
         MockERC1271Wallet wallet = new MockERC1271Wallet(patient);
-        bytes memory sig = _signedGrant(patientKey, address(wallet), nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(patientKey, address(wallet), nurse, _inDays(30), block.timestamp + 1);
         vm.expectEmit(address(consent));
         emit IConsentRegistry.ConsentGranted(address(wallet), nurse, READ | WRITE, _inDays(30), true);
-        consent.grantWithSig(address(wallet), nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            address(wallet),
+            nurse,
+            READ | WRITE,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            sig
+        );
         vm.assertTrue(consent.hasScope(address(wallet), nurse, WRITE));
     }
 
     function test_RevertWhen_GrantWithSigERC1271WrongOwner() public {
         MockERC1271Wallet wallet = new MockERC1271Wallet(patient);
-        bytes memory sig = _signedGrant(prescriberKey, address(wallet), nurse, _inDays(30), block.timestamp);
+        bytes memory sig =
+            _signedGrant(prescriberKey, address(wallet), nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(address(wallet));
-        consent.grantWithSig(address(wallet), nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            address(wallet),
+            nurse,
+            READ | WRITE,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigERC1271BadMagic() public {
         address wallet = address(new BadMagicERC1271Wallet());
-        bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(wallet);
-        consent.grantWithSig(wallet, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_GrantWithSigERC1271Reverts() public {
         address wallet = address(new RevertingERC1271Wallet());
-        bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp);
+        bytes memory sig = _signedGrant(patientKey, wallet, nurse, _inDays(30), block.timestamp + 1);
         _expectInvalidSignature(wallet);
-        consent.grantWithSig(wallet, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        consent.grantWithSig(
+            wallet, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevokeWithSig_RelayedByAnyone() public {
-        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp));
+        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
         vm.expectEmit(address(consent));
         emit IConsentRegistry.ConsentRevoked(patient, prescriber, true);
         vm.prank(relayer);
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.assertFalse(consent.hasScope(patient, prescriber, PRESCRIBE));
         vm.assertEq(consent.nonces(patient), 1);
     }
 
     function test_RevertWhen_RevokeWithSigReplayed() public {
-        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp));
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.prank(patient);
         consent.grant(prescriber, PRESCRIBE, _inDays(1));
-        _expectInvalidSignature(patient);
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        // The direct grant supersedes the older signature before its spent nonce is even looked at.
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IConsentRegistry.ConsentRegistry__SignatureSuperseded.selector,
+                patient,
+                prescriber,
+                block.timestamp,
+                block.timestamp
+            )
+        );
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
     }
 
     function test_RevertWhen_RevokeWithSigExpired() public {
-        uint256 deadline = block.timestamp;
+        uint256 deadline = block.timestamp + 1;
         bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, deadline));
-        vm.warp(deadline + 1);
+        vm.warp(deadline);
         vm.expectRevert(
             abi.encodeWithSelector(
-                IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline + 1
+                IConsentRegistry.ConsentRegistry__SignatureExpired.selector, deadline, deadline
             )
         );
-        consent.revokeWithSig(patient, prescriber, deadline, sig);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), deadline, sig);
     }
 
     function test_RevertWhen_RevokeWithSigWrongSigner() public {
-        bytes memory sig = signDigest(prescriberKey, _revokeDigest(patient, prescriber, 0, block.timestamp));
+        bytes memory sig =
+            signDigest(prescriberKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
         _expectInvalidSignature(patient);
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
     }
 
     function test_RevertWhen_RevokeWithSigWithoutConsent() public {
-        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, nurse, 0, block.timestamp));
+        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, nurse, 0, block.timestamp + 1));
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__NoConsent.selector, patient, nurse)
         );
-        consent.revokeWithSig(patient, nurse, block.timestamp, sig);
+        consent.revokeWithSig(patient, nurse, uint40(block.timestamp), block.timestamp + 1, sig);
     }
 
     // ---------------------------------------------------------------- nonce invalidation
@@ -358,14 +425,20 @@ contract ConsentRegistryTest is Fixture {
         vm.assertEq(consent.nonces(patient), 2);
 
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig0);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig0
+        );
         _expectInvalidSignature(patient);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig1);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig1
+        );
         vm.assertFalse(consent.hasScope(patient, nurse, READ));
 
         // A signature over the new nonce works.
         bytes memory sig2 = _signedGrant(patientKey, patient, nurse, _inDays(30), deadline);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), deadline, sig2);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), deadline, sig2
+        );
         vm.assertTrue(consent.hasScope(patient, nurse, READ | WRITE));
         vm.assertEq(consent.nonces(patient), 3);
     }
@@ -375,8 +448,10 @@ contract ConsentRegistryTest is Fixture {
         consent.invalidateNonces(5);
         vm.assertEq(consent.nonces(stranger), 5);
         vm.assertEq(consent.nonces(patient), 0);
-        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp);
-        consent.grantWithSig(patient, nurse, READ | WRITE, _inDays(30), block.timestamp, sig);
+        bytes memory sig = _signedGrant(patientKey, patient, nurse, _inDays(30), block.timestamp + 1);
+        consent.grantWithSig(
+            patient, nurse, READ | WRITE, _inDays(30), uint40(block.timestamp), block.timestamp + 1, sig
+        );
     }
 
     function test_RevertWhen_InvalidateNoncesNotForward() public {
@@ -414,9 +489,9 @@ contract ConsentRegistryTest is Fixture {
     function test_OpenEmergencyAccess_GrantsReadOnly() public {
         uint40 expiresAt = uint40(block.timestamp + 4 hours);
         vm.expectEmit(address(consent));
-        emit IConsentRegistry.EmergencyAccessOpened(stranger, prescriber2, 911, expiresAt);
+        emit IConsentRegistry.EmergencyAccessOpened(stranger, prescriber2, 911, JUSTIFICATION, expiresAt);
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(stranger, 911, 4 hours);
+        consent.openEmergencyAccess(stranger, 911, JUSTIFICATION, 4 hours);
 
         vm.assertTrue(consent.hasScope(stranger, prescriber2, READ));
         vm.assertFalse(consent.hasScope(stranger, prescriber2, WRITE));
@@ -430,7 +505,7 @@ contract ConsentRegistryTest is Fixture {
 
     function test_OpenEmergencyAccess_SurvivesConsentRevocation() public {
         vm.prank(prescriber);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.prank(patient);
         consent.revoke(prescriber);
         vm.assertTrue(consent.hasScope(patient, prescriber, READ));
@@ -440,7 +515,7 @@ contract ConsentRegistryTest is Fixture {
 
     function test_Grant_KeepsOpenEmergencyAccess() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.prank(patient);
         consent.grant(prescriber2, WRITE, _inDays(1));
         vm.assertEq(consent.grantOf(patient, prescriber2).emergencyUntil, block.timestamp + 1 hours);
@@ -455,10 +530,10 @@ contract ConsentRegistryTest is Fixture {
                 )
             );
             vm.prank(prescriber2);
-            consent.openEmergencyAccess(patient, 1, duration);
+            consent.openEmergencyAccess(patient, 1, JUSTIFICATION, duration);
         } else {
             vm.prank(prescriber2);
-            consent.openEmergencyAccess(patient, 1, duration);
+            consent.openEmergencyAccess(patient, 1, JUSTIFICATION, duration);
             vm.warp(block.timestamp + duration - 1);
             vm.assertTrue(consent.hasScope(patient, prescriber2, READ));
             vm.warp(block.timestamp + 1);
@@ -475,7 +550,7 @@ contract ConsentRegistryTest is Fixture {
             )
         );
         vm.prank(pharmacy);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
     }
 
     function test_RevertWhen_OpenEmergencyAccessSuspendedPrescriber() public {
@@ -489,7 +564,7 @@ contract ConsentRegistryTest is Fixture {
             )
         );
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
     }
 
     function test_RevertWhen_OpenEmergencyAccessForSelf() public {
@@ -499,23 +574,23 @@ contract ConsentRegistryTest is Fixture {
             )
         );
         vm.prank(prescriber);
-        consent.openEmergencyAccess(prescriber, 1, 1 hours);
+        consent.openEmergencyAccess(prescriber, 1, JUSTIFICATION, 1 hours);
     }
 
     function test_EndEmergencyAccess_ByPatient() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.expectEmit(address(consent));
         emit IConsentRegistry.EmergencyAccessEnded(patient, prescriber2, patient);
         vm.prank(patient);
         consent.endEmergencyAccess(patient, prescriber2);
         vm.assertFalse(consent.hasScope(patient, prescriber2, READ));
-        vm.assertEq(consent.grantOf(patient, prescriber2).emergencyUntil, 0);
+        vm.assertEq(consent.grantOf(patient, prescriber2).emergencyUntil, block.timestamp); // the cooldown starts
     }
 
     function test_EndEmergencyAccess_ByGrantee() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.expectEmit(address(consent));
         emit IConsentRegistry.EmergencyAccessEnded(patient, prescriber2, prescriber2);
         vm.prank(prescriber2);
@@ -525,7 +600,7 @@ contract ConsentRegistryTest is Fixture {
 
     function test_RevertWhen_EndEmergencyAccessByStranger() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.expectRevert(
             abi.encodeWithSelector(
                 IConsentRegistry.ConsentRegistry__NotPatientOrGrantee.selector, stranger, patient, prescriber2
@@ -537,7 +612,7 @@ contract ConsentRegistryTest is Fixture {
 
     function test_RevertWhen_EndEmergencyAccessNoneOpen() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.warp(block.timestamp + 1 hours);
         vm.expectRevert(
             abi.encodeWithSelector(

@@ -50,13 +50,124 @@ contract CredentialRegistryTest is Fixture {
         vm.assertEq(credentials.defaultAdmin(), stranger);
     }
 
-    function test_Admin_GrantsRegistrarRole() public {
-        bytes32 role = credentials.REGISTRAR_ROLE();
+    /// @dev Issue 19 point 6: appointing a registrar waits the admin's delay, like the admin's own transfer.
+    function test_Admin_AppointsRegistrarAfterDelay() public {
+        vm.expectEmit(address(credentials));
+        emit ICredentialRegistry.RegistrarProposed(stranger, uint48(block.timestamp + ADMIN_DELAY));
         vm.prank(admin);
-        credentials.grantRole(role, stranger);
+        credentials.proposeRegistrar(stranger);
+        vm.assertEq(credentials.registrarReadyAt(stranger), block.timestamp + ADMIN_DELAY);
+        vm.warp(block.timestamp + ADMIN_DELAY);
+        vm.prank(admin);
+        credentials.appointRegistrar(stranger);
+        vm.assertTrue(credentials.isRegistrar(stranger));
+        vm.assertEq(credentials.registrarReadyAt(stranger), 0);
         vm.prank(stranger);
         credentials.register(doctor, PRESCRIBER, LICENSE, US_CA, _inDays(30), 0);
         vm.assertEq(credentials.idOf(doctor), 5);
+    }
+
+    /// @dev Issue 19 point 6: today `grantRole(REGISTRAR_ROLE, x)` makes x a registrar at once.
+    function test_RevertWhen_AdminGrantsRegistrarRoleDirectly() public {
+        bytes32 role = credentials.REGISTRAR_ROLE();
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarNeedsProposal.selector, stranger
+            )
+        );
+        vm.prank(admin);
+        credentials.grantRole(role, stranger);
+        vm.assertFalse(credentials.isRegistrar(stranger));
+    }
+
+    function test_RevertWhen_AppointRegistrarBeforeDelay() public {
+        vm.prank(admin);
+        credentials.proposeRegistrar(stranger);
+        vm.warp(block.timestamp + ADMIN_DELAY - 1);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector,
+                stranger,
+                uint48(block.timestamp + 1),
+                block.timestamp
+            )
+        );
+        vm.prank(admin);
+        credentials.appointRegistrar(stranger);
+    }
+
+    function test_RevertWhen_AppointRegistrarNotProposed() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector,
+                stranger,
+                0,
+                block.timestamp
+            )
+        );
+        vm.prank(admin);
+        credentials.appointRegistrar(stranger);
+    }
+
+    function test_CancelRegistrarProposal() public {
+        vm.startPrank(admin);
+        credentials.proposeRegistrar(stranger);
+        vm.expectEmit(address(credentials));
+        emit ICredentialRegistry.RegistrarProposalCancelled(stranger);
+        credentials.cancelRegistrarProposal(stranger);
+        vm.warp(block.timestamp + ADMIN_DELAY);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarNotReady.selector,
+                stranger,
+                0,
+                block.timestamp
+            )
+        );
+        credentials.appointRegistrar(stranger);
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_ProposeRegistrarTwiceOrExisting() public {
+        vm.startPrank(admin);
+        credentials.proposeRegistrar(stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarAlreadyProposed.selector, stranger
+            )
+        );
+        credentials.proposeRegistrar(stranger);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__RegistrarAlreadyProposed.selector, registrar
+            )
+        );
+        credentials.proposeRegistrar(registrar);
+        vm.stopPrank();
+    }
+
+    function test_RevertWhen_ProposeRegistrarByNonAdmin() public {
+        bytes32 adminRole = credentials.DEFAULT_ADMIN_ROLE();
+        vm.expectRevert(
+            abi.encodeWithSignature("AccessControlUnauthorizedAccount(address,bytes32)", registrar, adminRole)
+        );
+        vm.prank(registrar);
+        credentials.proposeRegistrar(stranger);
+    }
+
+    /// @dev Revoking a registrar stays immediate: removing a compromised registrar must not wait.
+    function test_Admin_RevokesRegistrarAtOnce() public {
+        bytes32 role = credentials.REGISTRAR_ROLE();
+        vm.prank(admin);
+        credentials.revokeRole(role, registrar);
+        vm.assertFalse(credentials.isRegistrar(registrar));
+    }
+
+    function test_Admin_GrantsReviewerRoleDirectly() public {
+        bytes32 role = credentials.REVIEWER_ROLE();
+        vm.prank(admin);
+        credentials.grantRole(role, stranger);
+        vm.assertTrue(credentials.isReviewer(stranger));
     }
 
     // ---------------------------------------------------------------- register
@@ -161,13 +272,19 @@ contract CredentialRegistryTest is Fixture {
         credentials.register(doctor, PRESCRIBER, LICENSE, US_CA, expiresAt, 0);
     }
 
-    function test_RevertWhen_RegisterPharmacyWithSchedules() public {
+    /// @dev DEA pharmacy registration (21 CFR 1301.13): a pharmacy's schedules are recorded like a prescriber's.
+    function test_Register_PharmacyWithSchedules() public {
+        _register(doctor, PHARMACY, 0x04);
+        vm.assertEq(credentials.credentialOf(doctor).schedules, 0x04);
+    }
+
+    function test_RevertWhen_RegisterPharmacyWithInvalidSchedules() public {
         vm.expectRevert(
             abi.encodeWithSelector(
-                ICredentialRegistry.CredentialRegistry__InvalidSchedules.selector, doctor, PHARMACY, 0x04
+                ICredentialRegistry.CredentialRegistry__InvalidSchedules.selector, doctor, PHARMACY, 0x02
             )
         );
-        _register(doctor, PHARMACY, 0x04);
+        _register(doctor, PHARMACY, 0x02);
     }
 
     function testFuzz_Register_SchedulesMustBeBitsTwoToFive(uint8 schedules) public {
@@ -283,12 +400,38 @@ contract CredentialRegistryTest is Fixture {
         vm.assertEq(schedules, 0x30);
     }
 
-    function test_RevertWhen_SetSchedulesOnPharmacy() public {
-        vm.expectRevert(
-            abi.encodeWithSelector(ICredentialRegistry.CredentialRegistry__InvalidKind.selector, PHARMACY)
-        );
+    function test_SetSchedules_OnPharmacy() public {
+        vm.expectEmit(address(credentials));
+        emit ICredentialRegistry.CredentialSchedulesChanged(pharmacy, 3, 0x04);
         vm.prank(registrar);
         credentials.setSchedules(pharmacy, 0x04);
+        vm.assertEq(credentials.credentialOf(pharmacy).schedules, 0x04);
+    }
+
+    function test_DispenseAuthority_ReportsBothParties() public {
+        (uint32 pharmacyId, uint8 pharmacySchedules, address who, bool active, uint8 schedules) =
+            credentials.dispenseAuthority(pharmacy, 1);
+        vm.assertEq(pharmacyId, 3);
+        vm.assertEq(pharmacySchedules, ALL_SCHEDULES);
+        vm.assertEq(who, prescriber);
+        vm.assertTrue(active);
+        vm.assertEq(schedules, ALL_SCHEDULES);
+        vm.prank(registrar);
+        credentials.revoke(prescriber, 9);
+        (,,, active,) = credentials.dispenseAuthority(pharmacy, 1);
+        vm.assertFalse(active);
+        (,, who, active,) = credentials.dispenseAuthority(pharmacy, 0); // unknown prescription: no prescriber
+        vm.assertEq(who, address(0));
+        vm.assertFalse(active);
+    }
+
+    function test_RevertWhen_DispenseAuthorityForNonPharmacy() public {
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                ICredentialRegistry.CredentialRegistry__NotActive.selector, prescriber, PHARMACY
+            )
+        );
+        credentials.dispenseAuthority(prescriber, 1);
     }
 
     function test_RevertWhen_SetSchedulesInvalidBits() public {

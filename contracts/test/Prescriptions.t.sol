@@ -29,9 +29,10 @@ contract PrescriptionsTest is Fixture {
     }
 
     function _expectDispenseRevert(address by, bytes32 rxId, uint32 quantity, bytes memory err) internal {
+        uint256 before = _dispensedOf(rxId);
         vm.expectRevert(err);
         vm.prank(by);
-        rx.dispense(rxId, quantity, bytes32(0));
+        rx.dispense(rxId, quantity, before, false, bytes32(0));
     }
 
     function _schedule2() internal view returns (IPrescriptions.RxTerms memory t) {
@@ -41,6 +42,14 @@ contract PrescriptionsTest is Fixture {
         t.quantityPerFill = 60;
         t.validUntil = uint32(block.timestamp + 30 days);
         t.minFillInterval = 0;
+        t.pharmacy = pharmacy;
+    }
+
+    /// @dev Terms of a controlled substance of `schedule` (III–V): 30 days' supply, the designated pharmacy.
+    function _controlled(uint8 schedule) internal view returns (IPrescriptions.RxTerms memory t) {
+        t = _terms();
+        t.schedule = schedule;
+        t.pharmacy = pharmacy;
     }
 
     // ================================================================ issue
@@ -49,21 +58,7 @@ contract PrescriptionsTest is Fixture {
         IPrescriptions.RxTerms memory t = _terms();
         bytes32 expectedId = rx.hashPrescription(t);
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PrescriptionIssued(
-            expectedId,
-            patient,
-            prescriber,
-            t.contentHash,
-            address(0),
-            3,
-            30,
-            t.earliestFillAt,
-            t.validUntil,
-            25 days,
-            0,
-            1,
-            prescriber
-        );
+        emit IPrescriptions.PrescriptionIssued(expectedId, patient, prescriber, t, prescriber);
         bytes32 rxId = _issue(t);
         vm.assertEq(rxId, expectedId);
 
@@ -73,7 +68,7 @@ contract PrescriptionsTest is Fixture {
         vm.assertEq(s.fills, 3);
         vm.assertEq(s.fillsUsed, 0);
         vm.assertEq(s.schedule, 0);
-        vm.assertFalse(s.cancelled);
+        vm.assertEq(s.flags, 0);
         vm.assertEq(s.quantityPerFill, 30);
         vm.assertEq(s.openFillDispensed, 0);
         vm.assertEq(s.nextFillAt, t.earliestFillAt);
@@ -146,8 +141,7 @@ contract PrescriptionsTest is Fixture {
     }
 
     function test_RevertWhen_IssueScheduleIIIMoreThanFiveRefills() public {
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = 3;
+        IPrescriptions.RxTerms memory t = _controlled(3);
         t.fills = 7;
         _expectIssueRevert(
             t, abi.encodeWithSelector(IPrescriptions.Prescriptions__InvalidFills.selector, 3, 7, 6)
@@ -216,8 +210,7 @@ contract PrescriptionsTest is Fixture {
     }
 
     function test_RevertWhen_IssueScheduleIVValidityOver180Days() public {
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = 4;
+        IPrescriptions.RxTerms memory t = _controlled(4);
         t.validUntil = uint32(block.timestamp + 181 days);
         _expectIssueRevert(
             t,
@@ -233,9 +226,8 @@ contract PrescriptionsTest is Fixture {
     function test_RevertWhen_IssueScheduleNotAuthorized() public {
         vm.prank(patient);
         consent.grant(prescriber2, PRESCRIBE, _inDays(30));
-        IPrescriptions.RxTerms memory t = _terms();
+        IPrescriptions.RxTerms memory t = _controlled(5);
         t.prescriber = prescriber2;
-        t.schedule = 5;
         _expectIssueRevert(
             t,
             abi.encodeWithSelector(
@@ -310,7 +302,7 @@ contract PrescriptionsTest is Fixture {
 
     function test_RevertWhen_IssueOnEmergencyAccessOnly() public {
         vm.prank(prescriber);
-        consent.openEmergencyAccess(stranger, 1, 1 hours);
+        consent.openEmergencyAccess(stranger, 1, JUSTIFICATION, 1 hours);
         IPrescriptions.RxTerms memory t = _terms();
         t.patient = stranger;
         _expectIssueRevert(
@@ -324,8 +316,7 @@ contract PrescriptionsTest is Fixture {
     function testFuzz_Issue_FillsRules(uint8 schedule, uint8 fills) public {
         uint8[5] memory schedules = [0, 2, 3, 4, 5];
         schedule = schedules[bound(schedule, 0, 4)];
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = schedule;
+        IPrescriptions.RxTerms memory t = _controlled(schedule);
         t.fills = fills;
         t.validUntil = uint32(block.timestamp + 30 days);
         uint8 maxFills = schedule == 2 ? 1 : (schedule == 3 || schedule == 4) ? 6 : 255;
@@ -347,11 +338,11 @@ contract PrescriptionsTest is Fixture {
         uint8[5] memory schedules = [0, 2, 3, 4, 5];
         schedule = schedules[bound(schedule, 0, 4)];
         validity = bound(validity, 1, 400 days);
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = schedule;
+        IPrescriptions.RxTerms memory t = _controlled(schedule);
         t.fills = 1;
         t.validUntil = uint32(block.timestamp + validity);
-        uint256 maxValidity = schedule == 2 ? 30 days : (schedule == 3 || schedule == 4) ? 180 days : 0;
+        // 21 CFR 1306.13(b) for II, 1306.22/1306.23 for III–V: six months from the date written.
+        uint256 maxValidity = schedule == 2 ? 30 days : schedule != 0 ? 180 days : 0;
         if (maxValidity != 0 && validity > maxValidity) {
             _expectIssueRevert(
                 t,
@@ -372,8 +363,7 @@ contract PrescriptionsTest is Fixture {
         schedule = uint8(bound(schedule, 2, 5));
         vm.prank(registrar);
         credentials.setSchedules(prescriber, authorized);
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = schedule;
+        IPrescriptions.RxTerms memory t = _controlled(schedule);
         t.fills = 1;
         t.validUntil = uint32(block.timestamp + 30 days);
         if ((authorized >> schedule) & 1 == 0) {
@@ -398,21 +388,7 @@ contract PrescriptionsTest is Fixture {
         bytes32 rxId = rx.hashPrescription(t);
         bytes memory sig = signDigest(prescriberKey, rxId);
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PrescriptionIssued(
-            rxId,
-            patient,
-            prescriber,
-            t.contentHash,
-            address(0),
-            3,
-            30,
-            t.earliestFillAt,
-            t.validUntil,
-            25 days,
-            0,
-            1,
-            relayer
-        );
+        emit IPrescriptions.PrescriptionIssued(rxId, patient, prescriber, t, relayer);
         vm.prank(relayer);
         vm.assertEq(rx.issueWithSig(t, sig), rxId);
         vm.assertEq(_rxState(rxId).prescriberId, 1);
@@ -564,10 +540,10 @@ contract PrescriptionsTest is Fixture {
     function test_Cancel_ByIssuingPrescriber() public {
         bytes32 rxId = _issue(_terms());
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PrescriptionCancelled(rxId, prescriber, 12);
+        emit IPrescriptions.PrescriptionCancelled(rxId, prescriber, IPrescriptions.Canceller.Prescriber, 12);
         vm.prank(prescriber);
         rx.cancel(rxId, 12);
-        vm.assertTrue(_rxState(rxId).cancelled);
+        vm.assertEq(_rxState(rxId).flags, rx.FLAG_CANCELLED());
         _expectDispenseRevert(
             pharmacy,
             rxId,
@@ -582,7 +558,7 @@ contract PrescriptionsTest is Fixture {
         credentials.suspend(prescriber, 1);
         vm.prank(prescriber);
         rx.cancel(rxId, 1);
-        vm.assertTrue(_rxState(rxId).cancelled);
+        vm.assertEq(_rxState(rxId).flags, rx.FLAG_CANCELLED());
     }
 
     function test_RevertWhen_CancelByOtherPrescriber() public {
@@ -633,7 +609,7 @@ contract PrescriptionsTest is Fixture {
         t.pharmacy = pharmacy;
         bytes32 rxId = _issue(t);
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PharmacyChanged(rxId, patient, pharmacy2, pharmacy);
+        emit IPrescriptions.PharmacyChanged(rxId, patient, pharmacy2, pharmacy, false);
         vm.prank(patient);
         rx.changePharmacy(t, pharmacy2);
         vm.assertEq(_rxState(rxId).pharmacyId, 4);
@@ -643,8 +619,7 @@ contract PrescriptionsTest is Fixture {
             1,
             abi.encodeWithSelector(IPrescriptions.Prescriptions__WrongPharmacy.selector, rxId, 4, 3)
         );
-        vm.prank(pharmacy2);
-        rx.dispense(rxId, 30, bytes32(0));
+        _dispenseBy(pharmacy2, rxId, 30);
     }
 
     function test_ChangePharmacy_ToAnyAndBack() public {
@@ -652,14 +627,14 @@ contract PrescriptionsTest is Fixture {
         t.pharmacy = pharmacy2;
         bytes32 rxId = _issue(t);
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PharmacyChanged(rxId, patient, address(0), pharmacy2);
+        emit IPrescriptions.PharmacyChanged(rxId, patient, address(0), pharmacy2, false);
         vm.prank(patient);
         rx.changePharmacy(t, address(0));
         vm.assertEq(_rxState(rxId).pharmacyId, 0);
         _dispense(rxId, 30);
 
         vm.expectEmit(address(rx));
-        emit IPrescriptions.PharmacyChanged(rxId, patient, pharmacy2, address(0));
+        emit IPrescriptions.PharmacyChanged(rxId, patient, pharmacy2, address(0), false);
         vm.prank(patient);
         rx.changePharmacy(t, pharmacy2);
     }
@@ -744,7 +719,7 @@ contract PrescriptionsTest is Fixture {
         vm.expectEmit(address(rx));
         emit IPrescriptions.PrescriptionDispensed(rxId, pharmacy, 1, 30, 30, 30, record);
         vm.prank(pharmacy);
-        rx.dispense(rxId, 30, record);
+        rx.dispense(rxId, 30, 0, false, record);
         IPrescriptions.Rx memory s = _rxState(rxId);
         vm.assertEq(s.fillsUsed, 1);
         vm.assertEq(s.openFillDispensed, 30);
@@ -789,9 +764,9 @@ contract PrescriptionsTest is Fixture {
         _dispense(rxId, 20);
         vm.warp(block.timestamp + 10 days);
         _dispense(rxId, 20);
-        vm.warp(t.validUntil);
+        vm.warp(uint256(t.validUntil) - 1); // the last second of [dateWritten, dateWritten + 30 days)
         _dispense(rxId, 19);
-        vm.warp(uint256(t.validUntil) + 1);
+        vm.warp(t.validUntil);
         _expectDispenseRevert(
             pharmacy,
             rxId,
@@ -952,8 +927,9 @@ contract PrescriptionsTest is Fixture {
         uint256 ghost;
         for (uint256 i; i < 40; ++i) {
             uint32 q = uint32(bound(uint256(keccak256(abi.encode(seed, i))), 1, 2 * t.quantityPerFill));
+            uint256 before = _dispensedOf(rxId);
             vm.prank(pharmacy);
-            try rx.dispense(rxId, q, bytes32(i)) {
+            try rx.dispense(rxId, q, before, false, bytes32(i)) {
                 ghost += q;
             } catch {}
             (uint256 dispensed,) = _totals(rxId);
@@ -987,14 +963,16 @@ contract PrescriptionsTest is Fixture {
         }
     }
 
-    function testFuzz_Dispense_ValidUntilIsInclusive(uint256 validity, uint256 elapsed) public {
+    /// @dev [start, end): dispensable up to the second before validUntil, not at it (the convention of all four
+    ///      contracts).
+    function testFuzz_Dispense_ValidUntilIsExclusive(uint256 validity, uint256 elapsed) public {
         IPrescriptions.RxTerms memory t = _terms();
         validity = bound(validity, 1, 180 days); // doubled, stays within the pharmacy's 365-day license
         t.validUntil = uint32(block.timestamp + validity);
         bytes32 rxId = _issue(t);
         elapsed = bound(elapsed, 0, 2 * validity);
         vm.warp(block.timestamp + elapsed);
-        if (block.timestamp > t.validUntil) {
+        if (block.timestamp >= t.validUntil) {
             _expectDispenseRevert(
                 pharmacy,
                 rxId,
@@ -1025,7 +1003,7 @@ library PrescriptionsJson {
     string internal constant CONTENT_TYPE =
         "PrescriptionContent(string patientName,string patientIdentifier,string rxnormCode,string drugName,string strength,string dosageInstructions,uint32 quantity,string unit,bool substitutionAllowed,bytes32 salt)";
     string internal constant PRESCRIPTION_TYPE =
-        "Prescription(address patient,address prescriber,PrescriptionContent content,uint8 fills,uint32 quantityPerFill,uint32 earliestFillAt,uint32 validUntil,uint32 minFillInterval,uint8 schedule,address pharmacy,uint256 nonce)";
+        "Prescription(address patient,address prescriber,PrescriptionContent content,uint8 fills,uint32 quantityPerFill,uint16 daysSupply,uint32 dateWritten,uint32 earliestFillAt,uint32 validUntil,uint32 minFillInterval,uint8 schedule,bool longTermCare,address pharmacy,uint256 nonce,uint32 deadline)";
 
     Vm internal constant vm = Vm(0x7109709ECfa91a80626fF3989D68f67F5b1DD12D);
 
@@ -1044,10 +1022,12 @@ library PrescriptionsJson {
             '{"name":"chainId","type":"uint256"},{"name":"verifyingContract","type":"address"}],',
             '"Prescription":[{"name":"patient","type":"address"},{"name":"prescriber","type":"address"},',
             '{"name":"content","type":"PrescriptionContent"},{"name":"fills","type":"uint8"},',
-            '{"name":"quantityPerFill","type":"uint32"},{"name":"earliestFillAt","type":"uint32"},',
+            '{"name":"quantityPerFill","type":"uint32"},{"name":"daysSupply","type":"uint16"},',
+            '{"name":"dateWritten","type":"uint32"},{"name":"earliestFillAt","type":"uint32"},',
             '{"name":"validUntil","type":"uint32"},{"name":"minFillInterval","type":"uint32"},',
-            '{"name":"schedule","type":"uint8"},{"name":"pharmacy","type":"address"},',
-            '{"name":"nonce","type":"uint256"}],',
+            '{"name":"schedule","type":"uint8"},{"name":"longTermCare","type":"bool"},',
+            '{"name":"pharmacy","type":"address"},',
+            '{"name":"nonce","type":"uint256"},{"name":"deadline","type":"uint32"}],',
             '"PrescriptionContent":[{"name":"patientName","type":"string"},',
             '{"name":"patientIdentifier","type":"string"},{"name":"rxnormCode","type":"string"},',
             '{"name":"drugName","type":"string"},{"name":"strength","type":"string"},',
@@ -1083,6 +1063,10 @@ library PrescriptionsJson {
             vm.toString(uint256(t.fills)),
             ',"quantityPerFill":',
             vm.toString(uint256(t.quantityPerFill)),
+            ',"daysSupply":',
+            vm.toString(uint256(t.daysSupply)),
+            ',"dateWritten":',
+            vm.toString(uint256(t.dateWritten)),
             ',"earliestFillAt":',
             vm.toString(uint256(t.earliestFillAt))
         );
@@ -1095,11 +1079,15 @@ library PrescriptionsJson {
                 vm.toString(uint256(t.minFillInterval)),
                 ',"schedule":',
                 vm.toString(uint256(t.schedule)),
+                ',"longTermCare":',
+                t.longTermCare ? "true" : "false",
                 ',"pharmacy":"',
                 vm.toString(t.pharmacy),
                 '","nonce":"',
                 vm.toString(t.nonce),
-                '"}'
+                '","deadline":',
+                vm.toString(uint256(t.deadline)),
+                "}"
             )
         );
     }

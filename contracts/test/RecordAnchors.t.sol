@@ -61,7 +61,7 @@ contract RecordAnchorsTest is Fixture {
 
     function test_RevertWhen_OpenEpisodeEmergencyAccessOnly() public {
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.expectRevert(
             abi.encodeWithSelector(IRecordAnchors.RecordAnchors__NotAuthorized.selector, prescriber2, patient)
         );

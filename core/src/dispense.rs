@@ -16,7 +16,8 @@ pub struct Rx {
     pub quantity_per_fill: i64,
     /// The first fill may not start before this.
     pub earliest_fill_at: DateTime<Utc>,
-    /// No dispense after this.
+    /// No dispense at or after this (the contract's [start, end) convention): the signed `validUntil`, or the
+    /// 72-hour balance deadline of a schedule II short-supply partial fill (21 CFR 1306.13(a)) when earlier.
     pub valid_until: DateTime<Utc>,
     /// Seconds between the starts of two fills.
     pub min_fill_interval_secs: i64,
@@ -126,8 +127,8 @@ pub fn evaluate(rx: &Rx, open: OpenFill, at: DateTime<Utc>) -> State {
     if rx.cancelled {
         fail(Refusal::Cancelled, "the prescriber cancelled the prescription".into());
     }
-    if at > rx.valid_until {
-        fail(Refusal::Expired, format!("valid until {}", rx.valid_until.to_rfc3339()));
+    if at >= rx.valid_until {
+        fail(Refusal::Expired, format!("valid until (not including) {}", rx.valid_until.to_rfc3339()));
     }
     let mut quantity_available = 0;
     let completed = !open_incomplete && fills_used >= rx.fills;
@@ -155,7 +156,7 @@ pub fn evaluate(rx: &Rx, open: OpenFill, at: DateTime<Utc>) -> State {
         Status::Cancelled
     } else if completed {
         Status::Completed
-    } else if at > rx.valid_until {
+    } else if at >= rx.valid_until {
         Status::Expired
     } else if fillable {
         Status::Fillable
@@ -362,7 +363,26 @@ mod tests {
                 None,
                 vec![],
             ),
-            ("validUntil is inclusive", rx(), OpenFill::default(), 90, Status::Fillable, 30, Some(0), vec![]),
+            (
+                "the last second before validUntil",
+                Rx { valid_until: at_unix(t(90).timestamp() + 1), ..rx() },
+                OpenFill::default(),
+                90,
+                Status::Fillable,
+                30,
+                Some(0),
+                vec![],
+            ),
+            (
+                "validUntil is exclusive",
+                Rx { valid_until: t(89), ..rx() },
+                OpenFill::default(),
+                89,
+                Status::Expired,
+                0,
+                Some(0),
+                vec![Refusal::Expired],
+            ),
             (
                 "expired with quantity left",
                 one_fill,

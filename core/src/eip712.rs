@@ -39,12 +39,16 @@ mod types {
             PrescriptionContent content;
             uint8 fills;
             uint32 quantityPerFill;
+            uint16 daysSupply;
+            uint32 dateWritten;
             uint32 earliestFillAt;
             uint32 validUntil;
             uint32 minFillInterval;
             uint8 schedule;
+            bool longTermCare;
             address pharmacy;
             uint256 nonce;
+            uint32 deadline;
         }
     }
 }
@@ -70,7 +74,7 @@ pub fn domain(chain_id: u64, prescriptions: Address) -> Eip712Domain {
 /// `hashStruct` uses the `Prescription` type hash over the terms' fields (all static, the content already
 /// hashed), exactly as the contract's `hashPrescription`.
 pub fn prescription_id(domain: &Eip712Domain, terms: &RxTerms) -> B256 {
-    let mut data = Vec::with_capacity(12 * 32);
+    let mut data = Vec::with_capacity(16 * 32);
     data.extend_from_slice(keccak256(Prescription::eip712_encode_type().as_bytes()).as_slice());
     data.extend_from_slice(&terms.eip712_encode_data());
     let mut digest = [0u8; 66];
@@ -96,12 +100,16 @@ impl Prescription {
             contentHash: self.content.content_hash(),
             fills: self.fills,
             quantityPerFill: self.quantityPerFill,
+            daysSupply: self.daysSupply,
+            dateWritten: self.dateWritten,
             earliestFillAt: self.earliestFillAt,
             validUntil: self.validUntil,
             minFillInterval: self.minFillInterval,
             schedule: self.schedule,
+            longTermCare: self.longTermCare,
             pharmacy: self.pharmacy,
             nonce: self.nonce,
+            deadline: self.deadline,
         }
     }
 
@@ -118,8 +126,8 @@ mod tests {
 
     /// The type string copied from `contracts/src/Prescriptions.sol` (`PRESCRIPTION_TYPEHASH`).
     const SOLIDITY_TYPE: &str = "Prescription(address patient,address prescriber,PrescriptionContent content,\
-uint8 fills,uint32 quantityPerFill,uint32 earliestFillAt,uint32 validUntil,uint32 minFillInterval,uint8 schedule,\
-address pharmacy,uint256 nonce)PrescriptionContent(string patientName,string patientIdentifier,string rxnormCode,\
+uint8 fills,uint32 quantityPerFill,uint16 daysSupply,uint32 dateWritten,uint32 earliestFillAt,uint32 validUntil,\
+uint32 minFillInterval,uint8 schedule,bool longTermCare,address pharmacy,uint256 nonce,uint32 deadline)PrescriptionContent(string patientName,string patientIdentifier,string rxnormCode,\
 string drugName,string strength,string dosageInstructions,uint32 quantity,string unit,bool substitutionAllowed,\
 bytes32 salt)";
 
@@ -141,12 +149,16 @@ bytes32 salt)";
             },
             fills: 3,
             quantityPerFill: 30,
+            daysSupply: 30,
+            dateWritten: 1_700_000_000,
             earliestFillAt: 1_700_000_000,
             validUntil: 1_800_000_000,
             minFillInterval: 86_400,
             schedule: 0,
+            longTermCare: false,
             pharmacy: Address::ZERO,
             nonce: U256::from(99u64),
+            deadline: 1_700_086_400,
         }
     }
 

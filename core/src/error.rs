@@ -6,7 +6,7 @@ use std::io;
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     /// The file could not be read.
-    #[error("cannot read deployment manifest {}: {source}", path.display())]
+    #[error("cannot read deployment manifest {}", path.display())]
     Read {
         /// The manifest path.
         path: std::path::PathBuf,

@@ -7,6 +7,8 @@
 //! - [`Manifest`]: where the contracts of one chain live, as `contracts/script/Deploy.s.sol` writes it.
 //! - [`consent`] and [`dispense`]: the contracts' consent and dispense rules as pure functions, evaluated off
 //!   chain at a given time (the latest indexed block's, as a rule) by the API, the vault and the CLI.
+//! - [`schedule`]: the bundled, versioned controlled-substance table (RxNorm code → DEA schedule) that checks
+//!   the schedule a prescriber declares, which the chain cannot see.
 //! - [`NOTIFY_CHANNEL`]: the PostgreSQL channel on which the indexer announces each committed batch.
 
 pub mod abi;
@@ -15,6 +17,7 @@ pub mod dispense;
 pub mod eip712;
 mod error;
 mod manifest;
+pub mod schedule;
 
 pub use abi::{bindings, ABIS};
 pub use error::ManifestError;

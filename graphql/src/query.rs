@@ -823,6 +823,8 @@ fn terms_of(rx: &PrescriptionRow, content_hash: [u8; 32]) -> Result<RxTerms, Api
         fills: u8::try_from(rx.fills).map_err(|_| ApiError::Corrupt("fills".into()))?,
         quantityPerFill: u32::try_from(rx.quantity_per_fill)
             .map_err(|_| ApiError::Corrupt("quantity_per_fill".into()))?,
+        daysSupply: u16::try_from(rx.days_supply).map_err(|_| ApiError::Corrupt("days_supply".into()))?,
+        dateWritten: secs_u32(rx.date_written, "date_written")?,
         earliestFillAt: secs_u32(rx.earliest_fill_at, "earliest_fill_at")?,
         validUntil: secs_u32(rx.valid_until, "valid_until")?,
         minFillInterval: u32::try_from(rx.min_fill_interval_secs)
@@ -833,6 +835,8 @@ fn terms_of(rx: &PrescriptionRow, content_hash: [u8; 32]) -> Result<RxTerms, Api
             None => EthAddress::ZERO,
         },
         nonce: U256::from_str_radix(&rx.nonce, 10).map_err(|_| ApiError::Corrupt("nonce".into()))?,
+        longTermCare: rx.long_term_care,
+        deadline: secs_u32(rx.deadline, "deadline")?,
     })
 }
 

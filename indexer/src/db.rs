@@ -93,7 +93,7 @@ pub async fn migrate_when_ready(pool: &PgPool, wait: Option<Duration>) -> Result
         let err = match result {
             Ok(()) => {
                 if down {
-                    warn!(target: "indexer::db", %address, waited_secs = started.elapsed().as_secs(), "database reachable again");
+                    warn!(target: "medledger::indexer::db", %address, waited_secs = started.elapsed().as_secs(), "database reachable again");
                 }
                 return Ok(());
             }
@@ -104,11 +104,11 @@ pub async fn migrate_when_ready(pool: &PgPool, wait: Option<Duration>) -> Result
             return Err(IndexerError::StartupTimeout { waited: limit, cause: crate::report(&err) });
         }
         if down {
-            debug!(target: "indexer::db", error = %err, "database still unreachable");
+            debug!(target: "medledger::indexer::db", error = %err, "database still unreachable");
         } else {
             let give_up_after_secs = wait.map(|w| w.as_secs());
             warn!(
-                target: "indexer::db",
+                target: "medledger::indexer::db",
                 error = %err,
                 retry_every_secs = RETRY_EVERY.as_secs(),
                 give_up_after_secs,

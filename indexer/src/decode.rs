@@ -71,8 +71,35 @@ impl Args {
 struct KnownEvent {
     abi: Event,
     resolved: DynSolEvent,
-    /// The inputs' names, shared by every decoded log's [`Args`] instead of copied into each.
+    /// The argument names, shared by every decoded log's [`Args`] instead of copied into each: an input
+    /// that is a struct (e.g. `PrescriptionIssued.terms`) is flattened into its fields, so the projections
+    /// and `events.args` see `terms.validUntil` as `validUntil`; a field named like a top-level input
+    /// (the indexed `patient`) is kept once.
     names: Arc<[String]>,
+    /// Per input: `None` to keep its value, or which of its struct fields to keep.
+    flatten: Vec<Option<Vec<bool>>>,
+}
+
+/// The flattened argument names of an event and, per input, which struct fields are kept.
+fn flattened_names(e: &Event) -> (Arc<[String]>, Vec<Option<Vec<bool>>>) {
+    let top: Vec<&str> = e.inputs.iter().map(|i| i.name.as_str()).collect();
+    let mut names = Vec::new();
+    let mut flatten = Vec::new();
+    for input in &e.inputs {
+        if input.ty == "tuple" && !input.components.is_empty() {
+            let keep: Vec<bool> = input.components.iter().map(|c| !top.contains(&c.name.as_str())).collect();
+            for (c, k) in input.components.iter().zip(&keep) {
+                if *k {
+                    names.push(c.name.clone());
+                }
+            }
+            flatten.push(Some(keep));
+        } else {
+            names.push(input.name.clone());
+            flatten.push(None);
+        }
+    }
+    (names.into(), flatten)
 }
 
 /// Maps (address, topic0) of the tracked contracts to their ABI events.
@@ -96,8 +123,8 @@ impl Decoder {
                 .events()
                 .map(|e| {
                     let resolved = e.resolve().expect("committed ABI event resolves");
-                    let names = e.inputs.iter().map(|i| i.name.clone()).collect();
-                    (e.selector(), KnownEvent { abi: e.clone(), resolved, names })
+                    let (names, flatten) = flattened_names(e);
+                    (e.selector(), KnownEvent { abi: e.clone(), resolved, names, flatten })
                 })
                 .collect();
             by_address.insert(address, (*name, events));
@@ -158,13 +185,25 @@ impl Decoder {
         let mut indexed = decoded.indexed.into_iter();
         let mut body = decoded.body.into_iter();
         let mut accounts = Vec::new();
-        // The arguments in declaration order (`event.inputs`).
-        let mut values: Vec<DynSolValue> = Vec::with_capacity(event.inputs.len());
-        for input in &event.inputs {
+        // The arguments in declaration order (`event.inputs`), structs flattened ([`KnownEvent::names`]).
+        let mut values: Vec<DynSolValue> = Vec::with_capacity(known.names.len());
+        for (input, flatten) in event.inputs.iter().zip(&known.flatten) {
             let value = if input.indexed { indexed.next() } else { body.next() }
                 .ok_or_else(|| undecodable(format!("missing value for {}", input.name)))?;
             collect_addresses(&value, &mut accounts);
-            values.push(value);
+            match (flatten, value) {
+                (None, value) => values.push(value),
+                // A struct decodes as a tuple, or as a named struct when its ABI gives the internal type.
+                (
+                    Some(keep),
+                    DynSolValue::Tuple(fields) | DynSolValue::CustomStruct { tuple: fields, .. },
+                ) if fields.len() == keep.len() => {
+                    values.extend(fields.into_iter().zip(keep).filter(|(_, k)| **k).map(|(v, _)| v));
+                }
+                (Some(_), _) => {
+                    return Err(undecodable(format!("{} is not the expected struct", input.name)))
+                }
+            }
         }
         accounts.dedup();
         let args = Args::new(Arc::clone(&known.names), values);

@@ -165,7 +165,7 @@ impl Rpc {
                 Ok(value) => {
                     if attempt > 0 && self.degraded.swap(false, Ordering::Relaxed) {
                         warn!(
-                            target: "indexer::rpc",
+                            target: "medledger::indexer::rpc",
                             rpc = %self.endpoint,
                             method,
                             attempts = attempt + 1,
@@ -182,10 +182,10 @@ impl Rpc {
                     }
                     self.status.note_failure(format!("RPC {}: {err}", self.endpoint));
                     if self.degraded.swap(true, Ordering::Relaxed) {
-                        debug!(target: "indexer::rpc", method, attempt, kind = err.kind.as_str(), error = %err.message, "RPC call failed again");
+                        debug!(target: "medledger::indexer::rpc", method, attempt, kind = err.kind.as_str(), error = %err.message, "RPC call failed again");
                     } else {
                         warn!(
-                            target: "indexer::rpc",
+                            target: "medledger::indexer::rpc",
                             rpc = %self.endpoint,
                             method,
                             kind = err.kind.as_str(),
@@ -226,7 +226,7 @@ impl Rpc {
         match self.header(claimed).await? {
             Some(_) => Ok(claimed),
             None => {
-                debug!(target: "indexer::rpc", claimed, known, "head announced but not served; ignored");
+                debug!(target: "medledger::indexer::rpc", claimed, known, "head announced but not served; ignored");
                 Ok(known.unwrap_or(0))
             }
         }
@@ -292,9 +292,9 @@ impl Rpc {
                     // One line when the range size shrinks (a state change), not one per split.
                     if self.sizer.refused(b - a + 1) {
                         let (range, ceiling) = (self.sizer.get(), self.sizer.ceiling());
-                        warn!(target: "indexer::sync", from = a, to = b, range, ceiling, error = %err.message, "range rejected; splitting, smaller ranges from now on");
+                        warn!(target: "medledger::indexer::sync", from = a, to = b, range, ceiling, error = %err.message, "range rejected; splitting, smaller ranges from now on");
                     } else {
-                        debug!(target: "indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
+                        debug!(target: "medledger::indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
                     }
                     let mid = a + half - 1;
                     pending.push((mid + 1, b));
@@ -303,9 +303,9 @@ impl Rpc {
                 Err(err) => {
                     // A single block the node will not serve: back off and try again (logged once).
                     if refused.insert(a) {
-                        warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
+                        warn!(target: "medledger::indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
                     } else {
-                        debug!(target: "indexer::sync", block = a, error = %err.message, "single-block log query rejected again");
+                        debug!(target: "medledger::indexer::sync", block = a, error = %err.message, "single-block log query rejected again");
                     }
                     tokio::time::sleep(self.max_backoff).await;
                     pending.push((a, b));

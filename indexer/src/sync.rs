@@ -32,7 +32,9 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 /// PostgreSQL's notices (`relation "_sqlx_migrations" already exists, skipping` on every start, which sqlx
 /// would log at INFO); what was applied is logged at DEBUG.
 pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
-    let migrator = sqlx::migrate!("./migrations");
+    let mut migrator = sqlx::migrate!("./migrations");
+    // The vault's migrations (medledger-vault, numbered from 1001) share `_sqlx_migrations`.
+    migrator.set_ignore_missing(true);
     let mut conn = pool.acquire().await?;
     sqlx::query("SET client_min_messages = warning").execute(&mut *conn).await?;
     let result = migrator.run(&mut *conn).await;
@@ -41,7 +43,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
     result?;
     reset?;
     let latest = migrator.iter().map(|m| m.version).max().unwrap_or_default();
-    debug!(target: "indexer::db", latest, "schema migrations applied");
+    debug!(target: "medledger::indexer::db", latest, "schema migrations applied");
     Ok(())
 }
 
@@ -94,11 +96,11 @@ impl Indexer {
         tokio::select! {
             result = self.run_forever() => result,
             err = startup => {
-                error!(target: "indexer::sync", error = %err, "indexer stopped");
+                error!(target: "medledger::indexer::sync", error = %err, "indexer stopped");
                 Err(err)
             }
             () = shutdown => {
-                info!(target: "indexer::sync", "shutting down");
+                info!(target: "medledger::indexer::sync", "shutting down");
                 Ok(())
             }
         }
@@ -119,7 +121,7 @@ impl Indexer {
                 self.status.note_failure(err.to_string());
             }
             if !err.is_retryable() {
-                error!(target: "indexer::sync", error = %err, "indexer stopped");
+                error!(target: "medledger::indexer::sync", error = %err, "indexer stopped");
                 return Err(err);
             }
             failures = failures.saturating_add(1);
@@ -127,14 +129,14 @@ impl Indexer {
                 self.config.min_backoff.saturating_mul(1 << failures.min(10)).min(self.config.max_backoff);
             if failures == 1 {
                 warn!(
-                    target: "indexer::sync",
+                    target: "medledger::indexer::sync",
                     error = %err,
                     retry_in_ms = delay.as_millis() as u64,
                     retry_every_max_ms = self.config.max_backoff.as_millis() as u64,
                     "indexer session failed; retrying with backoff (doubling up to retry_every_max_ms)"
                 );
             } else {
-                debug!(target: "indexer::sync", error = %err, failures, "indexer session failed again");
+                debug!(target: "medledger::indexer::sync", error = %err, failures, "indexer session failed again");
             }
             if matches!(err, IndexerError::Rpc(_)) {
                 rpc = None;
@@ -160,7 +162,7 @@ impl Indexer {
         let mut conn = self.pool.acquire().await?.detach();
         if !self.started.swap(true, Ordering::Relaxed) {
             info!(
-                target: "indexer::sync",
+                target: "medledger::indexer::sync",
                 rpc = %redact(&cfg.rpc_url),
                 database = %db::address(&self.pool),
                 chain_id,
@@ -170,13 +172,13 @@ impl Indexer {
         let mut waiting = false;
         while !store::try_lock(&mut conn, chain_id).await? {
             if !waiting {
-                info!(target: "indexer::sync", chain_id, "another indexer holds the writer lock; waiting as hot standby");
+                info!(target: "medledger::indexer::sync", chain_id, "another indexer holds the writer lock; waiting as hot standby");
                 waiting = true;
             }
             tokio::time::sleep(cfg.poll_interval.max(Duration::from_millis(200))).await;
         }
         self.status.set_writer(true);
-        info!(target: "indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
+        info!(target: "medledger::indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
 
         let mut head = rpc.head(None).await?;
         self.status.set_head(head);
@@ -198,7 +200,7 @@ impl Indexer {
                 store::checkpoint(&mut conn, chain_id).await?.unwrap_or(cp)
             }
         };
-        info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
+        info!(target: "medledger::indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
         // Secondary indexes set aside by a backfill (perhaps one a crash interrupted) are built once caught up.
         let mut deferred = indexes::pending(&mut conn).await?;
         // Whether to ask (once per session: a database with events does not become fresh again).
@@ -232,7 +234,7 @@ impl Indexer {
                 match self.live_block(&rpc, &decoder, &mut conn, &cp, h, head).await {
                     Ok(c) => Ok(c),
                     Err(e) if e.is_retryable() && !matches!(e, IndexerError::Database(_)) => {
-                        debug!(target: "indexer::live", block = h.number, error = %e, "head by hash failed; by range");
+                        debug!(target: "medledger::indexer::live", block = h.number, error = %e, "head by hash failed; by range");
                         let to = target.min(next + cfg.tip_batch.max(1) - 1);
                         self.live_step(&rpc, &decoder, &mut conn, &cp, next, to, head).await
                     }
@@ -261,14 +263,14 @@ impl Indexer {
                     // Recovered once a session commits again (not merely connects: a session that fails
                     // again before committing is one failure episode, logged once).
                     if *failures > 0 {
-                        warn!(target: "indexer::sync", failures = *failures, "indexer session recovered");
+                        warn!(target: "medledger::indexer::sync", failures = *failures, "indexer session recovered");
                         *failures = 0;
                     }
                 }
                 Err(IndexerError::Inconsistent { from, to, reason }) => {
                     // A reorg while fetching, or a head that is not there (yet): look again shortly, from
                     // the node's head as it is now.
-                    debug!(target: "indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
+                    debug!(target: "medledger::indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
                     tokio::time::sleep(cfg.poll_interval / 4).await;
                     head = rpc.head(Some(u64::try_from(cp.number).unwrap_or(0))).await?;
                     self.status.set_head(head);
@@ -291,24 +293,24 @@ impl Indexer {
         if self.config.subscribes() {
             match rpc.provider().subscribe_blocks().await {
                 Ok(sub) => {
-                    info!(target: "indexer::sync", mode = "subscribe", "following new heads by WebSocket subscription");
+                    info!(target: "medledger::indexer::sync", mode = "subscribe", "following new heads by WebSocket subscription");
                     // A header that does not hash to its claimed hash is not trusted: it only wakes the
                     // loop, which then asks for the head and fetches the range with every header.
                     return Box::pin(sub.into_stream().map(|h| match verified_header(&h, "eth_subscribe") {
                         Ok(h) => Some(h),
                         Err(e) => {
-                            warn!(target: "indexer::sync", error = %e, "announced head rejected");
+                            warn!(target: "medledger::indexer::sync", error = %e, "announced head rejected");
                             None
                         }
                     }));
                 }
                 Err(e) => {
-                    warn!(target: "indexer::sync", error = %e, "newHeads subscription failed; polling instead")
+                    warn!(target: "medledger::indexer::sync", error = %e, "newHeads subscription failed; polling instead")
                 }
             }
         }
         let interval = self.config.poll_interval;
-        info!(target: "indexer::sync", mode = "poll", poll_ms = interval.as_millis() as u64, "following new heads by polling");
+        info!(target: "medledger::indexer::sync", mode = "poll", poll_ms = interval.as_millis() as u64, "following new heads by polling");
         Box::pin(futures::stream::unfold((), move |()| async move {
             tokio::time::sleep(interval).await;
             Some((None, ()))
@@ -329,7 +331,7 @@ impl Indexer {
                 Some(Some(h)) if h.number >= known => return Ok((h.number, Some(h))),
                 Some(_) => {}
                 None => {
-                    warn!(target: "indexer::sync", "newHeads subscription ended; resubscribing");
+                    warn!(target: "medledger::indexer::sync", "newHeads subscription ended; resubscribing");
                     tokio::time::sleep(self.config.min_backoff).await;
                     *heads = self.heads(rpc).await;
                 }
@@ -352,7 +354,7 @@ impl Indexer {
     ) -> Result<Backfill, IndexerError> {
         let chain_id = self.config.chain_id();
         let start = (cp.number + 1) as u64;
-        info!(target: "indexer::backfill", from = start, to = end, head, "backfill started");
+        info!(target: "medledger::indexer::backfill", from = start, to = end, head, "backfill started");
         let planner = Arc::clone(rpc);
         // Slow start: the first range goes alone, and each answer lets at most two more ranges go (up to
         // `concurrency` in flight), each sized by the answers so far. Else the first window of ranges, sized
@@ -380,7 +382,7 @@ impl Indexer {
                         answered.send_modify(|n| *n += 1);
                         batch
                     }
-                    .instrument(info_span!(target: "indexer::sync", "range", from, to)),
+                    .instrument(info_span!(target: "medledger::indexer::sync", "range", from, to)),
                 ))
             })
             .buffered(self.config.concurrency.max(1)));
@@ -435,7 +437,7 @@ impl Indexer {
         }
         let secs = started.elapsed().as_secs_f64();
         info!(
-            target: "indexer::backfill",
+            target: "medledger::indexer::backfill",
             from = start,
             to = end,
             events,
@@ -472,7 +474,7 @@ impl Indexer {
         let n = batch.events.len() as u64;
         let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
         record_batch("live", t, n);
-        debug!(target: "indexer::live", block = header.number, events = n, "head indexed");
+        debug!(target: "medledger::indexer::live", block = header.number, events = n, "head indexed");
         Ok(next)
     }
 
@@ -497,7 +499,7 @@ impl Indexer {
         let n = batch.events.len() as u64;
         let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
         record_batch("live", t, n);
-        debug!(target: "indexer::live", from, to, events = n, "blocks indexed");
+        debug!(target: "medledger::indexer::live", from, to, events = n, "blocks indexed");
         Ok(next)
     }
 
@@ -543,7 +545,7 @@ impl Indexer {
         };
         let depth = cp.number - ancestor.number as i64;
         warn!(
-            target: "indexer::reorg",
+            target: "medledger::indexer::reorg",
             ancestor = ancestor.number,
             depth,
             indexed = cp.number,
@@ -568,7 +570,7 @@ impl Indexer {
         record_batch("reorg", t, 0);
         metrics::counter!(m::REORGS).increment(1);
         metrics::histogram!(m::REORG_DEPTH).record(depth as f64);
-        info!(target: "indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
+        info!(target: "medledger::indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
         Ok(next)
     }
 }
@@ -607,7 +609,7 @@ async fn overlap(
     let begin = async move {
         let Some(batch) = fetch.await? else { return Ok::<_, IndexerError>(Next::End) };
         if !extends(&batch, leaves) {
-            warn!(target: "indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
+            warn!(target: "medledger::indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
             return Ok(Next::Mismatch);
         }
         store::begin_batch(beginning, chain_id, &batch).await?;
@@ -659,7 +661,7 @@ async fn fetch_batch(
     };
     let decode_secs = t.elapsed().as_secs_f64();
     metrics::histogram!(m::DECODE_DURATION).record(decode_secs);
-    debug!(target: "indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
+    debug!(target: "medledger::indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
     Ok(Batch { from: fetched.from, to: fetched.to, headers: fetched.headers, events })
 }
 
@@ -708,7 +710,7 @@ fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>)
             let blocks_per_sec = done as f64 / (now - began).as_secs_f64().max(1e-3);
             let window = (now - last_at).as_secs_f64().max(1e-3);
             info!(
-                target: "indexer::backfill",
+                target: "medledger::indexer::backfill",
                 block,
                 to = end,
                 blocks_done = done,

@@ -30,7 +30,7 @@ pub(crate) enum RxCommand {
         "Examples:\n",
         "  medledger rx new examples/rx/amoxicillin.json --manifest deployments/31337.json\n",
         "  medledger rx new request.json --out rx/2026-0042   # rx/2026-0042.patient.json, …\n\n",
-        "The document format: see examples/rx/*.json and the README.\n",
+        "The document format: see examples/rx/*.json and docs/prescribing.md.\n",
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
     ))]
     New(NewArgs),
@@ -61,7 +61,7 @@ pub(crate) enum RxCommand {
     #[command(after_help = concat!(
         "Examples:\n",
         "  medledger rx verify amoxicillin.patient.json --api.url http://127.0.0.1:4000 --pharmacy 0x3C44…\n",
-        "  medledger rx verify \"MEDRX1:…\" --api.url http://127.0.0.1:4000/graphql --pharmacy 0x3C44…\n\n",
+        "  medledger rx verify \"MEDRX2:…\" --api.url http://127.0.0.1:4000/graphql --pharmacy 0x3C44…\n\n",
         "Exit status: 0 dispensable; 3 not dispensable (every reason listed); 1 error; 2 bad command line"
     ))]
     Verify(VerifyArgs),
@@ -198,7 +198,7 @@ pub(crate) struct IssueArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
     prescription: String,
     /// The GraphQL API (`http://host:port` or its `/graphql` URL).
     #[arg(long = "api.url", env = "MEDLEDGER_API_URL")]
@@ -216,7 +216,7 @@ pub(crate) struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DispenseArgs {
-    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX1:…`).
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
     prescription: String,
     /// Units dispensed (at most what remains of the current fill).
     #[arg(long)]
@@ -260,7 +260,7 @@ fn read_input(path: &Path) -> Result<String, RxError> {
     }
 }
 
-/// A prescription given as a code (`MEDRX1:…`) or as a file holding a patient copy or a code; also
+/// A prescription given as a code (`MEDRX2:…`) or as a file holding a patient copy or a code; also
 /// returns the copy and its path when it was a patient-copy file.
 fn load_prescription(arg: &str) -> Result<(Ticket, Option<(PatientCopy, PathBuf)>), RxError> {
     if arg.trim_start().starts_with("MEDRX") {
@@ -344,23 +344,23 @@ fn new(args: &NewArgs) -> CmdResult {
     write_atomic(&code_path, &format!("{code}\n"))?;
     write_atomic(&copy_path, &copy.to_json())?;
     let p = copy.prescription();
-    println!("prescription  {}", copy.rx_id());
-    println!("              {}", describe(&copy.ticket()));
-    println!(
+    out!("prescription  {}", copy.rx_id());
+    out!("              {}", describe(&copy.ticket()));
+    out!(
         "valid         {} .. {}",
         rx::time_text(p.earliestFillAt.into()),
         rx::time_text(p.validUntil.into())
     );
-    println!("content hash  {}", copy.content_hash());
-    println!("chain         {} (Prescriptions {})", copy.chain_id(), copy.prescriptions());
-    println!("typed data    {}", typed_path.display());
-    println!("patient copy  {}", copy_path.display());
-    println!("code          {} ({} characters)", code_path.display(), code.len());
-    println!();
-    println!("Next: the prescriber ({}) issues it:", p.prescriber);
-    println!("  medledger rx issue {} --keystore FILE   (or --private-key)", copy_path.display());
-    println!("or signs the typed data elsewhere and anyone relays the signature:");
-    println!("  cast wallet sign --data --from-file {}   (--ledger, --keystore, …)", typed_path.display());
+    out!("content hash  {}", copy.content_hash());
+    out!("chain         {} (Prescriptions {})", copy.chain_id(), copy.prescriptions());
+    out!("typed data    {}", typed_path.display());
+    out!("patient copy  {}", copy_path.display());
+    out!("code          {} ({} characters)", code_path.display(), code.len());
+    out!();
+    out!("Next: the prescriber ({}) issues it:", p.prescriber);
+    out!("  medledger rx issue {} --keystore FILE   (or --private-key)", copy_path.display());
+    out!("or signs the typed data elsewhere and anyone relays the signature:");
+    out!("  cast wallet sign --data --from-file {}   (--ledger, --keystore, …)", typed_path.display());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -376,7 +376,7 @@ fn sign(args: &SignArgs) -> CmdResult {
         );
     }
     let signature = signer.sign_hash_sync(&ticket.rx_id())?;
-    println!("{}", hex::encode_prefixed(signature.as_bytes()));
+    out!("{}", hex::encode_prefixed(signature.as_bytes()));
     Ok(ExitCode::SUCCESS)
 }
 
@@ -385,16 +385,16 @@ async fn issue(args: &IssueArgs) -> CmdResult {
     let signer = args.signer.require()?;
     let client = args.chain.connect(Some(signer)).await?;
     let sent = client.issue(&ticket, args.signature.clone()).await?;
-    println!("issued        {}", ticket.rx_id());
-    println!("              {}", describe(&ticket));
-    println!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    out!("issued        {}", ticket.rx_id());
+    out!("              {}", describe(&ticket));
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
     if args.signature.is_some() {
-        println!("relayed by    {}", client.sender().unwrap_or_default());
+        out!("relayed by    {}", client.sender().unwrap_or_default());
     }
     if let Some((mut copy, path)) = copy {
         copy.set_issued(rx::Issued { tx_hash: sent.tx_hash, block_number: sent.block_number });
         write_atomic(&path, &copy.to_json())?;
-        println!("patient copy  {} (transaction recorded)", path.display());
+        out!("patient copy  {} (transaction recorded)", path.display());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -410,25 +410,36 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
         (None, _) => anyhow::bail!("give --pharmacy: the prescription does not designate one"),
     };
     let verdict = rx::verify(&args.api_url, &ticket, pharmacy, args.at).await?;
-    println!("prescription  {}", ticket.rx_id());
-    println!("              {}", describe(&ticket));
-    println!(
+    out!("prescription  {}", ticket.rx_id());
+    out!("              {}", describe(&ticket));
+    out!(
         "content hash  {} ({})",
         ticket.content_hash(),
         if verdict.content_hash_proven { "proven against the issued terms" } else { "not proven" }
     );
-    println!("pharmacy      {pharmacy}");
-    println!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    if verdict.valid {
-        println!(
-            "DISPENSABLE   up to {} {} now",
-            verdict.quantity_available, ticket.prescription.content.unit
-        );
+    out!("pharmacy      {pharmacy}");
+    out!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
+    // The declared schedule against the bundled table: the chain cannot see the drug (issue 19, point 1).
+    let p = &ticket.prescription;
+    let schedule = medledger_core::schedule::check_declared(&p.content.rxnormCode, p.schedule);
+    match &schedule {
+        Ok(()) => out!(
+            "schedule      {} (matches controlled-substance table {})",
+            rx::schedule_name(p.schedule),
+            medledger_core::schedule::table_version()
+        ),
+        Err(m) => out!("schedule      MISMATCH: {}", m.message),
+    }
+    if verdict.valid && schedule.is_ok() {
+        out!("DISPENSABLE   up to {} {} now", verdict.quantity_available, ticket.prescription.content.unit);
         Ok(ExitCode::SUCCESS)
     } else {
-        println!("NOT DISPENSABLE");
+        out!("NOT DISPENSABLE");
+        if let Err(m) = &schedule {
+            out!("  SCHEDULE_MISMATCH: {}", m.message);
+        }
         for f in &verdict.failures {
-            println!("  {}: {}", f.reason, f.message);
+            out!("  {}: {}", f.reason, f.message);
         }
         Ok(ExitCode::from(EXIT_NOT_DISPENSABLE))
     }
@@ -450,16 +461,19 @@ async fn dispense(args: &DispenseArgs) -> CmdResult {
     };
     let sent = client.dispense(&ticket, args.quantity, hash).await?;
     let state = client.on_chain(rx_id).await?;
-    println!("dispensed     {} {} of {}", args.quantity, ticket.prescription.content.unit, rx_id);
-    println!("              {}", describe(&ticket));
-    println!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
-    println!(
+    out!("dispensed     {} {} of {}", args.quantity, ticket.prescription.content.unit, rx_id);
+    out!("              {}", describe(&ticket));
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    out!(
         "state         fill {} of {}, {} of {} units dispensed in total",
-        state.fills_used, state.fills, state.total_dispensed, state.total_authorized
+        state.fills_used,
+        state.fills,
+        state.total_dispensed,
+        state.total_authorized
     );
-    println!("record hash   {hash}");
+    out!("record hash   {hash}");
     if let Some(record) = record {
-        println!("record        {record}   (keep it: its keccak256 is the record hash)");
+        out!("record        {record}   (keep it: its keccak256 is the record hash)");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -60,6 +60,7 @@ sol! {
         address grantee;
         uint8 scopes;
         uint40 expiresAt;
+        uint40 signedAt;
         uint256 nonce;
         uint256 deadline;
     }
@@ -137,8 +138,8 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
         (&cast.okafor, 1u8, SCHEDULES_II_TO_V),
         (&cast.lindqvist, 1, SCHEDULES_II_TO_V),
         (&cast.haddad, 1, SCHEDULES_II_TO_V),
-        (&cast.mission, 2, 0),
-        (&cast.bayview, 2, 0),
+        (&cast.mission, 2, SCHEDULES_II_TO_V),
+        (&cast.bayview, 2, SCHEDULES_II_TO_V),
     ];
     for (member, kind, schedules) in licensed {
         let license = format!("US-CA license of {} ({})", member.name, member.part);
@@ -216,6 +217,10 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     let call = chain.consent().openEmergencyAccess(
         cast.chen.address(),
         EMERGENCY_REASON_UNCONSCIOUS,
+        salted_hash(
+            random_salt(),
+            b"Chen Wei brought in unconscious after a road accident; allergies unknown",
+        ),
         EMERGENCY_SECS,
     );
     let receipt =
@@ -331,7 +336,14 @@ pub(crate) async fn dispense(chain: &Chain, pharmacy: &Member, rx_id: B256, quan
         "lot": format!("LOT-{}", &alloy::hex::encode(random_salt())[..8]),
     });
     let hash = salted_hash(random_salt(), record.to_string().as_bytes());
-    let call = chain.prescriptions().dispense(rx_id, quantity, hash);
+    let before = chain
+        .prescriptions()
+        .prescriptionOf(rx_id)
+        .call()
+        .await
+        .context("reading the prescription")?
+        .totalDispensed;
+    let call = chain.prescriptions().dispense(rx_id, quantity, before, false, hash);
     chain.confirm("dispensing", call.from(pharmacy.address()).send().await).await?;
     debug!(target: "medledger::demo", %rx_id, pharmacy = %pharmacy.address(), quantity, "dispensed");
     Ok(())
@@ -378,13 +390,17 @@ async fn grant_by_signature(
     let registry = chain.manifest().contracts.consent_registry;
     let nonce =
         chain.consent().nonces(patient.address()).call().await.context("reading the consent nonce")?;
-    let deadline = U256::from(chain.now().await? + 3600);
+    let now = chain.now().await?;
+    let deadline = U256::from(now + 3600);
     let expires = U40::from(expires_at);
+    // Signed "now" in chain time: later than any direct grant or revoke of the pair, which would supersede it.
+    let signed_at = U40::from(now);
     let typed = Grant {
         patient: patient.address(),
         grantee: grantee.address(),
         scopes,
         expiresAt: expires,
+        signedAt: signed_at,
         nonce,
         deadline,
     };
@@ -395,6 +411,7 @@ async fn grant_by_signature(
         grantee.address(),
         scopes,
         expires,
+        signed_at,
         deadline,
         signature.as_bytes().to_vec().into(),
     );

@@ -4,7 +4,7 @@
 use super::{error::RxError, revert::explain_revert, ticket::Ticket};
 use alloy::{
     network::EthereumWallet,
-    primitives::{Address, Bytes, B256},
+    primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{local::PrivateKeySigner, Signer},
 };
@@ -29,7 +29,7 @@ pub struct OnChain {
     pub fills: u8,
     /// Fills started.
     pub fills_used: u8,
-    /// Cancelled by the prescriber.
+    /// Cancelled by the prescriber, the patient or a registrar.
     pub cancelled: bool,
     /// Units dispensed over all fills.
     pub total_dispensed: u64,
@@ -94,7 +94,7 @@ impl RxClient {
         Ok(OnChain {
             fills: r.rx.fills,
             fills_used: r.rx.fillsUsed,
-            cancelled: r.rx.cancelled,
+            cancelled: r.rx.flags & 1 != 0,
             total_dispensed: u64::try_from(r.totalDispensed).unwrap_or(u64::MAX),
             total_authorized: u64::try_from(r.totalAuthorized).unwrap_or(u64::MAX),
         })
@@ -126,11 +126,37 @@ impl RxClient {
         self.check_ticket(ticket)?;
         let from = self.sender.ok_or(RxError::NoSigner)?;
         let rx_id = ticket.rx_id();
-        self.on_chain(rx_id).await?;
-        let pending = self.contract().dispense(rx_id, quantity, dispense_hash).from(from).send().await;
+        let before = self.on_chain(rx_id).await?.total_dispensed;
+        if let Some(tx_hash) = self.dispensed_with(rx_id, dispense_hash).await? {
+            return Err(RxError::AlreadyDispensed { rx_id, dispense_hash, tx_hash });
+        }
+        // The total this dispense builds on: the very same transaction sent again reverts (StaleDispense).
+        let pending = self
+            .contract()
+            .dispense(rx_id, quantity, U256::from(before), false, dispense_hash)
+            .from(from)
+            .send()
+            .await;
         let sent = self.mined(pending).await?;
         debug!(target: "medledger::rx", rx_id = %rx_id, quantity, tx = %sent.tx_hash, "dispense recorded");
         Ok(sent)
+    }
+
+    /// The transaction that already recorded a dispense of `rx_id` with `dispense_hash`, if any (the chain
+    /// does not store record hashes: this reads the `PrescriptionDispensed` logs of the prescription).
+    pub async fn dispensed_with(&self, rx_id: B256, dispense_hash: B256) -> Result<Option<B256>, RxError> {
+        let logs = self
+            .contract()
+            .PrescriptionDispensed_filter()
+            .topic1(rx_id)
+            .from_block(self.manifest.deploy_block)
+            .query()
+            .await
+            .map_err(|e| RxError::Rpc(format!("reading the dispenses of {rx_id}: {e}")))?;
+        Ok(logs
+            .into_iter()
+            .find(|(event, _)| event.dispenseHash == dispense_hash)
+            .map(|(_, log)| log.transaction_hash.unwrap_or_default()))
     }
 
     /// Waits for a sent transaction; every failure in words.

@@ -11,10 +11,17 @@ use std::num::NonZeroU32;
 /// The coding system of RxNorm concept identifiers (RxCUI), as FHIR names it.
 pub const RXNORM_SYSTEM: &str = "http://www.nlm.nih.gov/research/umls/rxnorm";
 
-/// Schedule II: no refills, valid at most 30 days from issue (`Prescriptions.SCHEDULE_II_MAX_VALIDITY`).
+/// Schedule II: no refills, partial fills within 30 days of the date written or the earliest fill date
+/// (`Prescriptions.SCHEDULE_II_MAX_VALIDITY`, 21 CFR 1306.13(b)).
 const SCHEDULE_II_MAX_DAYS: i64 = 30;
-/// Schedules III–IV: at most 5 refills, valid at most 180 days from issue.
-const SCHEDULE_III_IV_MAX_DAYS: i64 = 180;
+/// Schedule II for a long-term-care or terminally ill patient: 60 days (21 CFR 1306.13(b)).
+const SCHEDULE_II_LTCF_MAX_DAYS: i64 = 60;
+/// Schedule II: the supply ends within 90 days of the date written (21 CFR 1306.12(b)).
+const SCHEDULE_II_SERIES_MAX_DAYS: i64 = 90;
+/// Schedules III–V: valid at most 180 days from the date written (21 CFR 1306.22, 1306.23).
+const SCHEDULE_III_V_MAX_DAYS: i64 = 180;
+/// How long the signed terms may wait to be issued when the document sets no `issueDeadline`.
+const DEFAULT_ISSUE_WINDOW_DAYS: i64 = 7;
 /// Schedules III–IV: at most 5 refills (6 fills).
 const SCHEDULE_III_IV_MAX_REPEATS: u8 = 5;
 
@@ -27,9 +34,18 @@ const SCHEDULE_III_IV_MAX_REPEATS: u8 = 5;
 pub struct MedicationRequest {
     /// Always `"MedicationRequest"`.
     pub resource_type: ResourceType,
-    /// When the doctor wrote it (informational).
+    /// When the doctor wrote it: the signed date written (`RxTerms.dateWritten`), from which every validity
+    /// limit counts. Default: when the prescription is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authored_on: Option<DateTime<Utc>>,
+    /// The signed terms must be issued on chain before this (`RxTerms.deadline`). Default: 7 days after
+    /// `authoredOn`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_deadline: Option<DateTime<Utc>>,
+    /// Schedule II only: the patient is in a long-term-care facility or terminally ill, so partial fills may
+    /// run 60 days instead of 30 (21 CFR 1306.13(b)).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub long_term_care: bool,
     /// The patient.
     pub subject: Subject,
     /// The prescriber (the account that signs).
@@ -154,6 +170,10 @@ pub struct DispenseRequest {
     /// The minimum time between the start of one fill and the start of the next (default 0).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispense_interval: Option<Duration>,
+    /// How long one fill lasts (`RxTerms.daysSupply`, whole days rounded up); required for a controlled
+    /// substance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_supply_duration: Option<Duration>,
     /// The designated pharmacy; absent means any licensed pharmacy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub performer: Option<Party>,
@@ -353,6 +373,62 @@ impl MedicationRequest {
         if dr.dispense_interval.is_some_and(|d| d.seconds().is_none()) {
             return Err(invalid("dispenseRequest.dispenseInterval", "longer than 2^32 seconds"));
         }
+        self.check_controlled(code)
+    }
+
+    /// The days' supply (`RxTerms.daysSupply`): `expectedSupplyDuration` in whole days, rounded up.
+    pub fn days_supply(&self) -> Result<u16, RxError> {
+        let Some(d) = self.dispense_request.expected_supply_duration else { return Ok(0) };
+        let secs = d
+            .seconds()
+            .ok_or_else(|| invalid("dispenseRequest.expectedSupplyDuration", "longer than 2^32 seconds"))?;
+        u16::try_from(secs.div_ceil(86_400))
+            .map_err(|_| invalid("dispenseRequest.expectedSupplyDuration", "more than 65,535 days"))
+    }
+
+    /// The controlled-substance rules that do not depend on the time, and the schedule declared against the
+    /// bundled controlled-substance table (issue 19: the chain cannot see the drug).
+    fn check_controlled(&self, code: &str) -> Result<(), RxError> {
+        if let Err(m) = medledger_core::schedule::check_declared(code, self.schedule()) {
+            return Err(invalid("medication.controlledSubstanceSchedule", m.message));
+        }
+        let schedule = self.medication.controlled_substance_schedule;
+        if self.long_term_care && schedule != Some(Schedule::II) {
+            return Err(invalid(
+                "longTermCare",
+                "applies to schedule II prescriptions only (21 CFR 1306.13(b))",
+            ));
+        }
+        let Some(schedule) = schedule else { return Ok(()) };
+        let days = self.days_supply()?;
+        if days == 0 {
+            return Err(invalid(
+                "dispenseRequest.expectedSupplyDuration",
+                format!("required for a schedule {schedule:?} drug (the days one fill lasts)"),
+            ));
+        }
+        if self.dispense_request.performer.is_none() {
+            return Err(invalid(
+                "dispenseRequest.performer",
+                format!(
+                    "a schedule {schedule:?} prescription is sent to one pharmacy (it may be transferred once)"
+                ),
+            ));
+        }
+        let repeats = self.dispense_request.number_of_repeats_allowed;
+        if matches!(schedule, Schedule::III | Schedule::IV) && repeats > 0 {
+            let interval = self.dispense_request.dispense_interval.and_then(Duration::seconds).unwrap_or(0);
+            let required = u32::from(days) * 86_400 * 3 / 4;
+            if interval < required {
+                return Err(invalid(
+                    "dispenseRequest.dispenseInterval",
+                    format!(
+                        "refills of a schedule {schedule:?} drug must be at least 3/4 of the {days}-day supply \
+                         apart ({required} s), got {interval} s"
+                    ),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -364,6 +440,19 @@ impl MedicationRequest {
         self.check()?;
         let mut doc = self.clone();
         let now = DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now);
+        let written = *doc.authored_on.get_or_insert(now);
+        if written > now {
+            return Err(invalid("authoredOn", format!("{} is in the future", written.to_rfc3339())));
+        }
+        let deadline =
+            *doc.issue_deadline.get_or_insert(written + TimeDelta::days(DEFAULT_ISSUE_WINDOW_DAYS));
+        if deadline <= now {
+            return Err(invalid("issueDeadline", format!("{} is already past", deadline.to_rfc3339())));
+        }
+        timestamp("authoredOn", written)?;
+        timestamp("issueDeadline", deadline)?;
+        let long_term_care = doc.long_term_care;
+        let days_supply = doc.days_supply()?;
         let dr = &mut doc.dispense_request;
         let start = *dr.validity_period.start.get_or_insert(now);
         if let Some(d) = dr.validity_duration.take() {
@@ -380,16 +469,33 @@ impl MedicationRequest {
                 format!("{} is already past", end.to_rfc3339()),
             ));
         }
-        let max_days = match doc.medication.controlled_substance_schedule {
-            Some(Schedule::II) => Some(SCHEDULE_II_MAX_DAYS),
-            Some(Schedule::III | Schedule::IV) => Some(SCHEDULE_III_IV_MAX_DAYS),
-            _ => None,
+        // The contract's limits, counted from the date written (21 CFR 1306.12(b), .13(b), .22, .23).
+        let (from, days) = match doc.medication.controlled_substance_schedule {
+            Some(Schedule::II) => {
+                let supply_end = start + TimeDelta::days(days_supply.into());
+                if supply_end > written + TimeDelta::days(SCHEDULE_II_SERIES_MAX_DAYS) {
+                    return Err(invalid(
+                        "dispenseRequest.expectedSupplyDuration",
+                        format!(
+                            "a schedule II supply must end within {SCHEDULE_II_SERIES_MAX_DAYS} days of the date \
+                             written (21 CFR 1306.12(b))"
+                        ),
+                    ));
+                }
+                let days = if long_term_care { SCHEDULE_II_LTCF_MAX_DAYS } else { SCHEDULE_II_MAX_DAYS };
+                (Some(start.max(written)), days)
+            }
+            Some(Schedule::III | Schedule::IV | Schedule::V) => (Some(written), SCHEDULE_III_V_MAX_DAYS),
+            None => (None, 0),
         };
-        if let (Some(days), Some(s)) = (max_days, doc.medication.controlled_substance_schedule) {
-            if end > now + TimeDelta::days(days) {
+        if let (Some(from), Some(s)) = (from, doc.medication.controlled_substance_schedule) {
+            if end > from + TimeDelta::days(days) {
                 return Err(invalid(
                     "dispenseRequest.validityPeriod.end",
-                    format!("schedule {s:?} prescriptions are valid at most {days} days from issue"),
+                    format!(
+                        "schedule {s:?} prescriptions are valid at most {days} days from {}",
+                        from.to_rfc3339()
+                    ),
                 ));
             }
         }
@@ -431,18 +537,28 @@ impl MedicationRequest {
                 "needs both start and end (and no validityDuration) in a prescription ready to sign",
             ));
         };
+        let (Some(written), Some(deadline)) = (self.authored_on, self.issue_deadline) else {
+            return Err(invalid(
+                "authoredOn",
+                "needs authoredOn and issueDeadline in a prescription ready to sign (resolve it first)",
+            ));
+        };
         Ok(Prescription {
             patient: self.subject.account,
             prescriber: self.requester.account,
             content: self.content(salt)?,
             fills: dr.number_of_repeats_allowed + 1,
             quantityPerFill: dr.quantity.value.get(),
+            daysSupply: self.days_supply()?,
+            dateWritten: timestamp("authoredOn", written)?,
             earliestFillAt: timestamp("dispenseRequest.validityPeriod.start", start)?,
             validUntil: timestamp("dispenseRequest.validityPeriod.end", end)?,
             minFillInterval: dr.dispense_interval.and_then(Duration::seconds).unwrap_or(0),
             schedule: self.schedule(),
+            longTermCare: self.long_term_care,
             pharmacy: dr.performer.as_ref().map_or(Address::ZERO, |p| p.account),
             nonce,
+            deadline: timestamp("issueDeadline", deadline)?,
         })
     }
 }

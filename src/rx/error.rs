@@ -72,6 +72,21 @@ pub enum RxError {
     /// A contract refused the transaction (its custom error in words).
     #[error("refused: {0}")]
     Reverted(String),
+
+    /// A dispense with this dispensing record hash is already on chain: sending it again would count the
+    /// same record twice (issue 19, point 7).
+    #[error(
+        "already dispensed: a dispense of {rx_id} with record hash {dispense_hash} is on chain (transaction \
+         {tx_hash}); a retry would count it twice, so nothing was sent"
+    )]
+    AlreadyDispensed {
+        /// The prescription.
+        rx_id: alloy::primitives::B256,
+        /// The dispensing record hash given.
+        dispense_hash: alloy::primitives::B256,
+        /// The transaction that recorded it.
+        tx_hash: alloy::primitives::B256,
+    },
     /// The sender cannot pay for gas.
     #[error("insufficient funds: {account} has {balance} wei, not enough to pay for the transaction's gas")]
     InsufficientFunds {
@@ -93,7 +108,7 @@ pub enum RxError {
     #[error("API: {0}")]
     Api(String),
     /// A file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

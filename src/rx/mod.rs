@@ -6,7 +6,7 @@
 //! - [`PatientCopy`]: the document made absolute ([`MedicationRequest::resolved`]) with a [`random_salt`],
 //!   a nonce and the deployment; gives the EIP-712 [`Prescription`] (its digest is the rxId), the
 //!   `eth_signTypedData_v4` JSON a wallet signs ([`PatientCopy::typed_data`]) and the terms sent on chain.
-//! - [`Ticket`]: what a pharmacy reads, from a patient copy or from its QR text (`MEDRX1:…`,
+//! - [`Ticket`]: what a pharmacy reads, from a patient copy or from its QR text (`MEDRX2:…`,
 //!   [`Ticket::to_code`]).
 //! - [`RxClient`] issues and dispenses on chain (custom errors decoded by [`explain_revert`]); [`verify`] asks
 //!   the GraphQL API for a pharmacy's verdict.

@@ -156,8 +156,45 @@ fn explain_prescriptions(e: Rx) -> String {
             time(U256::from(e.nextFillAt)),
             time(e.currentTime)
         ),
-        other @ (Rx::InvalidShortString(_) | Rx::StringTooLong(_)) => {
-            format!("Prescriptions refused: {other:?}")
-        }
+        Rx::Prescriptions__StaleDispense(e) => format!(
+            "prescription {} now has {} units dispensed, not the {} this dispense was built on: a retried or \
+             raced dispense (nothing was counted twice); check the dispenses before sending again",
+            e.rxId, e.totalDispensed, e.dispensedBefore
+        ),
+        Rx::Prescriptions__PrescriberInactive(e) => format!(
+            "the prescriber {} of {} is no longer active (revoked, suspended or expired): its prescriptions \
+             may not be dispensed",
+            e.prescriber, e.rxId
+        ),
+        Rx::Prescriptions__PrescriberLacksSchedule(e) => format!(
+            "the prescriber {} no longer holds {} (schedules bitmap {:#010b})",
+            e.prescriber,
+            schedule_name(e.schedule),
+            e.schedules
+        ),
+        Rx::Prescriptions__PharmacyLacksSchedule(e) => format!(
+            "pharmacy {} is not registered for {} (schedules bitmap {:#010b})",
+            e.pharmacy,
+            schedule_name(e.schedule),
+            e.schedules
+        ),
+        Rx::Prescriptions__DeadlinePassed(e) => format!(
+            "the signed terms had to be issued before {} (now {})",
+            time(U256::from(e.deadline)),
+            time(e.currentTime)
+        ),
+        Rx::Prescriptions__NonceInvalidated(e) => format!(
+            "the prescriber {} withdrew signatures with nonces below {} (this one: {})",
+            e.prescriber, e.nonceFloor, e.nonce
+        ),
+        Rx::Prescriptions__AlreadyTransferred(e) => format!(
+            "prescription {} was already transferred once between pharmacies (21 CFR 1306.08(e), 1306.25)",
+            e.rxId
+        ),
+        Rx::Prescriptions__TransferAfterFill(e) => format!(
+            "schedule II prescription {} may be transferred only before it is filled (21 CFR 1306.08(e))",
+            e.rxId
+        ),
+        other => format!("Prescriptions refused: {other:?}"),
     }
 }

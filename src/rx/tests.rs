@@ -98,7 +98,7 @@ fn code_round_trips_and_rejects_damage() {
     let err = Ticket::from_code(&damaged).unwrap_err().to_string();
     assert!(err.contains("checksum mismatch"), "{err}");
 
-    let err = Ticket::from_code(&code.replace("MEDRX1:", "MEDRX9:")).unwrap_err().to_string();
+    let err = Ticket::from_code(&code.replace("MEDRX2:", "MEDRX9:")).unwrap_err().to_string();
     assert!(err.contains("unsupported version MEDRX9"), "{err}");
     let err = Ticket::from_code(&code[..code.len() - 3]).unwrap_err().to_string();
     assert!(err.contains("checksum") || err.contains("base64"), "{err}");

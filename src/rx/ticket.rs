@@ -15,7 +15,7 @@ use medledger_core::{
 use serde_json::Value;
 
 /// The prefix of a version-1 prescription code.
-pub const CODE_PREFIX: &str = "MEDRX1:";
+pub const CODE_PREFIX: &str = "MEDRX2:";
 /// Bytes of keccak256 appended to the payload as a checksum.
 const CHECKSUM_LEN: usize = 4;
 
@@ -39,12 +39,16 @@ struct Compact {
     prescriber: Address,
     fills: u8,
     quantity_per_fill: u32,
+    days_supply: u16,
+    date_written: u32,
     earliest_fill_at: u32,
     valid_until: u32,
     min_fill_interval: u32,
     schedule: u8,
+    long_term_care: bool,
     pharmacy: Address,
     nonce: U256,
+    deadline: u32,
     patient_name: String,
     patient_identifier: String,
     rxnorm_code: String,
@@ -63,7 +67,7 @@ impl Ticket {
         Self { chain_id, prescriptions, prescription }
     }
 
-    /// Reads either a patient copy (JSON) or a prescription code (`MEDRX1:…`).
+    /// Reads either a patient copy (JSON) or a prescription code (`MEDRX2:…`).
     pub fn parse(text: &str) -> Result<Self, RxError> {
         let trimmed = text.trim();
         if trimmed.starts_with("MEDRX") {
@@ -97,7 +101,7 @@ impl Ticket {
         typed_data_json(self.chain_id, self.prescriptions, &self.prescription)
     }
 
-    /// The compact text for a QR code: `MEDRX1:` + base64url(RLP(fields) ‖ keccak256(RLP)[..4]).
+    /// The compact text for a QR code: `MEDRX2:` + base64url(RLP(fields) ‖ keccak256(RLP)[..4]).
     pub fn to_code(&self) -> String {
         let p = &self.prescription;
         let c = &p.content;
@@ -108,12 +112,16 @@ impl Ticket {
             prescriber: p.prescriber,
             fills: p.fills,
             quantity_per_fill: p.quantityPerFill,
+            days_supply: p.daysSupply,
+            date_written: p.dateWritten,
             earliest_fill_at: p.earliestFillAt,
             valid_until: p.validUntil,
             min_fill_interval: p.minFillInterval,
             schedule: p.schedule,
+            long_term_care: p.longTermCare,
             pharmacy: p.pharmacy,
             nonce: p.nonce,
+            deadline: p.deadline,
             patient_name: c.patientName.clone(),
             patient_identifier: c.patientIdentifier.clone(),
             rxnorm_code: c.rxnormCode.clone(),
@@ -175,12 +183,16 @@ impl Ticket {
             },
             fills: c.fills,
             quantityPerFill: c.quantity_per_fill,
+            daysSupply: c.days_supply,
+            dateWritten: c.date_written,
             earliestFillAt: c.earliest_fill_at,
             validUntil: c.valid_until,
             minFillInterval: c.min_fill_interval,
             schedule: c.schedule,
+            longTermCare: c.long_term_care,
             pharmacy: c.pharmacy,
             nonce: c.nonce,
+            deadline: c.deadline,
         };
         Ok(Self::new(c.chain_id, c.prescriptions, prescription))
     }

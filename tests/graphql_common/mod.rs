@@ -98,12 +98,16 @@ pub fn rx_id(s: &RxSpec) -> [u8; 32] {
         contentHash: CONTENT.into(),
         fills: s.fills,
         quantityPerFill: s.qpf,
+        daysSupply: 30,
+        dateWritten: 0,
         earliestFillAt: u32::try_from(s.earliest).unwrap(),
         validUntil: u32::try_from(s.valid_until).unwrap(),
         minFillInterval: s.interval,
         schedule: s.schedule,
+        longTermCare: false,
         pharmacy: s.pharmacy.unwrap_or([0; 20]).into(),
         nonce: U256::from(s.nonce),
+        deadline: u32::MAX,
     };
     prescription_id(&domain(CHAIN as u64, PRESCRIPTIONS.into()), &terms).0
 }
@@ -140,15 +144,16 @@ impl Sql {
     pub fn prescription(&mut self, s: &RxSpec, fills_used: i16, dispensed: i64, cancelled: bool) -> [u8; 32] {
         let id = rx_id(s);
         let ph = s.pharmacy.map_or("NULL".to_owned(), |p| hx(&p));
-        let cancel = if cancelled {
-            format!("true, 1, {}", ts(block_time(s.block + 1)))
+        let (cancel, cancelled_by) = if cancelled {
+            (format!("true, 1, {}", ts(block_time(s.block + 1))), "'prescriber'")
         } else {
-            "false, NULL, NULL".into()
+            ("false, NULL, NULL".into(), "NULL")
         };
         self.0 += &format!(
             "INSERT INTO prescriptions VALUES ({CHAIN}, {id}, {pa}, {pr}, {ch}, {ph}, {ph}, {fills}, {qpf}, \
              {earliest}, {valid}, {interval}, {schedule}, {nonce}, {pr}, false, {block}, {issued}, {tx}, \
-             {fills_used}, {dispensed}, {count}, NULL, NULL, {cancel}, {block});\n",
+             {fills_used}, {dispensed}, {count}, NULL, NULL, {cancel}, {block}, 30, to_timestamp(0), false, \
+             to_timestamp(4294967295), false, {cancelled_by}, NULL);\n",
             id = hx(&id),
             pa = hx(&s.patient),
             pr = hx(&s.prescriber),
@@ -436,13 +441,13 @@ pub fn app(pool: PgPool) -> (axum::Router, medledger_graphql::Db) {
 /// A router over `pool`, the configuration adjusted by `adjust`.
 pub fn app_with(
     pool: PgPool,
-    adjust: impl FnOnce(&mut crate::server::ServerConfig),
+    adjust: impl FnOnce(&mut medledger::server::ServerConfig),
 ) -> (axum::Router, medledger_graphql::Db) {
-    let mut config = crate::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
+    let mut config = medledger::server::ServerConfig::new("127.0.0.1:0".parse().unwrap(), CHAIN);
     config.api.explorer_url = Some("https://explorer.example".into());
     adjust(&mut config);
     let (schema, db) = medledger_graphql::build_schema(pool, config.api.clone());
-    (crate::server::router(schema, db.clone(), None, &config), db)
+    (medledger::server::router(schema, db.clone(), None, &config), db)
 }
 
 /// POSTs a GraphQL request through the router (no socket); returns the status and the JSON body.

@@ -294,18 +294,27 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
     send!(cs.revoke(x.prescriber2).from(x.patient));
     let nonce = cs.nonces(x.patient2).call().await.unwrap();
     let deadline = U256::from(now + 3600);
-    let grant =
-        Grant { patient: x.patient2, grantee: x.prescriber, scopes: 7, expiresAt: month, nonce, deadline };
+    let signed_at = alloy::primitives::aliases::U40::from(now);
+    let grant = Grant {
+        patient: x.patient2,
+        grantee: x.prescriber,
+        scopes: 7,
+        expiresAt: month,
+        signedAt: signed_at,
+        nonce,
+        deadline,
+    };
     let domain = consent_domain(devnet.manifest().chain_id, m.consent_registry);
     let sig = x.signers[4].sign_hash_sync(&grant.eip712_signing_hash(&domain)).unwrap();
     send!(cs
-        .grantWithSig(x.patient2, x.prescriber, 7, month, deadline, sig.as_bytes().to_vec().into())
+        .grantWithSig(x.patient2, x.prescriber, 7, month, signed_at, deadline, sig.as_bytes().to_vec().into())
         .from(x.relayer));
     // patient2 burns a grant signed but not relayed (nonce 1) by moving their nonce to 2.
     send!(cs.invalidateNonces(U256::from(2)).from(x.patient2));
-    send!(cs.openEmergencyAccess(x.patient2, 3, 3600).from(x.prescriber));
+    let why = B256::repeat_byte(0xe1); // the salted hash of a written justification
+    send!(cs.openEmergencyAccess(x.patient2, 3, why, 3600).from(x.prescriber));
     send!(cs.endEmergencyAccess(x.patient2, x.prescriber).from(x.patient2));
-    send!(cs.openEmergencyAccess(x.patient, 4, 7200).from(x.prescriber));
+    send!(cs.openEmergencyAccess(x.patient, 4, why, 7200).from(x.prescriber));
 
     // Records: episode by a grantee, anchors, hide, close; a second open episode by the patient.
     send!(ra.openEpisode(x.patient).from(x.prescriber));
@@ -328,19 +337,23 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
             contentHash: B256::repeat_byte(0xcc),
             fills: 3,
             quantityPerFill: 30,
+            daysSupply: 30,
+            dateWritten: now as u32,
             earliestFillAt: 0,
             validUntil: (now + 90 * 86_400) as u32,
             minFillInterval: 0,
             schedule: 0,
+            longTermCare: false,
             pharmacy,
             nonce: U256::from(nonce),
+            deadline: (now + 86_400) as u32,
         };
     let t1 = terms(x.patient, x.pharmacy, 1);
     let rx1 = rx.hashPrescription(t1.clone()).call().await.unwrap();
     send!(rx.issue(t1.clone()).from(x.prescriber));
-    send!(rx.dispense(rx1, 10, B256::repeat_byte(0xd1)).from(x.pharmacy));
-    send!(rx.dispense(rx1, 20, B256::repeat_byte(0xd2)).from(x.pharmacy));
-    send!(rx.dispense(rx1, 30, B256::repeat_byte(0xd3)).from(x.pharmacy));
+    send!(rx.dispense(rx1, 10, U256::ZERO, false, B256::repeat_byte(0xd1)).from(x.pharmacy));
+    send!(rx.dispense(rx1, 20, U256::from(10), false, B256::repeat_byte(0xd2)).from(x.pharmacy));
+    send!(rx.dispense(rx1, 30, U256::from(30), false, B256::repeat_byte(0xd3)).from(x.pharmacy));
     send!(rx.changePharmacy(t1, Address::ZERO).from(x.patient));
     let t2 = terms(x.patient, Address::ZERO, 2);
     let rx2 = rx.hashPrescription(t2.clone()).call().await.unwrap();

@@ -39,19 +39,21 @@ contract ConsentRegistryAdversarialTest is Fixture {
     }
 
     function _relayGrant(address patient_, bytes memory sig) internal {
-        consent.grantWithSig(patient_, nurse, READ, _inDays(30), block.timestamp + 1 days, sig);
+        consent.grantWithSig(
+            patient_, nurse, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1 days, sig
+        );
     }
 
     // ---------------------------------------------------------------- malleability
 
     /// @dev Every (r, s) has a twin (r, n - s) with the other v that ecrecover accepts; only low-s is.
     function testFuzz_RevertWhen_RevokeWithSigHighS(uint256 deadlineOffset) public {
-        uint256 deadline = block.timestamp + bound(deadlineOffset, 0, 365 days);
+        uint256 deadline = block.timestamp + bound(deadlineOffset, 1, 365 days);
         (uint8 v, bytes32 r, bytes32 s) = vm.sign(patientKey, _revokeDigest(patient, prescriber, 0, deadline));
         bytes memory twin =
             abi.encodePacked(r, bytes32(SECP256K1_N - uint256(s)), v == 27 ? uint8(28) : uint8(27));
         _expectInvalidSignature(patient);
-        consent.revokeWithSig(patient, prescriber, deadline, twin);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), deadline, twin);
     }
 
     /// @dev The 64-byte EIP-2098 form of a valid signature is a second encoding: rejected, so a signature has one
@@ -74,7 +76,15 @@ contract ConsentRegistryAdversarialTest is Fixture {
     /// @dev ecrecover returns address(0) for garbage: a relayer must not be able to grant "as" address(0).
     function testFuzz_RevertWhen_GrantWithSigForZeroAddress(bytes32 r, bytes32 s, uint8 v) public {
         _expectInvalidSignature(address(0));
-        consent.grantWithSig(address(0), nurse, READ, _inDays(30), block.timestamp, abi.encodePacked(r, s, v));
+        consent.grantWithSig(
+            address(0),
+            nurse,
+            READ,
+            _inDays(30),
+            uint40(block.timestamp),
+            block.timestamp + 1,
+            abi.encodePacked(r, s, v)
+        );
         vm.assertFalse(consent.hasScope(address(0), nurse, READ));
     }
 
@@ -84,13 +94,13 @@ contract ConsentRegistryAdversarialTest is Fixture {
     ///      follows `block.chainid`.
     function testFuzz_RevertWhen_RevokeWithSigReplayedOnFork(uint64 forkChainId) public {
         vm.assume(forkChainId != block.chainid);
-        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp));
+        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
         uint256 original = block.chainid;
         vm.chainId(forkChainId);
         _expectInvalidSignature(patient);
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.chainId(original);
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.assertFalse(consent.hasScope(patient, prescriber, PRESCRIBE));
     }
 
@@ -99,12 +109,13 @@ contract ConsentRegistryAdversarialTest is Fixture {
         ConsentRegistry other = new ConsentRegistry(credentials);
         vm.prank(patient);
         other.grant(prescriber, PRESCRIBE, _inDays(30));
-        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp));
-        consent.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        vm.warp(block.timestamp + 1); // signed after that direct grant, which would supersede it otherwise
+        bytes memory sig = signDigest(patientKey, _revokeDigest(patient, prescriber, 0, block.timestamp + 1));
+        consent.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.expectRevert(
             abi.encodeWithSelector(IConsentRegistry.ConsentRegistry__InvalidSignature.selector, patient)
         );
-        other.revokeWithSig(patient, prescriber, block.timestamp, sig);
+        other.revokeWithSig(patient, prescriber, uint40(block.timestamp), block.timestamp + 1, sig);
         vm.assertTrue(other.hasScope(patient, prescriber, PRESCRIBE));
     }
 
@@ -177,7 +188,16 @@ contract ConsentRegistryAdversarialTest is Fixture {
         wallet.arm(
             address(consent),
             abi.encodeCall(
-                consent.grantWithSig, (address(wallet), attacker, READ, _inDays(30), block.timestamp, hex"")
+                consent.grantWithSig,
+                (
+                    address(wallet),
+                    attacker,
+                    READ,
+                    _inDays(30),
+                    uint40(block.timestamp),
+                    block.timestamp + 1,
+                    hex""
+                )
             )
         );
         _relayGrant(address(wallet), hex"00");
@@ -190,7 +210,9 @@ contract ConsentRegistryAdversarialTest is Fixture {
     function test_GasBurningWallet_FailsCleanly() public {
         address wallet = address(new GasBurningERC1271Wallet());
         _expectInvalidSignature(wallet);
-        consent.grantWithSig{gas: 2_000_000}(wallet, nurse, READ, _inDays(30), block.timestamp, hex"00");
+        consent.grantWithSig{gas: 2_000_000}(
+            wallet, nurse, READ, _inDays(30), uint40(block.timestamp), block.timestamp + 1, hex"00"
+        );
     }
 
     /// @dev A 100 kB return buffer is paid by the wallet's own gas share; the caller copies only the first word.
@@ -223,7 +245,7 @@ contract ConsentRegistryAdversarialTest is Fixture {
         ConsentRegistry victim = new ConsentRegistry(ICredentialRegistry(address(hostile)));
         hostile.arm(address(victim), abi.encodeCall(victim.grant, (attacker, ALL_SCOPES, _inDays(30))));
         vm.prank(prescriber);
-        victim.openEmergencyAccess(patient, 1, 1 hours);
+        victim.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
         vm.assertTrue(victim.hasScope(patient, prescriber, READ));
         vm.assertFalse(victim.hasScope(address(hostile), attacker, READ), "re-entered grant landed");
         hostile.fire();

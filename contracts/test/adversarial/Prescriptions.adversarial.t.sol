@@ -95,7 +95,7 @@ contract PrescriptionsAdversarialTest is Fixture {
             )
         );
         vm.prank(pharmacy);
-        rx.dispense(rxId, 1, bytes32(0));
+        rx.dispense(rxId, 1, 0, false, bytes32(0));
     }
 
     /// @dev A prescription signed while consent held, relayed after the revocation, fails: consent is checked
@@ -168,8 +168,18 @@ contract PrescriptionsAdversarialTest is Fixture {
     ///      open it again.
     function test_Dust_EmergencyAccessSpamIsReadOnlyAndStoppable() public {
         vm.startPrank(prescriber2);
-        for (uint16 i; i < 20; ++i) {
-            consent.openEmergencyAccess(patient, i, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
+        for (uint16 i = 2; i < 20; ++i) {
+            // Re-opening never extends (issue 19, point 2).
+            vm.expectRevert(
+                abi.encodeWithSelector(
+                    IConsentRegistry.ConsentRegistry__EmergencyAccessAlreadyOpen.selector,
+                    patient,
+                    prescriber2,
+                    block.timestamp + 1 hours
+                )
+            );
+            consent.openEmergencyAccess(patient, i, JUSTIFICATION, 1 hours);
         }
         vm.stopPrank();
         vm.assertTrue(consent.hasScope(patient, prescriber2, READ));
@@ -183,6 +193,7 @@ contract PrescriptionsAdversarialTest is Fixture {
         vm.prank(patient);
         consent.endEmergencyAccess(patient, prescriber2);
         vm.assertFalse(consent.hasScope(patient, prescriber2, READ));
+        vm.warp(block.timestamp + consent.EMERGENCY_COOLDOWN()); // past the pair's cooldown
         vm.prank(registrar);
         credentials.suspend(prescriber2, 1);
         vm.expectRevert(
@@ -193,7 +204,7 @@ contract PrescriptionsAdversarialTest is Fixture {
             )
         );
         vm.prank(prescriber2);
-        consent.openEmergencyAccess(patient, 1, 1 hours);
+        consent.openEmergencyAccess(patient, 1, JUSTIFICATION, 1 hours);
     }
 
     // ---------------------------------------------------------------- prescriber signatures
@@ -306,9 +317,9 @@ contract PrescriptionsAdversarialTest is Fixture {
         (IPrescriptions.Rx memory innerRx,,) = victim.prescriptionOf(victim.hashPrescription(inner));
         vm.assertEq(innerRx.fills, 0, "re-entered issue landed");
 
-        hostile.arm(address(victim), abi.encodeCall(victim.dispense, (rxId, 5, bytes32(0))));
+        hostile.arm(address(victim), abi.encodeCall(victim.dispense, (rxId, 5, 0, false, bytes32(0))));
         vm.prank(pharmacy);
-        victim.dispense(rxId, 10, bytes32(0)); // queries activePharmacyId, which re-enters
+        victim.dispense(rxId, 10, 0, false, bytes32(0)); // queries dispenseAuthority, which re-enters
         (, uint256 dispensed,) = victim.prescriptionOf(rxId);
         vm.assertEq(dispensed, 10, "re-entered dispense landed");
 

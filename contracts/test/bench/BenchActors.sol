@@ -71,12 +71,16 @@ contract BenchPrescriber {
                 contentHash: keccak256(abi.encode(firstNonce + i)),
                 fills: 3,
                 quantityPerFill: 30,
+                daysSupply: 30,
+                dateWritten: uint32(block.timestamp),
                 earliestFillAt: 0,
                 validUntil: validUntil,
                 minFillInterval: 0,
                 schedule: 0,
+                longTermCare: false,
                 pharmacy: address(0),
-                nonce: firstNonce + i
+                nonce: firstNonce + i,
+                deadline: type(uint32).max
             });
             issued.push(RX.issue(t));
         }
@@ -94,7 +98,9 @@ contract BenchPharmacy {
     /// @notice Dispenses `quantity` of prescriptions `from`, … `from + count - 1` of `prescriber`.
     function dispenseMany(BenchPrescriber prescriber, uint256 from, uint256 count, uint32 quantity) external {
         for (uint256 i = 0; i < count; ++i) {
-            RX.dispense(prescriber.issued(from + i), quantity, keccak256(abi.encode(from + i, quantity)));
+            bytes32 rxId = prescriber.issued(from + i);
+            (, uint256 dispensed,) = RX.prescriptionOf(rxId);
+            RX.dispense(rxId, quantity, dispensed, false, keccak256(abi.encode(from + i, quantity)));
         }
     }
 }

@@ -37,6 +37,7 @@ contract ConsentRegistrySymbolicTest is Fixture {
         address grantee;
         uint8 scopes;
         uint40 expiresAt;
+        uint40 signedAt;
         uint256 nonce;
         uint256 deadline;
     }
@@ -78,19 +79,20 @@ contract ConsentRegistrySymbolicTest is Fixture {
                     && !forOtherPatient
                     && _sameDomain(chainId, signedChainId, otherDeployment))
         );
-        assert(!ok || time <= signed.deadline);
+        assert(!ok || time < signed.deadline);
     }
 
     /// @dev Two wallets that both accept the digest of `signed` as signed by the first one, for this registry.
     function _walletsThatSigned(Signed memory signed) internal returns (address signer, address bystander) {
         SingleDigestERC1271Wallet a = new SingleDigestERC1271Wallet();
         SingleDigestERC1271Wallet b = new SingleDigestERC1271Wallet();
-        bytes32 digest = _grantDigest(
+        bytes32 digest = _grantDigestAt(
             consent,
             address(a),
             signed.grantee,
             signed.scopes,
             signed.expiresAt,
+            signed.signedAt,
             signed.nonce,
             signed.deadline
         );
@@ -107,14 +109,14 @@ contract ConsentRegistrySymbolicTest is Fixture {
             .call(
                 abi.encodeCall(
                     target.grantWithSig,
-                    (patient_, sent.grantee, sent.scopes, sent.expiresAt, sent.deadline, hex"")
+                    (patient_, sent.grantee, sent.scopes, sent.expiresAt, sent.signedAt, sent.deadline, hex"")
                 )
             );
     }
 
     function _same(Signed memory a, Signed memory b) internal pure returns (bool) {
         return a.grantee == b.grantee && a.scopes == b.scopes && a.expiresAt == b.expiresAt
-            && a.nonce == b.nonce && a.deadline == b.deadline;
+            && a.signedAt == b.signedAt && a.nonce == b.nonce && a.deadline == b.deadline;
     }
 
     function _sameDomain(uint256 chainId, uint256 signedChain, bool otherDeployment)
@@ -123,5 +125,64 @@ contract ConsentRegistrySymbolicTest is Fixture {
         returns (bool)
     {
         return chainId == signedChain && !otherDeployment;
+    }
+
+    /// @notice Issue 19 point 2: an emergency access is never held past its bound. A prescriber opens one for any
+    ///         duration; at any later time the patient may end it; at any later time the prescriber tries to open
+    ///         again for any duration; at any later time READ through it holds only within the first access's
+    ///         own window, or within a second one opened at least EMERGENCY_COOLDOWN after the first ended.
+    function check_EmergencyAccess_NeverBeyondBound(
+        uint32 d1,
+        bool ended,
+        uint40 tEnd,
+        uint40 t1,
+        uint32 d2,
+        uint40 t2
+    ) public {
+        address stranger_ = makeAddr("patient without consents");
+        uint256 start = block.timestamp;
+        vm.prank(prescriber2);
+        (bool opened,) = address(consent)
+            .call(abi.encodeCall(consent.openEmergencyAccess, (stranger_, 1, JUSTIFICATION, d1)));
+        vm.assume(opened);
+        uint256 end1 = start + d1;
+        vm.assume(tEnd >= start && t1 >= tEnd && t2 >= t1);
+        if (ended) {
+            vm.warp(tEnd);
+            vm.prank(stranger_);
+            (bool ok,) =
+                address(consent).call(abi.encodeCall(consent.endEmergencyAccess, (stranger_, prescriber2)));
+            if (ok) end1 = tEnd;
+        }
+        vm.warp(t1);
+        vm.prank(prescriber2);
+        (bool again,) = address(consent)
+            .call(abi.encodeCall(consent.openEmergencyAccess, (stranger_, 1, JUSTIFICATION, d2)));
+        assert(!again || t1 >= end1 + consent.EMERGENCY_COOLDOWN());
+        vm.warp(t2);
+        bool held = consent.hasScope(stranger_, prescriber2, READ);
+        assert(!held || (again ? t2 < uint256(t1) + d2 : t2 < end1));
+        assert(d1 <= 24 hours && (!again || d2 <= 24 hours));
+    }
+
+    /// @notice Issue 19 point 5: a direct grant or revoke supersedes every older signature. The patient (a wallet
+    ///         that signed one Grant, every field symbolic) acts directly at some time; a relay at any later time
+    ///         succeeds only for a signature dated after that direct action.
+    function check_GrantWithSig_NeverOlderThanDirectChange(Signed memory signed, uint40 tDirect, uint40 t)
+        public
+    {
+        vm.assume(tDirect >= block.timestamp && t >= tDirect);
+        (address wallet,) = _walletsThatSigned(signed);
+        vm.warp(tDirect);
+        vm.prank(wallet);
+        consent.grant(
+            signed.grantee == address(0) || signed.grantee == wallet ? nurse : signed.grantee,
+            READ,
+            type(uint40).max
+        );
+        vm.store(address(consent), keccak256(abi.encode(wallet, NONCES_SLOT)), bytes32(signed.nonce));
+        vm.warp(t);
+        bool ok = _submit(consent, wallet, signed);
+        assert(!ok || signed.signedAt > tDirect);
     }
 }

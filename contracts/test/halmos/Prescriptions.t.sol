@@ -15,10 +15,10 @@ contract PrescriptionsSymbolicTest is Fixture {
     function _pack(IPrescriptions.Rx memory s) internal pure returns (bytes32) {
         return bytes32(
             uint256(s.prescriberId) | uint256(s.pharmacyId) << 32 | uint256(s.fills) << 64
-                | uint256(s.fillsUsed) << 72 | uint256(s.schedule) << 80
-                | (s.cancelled ? uint256(1) << 88 : 0) | uint256(s.quantityPerFill) << 96
-                | uint256(s.openFillDispensed) << 128 | uint256(s.nextFillAt) << 160 | uint256(s.validUntil)
-                << 192 | uint256(s.minFillInterval) << 224
+                | uint256(s.fillsUsed) << 72 | uint256(s.schedule) << 80 | uint256(s.flags) << 88
+                | uint256(s.quantityPerFill) << 96 | uint256(s.openFillDispensed) << 128
+                | uint256(s.nextFillAt) << 160 | uint256(s.validUntil) << 192 | uint256(s.minFillInterval)
+                << 224
         );
     }
 
@@ -35,7 +35,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         (IPrescriptions.Rx memory stored,,) = rx.prescriptionOf(rxId);
         assert(stored.fills == state.fills && stored.fillsUsed == state.fillsUsed);
         assert(stored.quantityPerFill == state.quantityPerFill);
-        assert(stored.openFillDispensed == state.openFillDispensed && stored.cancelled == state.cancelled);
+        assert(stored.openFillDispensed == state.openFillDispensed && stored.flags == state.flags);
         assert(stored.nextFillAt == state.nextFillAt && stored.validUntil == state.validUntil);
     }
 
@@ -51,6 +51,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         bytes32 rxId,
         IPrescriptions.Rx memory state,
         uint32 quantity,
+        uint256 dispensedBefore,
         uint40 time
     ) public {
         state.prescriberId = credentials.idOf(prescriber);
@@ -60,7 +61,8 @@ contract PrescriptionsSymbolicTest is Fixture {
 
         vm.warp(time);
         vm.prank(pharmacy);
-        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+        (bool ok,) = address(rx)
+            .call(abi.encodeCall(rx.dispense, (rxId, quantity, dispensedBefore, false, bytes32(0))));
 
         (IPrescriptions.Rx memory next,,) = rx.prescriptionOf(rxId);
         assert(_consistent(next));
@@ -122,7 +124,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         vm.stopPrank();
         vm.warp(time);
         vm.prank(pharmacy);
-        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, bytes32(0))));
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, 0, false, bytes32(0))));
         assert(!ok || (action != 1 && action != 2 && time < credentials.credentialOf(pharmacy).expiresAt));
     }
 
@@ -151,5 +153,81 @@ contract PrescriptionsSymbolicTest is Fixture {
         vm.prank(prescriber);
         (bool ok,) = address(rx).call(abi.encodeCall(rx.issue, (terms)));
         assert(!ok || (!revoked && time < expiresAt && scopes & PRESCRIBE != 0));
+    }
+
+    /// @notice Issue 19 point 3, the kill switch: whatever the registrar did to the prescriber after issue
+    ///         (suspend, revoke, any new schedule set) and whenever the pharmacy tries, a schedule II prescription
+    ///         dispenses only while its prescriber is active and still holds schedule II.
+    function check_Dispense_NeverAfterPrescriberLosesStanding(
+        uint8 action,
+        uint8 schedules,
+        uint32 quantity,
+        bool shortSupply,
+        uint40 time
+    ) public {
+        vm.assume(time >= block.timestamp);
+        IPrescriptions.RxTerms memory t = _terms();
+        t.schedule = 2;
+        t.fills = 1;
+        t.minFillInterval = 0;
+        t.validUntil = uint32(block.timestamp + 30 days);
+        t.pharmacy = pharmacy;
+        bytes32 rxId = _issue(t);
+        vm.startPrank(registrar);
+        if (action == 1) credentials.suspend(prescriber, 1);
+        else if (action == 2) credentials.revoke(prescriber, 1);
+        else if (action == 3) credentials.setSchedules(prescriber, schedules & 0x3c);
+        vm.stopPrank();
+        vm.warp(time);
+        vm.prank(pharmacy);
+        (bool ok,) =
+            address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, 0, shortSupply, bytes32(0))));
+        assert(!ok || (action != 1 && action != 2 && time < credentials.credentialOf(prescriber).expiresAt));
+        assert(!ok || action != 3 || (schedules >> 2) & 1 == 1);
+    }
+
+    /// @notice Issue 19 point 7: a dispense that went through, sent again with the very same arguments (a client
+    ///         retry), always fails: whatever the quantity, partial-fill reason and time.
+    function check_Dispense_RetryNeverCountsTwice(
+        uint32 quantity,
+        bool shortSupply,
+        uint40 time,
+        bytes32 record
+    ) public {
+        vm.assume(time >= block.timestamp);
+        bytes32 rxId = _issue(_terms());
+        vm.warp(time);
+        bytes memory call = abi.encodeCall(rx.dispense, (rxId, quantity, 0, shortSupply, record));
+        vm.prank(pharmacy);
+        (bool first,) = address(rx).call(call);
+        vm.prank(pharmacy);
+        (bool again,) = address(rx).call(call);
+        assert(!(first && again));
+    }
+
+    /// @notice Issue 19 point 4 and 21 CFR 1306: for all terms, an issued prescription was written no later than
+    ///         now, issued before its deadline, and its validity counts from the date written — six months for
+    ///         schedules III–V; for schedule II, 30 (60 for long-term care) days from the later of the date
+    ///         written and the earliest fill date, with its supply ending within 90 days of the date written.
+    function check_Issue_LimitsCountFromDateWritten(IPrescriptions.RxTerms memory terms) public {
+        terms.prescriber = prescriber;
+        terms.patient = patient;
+        terms.pharmacy = pharmacy;
+        vm.prank(prescriber);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.issue, (terms)));
+        if (!ok) return;
+        assert(terms.dateWritten <= block.timestamp && block.timestamp < terms.deadline);
+        uint8 schedule = terms.schedule;
+        if (schedule >= 3) assert(uint256(terms.validUntil) <= uint256(terms.dateWritten) + 180 days);
+        if (schedule == 2) {
+            uint256 start =
+                terms.earliestFillAt > terms.dateWritten ? terms.earliestFillAt : terms.dateWritten;
+            assert(uint256(terms.validUntil) <= start + (terms.longTermCare ? 60 days : 30 days));
+            assert(
+                uint256(terms.earliestFillAt) + uint256(terms.daysSupply) * 1 days
+                    <= uint256(terms.dateWritten) + 90 days
+            );
+        }
+        assert(!terms.longTermCare || schedule == 2);
     }
 }

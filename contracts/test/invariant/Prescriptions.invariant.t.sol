@@ -76,6 +76,21 @@ contract PrescriptionsInvariantTest is Fixture {
         vm.assertEq(handler.actedWithInactiveCredential(), 0, "an inactive credential issued or dispensed");
     }
 
+    /// @dev Issue 19 point 3 (the kill switch): no dispense after the prescriber's revocation, suspension or
+    ///      expiry, or after the registrar removed the schedule from the prescriber or the pharmacy.
+    function invariant_NoDispenseAfterPrescriberRevocation() public view {
+        vm.assertEq(
+            handler.dispensedWithoutPrescriberStanding(),
+            0,
+            "dispensed after the prescriber lost its standing"
+        );
+    }
+
+    /// @dev Issue 19 point 7: a retried dispense (the same transaction again) never counts twice.
+    function invariant_RetriedDispenseNeverCounts() public view {
+        vm.assertEq(handler.retriedDispenseCounted(), 0, "a retried dispense was counted");
+    }
+
     function invariant_RevokedConsentNeverAdmitsPrescription() public view {
         vm.assertEq(handler.issuedAfterConsentRevoked(), 0, "issued after the consent was revoked");
         vm.assertEq(handler.issuedWithoutConsent(), 0, "issued without consent");

@@ -38,12 +38,21 @@ contract PrescriptionsHandler is Test {
     mapping(bytes32 rxId => uint256) public ghostAuthorized;
     mapping(bytes32 rxId => bool) public ghostCancelled;
     mapping(bytes32 rxId => uint256) public ghostValidUntil;
+    mapping(bytes32 rxId => address) public ghostPrescriber;
+    mapping(bytes32 rxId => uint8) public ghostSchedule;
+    mapping(bytes32 rxId => IPrescriptions.RxTerms) internal ghostTerms;
+    mapping(address account => uint8) public ghostSchedules;
 
     // Violations: must stay 0.
     uint256 public dispensedWhenCancelledOrExpired;
     uint256 public actedWithInactiveCredential;
     uint256 public issuedWithoutConsent;
     uint256 public issuedAfterConsentRevoked;
+    /// @dev The kill switch: a dispense whose prescriber is no longer active (revoked, suspended, expired) or
+    ///      no longer holds the schedule, or by a pharmacy not registered for it.
+    uint256 public dispensedWithoutPrescriberStanding;
+    /// @dev Point 7 of issue 19: the same dispense sent twice was counted twice.
+    uint256 public retriedDispenseCounted;
 
     // Progress counters, so a run that never issues or dispenses is visible.
     uint256 public issuedCount;
@@ -67,9 +76,11 @@ contract PrescriptionsHandler is Test {
         patients = patients_;
         for (uint256 i; i < prescribers_.length; ++i) {
             ghostExpiry[prescribers_[i]] = credentials_.credentialOf(prescribers_[i]).expiresAt;
+            ghostSchedules[prescribers_[i]] = credentials_.credentialOf(prescribers_[i]).schedules;
         }
         for (uint256 i; i < pharmacies_.length; ++i) {
             ghostExpiry[pharmacies_[i]] = credentials_.credentialOf(pharmacies_[i]).expiresAt;
+            ghostSchedules[pharmacies_[i]] = credentials_.credentialOf(pharmacies_[i]).schedules;
         }
     }
 
@@ -96,18 +107,25 @@ contract PrescriptionsHandler is Test {
         address prescriber = prescribers[prescriberSeed % prescribers.length];
         address patient = patients[patientSeed % patients.length];
         uint8[6] memory schedules = [0, 0, 2, 3, 4, 5];
+        uint8 schedule = schedules[scheduleSeed % schedules.length];
         IPrescriptions.RxTerms memory t = IPrescriptions.RxTerms({
             patient: patient,
             prescriber: prescriber,
             contentHash: keccak256(abi.encode("content", rxIds.length)),
             fills: uint8(bound(fills, 1, 6)),
             quantityPerFill: uint32(bound(quantityPerFill, 1, 100)),
+            daysSupply: uint16(bound(interval, 1, 12)),
+            dateWritten: uint32(block.timestamp),
             earliestFillAt: uint32(block.timestamp),
             validUntil: uint32(block.timestamp + bound(validity, 1, 60 days)),
             minFillInterval: uint32(bound(interval, 0, 10 days)),
-            schedule: schedules[scheduleSeed % schedules.length],
-            pharmacy: pharmacySeed % 3 == 0 ? address(0) : pharmacies[pharmacySeed % pharmacies.length],
-            nonce: rxIds.length
+            schedule: schedule,
+            longTermCare: schedule == 2 && validity % 2 == 0,
+            pharmacy: pharmacySeed % 3 == 0 && schedule == 0
+                ? address(0)
+                : pharmacies[pharmacySeed % pharmacies.length],
+            nonce: rxIds.length,
+            deadline: uint32(block.timestamp + 1 days)
         });
         bool prescriberActive = _ghostActive(prescriber);
         bool pharmacyOk = t.pharmacy == address(0) || _ghostActive(t.pharmacy);
@@ -122,6 +140,9 @@ contract PrescriptionsHandler is Test {
             rxIds.push(rxId);
             ghostAuthorized[rxId] = uint256(t.fills) * t.quantityPerFill;
             ghostValidUntil[rxId] = t.validUntil;
+            ghostPrescriber[rxId] = prescriber;
+            ghostSchedule[rxId] = t.schedule;
+            ghostTerms[rxId] = t;
             issuedCount++;
         } catch {}
     }
@@ -130,28 +151,66 @@ contract PrescriptionsHandler is Test {
         if (rxIds.length == 0) return;
         bytes32 rxId = rxIds[rxSeed % rxIds.length];
         address pharmacy = pharmacies[pharmacySeed % pharmacies.length];
-        (IPrescriptions.Rx memory state,,) = rx.prescriptionOf(rxId);
+        (IPrescriptions.Rx memory state, uint256 before,) = rx.prescriptionOf(rxId);
         uint32 q = uint32(bound(quantity, 1, uint256(state.quantityPerFill) * 3 / 2));
-        bool closed = ghostCancelled[rxId] || block.timestamp > ghostValidUntil[rxId];
-        bool active = _ghostActive(pharmacy);
-
+        bool shortSupply = state.schedule == 2 && quantity % 4 == 1;
+        bytes memory call = abi.encodeCall(
+            rx.dispense, (rxId, q, before, shortSupply, keccak256(abi.encode(rxId, dispenseCount)))
+        );
+        _checkDispense(rxId, pharmacy, q, shortSupply, call);
+        // The very same transaction sent again (a client retry) never counts twice.
         vm.prank(pharmacy);
-        try rx.dispense(rxId, q, keccak256(abi.encode(rxId, dispenseCount))) {
-            if (closed) dispensedWhenCancelledOrExpired++;
-            if (!active) actedWithInactiveCredential++;
-            ghostDispensed[rxId] += q;
-            dispenseCount++;
-        } catch {}
+        (bool retried,) = address(rx).call(call);
+        if (retried && ghostDispensed[rxId] != before) retriedDispenseCounted++;
+        if (retried) ghostDispensed[rxId] += q;
     }
 
+    function _checkDispense(bytes32 rxId, address pharmacy, uint32 q, bool shortSupply, bytes memory call)
+        internal
+    {
+        bool closed = ghostCancelled[rxId] || block.timestamp >= ghostValidUntil[rxId];
+        bool active = _ghostActive(pharmacy);
+        uint8 schedule = ghostSchedule[rxId];
+        address prescriber = ghostPrescriber[rxId];
+        bool standing = _ghostActive(prescriber)
+            && (schedule == 0
+                || ((ghostSchedules[prescriber] >> schedule) & 1 == 1
+                    && (ghostSchedules[pharmacy] >> schedule) & 1 == 1));
+        vm.prank(pharmacy);
+        (bool ok,) = address(rx).call(call);
+        if (!ok) return;
+        if (closed) dispensedWhenCancelledOrExpired++;
+        if (!active) actedWithInactiveCredential++;
+        if (!standing) dispensedWithoutPrescriberStanding++;
+        if (shortSupply && block.timestamp + 72 hours < ghostValidUntil[rxId]) {
+            ghostValidUntil[rxId] = block.timestamp + 72 hours; // 21 CFR 1306.13(a)
+        }
+        ghostDispensed[rxId] += q;
+        dispenseCount++;
+    }
+
+    /// @dev Cancelled by the prescriber, the patient or the registrar (the kill switch), by turns.
     function cancel(uint256 rxSeed, uint256 reason) external {
         if (rxIds.length == 0) return;
         bytes32 rxId = rxIds[rxSeed % rxIds.length];
-        (IPrescriptions.Rx memory state,,) = rx.prescriptionOf(rxId);
-        vm.prank(credentials.accountOf(state.prescriberId));
-        try rx.cancel(rxId, uint16(reason)) {
-            ghostCancelled[rxId] = true;
-        } catch {}
+        uint256 who = reason % 3;
+        if (who == 0) {
+            vm.prank(ghostPrescriber[rxId]);
+            try rx.cancel(rxId, uint16(reason)) {
+                ghostCancelled[rxId] = true;
+            } catch {}
+        } else if (who == 1) {
+            IPrescriptions.RxTerms memory t = ghostTerms[rxId];
+            vm.prank(t.patient);
+            try rx.cancelAsPatient(t, uint16(reason)) {
+                ghostCancelled[rxId] = true;
+            } catch {}
+        } else {
+            vm.prank(registrar);
+            try rx.voidPrescription(rxId, uint16(reason)) {
+                ghostCancelled[rxId] = true;
+            } catch {}
+        }
     }
 
     function warp(uint256 seconds_) external {
@@ -171,6 +230,11 @@ contract PrescriptionsHandler is Test {
         } else if (action < 12) {
             try credentials.reinstate(account) {
                 ghostStatus[account] = GhostStatus.Active;
+            } catch {}
+        } else if (action < 13) {
+            uint8 schedules = uint8(uint256(keccak256(abi.encode(accountSeed, action))) & 0x3c);
+            try credentials.setSchedules(account, schedules) {
+                ghostSchedules[account] = schedules;
             } catch {}
         } else if (action < 15) {
             uint256 expiresAt = block.timestamp + 90 days;

@@ -104,4 +104,24 @@ contract HostileRegistry is Reenterer {
         _reenter();
         return true;
     }
+
+    function dispenseAuthority(address, uint32) external returns (uint32, uint8, address, bool, uint8) {
+        _reenter();
+        return (2, 0x3c, address(this), true, 0x3c);
+    }
+
+    function isRegistrar(address) external returns (bool) {
+        _reenter();
+        return true;
+    }
+
+    function isReviewer(address) external returns (bool) {
+        _reenter();
+        return true;
+    }
+
+    function isActive(address, uint8) external returns (bool) {
+        _reenter();
+        return true;
+    }
 }

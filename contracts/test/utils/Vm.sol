@@ -28,6 +28,8 @@ interface Vm {
     function startPrank(address msgSender) external;
     function stopPrank() external;
     function warp(uint256 newTimestamp) external;
+    function snapshotState() external returns (uint256 snapshotId);
+    function revertToState(uint256 snapshotId) external returns (bool success);
     function roll(uint256 newHeight) external;
     function chainId(uint256 newChainId) external;
     function store(address target, bytes32 slot, bytes32 value) external;

@@ -16,7 +16,8 @@ macro_rules! prescription_fields {
         "rx_id, patient, prescriber, content_hash, issued_pharmacy, pharmacy, fills, quantity_per_fill, \
          earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce::text AS nonce, relayer, relayed, \
          issued_block, issued_at, issued_tx, fills_used, quantity_dispensed::text AS quantity_dispensed, \
-         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at"
+         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, \
+         days_supply, date_written, long_term_care, deadline, transferred, cancelled_by, short_supply_until"
     };
 }
 pub(crate) use prescription_fields;
@@ -59,6 +60,13 @@ pub(crate) struct PrescriptionRow {
     pub(crate) cancelled: bool,
     pub(crate) cancel_reason: Option<i32>,
     pub(crate) cancelled_at: Option<DateTime<Utc>>,
+    pub(crate) days_supply: i32,
+    pub(crate) date_written: DateTime<Utc>,
+    pub(crate) long_term_care: bool,
+    pub(crate) deadline: DateTime<Utc>,
+    pub(crate) transferred: bool,
+    pub(crate) cancelled_by: Option<String>,
+    pub(crate) short_supply_until: Option<DateTime<Utc>>,
     /// The dispenses, when read along with the row (root lookups); else they are batch-loaded.
     #[sqlx(skip)]
     pub(crate) prefetched: Option<std::sync::Arc<Vec<DispenseRow>>>,
@@ -204,7 +212,7 @@ impl PrescriptionRow {
             fills_used: self.fills_used,
             quantity_per_fill: self.quantity_per_fill,
             earliest_fill_at: self.earliest_fill_at,
-            valid_until: self.valid_until,
+            valid_until: self.short_supply_until.map_or(self.valid_until, |d| d.min(self.valid_until)),
             min_fill_interval_secs: self.min_fill_interval_secs,
             issued_at: self.issued_at,
             last_dispensed_at: self.last_dispensed_at,
@@ -295,9 +303,40 @@ impl PrescriptionRow {
     async fn earliest_fill_at(&self) -> DateTime<Utc> {
         self.earliest_fill_at
     }
-    /// No dispense after this time.
+    /// No dispense at or after this time (the signed term; see `shortSupplyUntil`).
     async fn valid_until(&self) -> DateTime<Utc> {
         self.valid_until
+    }
+    /// When the prescriber wrote and signed it: every validity limit counts from it.
+    async fn date_written(&self) -> DateTime<Utc> {
+        self.date_written
+    }
+    /// Days one fill lasts (0 for a non-controlled drug that did not state it).
+    async fn days_supply(&self) -> i32 {
+        self.days_supply
+    }
+    /// Schedule II for a long-term-care or terminally ill patient: partial fills may run 60 days
+    /// (21 CFR 1306.13(b)).
+    async fn long_term_care(&self) -> bool {
+        self.long_term_care
+    }
+    /// The signed terms had to be issued on chain before this time.
+    async fn deadline(&self) -> DateTime<Utc> {
+        self.deadline
+    }
+    /// Whether the controlled substance's one transfer between pharmacies was used (21 CFR 1306.08(e),
+    /// 1306.25).
+    async fn transferred(&self) -> bool {
+        self.transferred
+    }
+    /// After a schedule II short-supply partial fill: the balance must be dispensed before this time
+    /// (21 CFR 1306.13(a)); null otherwise.
+    async fn short_supply_until(&self) -> Option<DateTime<Utc>> {
+        self.short_supply_until
+    }
+    /// Who cancelled it: `prescriber`, `patient` or `registrar` (null while not cancelled).
+    async fn cancelled_by(&self) -> Option<&str> {
+        self.cancelled_by.as_deref()
     }
     /// Seconds between the start of one fill and the start of the next.
     async fn min_fill_interval_secs(&self) -> i64 {

@@ -137,7 +137,9 @@ impl Fold {
                           earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce::text AS "nonce!",
                           relayer, relayed, issued_block, issued_at, issued_tx, fills_used,
                           quantity_dispensed::text AS "quantity_dispensed!", dispense_count, last_dispensed_at,
-                          last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, updated_block
+                          last_dispense_pharmacy, cancelled, cancel_reason, cancelled_at, updated_block,
+                          days_supply, date_written, long_term_care, deadline, transferred, cancelled_by,
+                          short_supply_until
                    FROM prescriptions WHERE chain_id = $1 AND rx_id = ANY($2::bytea[])"#,
                 chain_id,
                 &rx_keys

@@ -191,10 +191,12 @@ mod tests {
 
     /// Each event moves the rows of its projection only, keyed by the entity `decode` derives; events of no
     /// projection (and events whose entity is unknown) move none.
+    /// An event's routing case: (contract, event, entity, episode id, expected key).
+    type Route = (&'static str, &'static str, Vec<u8>, Option<i64>, Option<Key<'static>>);
+
     #[test]
     fn events_route_to_their_projection() {
         let record = [3i64.to_be_bytes(), 0i64.to_be_bytes()].concat();
-        type Route = (&'static str, &'static str, Vec<u8>, Option<i64>, Option<Key<'static>>);
         let cases: Vec<Route> = vec![
             ("CredentialRegistry", "CredentialSuspended", addr(1), None, Some(Key::Credential(&[1; 20]))),
             ("CredentialRegistry", "RoleGranted", word(2), None, Some(Key::Role(&[2; 32]))),

@@ -41,6 +41,13 @@ pub(crate) struct Prescription {
     pub(super) cancel_reason: Option<i32>,
     pub(super) cancelled_at: Option<DateTime<Utc>>,
     pub(super) updated_block: i64,
+    pub(super) days_supply: i32,
+    pub(super) date_written: DateTime<Utc>,
+    pub(super) long_term_care: bool,
+    pub(super) deadline: DateTime<Utc>,
+    pub(super) transferred: bool,
+    pub(super) cancelled_by: Option<String>,
+    pub(super) short_supply_until: Option<DateTime<Utc>>,
 }
 
 /// One row of `dispenses`.
@@ -108,6 +115,13 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
             cancel_reason: None,
             cancelled_at: None,
             updated_block: e.block_number,
+            days_supply: i32::try_from(e.int("daysSupply")?).map_err(|_| e.bad("daysSupply"))?,
+            date_written: e.time("dateWritten")?,
+            long_term_care: e.flag("longTermCare")?,
+            deadline: e.time("deadline")?,
+            transferred: false,
+            cancelled_by: None,
+            short_supply_until: None,
         };
         // An rxId is issued once; should a node ever say otherwise, later changes still count.
         if let Some(p) = previous {
@@ -122,6 +136,9 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
                 cancel_reason: p.cancel_reason,
                 cancelled_at: p.cancelled_at,
                 updated_block: p.updated_block.max(e.block_number),
+                transferred: p.transferred,
+                cancelled_by: p.cancelled_by,
+                short_supply_until: p.short_supply_until,
                 ..rx
             };
         }
@@ -131,7 +148,12 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
     // Nothing precedes an rxId's issue.
     let Some(rx) = row else { return Ok(()) };
     match e.event_name {
-        "PharmacyChanged" => rx.pharmacy = e.address_or_none("pharmacy")?,
+        "PharmacyChanged" => {
+            rx.pharmacy = e.address_or_none("pharmacy")?;
+            rx.transferred |= e.flag("transfer")?;
+        }
+        // 21 CFR 1306.13(a): a short-supply partial fill moves the end to the 72-hour balance deadline.
+        "ShortSupplyBalanceDue" => rx.short_supply_until = Some(e.time("validUntil")?),
         "PrescriptionDispensed" => {
             rx.fills_used = e.small("fillNumber")?;
             rx.quantity_dispensed = e.decimal("totalDispensed")?;
@@ -143,6 +165,15 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
             rx.cancelled = true;
             rx.cancel_reason = e.opt_int4("reasonCode")?;
             rx.cancelled_at = Some(e.block_time);
+            rx.cancelled_by = Some(
+                match e.small("role")? {
+                    0 => "prescriber",
+                    1 => "patient",
+                    2 => "registrar",
+                    _ => return Err(e.bad("role")),
+                }
+                .to_owned(),
+            );
         }
         _ => return Ok(()),
     }
@@ -185,7 +216,9 @@ mod tests {
                           "contentHash": hex(&word(0xc0)), "pharmacy": hex(&addr(pharmacy)), "fills": 3,
                           "quantityPerFill": 30, "earliestFillAt": T0, "validUntil": T0 + 30 * 86_400,
                           "minFillInterval": 7 * 86_400, "schedule": 0,
-                          "nonce": "340282366920938463463374607431768211455", "relayer": hex(&addr(relayer))});
+                          "nonce": "340282366920938463463374607431768211455", "relayer": hex(&addr(relayer)),
+                          "dateWritten": T0 - 86_400, "daysSupply": 30, "longTermCare": false,
+                          "deadline": T0 + 7 * 86_400});
         log("PrescriptionIssued", 1, args)
     }
     /// A dispense by `pharmacy`, as the contract reports it: the fill it belongs to, the units of this
@@ -196,16 +229,28 @@ mod tests {
         log("PrescriptionDispensed", block, args)
     }
     fn pharmacy_changed(block: i64, to: u8, from: u8) -> Log {
+        moved(block, to, from, false)
+    }
+    /// A pharmacy change; `transfer`: the controlled substance's one transfer (21 CFR 1306.08(e), 1306.25).
+    fn moved(block: i64, to: u8, from: u8, transfer: bool) -> Log {
         let args = json!({"patient": hex(&addr(0xaa)), "pharmacy": hex(&addr(to)),
-                          "previousPharmacy": hex(&addr(from))});
+                          "previousPharmacy": hex(&addr(from)), "transfer": transfer});
         log("PharmacyChanged", block, args)
     }
     fn cancelled(block: i64, reason: i64) -> Log {
+        cancelled_by(block, reason, 0)
+    }
+    /// Cancelled by the prescriber (role 0), the patient (1) or a registrar (2).
+    fn cancelled_by(block: i64, reason: i64, role: i64) -> Log {
         log(
             "PrescriptionCancelled",
             block,
-            json!({"prescriber": hex(&addr(PRESCRIBER)), "reasonCode": reason}),
+            json!({"by": hex(&addr(PRESCRIBER)), "role": role, "reasonCode": reason}),
         )
+    }
+    /// A schedule II short-supply partial fill: the balance is due by `until` (21 CFR 1306.13(a)).
+    fn short_supply(block: i64, until: i64) -> Log {
+        log("ShortSupplyBalanceDue", block, json!({"pharmacy": hex(&addr(PHARMACY)), "validUntil": until}))
     }
 
     /// The row of `issued(0, PRESCRIBER)`.
@@ -238,6 +283,13 @@ mod tests {
             cancel_reason: None,
             cancelled_at: None,
             updated_block: 1,
+            days_supply: 30,
+            date_written: at(T0 - 86_400),
+            long_term_care: false,
+            deadline: at(T0 + 7 * 86_400),
+            transferred: false,
+            cancelled_by: None,
+            short_supply_until: None,
         }
     }
 
@@ -311,7 +363,34 @@ mod tests {
             ("cancellation, with its reason", vec![cancelled(2, 5)], |r| {
                 (r.cancelled, r.cancel_reason, r.cancelled_at, r.updated_block) =
                     (true, Some(5), Some(block_time(2)), 2);
+                r.cancelled_by = Some("prescriber".into());
             }),
+            ("the patient cancels her own", vec![cancelled_by(2, 0, 1)], |r| {
+                (r.cancelled, r.cancel_reason, r.cancelled_at, r.updated_block) =
+                    (true, Some(0), Some(block_time(2)), 2);
+                r.cancelled_by = Some("patient".into());
+            }),
+            ("a registrar voids it", vec![cancelled_by(2, 9, 2)], |r| {
+                (r.cancelled, r.cancel_reason, r.cancelled_at, r.updated_block) =
+                    (true, Some(9), Some(block_time(2)), 2);
+                r.cancelled_by = Some("registrar".into());
+            }),
+            ("the one transfer of a controlled substance", vec![moved(2, OTHER_PHARMACY, p, true)], |r| {
+                (r.pharmacy, r.transferred, r.updated_block) = (Some(addr(OTHER_PHARMACY)), true, 2);
+            }),
+            (
+                "a later change back does not clear the transfer",
+                vec![moved(2, OTHER_PHARMACY, p, true), moved(3, p, OTHER_PHARMACY, false)],
+                |r| (r.pharmacy, r.transferred, r.updated_block) = (Some(addr(PHARMACY)), true, 3),
+            ),
+            (
+                "a short-supply partial fill sets the balance deadline",
+                vec![dispensed(2, p, 1, 10, 10, "10"), short_supply(2, T0 + 3 * 86_400)],
+                |r| {
+                    dispensing(r, 1, "10", 1, (2, PHARMACY));
+                    r.short_supply_until = Some(at(T0 + 3 * 86_400));
+                },
+            ),
             (
                 "cancellation keeps what was dispensed",
                 vec![dispensed(2, p, 1, 10, 10, "10"), cancelled(3, 5)],
@@ -319,6 +398,7 @@ mod tests {
                     dispensing(r, 1, "10", 1, (2, PHARMACY));
                     (r.cancelled, r.cancel_reason, r.cancelled_at, r.updated_block) =
                         (true, Some(5), Some(block_time(3)), 3);
+                    r.cancelled_by = Some("prescriber".into());
                 },
             ),
             (
@@ -387,7 +467,7 @@ mod tests {
         let status = |t: i64| rule::evaluate(&stored, open, at(T0 + t)).status;
         let (fill_2, end) = (block_time(2).timestamp() - T0 + 7 * 86_400, 30 * 86_400);
         assert_eq!(
-            (status(fill_2 - 1), status(fill_2), status(end), status(end + 1)),
+            (status(fill_2 - 1), status(fill_2), status(end - 1), status(end)),
             (Status::Waiting, Status::Fillable, Status::Fillable, Status::Expired)
         );
     }

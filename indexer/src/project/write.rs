@@ -303,7 +303,7 @@ async fn write_prescriptions(
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 420);
     for r in &rows {
-        b.row(28);
+        b.row(35);
         b.int8(chain_id);
         b.bytes(&r.rx_id);
         b.bytes(&r.patient);
@@ -332,6 +332,13 @@ async fn write_prescriptions(
         b.opt(r.cancel_reason, CopyBuf::int4);
         b.opt(r.cancelled_at, CopyBuf::time);
         b.int8(r.updated_block);
+        b.int4(r.days_supply);
+        b.time(r.date_written);
+        b.bool(r.long_term_care);
+        b.time(r.deadline);
+        b.bool(r.transferred);
+        b.opt(r.cancelled_by.as_deref(), CopyBuf::text);
+        b.opt(r.short_supply_until, CopyBuf::time);
     }
     b.send(
         conn,
@@ -339,7 +346,8 @@ async fn write_prescriptions(
                         quantity_per_fill, earliest_fill_at, valid_until, min_fill_interval_secs, schedule, nonce,
                         relayer, relayed, issued_block, issued_at, issued_tx, fills_used, quantity_dispensed,
                         dispense_count, last_dispensed_at, last_dispense_pharmacy, cancelled, cancel_reason,
-                        cancelled_at, updated_block)",
+                        cancelled_at, updated_block, days_supply, date_written, long_term_care, deadline,
+                        transferred, cancelled_by, short_supply_until)",
     )
     .await
 }

@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.30;
+
+import {Deploy} from "../../script/Deploy.s.sol";
+import {Test} from "../utils/Test.sol";
+
+/// @notice Issue 19, point 6: the deploy script refuses one account as both admin and registrar outside the dev
+///         chain (the registrar appointment delay would otherwise be moot from the first block).
+contract DeployTest is Test {
+    /// @dev forge's default sender, the broadcaster when a test calls `vm.startBroadcast()` without a key.
+    address internal constant DEFAULT_SENDER = 0x1804c8AB1F12E6bbf3894d4083f33e07309d1f38;
+
+    function test_RevertWhen_DeployAdminIsRegistrarOutsideDevChain() public {
+        Deploy script = new Deploy();
+        vm.chainId(1);
+        vm.expectRevert(abi.encodeWithSelector(Deploy.Deploy__AdminIsRegistrar.selector, DEFAULT_SENDER, 1));
+        script.run();
+    }
+
+    function test_Deploy_AdminIsRegistrarOnDevChain() public {
+        Deploy script = new Deploy();
+        vm.chainId(31_337);
+        script.run();
+    }
+}

@@ -1,0 +1,32 @@
+//! `medledger run`: the indexer and the API in one process.
+
+use super::{bind, connect_db, prepare_db, services::Services};
+use super::{
+    index::{indexer_config, metrics_addr, IndexArgs},
+    serve::ApiArgs,
+};
+use anyhow::Result;
+use clap::Args;
+use medledger::server;
+use medledger_indexer::Indexer;
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) index: IndexArgs,
+    #[command(flatten)]
+    pub(crate) api: ApiArgs,
+}
+
+/// Runs `medledger run`.
+pub(crate) async fn run(args: RunArgs) -> Result<()> {
+    let config = indexer_config(&args.index)?;
+    let api = args.api.server_config(&config.manifest)?;
+    let pool = connect_db(&args.index.db).await?;
+    prepare_db(&pool, config.startup_timeout).await?;
+    let metrics = metrics_addr(&args.index.metrics)?;
+    let listener = bind(api.listen).await?;
+    Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
+        .run(server::shutdown_signal())
+        .await
+}

@@ -1,0 +1,337 @@
+//! Errors of the vault crate, and how each becomes an HTTP status and a FHIR `OperationOutcome`.
+
+use axum::{
+    http::{header, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+
+/// Why a stored document failed its integrity check. Each is fatal: the document is never served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IntegrityError {
+    /// The wrapped data key does not open under its key-encryption key (altered, or bound to another
+    /// document, patient or version).
+    #[error("the wrapped data key does not authenticate")]
+    WrappedKey,
+    /// The wrapped key names a key-encryption key the keyring does not hold.
+    #[error("the wrapped data key names unknown key-encryption key {0:?}")]
+    UnknownKek(String),
+    /// The stored object is missing from the store.
+    #[error("the stored object is missing")]
+    Missing,
+    /// The stored object does not start with the vault's header.
+    #[error("the stored object has no valid vault header")]
+    Header,
+    /// A sealed chunk does not authenticate: altered, moved, or from another document.
+    #[error("chunk {index} does not authenticate")]
+    Chunk {
+        /// The chunk's index.
+        index: u64,
+    },
+    /// The stored object is shorter or longer than its recorded size implies.
+    #[error("the stored object has {actual} bytes, {expected} expected")]
+    Length {
+        /// Bytes the recorded size implies.
+        expected: u64,
+        /// Bytes found.
+        actual: u64,
+    },
+    /// The sealed trailer (size, salt, content hash) does not authenticate.
+    #[error("the sealed trailer does not authenticate")]
+    Trailer,
+    /// The trailer's size or content hash disagrees with the metadata row.
+    #[error("the sealed trailer disagrees with the document's metadata ({0})")]
+    Metadata(&'static str),
+    /// The decrypted contents do not hash to the recorded content hash.
+    #[error("the contents do not match their content hash")]
+    ContentHash,
+    /// The on-chain anchor for the document's pointer hash records another content hash.
+    #[error("the on-chain anchor records another content hash")]
+    Anchor,
+    /// The access log's hash chain is broken at an entry.
+    #[error("access log entry {seq} does not chain: {reason}")]
+    LogChain {
+        /// The first bad entry's sequence number.
+        seq: i64,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+}
+
+/// Why a Sign-In with Ethereum attempt or a session was refused. Each is final for that attempt: sign a
+/// fresh message with a fresh nonce.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No session token (bearer or cookie) came with the request.
+    #[error("authentication required: sign in with Ethereum (GET /auth/nonce, POST /auth/login)")]
+    Missing,
+    /// The session token is unknown or was logged out.
+    #[error("unknown or ended session")]
+    UnknownSession,
+    /// The session has expired.
+    #[error("the session has expired: sign in again")]
+    SessionExpired,
+    /// The text is not an EIP-4361 message.
+    #[error("not a Sign-In with Ethereum message: {0}")]
+    Malformed(String),
+    /// The message's domain is not this vault's.
+    #[error("the message is for domain {got:?}, this vault is {expected:?}")]
+    WrongDomain {
+        /// The configured domain.
+        expected: String,
+        /// The message's domain.
+        got: String,
+    },
+    /// The message's URI is not under this vault's origin.
+    #[error("the message's URI {got:?} is not under {expected:?}")]
+    WrongUri {
+        /// The configured origin.
+        expected: String,
+        /// The message's URI.
+        got: String,
+    },
+    /// The message is for another chain.
+    #[error("the message is for chain {got}, this vault follows chain {expected}")]
+    WrongChain {
+        /// The indexed chain.
+        expected: u64,
+        /// The message's chain id.
+        got: u64,
+    },
+    /// The nonce was never issued by this vault.
+    #[error("unknown nonce: get one from GET /auth/nonce")]
+    UnknownNonce,
+    /// The nonce was used already.
+    #[error("the nonce was already used")]
+    ReusedNonce,
+    /// The nonce's validity ran out before the login.
+    #[error("the nonce has expired: get a fresh one")]
+    ExpiredNonce,
+    /// The message's expiration time has passed.
+    #[error("the message has expired")]
+    ExpiredMessage,
+    /// The message's not-before time, or its issued-at time, lies in the future.
+    #[error("the message is not valid yet")]
+    NotYetValid,
+    /// The signature is malformed or was not made by the message's address (EIP-191), and the address is
+    /// not a contract accepting it (ERC-1271).
+    #[error("the signature was not made by {address}")]
+    BadSignature {
+        /// The message's address.
+        address: String,
+    },
+}
+
+/// Why the access rule refused a request (HTTP 403). Recorded in the access log as the reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    /// The caller holds no grant from the patient.
+    #[error("no consent from the patient")]
+    NoGrant,
+    /// The caller's grant lacks the needed scope (READ for reads, WRITE for uploads).
+    #[error("the consent does not include the {0} scope")]
+    MissingScope(&'static str),
+    /// The caller's grant was revoked.
+    #[error("the consent was revoked")]
+    Revoked,
+    /// The caller's grant expired as of the latest indexed block.
+    #[error("the consent has expired")]
+    Expired,
+    /// The patient hid the record on chain: grantees no longer see it.
+    #[error("the patient has hidden this record")]
+    Hidden,
+    /// The caller's credential is suspended or revoked.
+    #[error("the caller's credential is {0}")]
+    Credential(&'static str),
+    /// The document is not anchored yet: only its uploader and the patient see it.
+    #[error("the document is not anchored yet")]
+    Pending,
+}
+
+impl Denial {
+    /// The reason code stored in the access log.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::NoGrant => "no_grant",
+            Self::MissingScope(_) => "missing_scope",
+            Self::Revoked => "revoked",
+            Self::Expired => "expired",
+            Self::Hidden => "hidden",
+            Self::Credential(_) => "credential",
+            Self::Pending => "pending",
+        }
+    }
+}
+
+/// Everything that can go wrong in the vault.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// Not signed in, or the sign-in was refused (HTTP 401).
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The access rule refused the request (HTTP 403).
+    #[error("access denied: {0}")]
+    Denied(#[from] Denial),
+    /// No such document, or not one the caller may know of (HTTP 404).
+    #[error("no such {0}")]
+    NotFound(&'static str),
+    /// The request is malformed (HTTP 400).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The upload exceeds the size limit; it was cut off while streaming (HTTP 413).
+    #[error("the upload exceeds the limit of {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// The content type is not on the allowlist (HTTP 415).
+    #[error("content type {0:?} is not accepted")]
+    UnsupportedType(String),
+    /// The requested byte range lies outside the document (HTTP 416).
+    #[error("range not satisfiable: the document has {size} bytes")]
+    RangeNotSatisfiable {
+        /// The document's size.
+        size: u64,
+    },
+    /// Too many requests from this address or IP (HTTP 429).
+    #[error("too many requests")]
+    RateLimited,
+    /// A stored document failed its integrity check (HTTP 500); never served.
+    #[error("integrity check failed: {0}")]
+    Integrity(#[from] IntegrityError),
+    /// A dependency is unavailable: PostgreSQL, the RPC node, the object store, or the index has no
+    /// checkpoint yet (HTTP 503). No decision is taken on stale or unknown state.
+    #[error("{what} unavailable: {reason}")]
+    Unavailable {
+        /// `database`, `rpc`, `store` or `index`.
+        what: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// The configuration is unusable (key file, store URL, ...).
+    #[error("configuration: {0}")]
+    Config(String),
+    /// A bug or an unexpected state (HTTP 500).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl VaultError {
+    /// Whether trying again later may succeed (an outage, a rate limit), as opposed to a refusal or a fault
+    /// that repeats.
+    pub const fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. } | Self::RateLimited)
+    }
+
+    /// A database failure: an outage unless the statement itself was wrong.
+    pub(crate) fn db(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::RowNotFound => Self::NotFound("row"),
+            sqlx::Error::Database(e) => Self::Internal(format!("database: {}", e.message())),
+            e => Self::Unavailable { what: "database", reason: e.to_string() },
+        }
+    }
+
+    /// An object-store failure.
+    pub(crate) fn store(err: object_store::Error) -> Self {
+        match err {
+            object_store::Error::NotFound { .. } => Self::Integrity(IntegrityError::Missing),
+            e => Self::Unavailable { what: "store", reason: e.to_string() },
+        }
+    }
+
+    /// The HTTP status.
+    pub const fn status(&self) -> StatusCode {
+        match self {
+            Self::Auth(_) => StatusCode::UNAUTHORIZED,
+            Self::Denied(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
+            Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Integrity(_) | Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The FHIR `IssueType` code of the outcome.
+    pub const fn fhir_code(&self) -> &'static str {
+        match self {
+            Self::Auth(_) => "login",
+            Self::Denied(_) => "forbidden",
+            Self::NotFound(_) => "not-found",
+            Self::BadRequest(_) | Self::UnsupportedType(_) | Self::RangeNotSatisfiable { .. } => "invalid",
+            Self::TooLarge { .. } => "too-long",
+            Self::RateLimited => "throttled",
+            Self::Unavailable { .. } => "transient",
+            Self::Integrity(_) => "security",
+            Self::Config(_) | Self::Internal(_) => "exception",
+        }
+    }
+
+    /// The FHIR `OperationOutcome` of this error.
+    pub fn outcome(&self) -> serde_json::Value {
+        // Internal details (database messages) stay in the server's log.
+        let diagnostics = match self {
+            Self::Internal(_) | Self::Config(_) => "internal error".to_owned(),
+            e => e.to_string(),
+        };
+        operation_outcome("error", self.fhir_code(), &diagnostics)
+    }
+}
+
+/// A FHIR R4 `OperationOutcome` with one issue.
+pub fn operation_outcome(severity: &str, code: &str, diagnostics: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "OperationOutcome",
+        "issue": [{ "severity": severity, "code": code, "diagnostics": diagnostics }],
+    })
+}
+
+impl IntoResponse for VaultError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::warn!(target: "medledger::vault", error = %self, status = status.as_u16(), "request failed");
+        }
+        let mut response = (status, axum::Json(self.outcome())).into_response();
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/fhir+json"));
+        if let Self::Auth(_) = self {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"medledger-vault\""),
+            );
+        }
+        if let Self::RangeNotSatisfiable { size } = self {
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                response.headers_mut().insert(header::CONTENT_RANGE, v);
+            }
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_outcomes() {
+        let e = VaultError::from(Denial::Revoked);
+        assert_eq!(e.status(), StatusCode::FORBIDDEN);
+        assert_eq!(e.outcome()["issue"][0]["code"], "forbidden");
+        assert_eq!(e.outcome()["resourceType"], "OperationOutcome");
+        assert_eq!(VaultError::from(AuthError::ReusedNonce).status(), StatusCode::UNAUTHORIZED);
+        let outage = VaultError::Unavailable { what: "database", reason: "down".into() };
+        assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(outage.is_retryable());
+        assert!(!VaultError::from(IntegrityError::WrappedKey).is_retryable());
+        assert_eq!(
+            VaultError::Internal("secret detail".into()).outcome()["issue"][0]["diagnostics"],
+            "internal error"
+        );
+    }
+}

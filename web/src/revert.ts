@@ -1,0 +1,95 @@
+// The contracts' custom errors in sentences: the same words as the CLI (src/rx/revert.rs), and one for
+// every other error of the ABIs.
+type Args = Record<string, unknown>;
+
+const SCHEDULES: Record<number, string> = { 0: 'not controlled', 2: 'schedule II', 3: 'schedule III', 4: 'schedule IV', 5: 'schedule V' };
+export const scheduleName = (n: number) => SCHEDULES[n] ?? `invalid schedule ${n}`;
+
+export function timeText(secs: unknown): string {
+  const n = Number(secs);
+  if (!Number.isFinite(n) || n > 8.64e12) return String(secs);
+  return new Date(n * 1000).toISOString().replace('.000Z', '+00:00');
+}
+
+const kind = (k: unknown) => (Number(k) === 1 ? 'prescriber' : Number(k) === 2 ? 'pharmacy' : 'credential');
+const STATUS = ['active', 'suspended', 'revoked'];
+const bits = (n: unknown) => `0b${Number(n).toString(2).padStart(8, '0')}`;
+
+const sentences: Record<string, (a: Args) => string> = {
+  // Prescriptions (as the CLI says them)
+  Prescriptions__CallerNotPrescriber: (a) =>
+    `the sender ${a.caller} is not the prescriber ${a.prescriber}: sign with the prescriber's key, or relay a signature`,
+  Prescriptions__InvalidSignature: (a) => `invalid signature: it is not ${a.prescriber}'s signature over prescription ${a.rxId}`,
+  Prescriptions__ZeroPatient: () => 'the patient is the zero address',
+  Prescriptions__InvalidFills: (a) => `${a.fills} fills are not allowed (${scheduleName(Number(a.schedule))}: 1 to ${a.maxFills})`,
+  Prescriptions__ZeroQuantityPerFill: () => 'the quantity per fill is 0',
+  Prescriptions__InvalidFillWindow: (a) =>
+    `the first fill (${timeText(a.earliestFillAt)}) is not before the end of validity (${timeText(a.validUntil)})`,
+  Prescriptions__ValidUntilPassed: (a) => `the prescription expired at ${timeText(a.validUntil)} (chain time ${timeText(a.currentTime)})`,
+  Prescriptions__InvalidSchedule: (a) => `${a.schedule} is not a valid schedule (0 or 2..5)`,
+  Prescriptions__ValidityTooLong: (a) =>
+    `a ${scheduleName(Number(a.schedule))} prescription may be valid until ${timeText(a.maxValidUntil)} at the latest, not ${timeText(a.validUntil)}`,
+  Prescriptions__ScheduleNotAuthorized: (a) =>
+    `prescriber ${a.prescriber} is not authorised for ${scheduleName(Number(a.schedule))} drugs (authorised schedules bitmap ${bits(a.authorizedSchedules)})`,
+  Prescriptions__ConsentMissing: (a) =>
+    `no consent: patient ${a.patient} has not granted PRESCRIBE to ${a.prescriber} (or it expired or was revoked)`,
+  Prescriptions__AlreadyIssued: (a) => `prescription ${a.rxId} is already issued`,
+  Prescriptions__UnknownPrescription: (a) => `unknown prescription ${a.rxId}: not issued on this chain`,
+  Prescriptions__PrescriptionCancelled: (a) => `prescription ${a.rxId} was cancelled by its prescriber`,
+  Prescriptions__NotIssuingPrescriber: (a) => `${a.caller} is not the prescriber who issued prescription ${a.rxId}`,
+  Prescriptions__NotPatient: (a) => `${a.caller} is not the patient of prescription ${a.rxId}`,
+  Prescriptions__PharmacyUnchanged: (a) => `prescription ${a.rxId} already designates pharmacy ${a.pharmacy}`,
+  Prescriptions__PrescriptionExpired: (a) =>
+    `prescription ${a.rxId} expired at ${timeText(a.validUntil)} (chain time ${timeText(a.currentTime)})`,
+  Prescriptions__WrongPharmacy: (a) =>
+    `prescription ${a.rxId} designates pharmacy #${a.designatedPharmacyId}, not this pharmacy (#${a.callerPharmacyId})`,
+  Prescriptions__ZeroQuantity: (a) => `a dispense of prescription ${a.rxId} must be at least 1 unit`,
+  Prescriptions__QuantityExceeded: (a) =>
+    `${a.requested} units requested but only ${a.remaining} remain in this fill of prescription ${a.rxId}`,
+  Prescriptions__NoFillsRemaining: (a) => `all ${a.fills} fills of prescription ${a.rxId} have been dispensed`,
+  Prescriptions__TooEarly: (a) =>
+    `the next fill of prescription ${a.rxId} is allowed from ${timeText(a.nextFillAt)} (chain time ${timeText(a.currentTime)})`,
+  // CredentialRegistry
+  CredentialRegistry__NotRegistered: (a) => `${a.account} has no credential`,
+  CredentialRegistry__NotActive: (a) =>
+    `${a.account} is not an active ${kind(a.kind)} (no credential, suspended, expired or revoked)`,
+  CredentialRegistry__CredentialRevoked: (a) => `the credential ${a.id} of ${a.account} is revoked`,
+  CredentialRegistry__ZeroAccount: () => 'the account is the zero address',
+  CredentialRegistry__AlreadyRegistered: (a) => `${a.account} already holds credential #${a.id}: renew or change it instead`,
+  CredentialRegistry__InvalidKind: (a) => `${a.kind} is not a credential kind (prescriber or pharmacy)`,
+  CredentialRegistry__ZeroLicenseHash: (a) => `the license hash of ${a.account} is empty`,
+  CredentialRegistry__ZeroJurisdiction: (a) => `the jurisdiction of ${a.account} is empty`,
+  CredentialRegistry__InvalidExpiry: (a) =>
+    `the expiry ${timeText(a.expiresAt)} of ${a.account}'s credential is not in the future (chain time ${timeText(a.currentTime)})`,
+  CredentialRegistry__InvalidSchedules: (a) =>
+    `schedules ${bits(a.schedules)} are not valid for a ${kind(a.kind)} (${a.account}): only bits 2 to 5, and only for prescribers`,
+  CredentialRegistry__InvalidStatus: (a) => `the credential of ${a.account} is ${STATUS[Number(a.status)] ?? a.status}: that change does not apply`,
+  AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the role this needs (${a.neededRole}): only a registrar may do this`,
+  // ConsentRegistry
+  ConsentRegistry__NoConsent: (a) => `no consent: patient ${a.patient} has not granted ${a.grantee} access`,
+  ConsentRegistry__InvalidGrantee: (a) => `${a.grantee} cannot be granted access by ${a.patient} (the zero address or the patient herself)`,
+  ConsentRegistry__InvalidScopes: (a) => `scopes ${bits(a.scopes)} are not valid: choose at least one of read, write, prescribe`,
+  ConsentRegistry__InvalidExpiry: (a) => `the expiry ${timeText(a.expiresAt)} is not in the future (chain time ${timeText(a.currentTime)})`,
+  ConsentRegistry__SignatureExpired: (a) => `the signature expired at ${timeText(a.deadline)} (chain time ${timeText(a.currentTime)})`,
+  ConsentRegistry__InvalidSignature: (a) => `invalid signature: it is not ${a.patient}'s signature over these terms (or its nonce was used or burnt)`,
+  ConsentRegistry__InvalidEmergencyDuration: (a) => `emergency access of ${a.duration} s is not allowed (1 s to ${a.maxDuration} s)`,
+  ConsentRegistry__NoEmergencyAccess: (a) => `${a.grantee} has no open emergency access to ${a.patient}'s records`,
+  ConsentRegistry__NotPatientOrGrantee: (a) => `${a.caller} is neither the patient ${a.patient} nor the grantee ${a.grantee}`,
+  ConsentRegistry__InvalidNonce: (a) =>
+    `nonce ${a.newNonce} cannot replace ${a.currentNonce} for ${a.patient}: it must be larger, by a bounded step`,
+  // RecordAnchors
+  RecordAnchors__ZeroPatient: () => 'the patient is the zero address',
+  RecordAnchors__NotAuthorized: (a) => `${a.caller} may not write ${a.patient}'s records (no WRITE consent)`,
+  RecordAnchors__UnknownEpisode: (a) => `episode ${a.episodeId} does not exist`,
+  RecordAnchors__EpisodeClosed: (a) => `episode ${a.episodeId} is closed`,
+  RecordAnchors__ZeroContentHash: (a) => `the record's content hash is empty (episode ${a.episodeId})`,
+  RecordAnchors__NotPatient: (a) => `${a.caller} is not the patient ${a.patient}: only she may hide or show her records`,
+  RecordAnchors__UnknownRecord: (a) => `episode ${a.episodeId} has ${a.recordCount} records: there is no record ${a.index}`,
+  RecordAnchors__VisibilityUnchanged: (a) => `record ${a.index} of episode ${a.episodeId} is already ${a.hidden ? 'hidden' : 'shown'}`,
+};
+
+/** A sentence for a decoded custom error (its name and arguments by name). */
+export function explainError(name: string, args: Args): string {
+  const s = sentences[name];
+  return s ? s(args) : `the contract refused: ${name}(${Object.values(args).map(String).join(', ')})`;
+}
