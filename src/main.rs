@@ -112,21 +112,30 @@ fn init_tracing(args: &LogArgs) -> Result<()> {
 }
 
 #[tokio::main]
-async fn main() -> Result<ExitCode> {
+async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing(&cli.log)?;
-    match cli.command {
-        Command::Dev(args) => cli::dev::dev(args).await,
-        Command::Pg => cli::pg::pg().await,
-        Command::Index(args) => cli::index::index(args).await,
-        Command::Migrate(args) => cli::migrate::migrate(args).await,
-        Command::Serve(args) => cli::serve::serve(args).await,
-        Command::Run(args) => cli::run::run(args).await,
-        Command::Rx(command) => return Ok(cli::rx::run(command).await),
-        Command::Records(command) => cli::records::records(command).await,
-        Command::Vault(command) => cli::vault::vault(command).await,
+    let result = match init_tracing(&cli.log) {
+        Err(e) => Err(e),
+        Ok(()) => match cli.command {
+            Command::Dev(args) => cli::dev::dev(args).await,
+            Command::Pg => cli::pg::pg().await,
+            Command::Index(args) => cli::index::index(args).await,
+            Command::Migrate(args) => cli::migrate::migrate(args).await,
+            Command::Serve(args) => cli::serve::serve(args).await,
+            Command::Run(args) => cli::run::run(args).await,
+            Command::Rx(command) => return cli::rx::run(command).await,
+            Command::Records(command) => cli::records::records(command).await,
+            Command::Vault(command) => cli::vault::vault(command).await,
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line, each cause once (anyhow's `Caused by:` list repeats every wrapper's text).
+            eprintln!("Error: {}", medledger_indexer::report(e.as_ref()));
+            ExitCode::FAILURE
+        }
     }
-    .map(|()| ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

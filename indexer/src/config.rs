@@ -1,5 +1,6 @@
 //! The indexer's configuration.
 
+use crate::error::IndexerError;
 use medledger_core::Manifest;
 use std::time::Duration;
 
@@ -23,9 +24,10 @@ pub struct Config {
     /// Per-call JSON-RPC timeout.
     pub rpc_timeout: Duration,
     /// Blocks per `eth_getLogs` request at the start of a backfill (then sized towards ~5,000 logs per
-    /// answer: doubled while answers are small, cut at once when one is big). The first request goes alone
-    /// and each answer lets at most two more go (up to `concurrency`), sized by the answers so far;
-    /// starting small bounds how big a blind first window can be.
+    /// answer: up to ×8 while answers are small, cut at once when one is big or the node refuses; a refused
+    /// sparse range is taken for the node's span limit, see `range.rs`). The first request goes alone and
+    /// each answer lets at most two more go (up to `concurrency`), sized by the answers so far; starting
+    /// small bounds how big a blind first window can be.
     pub initial_range: u64,
     /// Most blocks per `eth_getLogs` request (ranges grow on success up to this).
     pub max_range: u64,
@@ -40,6 +42,10 @@ pub struct Config {
     /// Whether a backfill into a database without events sets the secondary indexes aside and builds them
     /// once caught up (much faster; queries those indexes serve are slow until then).
     pub defer_indexes: bool,
+    /// How long start-up may take to reach the node (its chain id) and the database before
+    /// [`crate::Indexer::run`] gives up with [`IndexerError::StartupTimeout`]; `None`: retry as long as it
+    /// takes (each outage logged once, with its address and cause).
+    pub startup_timeout: Option<Duration>,
 }
 
 impl Config {
@@ -60,7 +66,25 @@ impl Config {
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),
             defer_indexes: true,
+            startup_timeout: None,
         }
+    }
+
+    /// Refuses a configuration the indexer cannot run: an RPC URL without an http(s):// or ws(s):// scheme
+    /// (`127.0.0.1:8545` is refused rather than guessed).
+    pub fn check(&self) -> Result<(), IndexerError> {
+        let url = self.rpc_url.trim().to_ascii_lowercase();
+        if ["http://", "https://", "ws://", "wss://"].iter().any(|scheme| url.starts_with(scheme)) {
+            Ok(())
+        } else {
+            Err(IndexerError::RpcUrl { url: without_credentials(self.rpc_url.trim()) })
+        }
+    }
+
+    /// Whether new heads come by WebSocket subscription (`ws://`, `wss://`) rather than by polling.
+    pub fn subscribes(&self) -> bool {
+        let url = self.rpc_url.trim().to_ascii_lowercase();
+        url.starts_with("ws://") || url.starts_with("wss://")
     }
 
     /// The chain id, as stored in every row.
@@ -71,5 +95,50 @@ impl Config {
     /// The first block to index without a checkpoint.
     pub fn start_block(&self) -> u64 {
         self.from_block.unwrap_or(self.manifest.deploy_block)
+    }
+}
+
+/// A URL, with or without a scheme, with whatever precedes its `@` (user and password) elided.
+fn without_credentials(url: &str) -> String {
+    match url.rfind('@') {
+        Some(at) => {
+            let start = url.find("://").map_or(0, |s| s + 3).min(at);
+            format!("{}…{}", &url[..start], &url[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use medledger_core::Contracts;
+
+    fn config(url: &str) -> Config {
+        let a = alloy::primitives::Address::ZERO;
+        let contracts =
+            Contracts { credential_registry: a, consent_registry: a, record_anchors: a, prescriptions: a };
+        Config::new(url, Manifest { chain_id: 1, deploy_block: 0, contracts })
+    }
+
+    #[test]
+    fn an_rpc_url_needs_a_scheme() {
+        for ok in
+            ["http://127.0.0.1:8545", "HTTPS://node.example/v1/key", "ws://127.0.0.1:8545", "wss://n.example"]
+        {
+            assert!(config(ok).check().is_ok(), "{ok}");
+        }
+        for bad in ["127.0.0.1:8545", "localhost:8545", "ftp://x", "", "http:/x"] {
+            let err = config(bad).check().expect_err(bad);
+            assert!(err.to_string().contains("is not an http://"), "{bad}: {err}");
+            assert!(!err.is_retryable(), "{bad}");
+        }
+        let err = config("user:secret@host:8545").check().expect_err("no scheme");
+        assert!(err.to_string().contains("…@host:8545") && !err.to_string().contains("secret"), "{err}");
+        assert!(
+            config("ws://x").subscribes()
+                && config("WSS://x").subscribes()
+                && !config("http://x").subscribes()
+        );
     }
 }

@@ -1,6 +1,6 @@
-//! Errors of the indexer crate.
+//! Errors of the indexer crate, and [`report`]: an error and its causes as one line.
 
-use std::io;
+use std::{io, time::Duration};
 
 /// Failures of the throwaway PostgreSQL cluster ([`crate::TempPostgres`]).
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +111,32 @@ pub enum IndexerError {
     /// A database statement or connection failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// PostgreSQL could not be reached: refused, unknown host, authentication failed, timed out. Retried.
+    #[error("database {address} unreachable: {cause}")]
+    DatabaseUnreachable {
+        /// `host:port/database`, without credentials.
+        address: String,
+        /// Why, as the connection attempt said.
+        cause: String,
+    },
+    /// The RPC URL has no scheme the indexer speaks.
+    #[error(
+        "--rpc.url {url:?} is not an http://, https://, ws:// or wss:// URL (http:// polls for new blocks, \
+         ws:// subscribes to them)"
+    )]
+    RpcUrl {
+        /// The URL given (without credentials).
+        url: String,
+    },
+    /// Start-up did not reach both the node and the database within the configured bound
+    /// (`Config::startup_timeout`).
+    #[error("not started within {}s: {cause}", waited.as_secs_f64())]
+    StartupTimeout {
+        /// How long start-up waited.
+        waited: Duration,
+        /// The last failure met (with the address it concerned).
+        cause: String,
+    },
     /// Applying the schema migrations failed.
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -199,7 +225,9 @@ impl IndexerError {
         match self {
             Self::Rpc(e) => e.is_retryable(),
             Self::Database(e) => database_error_is_retryable(e),
-            Self::Inconsistent { .. } | Self::CheckpointMoved { .. } => true,
+            Self::Inconsistent { .. } | Self::CheckpointMoved { .. } | Self::DatabaseUnreachable { .. } => {
+                true
+            }
             // Reaching the database may pass (it may still be starting); a failing migration does not.
             Self::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
                 database_error_is_retryable(e) && !matches!(e, sqlx::Error::Database(_))
@@ -210,6 +238,8 @@ impl IndexerError {
             | Self::ChainIdMismatch { .. }
             | Self::ReorgTooDeep { .. }
             | Self::Corrupt(_)
+            | Self::RpcUrl { .. }
+            | Self::StartupTimeout { .. }
             | Self::Serve { .. } => false,
         }
     }
@@ -246,5 +276,47 @@ pub(crate) fn database_error_is_retryable(e: &sqlx::Error) -> bool {
         | sqlx::Error::InvalidSavePointStatement
         | sqlx::Error::BeginFailed => false,
         _ => true,
+    }
+}
+
+/// An error and its causes as one line, `outer: inner: …`, each text once: a cause whose text is already
+/// part of the line (wrappers that print their source, like `database: {0}`, or alloy's and sqlx's own) is
+/// not repeated, as the `Caused by:` list of a plain `{:?}` would.
+pub fn report(err: &dyn std::error::Error) -> String {
+    let mut line = err.to_string();
+    let mut cause = err.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        cause = e.source();
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A refused connection as sqlx reports it, under the indexer's and a caller's context: each text once,
+    /// the innermost cause included.
+    #[test]
+    fn the_chain_is_reported_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("indexer")]
+        struct Context(#[source] IndexerError);
+
+        let refused = io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+        let err = Context(IndexerError::Database(sqlx::Error::Io(refused)));
+        assert_eq!(
+            report(&err),
+            "indexer: database: error communicating with database: Connection refused (os error 111)"
+        );
+        // A cause a wrapper does not print is kept.
+        let migrate = IndexerError::Migrate(sqlx::migrate::MigrateError::Execute(sqlx::Error::PoolTimedOut));
+        assert!(report(&migrate).ends_with("pool timed out while waiting for an open connection"));
+        assert_eq!(report(&migrate).matches("pool timed out").count(), 1);
     }
 }

@@ -75,7 +75,7 @@ pub(crate) async fn defer(conn: &mut PgConnection, chain_id: i64) -> Result<bool
         sqlx::query(&format!("DROP INDEX {name}")).execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    info!(target: "indexer::backfill", chain_id, indexes = names.len(), "fresh database: secondary indexes deferred until caught up");
+    info!(target: "medledger::indexer::backfill", chain_id, indexes = names.len(), "fresh database: secondary indexes deferred until caught up");
     Ok(true)
 }
 
@@ -100,7 +100,7 @@ pub(crate) async fn build(a: &mut PgConnection, b: &mut PgConnection) -> Result<
     let queue = Mutex::new(names.iter().collect::<VecDeque<_>>());
     tokio::try_join!(build_from(a, &queue), build_from(b, &queue))?;
     info!(
-        target: "indexer::backfill",
+        target: "medledger::indexer::backfill",
         indexes = names.len(),
         secs = (started.elapsed().as_secs_f64() * 1e3).round() / 1e3,
         "deferred indexes built"
@@ -134,6 +134,6 @@ async fn build_from(conn: &mut PgConnection, queue: &Mutex<VecDeque<&String>>) -
         sqlx::query("SET LOCAL max_parallel_maintenance_workers = 0").execute(&mut *tx).await?;
         sqlx::query(&format!("CREATE INDEX IF NOT EXISTS {create}")).execute(&mut *tx).await?;
         tx.commit().await?;
-        debug!(target: "indexer::backfill", index = %name, secs = started.elapsed().as_secs_f64(), "index built");
+        debug!(target: "medledger::indexer::backfill", index = %name, secs = started.elapsed().as_secs_f64(), "index built");
     }
 }

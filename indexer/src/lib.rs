@@ -14,11 +14,13 @@
 
 mod config;
 mod copy;
+mod db;
 mod decode;
 mod error;
 mod indexes;
 pub mod metrics;
 mod project;
+mod range;
 mod reset;
 mod rpc;
 mod store;
@@ -26,7 +28,8 @@ mod sync;
 mod tempdb;
 
 pub use config::Config;
-pub use error::{IndexerError, RpcError, RpcErrorKind, TempDbError};
+pub use db::{address as database_address, migrate_when_ready};
+pub use error::{report, IndexerError, RpcError, RpcErrorKind, TempDbError};
 pub use metrics::Status;
 pub use reset::forget_chain;
 pub use rpc::is_range_rejection;

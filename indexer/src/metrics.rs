@@ -8,7 +8,7 @@ use std::{
     net::SocketAddr,
     sync::{
         atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
-        Arc, OnceLock,
+        Arc, Mutex, OnceLock,
     },
     time::Instant,
 };
@@ -88,6 +88,7 @@ pub struct Status {
     indexed: AtomicI64,
     writer: AtomicBool,
     caught_up: AtomicBool,
+    last_failure: Mutex<Option<String>>,
 }
 
 impl Status {
@@ -109,6 +110,18 @@ impl Status {
     /// Whether the index has caught up with the head (less the confirmations).
     pub fn is_caught_up(&self) -> bool {
         self.caught_up.load(Ordering::Relaxed)
+    }
+
+    /// The last failure met, with the address it concerned (`RPC http://…: …`, `database host:port/db
+    /// unreachable: …`), kept after recovery.
+    pub fn last_failure(&self) -> Option<String> {
+        self.last_failure.lock().map_or(None, |f| f.clone())
+    }
+
+    pub(crate) fn note_failure(&self, failure: String) {
+        if let Ok(mut f) = self.last_failure.lock() {
+            *f = Some(failure);
+        }
     }
 
     pub(crate) fn set_head(&self, head: u64) {

@@ -4,7 +4,8 @@
 use crate::{
     config::Config,
     error::{IndexerError, RpcError, RpcErrorKind},
-    metrics as m,
+    metrics::{self as m, Status},
+    range::RangeSizer,
 };
 use alloy::{
     eips::BlockNumberOrTag,
@@ -21,17 +22,16 @@ use rand::Rng;
 use std::{
     collections::BTreeMap,
     future::{Future, IntoFuture},
-    sync::atomic::{AtomicBool, AtomicU64, Ordering},
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
     time::{Duration, Instant},
 };
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 /// Largest WebSocket message (and frame) accepted from the node.
 const MAX_WS_MESSAGE: usize = 1 << 30;
-
-/// Logs per `eth_getLogs` answer the range size aims at: big enough to amortise a request, small enough
-/// that fetching, decoding and writing overlap in the backfill pipeline.
-pub(crate) const TARGET_LOGS: u64 = 5_000;
 
 /// The fields of a block header the indexer keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,11 +61,14 @@ pub(crate) struct Rpc {
     timeout: Duration,
     min_backoff: Duration,
     max_backoff: Duration,
-    max_range: u64,
-    /// The current `eth_getLogs` range size.
-    range: AtomicU64,
-    /// Whether calls are failing (an episode is in progress): warn on entry, info on recovery.
+    /// The `eth_getLogs` range size.
+    sizer: RangeSizer,
+    /// Whether calls are failing (an episode is in progress): one WARN on entry, one on recovery.
     degraded: AtomicBool,
+    /// The node's URL without credentials, for logs and errors.
+    endpoint: String,
+    /// Where the last failure is noted (for a start-up that gives up).
+    status: Arc<Status>,
 }
 
 impl Rpc {
@@ -74,8 +77,9 @@ impl Rpc {
     /// WebSocket: messages up to [`MAX_WS_MESSAGE`] (a block's logs can exceed tungstenite's 16 MiB frame
     /// default; a too-big answer would drop the connection and be re-requested forever), and the
     /// transport's own reconnection retried at the indexer's backoff rather than every 3 s.
-    pub(crate) async fn connect(config: &Config) -> Result<Self, IndexerError> {
+    pub(crate) async fn connect(config: &Config, status: Arc<Status>) -> Result<Self, IndexerError> {
         let url = config.rpc_url.as_str();
+        let endpoint = crate::sync::redact(url);
         let builder = ProviderBuilder::new().disable_recommended_fillers();
         let provider = if url.starts_with("ws://") || url.starts_with("wss://") {
             let ws = WebSocketConfig::default()
@@ -89,22 +93,23 @@ impl Rpc {
         } else {
             builder.connect(url).await
         }
-        .map_err(|e| rpc_error("connect", &e))?
+        .map_err(|e| {
+            let err = rpc_error("connect", &e);
+            status.note_failure(format!("RPC {endpoint}: {err}"));
+            err
+        })?
         .erased();
-        Ok(Self::with_provider(provider, config))
-    }
-
-    fn with_provider(provider: DynProvider, config: &Config) -> Self {
-        Self {
+        Ok(Self {
             provider,
             addresses: config.manifest.contracts.all().to_vec(),
             timeout: config.rpc_timeout,
             min_backoff: config.min_backoff,
             max_backoff: config.max_backoff,
-            max_range: config.max_range.max(1),
-            range: AtomicU64::new(config.initial_range.clamp(1, config.max_range.max(1))),
+            sizer: RangeSizer::new(config.initial_range, config.max_range),
             degraded: AtomicBool::new(false),
-        }
+            endpoint,
+            status,
+        })
     }
 
     /// The underlying provider (for subscriptions).
@@ -114,7 +119,7 @@ impl Rpc {
 
     /// The current `eth_getLogs` range size.
     pub(crate) fn range_size(&self) -> u64 {
-        self.range.load(Ordering::Relaxed)
+        self.sizer.get()
     }
 
     /// Runs `call` until it succeeds, backing off on every retryable failure. `RangeRejected` is returned
@@ -159,12 +164,13 @@ impl Rpc {
             match result {
                 Ok(value) => {
                     if attempt > 0 && self.degraded.swap(false, Ordering::Relaxed) {
-                        info!(
-                            target: "indexer::rpc",
+                        warn!(
+                            target: "medledger::indexer::rpc",
+                            rpc = %self.endpoint,
                             method,
                             attempts = attempt + 1,
                             outage_ms = started.elapsed().as_millis() as u64,
-                            "RPC recovered"
+                            "RPC reachable again"
                         );
                     }
                     return Ok(value);
@@ -174,10 +180,20 @@ impl Rpc {
                     if err.kind == RpcErrorKind::RangeRejected {
                         return Err(err);
                     }
+                    self.status.note_failure(format!("RPC {}: {err}", self.endpoint));
                     if self.degraded.swap(true, Ordering::Relaxed) {
-                        debug!(target: "indexer::rpc", method, attempt, kind = err.kind.as_str(), error = %err.message, "RPC call failed again");
+                        debug!(target: "medledger::indexer::rpc", method, attempt, kind = err.kind.as_str(), error = %err.message, "RPC call failed again");
                     } else {
-                        warn!(target: "indexer::rpc", method, kind = err.kind.as_str(), error = %err.message, "RPC call failed; retrying with backoff");
+                        warn!(
+                            target: "medledger::indexer::rpc",
+                            rpc = %self.endpoint,
+                            method,
+                            kind = err.kind.as_str(),
+                            error = %err.message,
+                            retry_from_ms = self.min_backoff.as_millis() as u64,
+                            retry_every_max_ms = self.max_backoff.as_millis() as u64,
+                            "RPC call failed; retrying with backoff (doubling, jittered, up to retry_every_max_ms)"
+                        );
                     }
                     tokio::time::sleep(self.backoff(attempt)).await;
                     attempt = attempt.saturating_add(1);
@@ -210,7 +226,7 @@ impl Rpc {
         match self.header(claimed).await? {
             Some(_) => Ok(claimed),
             None => {
-                debug!(target: "indexer::rpc", claimed, known, "head announced but not served; ignored");
+                debug!(target: "medledger::indexer::rpc", claimed, known, "head announced but not served; ignored");
                 Ok(known.unwrap_or(0))
             }
         }
@@ -268,17 +284,17 @@ impl Rpc {
             let filter = Filter::new().address(self.addresses.clone()).from_block(a).to_block(b);
             match self.retry("eth_getLogs", || self.get_logs(&filter)).await {
                 Ok(logs) => {
-                    self.adapt_range(b - a + 1, logs.len() as u64);
+                    self.sizer.answered(b - a + 1, logs.len() as u64);
                     out.extend(logs);
                 }
                 Err(err) if a < b => {
                     let half = (b - a).div_ceil(2);
-                    let before = self.range.fetch_min(half.max(1), Ordering::Relaxed);
                     // One line when the range size shrinks (a state change), not one per split.
-                    if half < before {
-                        warn!(target: "indexer::sync", from = a, to = b, range = half, error = %err.message, "range rejected; splitting, smaller ranges from now on");
+                    if self.sizer.refused(b - a + 1) {
+                        let (range, ceiling) = (self.sizer.get(), self.sizer.ceiling());
+                        warn!(target: "medledger::indexer::sync", from = a, to = b, range, ceiling, error = %err.message, "range rejected; splitting, smaller ranges from now on");
                     } else {
-                        debug!(target: "indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
+                        debug!(target: "medledger::indexer::sync", from = a, to = b, error = %err.message, "range rejected; splitting");
                     }
                     let mid = a + half - 1;
                     pending.push((mid + 1, b));
@@ -287,9 +303,9 @@ impl Rpc {
                 Err(err) => {
                     // A single block the node will not serve: back off and try again (logged once).
                     if refused.insert(a) {
-                        warn!(target: "indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
+                        warn!(target: "medledger::indexer::sync", from = a, to = b, error = %err.message, "single-block log query rejected; retrying");
                     } else {
-                        debug!(target: "indexer::sync", block = a, error = %err.message, "single-block log query rejected again");
+                        debug!(target: "medledger::indexer::sync", block = a, error = %err.message, "single-block log query rejected again");
                     }
                     tokio::time::sleep(self.max_backoff).await;
                     pending.push((a, b));
@@ -310,21 +326,6 @@ impl Rpc {
         })
         .await
         .map_err(|e| TransportErrorKind::custom_str(&format!("parsing task failed: {e}")))?
-    }
-
-    /// Sizes the next ranges after an answer of `logs` logs for `size` blocks: towards [`TARGET_LOGS`] per
-    /// answer (shrinks at once when an answer was far bigger, doubles at most when it was small).
-    fn adapt_range(&self, size: u64, logs: u64) {
-        let current = self.range_size();
-        let next = if logs > TARGET_LOGS * 2 {
-            (size.saturating_mul(TARGET_LOGS) / logs.max(1)).clamp(1, current)
-        } else if logs < TARGET_LOGS / 2 && size >= current {
-            let by_logs = size.saturating_mul(TARGET_LOGS) / logs.max(1);
-            size.saturating_mul(2).min(by_logs).max(current)
-        } else {
-            return;
-        };
-        self.range.store(next.clamp(1, self.max_range), Ordering::Relaxed);
     }
 
     /// The tracked contracts' logs of one block, by hash (the live path: one request per new head).
@@ -474,7 +475,8 @@ pub(crate) fn rpc_error(method: &'static str, err: &TransportError) -> RpcError 
         AlloyRpcError::DeserError { .. } | AlloyRpcError::SerError(_) => RpcErrorKind::Malformed,
         _ => RpcErrorKind::Node,
     };
-    RpcError { method, kind, message: err.to_string() }
+    // The whole chain: alloy's and reqwest's own messages leave the cause ("Connection refused") to it.
+    RpcError { method, kind, message: crate::report(err) }
 }
 
 /// Whether a JSON-RPC error of `eth_getLogs` means "ask for less" (as worded by geth, erigon, reth,

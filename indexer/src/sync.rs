@@ -3,6 +3,7 @@
 
 use crate::{
     config::Config,
+    db,
     decode::Decoder,
     error::IndexerError,
     indexes,
@@ -18,7 +19,7 @@ use std::{
     future::Future,
     pin::Pin,
     sync::{
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     task::{Context, Poll},
@@ -27,12 +28,22 @@ use std::{
 use tokio::task::JoinHandle;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 
-/// Applies the schema migrations (`indexer/migrations`).
+/// Applies the schema migrations (`indexer/migrations`), on one connection that does not pass on
+/// PostgreSQL's notices (`relation "_sqlx_migrations" already exists, skipping` on every start, which sqlx
+/// would log at INFO); what was applied is logged at DEBUG.
 pub async fn migrate(pool: &PgPool) -> Result<(), IndexerError> {
-    // The vault's migrations (medledger-vault, numbered from 1001) share `_sqlx_migrations`.
     let mut migrator = sqlx::migrate!("./migrations");
+    // The vault's migrations (medledger-vault, numbered from 1001) share `_sqlx_migrations`.
     migrator.set_ignore_missing(true);
-    migrator.run(pool).await?;
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET client_min_messages = warning").execute(&mut *conn).await?;
+    let result = migrator.run(&mut *conn).await;
+    // The connection goes back to the pool as it came.
+    let reset = sqlx::query("RESET client_min_messages").execute(&mut *conn).await;
+    result?;
+    reset?;
+    let latest = migrator.iter().map(|m| m.version).max().unwrap_or_default();
+    debug!(target: "medledger::indexer::db", latest, "schema migrations applied");
     Ok(())
 }
 
@@ -42,6 +53,8 @@ pub struct Indexer {
     config: Config,
     pool: PgPool,
     status: Arc<Status>,
+    /// Whether start-up is done: the node answered its chain id and the database a connection.
+    started: AtomicBool,
 }
 
 /// New heads: a WebSocket subscription (with each new head's header), or a poll timer (`None`).
@@ -56,7 +69,7 @@ enum Backfill {
 impl Indexer {
     /// An indexer for `config`, writing through `pool` (migrated with [`migrate`] first).
     pub fn new(config: Config, pool: PgPool) -> Self {
-        Self { config, pool, status: Arc::new(Status::default()) }
+        Self { config, pool, status: Arc::new(Status::default()), started: AtomicBool::new(false) }
     }
 
     /// Live state, for health endpoints and tests.
@@ -65,13 +78,29 @@ impl Indexer {
     }
 
     /// Runs until `shutdown` completes (returns `Ok`) or a non-retryable error (returns it). Retryable
-    /// failures — RPC outages, a PostgreSQL restart — are retried with backoff. Stopping at any instant
-    /// is safe: every batch is one transaction with its checkpoint.
+    /// failures — RPC outages, a PostgreSQL restart — are retried with backoff, each outage logged once
+    /// with its address and cause (and once when it ends); with [`Config::startup_timeout`], only until
+    /// start-up is done. Stopping at any instant is safe: every batch is one transaction with its
+    /// checkpoint.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), IndexerError> {
+        self.config.check()?;
+        let startup = async {
+            let Some(limit) = self.config.startup_timeout else { return std::future::pending().await };
+            tokio::time::sleep(limit).await;
+            if self.started.load(Ordering::Relaxed) {
+                return std::future::pending().await;
+            }
+            let cause = self.status.last_failure().unwrap_or_else(|| "no answer yet".to_owned());
+            IndexerError::StartupTimeout { waited: limit, cause }
+        };
         tokio::select! {
             result = self.run_forever() => result,
+            err = startup => {
+                error!(target: "medledger::indexer::sync", error = %err, "indexer stopped");
+                Err(err)
+            }
             () = shutdown => {
-                info!(target: "indexer::sync", "shutting down");
+                info!(target: "medledger::indexer::sync", "shutting down");
                 Ok(())
             }
         }
@@ -79,33 +108,51 @@ impl Indexer {
 
     async fn run_forever(&self) -> Result<(), IndexerError> {
         let mut failures = 0u32;
+        // The node's connection, kept across sessions that failed for another reason (a database outage):
+        // dropping it would log alloy's "Pubsub service request channel closed", which reads as an RPC fault.
+        let mut rpc = None;
         loop {
-            let err = match self.session(&mut failures).await {
+            let err = match self.session(&mut failures, &mut rpc).await {
                 Ok(()) => return Ok(()),
-                Err(e) => e,
+                Err(e) => db::explain(&self.pool, e).await,
             };
             self.status.set_writer(false);
-            if !err.is_retryable() {
-                error!(target: "indexer::sync", error = %err, "indexer stopped");
-                return Err(err);
+            if let IndexerError::DatabaseUnreachable { .. } = err {
+                self.status.note_failure(err.to_string());
             }
-            if failures == 0 {
-                warn!(target: "indexer::sync", error = %err, "indexer session failed; retrying with backoff");
-            } else {
-                debug!(target: "indexer::sync", error = %err, failures, "indexer session failed again");
+            if !err.is_retryable() {
+                error!(target: "medledger::indexer::sync", error = %err, "indexer stopped");
+                return Err(err);
             }
             failures = failures.saturating_add(1);
             let delay =
                 self.config.min_backoff.saturating_mul(1 << failures.min(10)).min(self.config.max_backoff);
+            if failures == 1 {
+                warn!(
+                    target: "medledger::indexer::sync",
+                    error = %err,
+                    retry_in_ms = delay.as_millis() as u64,
+                    retry_every_max_ms = self.config.max_backoff.as_millis() as u64,
+                    "indexer session failed; retrying with backoff (doubling up to retry_every_max_ms)"
+                );
+            } else {
+                debug!(target: "medledger::indexer::sync", error = %err, failures, "indexer session failed again");
+            }
+            if matches!(err, IndexerError::Rpc(_)) {
+                rpc = None;
+            }
             tokio::time::sleep(delay).await;
         }
     }
 
-    /// One session: connect, take the writer lock, index until an error.
-    async fn session(&self, failures: &mut u32) -> Result<(), IndexerError> {
+    /// One session: connect (or reuse `rpc`), take the writer lock, index until an error.
+    async fn session(&self, failures: &mut u32, rpc: &mut Option<Arc<Rpc>>) -> Result<(), IndexerError> {
         let cfg = &self.config;
         let chain_id = cfg.chain_id();
-        let rpc = Arc::new(Rpc::connect(cfg).await?);
+        let rpc = match rpc {
+            Some(rpc) => Arc::clone(rpc),
+            None => Arc::clone(rpc.insert(Arc::new(Rpc::connect(cfg, Arc::clone(&self.status)).await?))),
+        };
         let actual = rpc.chain_id().await?;
         if actual != cfg.manifest.chain_id {
             return Err(IndexerError::ChainIdMismatch { expected: cfg.manifest.chain_id, actual });
@@ -113,16 +160,25 @@ impl Indexer {
         let decoder = Arc::new(Decoder::new(&cfg.manifest.contracts));
 
         let mut conn = self.pool.acquire().await?.detach();
+        if !self.started.swap(true, Ordering::Relaxed) {
+            info!(
+                target: "medledger::indexer::sync",
+                rpc = %redact(&cfg.rpc_url),
+                database = %db::address(&self.pool),
+                chain_id,
+                "node and database reached"
+            );
+        }
         let mut waiting = false;
         while !store::try_lock(&mut conn, chain_id).await? {
             if !waiting {
-                info!(target: "indexer::sync", chain_id, "another indexer holds the writer lock; waiting as hot standby");
+                info!(target: "medledger::indexer::sync", chain_id, "another indexer holds the writer lock; waiting as hot standby");
                 waiting = true;
             }
             tokio::time::sleep(cfg.poll_interval.max(Duration::from_millis(200))).await;
         }
         self.status.set_writer(true);
-        info!(target: "indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
+        info!(target: "medledger::indexer::sync", chain_id, rpc = %redact(&cfg.rpc_url), "writer lock acquired");
 
         let mut head = rpc.head(None).await?;
         self.status.set_head(head);
@@ -144,7 +200,7 @@ impl Indexer {
                 store::checkpoint(&mut conn, chain_id).await?.unwrap_or(cp)
             }
         };
-        info!(target: "indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
+        info!(target: "medledger::indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
         // Secondary indexes set aside by a backfill (perhaps one a crash interrupted) are built once caught up.
         let mut deferred = indexes::pending(&mut conn).await?;
         // Whether to ask (once per session: a database with events does not become fresh again).
@@ -178,7 +234,7 @@ impl Indexer {
                 match self.live_block(&rpc, &decoder, &mut conn, &cp, h, head).await {
                     Ok(c) => Ok(c),
                     Err(e) if e.is_retryable() && !matches!(e, IndexerError::Database(_)) => {
-                        debug!(target: "indexer::live", block = h.number, error = %e, "head by hash failed; by range");
+                        debug!(target: "medledger::indexer::live", block = h.number, error = %e, "head by hash failed; by range");
                         let to = target.min(next + cfg.tip_batch.max(1) - 1);
                         self.live_step(&rpc, &decoder, &mut conn, &cp, next, to, head).await
                     }
@@ -207,14 +263,14 @@ impl Indexer {
                     // Recovered once a session commits again (not merely connects: a session that fails
                     // again before committing is one failure episode, logged once).
                     if *failures > 0 {
-                        info!(target: "indexer::sync", failures = *failures, "indexer session recovered");
+                        warn!(target: "medledger::indexer::sync", failures = *failures, "indexer session recovered");
                         *failures = 0;
                     }
                 }
                 Err(IndexerError::Inconsistent { from, to, reason }) => {
                     // A reorg while fetching, or a head that is not there (yet): look again shortly, from
                     // the node's head as it is now.
-                    debug!(target: "indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
+                    debug!(target: "medledger::indexer::sync", from, to, reason = %reason, "inconsistent answers; refetching");
                     tokio::time::sleep(cfg.poll_interval / 4).await;
                     head = rpc.head(Some(u64::try_from(cp.number).unwrap_or(0))).await?;
                     self.status.set_head(head);
@@ -232,28 +288,29 @@ impl Indexer {
         }
     }
 
-    /// New-head notifications: WebSocket subscription for ws(s):// URLs, else a poll timer.
+    /// New-head notifications: WebSocket subscription for ws(s):// URLs, else a poll timer. Says which.
     async fn heads(&self, rpc: &Rpc) -> Heads {
-        let ws = self.config.rpc_url.starts_with("ws://") || self.config.rpc_url.starts_with("wss://");
-        if ws {
+        if self.config.subscribes() {
             match rpc.provider().subscribe_blocks().await {
                 Ok(sub) => {
+                    info!(target: "medledger::indexer::sync", mode = "subscribe", "following new heads by WebSocket subscription");
                     // A header that does not hash to its claimed hash is not trusted: it only wakes the
                     // loop, which then asks for the head and fetches the range with every header.
                     return Box::pin(sub.into_stream().map(|h| match verified_header(&h, "eth_subscribe") {
                         Ok(h) => Some(h),
                         Err(e) => {
-                            warn!(target: "indexer::sync", error = %e, "announced head rejected");
+                            warn!(target: "medledger::indexer::sync", error = %e, "announced head rejected");
                             None
                         }
                     }));
                 }
                 Err(e) => {
-                    warn!(target: "indexer::sync", error = %e, "newHeads subscription failed; polling instead")
+                    warn!(target: "medledger::indexer::sync", error = %e, "newHeads subscription failed; polling instead")
                 }
             }
         }
         let interval = self.config.poll_interval;
+        info!(target: "medledger::indexer::sync", mode = "poll", poll_ms = interval.as_millis() as u64, "following new heads by polling");
         Box::pin(futures::stream::unfold((), move |()| async move {
             tokio::time::sleep(interval).await;
             Some((None, ()))
@@ -274,7 +331,7 @@ impl Indexer {
                 Some(Some(h)) if h.number >= known => return Ok((h.number, Some(h))),
                 Some(_) => {}
                 None => {
-                    warn!(target: "indexer::sync", "newHeads subscription ended; resubscribing");
+                    warn!(target: "medledger::indexer::sync", "newHeads subscription ended; resubscribing");
                     tokio::time::sleep(self.config.min_backoff).await;
                     *heads = self.heads(rpc).await;
                 }
@@ -297,7 +354,7 @@ impl Indexer {
     ) -> Result<Backfill, IndexerError> {
         let chain_id = self.config.chain_id();
         let start = (cp.number + 1) as u64;
-        info!(target: "indexer::backfill", from = start, to = end, head, "backfill started");
+        info!(target: "medledger::indexer::backfill", from = start, to = end, head, "backfill started");
         let planner = Arc::clone(rpc);
         // Slow start: the first range goes alone, and each answer lets at most two more ranges go (up to
         // `concurrency` in flight), each sized by the answers so far. Else the first window of ranges, sized
@@ -325,7 +382,7 @@ impl Indexer {
                         answered.send_modify(|n| *n += 1);
                         batch
                     }
-                    .instrument(info_span!(target: "indexer::sync", "range", from, to)),
+                    .instrument(info_span!(target: "medledger::indexer::sync", "range", from, to)),
                 ))
             })
             .buffered(self.config.concurrency.max(1)));
@@ -380,7 +437,7 @@ impl Indexer {
         }
         let secs = started.elapsed().as_secs_f64();
         info!(
-            target: "indexer::backfill",
+            target: "medledger::indexer::backfill",
             from = start,
             to = end,
             events,
@@ -417,7 +474,7 @@ impl Indexer {
         let n = batch.events.len() as u64;
         let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
         record_batch("live", t, n);
-        debug!(target: "indexer::live", block = header.number, events = n, "head indexed");
+        debug!(target: "medledger::indexer::live", block = header.number, events = n, "head indexed");
         Ok(next)
     }
 
@@ -442,7 +499,7 @@ impl Indexer {
         let n = batch.events.len() as u64;
         let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
         record_batch("live", t, n);
-        debug!(target: "indexer::live", from, to, events = n, "blocks indexed");
+        debug!(target: "medledger::indexer::live", from, to, events = n, "blocks indexed");
         Ok(next)
     }
 
@@ -488,7 +545,7 @@ impl Indexer {
         };
         let depth = cp.number - ancestor.number as i64;
         warn!(
-            target: "indexer::reorg",
+            target: "medledger::indexer::reorg",
             ancestor = ancestor.number,
             depth,
             indexed = cp.number,
@@ -513,7 +570,7 @@ impl Indexer {
         record_batch("reorg", t, 0);
         metrics::counter!(m::REORGS).increment(1);
         metrics::histogram!(m::REORG_DEPTH).record(depth as f64);
-        info!(target: "indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
+        info!(target: "medledger::indexer::reorg", ancestor = ancestor.number, depth, block = next.number, "reorg repaired");
         Ok(next)
     }
 }
@@ -552,7 +609,7 @@ async fn overlap(
     let begin = async move {
         let Some(batch) = fetch.await? else { return Ok::<_, IndexerError>(Next::End) };
         if !extends(&batch, leaves) {
-            warn!(target: "indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
+            warn!(target: "medledger::indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
             return Ok(Next::Mismatch);
         }
         store::begin_batch(beginning, chain_id, &batch).await?;
@@ -604,7 +661,7 @@ async fn fetch_batch(
     };
     let decode_secs = t.elapsed().as_secs_f64();
     metrics::histogram!(m::DECODE_DURATION).record(decode_secs);
-    debug!(target: "indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
+    debug!(target: "medledger::indexer::sync", from, to, logs = events.len(), fetch_secs, decode_secs, "range fetched");
     Ok(Batch { from: fetched.from, to: fetched.to, headers: fetched.headers, events })
 }
 
@@ -643,7 +700,7 @@ fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>)
         let began = tokio::time::Instant::now();
         let mut tick = tokio::time::interval_at(began + PROGRESS_EVERY, PROGRESS_EVERY);
         let total = (end + 1).saturating_sub(start);
-        let mut last_events = 0u64;
+        let (mut last_events, mut last_done) = (0u64, 0u64);
         let mut last_at = began;
         loop {
             let now = tick.tick().await;
@@ -653,25 +710,26 @@ fn report_progress(progress: Arc<Progress>, start: u64, end: u64, rpc: Arc<Rpc>)
             let blocks_per_sec = done as f64 / (now - began).as_secs_f64().max(1e-3);
             let window = (now - last_at).as_secs_f64().max(1e-3);
             info!(
-                target: "indexer::backfill",
+                target: "medledger::indexer::backfill",
                 block,
                 to = end,
                 blocks_done = done,
                 blocks_total = total,
+                blocks_per_sec = (done.saturating_sub(last_done) as f64 / window) as u64,
                 events,
                 events_per_sec = ((events - last_events) as f64 / window) as u64,
                 eta_secs = if done == 0 { None } else { Some(((total - done) as f64 / blocks_per_sec) as u64) },
                 range = rpc.range_size(),
                 "backfill progress"
             );
-            last_events = events;
+            (last_events, last_done) = (events, done);
             last_at = now;
         }
     }))
 }
 
 /// A URL without credentials, for logs.
-fn redact(url: &str) -> String {
+pub(crate) fn redact(url: &str) -> String {
     match (url.find("://"), url.find('@')) {
         (Some(s), Some(at)) if at > s => format!("{}://…{}", &url[..s], &url[at..]),
         _ => url.to_owned(),

@@ -114,7 +114,7 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
     info!(target: "medledger::dev", rpc = %devnet.rpc_url(), chain_id = manifest.chain_id, "contracts deployed");
 
     let pool = connect_db(&RequiredDbArgs { url: db_url.clone(), max_connections: 8 }).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, Some(Duration::from_secs(30))).await?;
     if pg.is_none() {
         // That chain is gone (or its contracts were deployed anew): every run starts clean.
         let chain_id =

@@ -29,9 +29,10 @@ pub(crate) struct RpcArgs {
     /// Per-call timeout, in milliseconds.
     #[arg(long = "rpc.timeout-ms", env = "MEDLEDGER_RPC_TIMEOUT_MS", default_value_t = 20_000)]
     pub(crate) timeout_ms: u64,
-    /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (doubled
-    /// while answers are small, cut when one is big or the node refuses). The first request goes alone;
-    /// each answer lets at most two more go.
+    /// Blocks per eth_getLogs request at the start; then sized towards ~5,000 logs per answer (up to ×8
+    /// while answers are small, cut when one is big or the node refuses; no wider than a span the node
+    /// refused, but for a probe now and then). The first request goes alone; each answer lets at most two
+    /// more go.
     #[arg(long = "rpc.range", env = "MEDLEDGER_RPC_RANGE", default_value_t = 1)]
     pub(crate) range: u64,
     /// Most blocks per eth_getLogs request.
@@ -67,6 +68,10 @@ pub(crate) struct SyncArgs {
     /// up (several times faster; queries those indexes serve are slow until then).
     #[arg(long = "defer-indexes", env = "MEDLEDGER_DEFER_INDEXES", default_value_t = true, action = clap::ArgAction::Set)]
     pub(crate) defer_indexes: bool,
+    /// Seconds start-up may take to reach the node and the database before giving up (exit status 1);
+    /// unset: retry as long as it takes, each outage logged once with its address and cause.
+    #[arg(long = "startup-timeout", value_name = "SECS", env = "MEDLEDGER_STARTUP_TIMEOUT")]
+    pub(crate) startup_timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -86,7 +91,7 @@ pub(crate) struct MetricsArgs {
 pub(crate) async fn index(args: IndexArgs) -> Result<()> {
     let config = indexer_config(&args)?;
     let pool = connect_db(&args.db).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, config.startup_timeout).await?;
     let metrics = metrics_addr(&args.metrics)?;
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: None }
         .run(server::shutdown_signal())
@@ -97,11 +102,13 @@ pub(crate) async fn index(args: IndexArgs) -> Result<()> {
 pub(crate) fn indexer_config(args: &IndexArgs) -> Result<IndexerConfig> {
     let manifest = Manifest::load(&args.sync.manifest)?;
     let mut config = IndexerConfig::new(args.rpc.url.clone(), manifest);
+    config.check()?;
     config.confirmations = args.sync.confirmations;
     config.from_block = args.sync.from_block;
     config.max_reorg_depth = args.sync.max_reorg_depth;
     config.tip_batch = args.sync.tip_batch.max(1);
     config.defer_indexes = args.sync.defer_indexes;
+    config.startup_timeout = args.sync.startup_timeout.map(Duration::from_secs);
     config.rpc_timeout = Duration::from_millis(args.rpc.timeout_ms.max(1));
     config.initial_range = args.rpc.range.max(1);
     config.max_range = args.rpc.max_range.max(1);

@@ -30,7 +30,6 @@ pub(crate) mod vault;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::{net::SocketAddr, time::Duration};
-use tracing::warn;
 
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Database")]
@@ -53,23 +52,11 @@ pub(crate) async fn connect_db(args: &RequiredDbArgs) -> Result<sqlx::PgPool> {
         .context("invalid --db.url")
 }
 
-/// Connects and applies the migrations (the indexer's, then the vault's), waiting up to 30 s for a
-/// database that is still starting.
-pub(crate) async fn prepare_db(pool: &sqlx::PgPool) -> Result<()> {
-    let mut attempt = 0u32;
-    loop {
-        match medledger_indexer::migrate(pool).await {
-            Ok(()) => return medledger_vault::migrate(pool).await.context("applying the vault's migrations"),
-            Err(e) if e.is_retryable() && attempt < 30 => {
-                if attempt == 0 {
-                    warn!(target: "medledger::db", error = %e, "database not ready; retrying");
-                }
-                attempt += 1;
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
-            Err(e) => return Err(e).context("applying migrations"),
-        }
-    }
+/// Connects and applies the migrations (the indexer's, then the vault's) once the database can be reached
+/// (each outage logged once, with its address and cause), giving up after `wait` if given.
+pub(crate) async fn prepare_db(pool: &sqlx::PgPool, wait: Option<Duration>) -> Result<()> {
+    medledger_indexer::migrate_when_ready(pool, wait).await?;
+    medledger_vault::migrate(pool).await.context("applying the vault's migrations")
 }
 
 /// Binds the API's listening socket.

@@ -25,7 +25,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     let config = indexer_config(&args.index)?;
     let mut api = args.api.server_config(&config.manifest)?;
     let pool = connect_db(&args.index.db).await?;
-    prepare_db(&pool).await?;
+    prepare_db(&pool, config.startup_timeout).await?;
     let metrics = metrics_addr(&args.index.metrics)?;
     let listener = bind(api.listen).await?;
     let addr = listener.local_addr().context("reading the API address")?;

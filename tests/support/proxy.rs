@@ -61,6 +61,8 @@ struct Inner {
     faults: Faults,
     counter: AtomicU64,
     logs_counter: AtomicU64,
+    /// eth_getLogs requests received (refused ones included).
+    log_calls: AtomicU64,
     head_counter: AtomicU64,
     block_counter: AtomicU64,
     injected: AtomicU64,
@@ -87,6 +89,7 @@ impl Proxy {
             faults,
             counter: AtomicU64::new(0),
             logs_counter: AtomicU64::new(0),
+            log_calls: AtomicU64::new(0),
             head_counter: AtomicU64::new(0),
             block_counter: AtomicU64::new(0),
             injected: AtomicU64::new(0),
@@ -106,6 +109,11 @@ impl Proxy {
     /// Faults injected so far.
     pub fn injected(&self) -> u64 {
         self.inner.injected.load(Ordering::Relaxed)
+    }
+
+    /// eth_getLogs requests received so far (refused ones included).
+    pub fn log_calls(&self) -> u64 {
+        self.inner.log_calls.load(Ordering::Relaxed)
     }
 
     /// Hostile answers given, by kind (malformed and the kinds of [`tamper`]).
@@ -173,6 +181,7 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
     }
     let req = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
     if req["method"] == "eth_getLogs" {
+        s.log_calls.fetch_add(1, Ordering::Relaxed);
         let filter = &req["params"][0];
         if let Some(b) = hex_u64(&filter["toBlock"]) {
             if b > s.gate.load(Ordering::SeqCst) {

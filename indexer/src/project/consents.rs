@@ -143,7 +143,7 @@ pub(super) fn fold_consent(row: &mut Option<Consent>, e: &Ev<'_>) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, Log, T0};
+    use crate::project::event::fixture::{addr, block_time, fold, hex, history, Case, Log, T0};
     use medledger_core::consent::{self as rule, Status};
     use serde_json::{json, Value};
 
@@ -210,9 +210,6 @@ mod tests {
 
     /// Each rule of the registry: the pair's events, and the row they leave (from an empty one as of the last
     /// event's block).
-    /// A fold case: its name, the logs folded, and the expected change to the row.
-    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
-
     #[test]
     fn the_row_follows_the_registry_rules() {
         let cases: Vec<Case<Consent>> = vec![

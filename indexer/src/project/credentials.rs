@@ -124,7 +124,9 @@ pub(super) fn fold_credential(row: &mut Option<Credential>, e: &Ev<'_>) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, tx_hash, word, Log, T0};
+    use crate::project::event::fixture::{
+        addr, block_time, fold, hex, history, tx_hash, word, Case, Log, T0,
+    };
     use serde_json::{json, Value};
 
     const ID: i64 = 7;
@@ -186,9 +188,6 @@ mod tests {
     }
 
     /// Each rule of the registry: the events after a registration, and how they change the registered row.
-    /// A fold case: its name, the logs folded, and the expected change to the row.
-    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
-
     #[test]
     fn the_row_follows_the_registry_rules() {
         let cases: Vec<Case<Credential>> = vec![

@@ -125,7 +125,7 @@ pub(super) fn fold_record(row: &mut Option<Record>, e: &Ev<'_>) -> Result<(), In
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, tx_hash, word, Log};
+    use crate::project::event::fixture::{addr, block_time, fold, hex, tx_hash, word, Case, Log};
     use alloy::primitives::keccak256;
     use serde_json::{json, Value};
 
@@ -204,9 +204,6 @@ mod tests {
     }
 
     /// Each episode rule: the events after its opening (block 1), and how they change the opened row.
-    /// A fold case: its name, the logs folded, and the expected change to the row.
-    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
-
     #[test]
     fn the_episode_follows_the_contract_rules() {
         let cases: Vec<Case<Episode>> = vec![

@@ -142,6 +142,10 @@ pub(super) mod fixture {
     use crate::project::{Fold, History};
     use serde_json::Value;
 
+    /// One rule of a table-driven test: its name, the events after a first one, and how they change the
+    /// row the first event made.
+    pub(crate) type Case<R> = (&'static str, Vec<Log>, fn(&mut R));
+
     /// The time of block 0; block `n` is 12 s per block later.
     pub(crate) const T0: i64 = 1_700_000_000;
 

@@ -184,7 +184,9 @@ pub(super) fn fold_prescription(row: &mut Option<Prescription>, e: &Ev<'_>) -> R
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::project::event::fixture::{addr, block_time, fold, hex, history, tx_hash, word, Log, T0};
+    use crate::project::event::fixture::{
+        addr, block_time, fold, hex, history, tx_hash, word, Case, Log, T0,
+    };
     use medledger_core::dispense::{self as rule, OpenFill, Status};
     use serde_json::{json, Value};
 
@@ -306,9 +308,6 @@ mod tests {
 
     /// Each rule of the contract: the events after an issue to any pharmacy, and how they change the issued
     /// row.
-    /// A fold case: its name, the logs folded, and the expected change to the row.
-    type Case<T> = (&'static str, Vec<Log>, fn(&mut T));
-
     #[test]
     fn the_row_follows_the_contract_rules() {
         let p = PHARMACY;
