@@ -75,6 +75,8 @@ async fn sigkill_during_backfill_loses_and_duplicates_nothing() {
     assert_eq!(digest(&pool, chain_id).await, digest(&clean, chain_id).await, "crashes changed the index");
     // Every index the migrations create is back, built by the run that caught up.
     let (_, migrated) = fresh_db("crash_schema").await;
+    // `medledger index` migrates the database as `medledger migrate` does: the vault's tables too.
+    medledger_vault::migrate(&migrated).await.expect("vault migrations");
     assert_eq!(deferred_indexes(&pool).await, 0, "no index left deferred");
     assert_eq!(
         index_definitions(&pool).await,
