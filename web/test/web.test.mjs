@@ -212,7 +212,7 @@ describe('patient', () => {
         address: s.contract,
         abi: abi('ConsentRegistry'),
         functionName: 'grantWithSig',
-        args: [s.patient, s.grantee, s.scopes, s.expiresAt, BigInt(s.deadline), s.signature],
+        args: [s.patient, s.grantee, s.scopes, s.expiresAt, s.signedAt, BigInt(s.deadline), s.signature],
       });
     const first = await sign();
     assert.equal(first.patient, maria.address);

@@ -225,8 +225,10 @@ function Grant({ config, me }: { config: AppConfig; me: Address }) {
     try {
       setTx({ phase: 'wallet', label: 'Sign the grant' });
       const nonce = await read<bigint>(config, 'ConsentRegistry', 'nonces', [me]);
-      const deadline = BigInt((await chainTime()) + days * 86_400);
-      const message = { patient: me, grantee, scopes, expiresAt, nonce, deadline };
+      // signedAt is the chain's time: a direct grant or revoke made later supersedes this signature.
+      const signedAt = await chainTime();
+      const deadline = BigInt(signedAt + days * 86_400);
+      const message = { patient: me, grantee, scopes, expiresAt, signedAt, nonce, deadline };
       const signature = await signTyped(
         config,
         'ConsentRegistry',
@@ -237,6 +239,7 @@ function Grant({ config, me }: { config: AppConfig; me: Address }) {
             { name: 'grantee', type: 'address' },
             { name: 'scopes', type: 'uint8' },
             { name: 'expiresAt', type: 'uint40' },
+            { name: 'signedAt', type: 'uint40' },
             { name: 'nonce', type: 'uint256' },
             { name: 'deadline', type: 'uint256' },
           ],
@@ -250,11 +253,12 @@ function Grant({ config, me }: { config: AppConfig; me: Address }) {
           {
             chainId: config.chainId,
             contract: config.contracts?.ConsentRegistry,
-            function: 'grantWithSig(address,address,uint8,uint40,uint256,bytes)',
+            function: 'grantWithSig(address,address,uint8,uint40,uint40,uint256,bytes)',
             patient: me,
             grantee,
             scopes,
             expiresAt,
+            signedAt,
             deadline: deadline.toString(),
             nonce: nonce.toString(),
             signature,
