@@ -39,6 +39,34 @@ const abiPlugin = {
   },
 };
 
+// `import table from 'rx:controlled-substances'`: the bundled controlled-substance table the Rust side uses
+// (core/data/controlled_substances.tsv, core/src/schedule.rs), parsed the same way at build time:
+// `{ version, drugs: { rxcui: [schedule, name] } }`. One table, so the browser and `medledger rx` agree.
+const scheduleTablePlugin = {
+  name: 'controlled-substances',
+  setup(build) {
+    build.onResolve({ filter: /^rx:controlled-substances$/ }, () => ({
+      path: join(here, '..', 'core', 'data', 'controlled_substances.tsv'),
+      namespace: 'schedule-table',
+    }));
+    build.onLoad({ filter: /.*/, namespace: 'schedule-table' }, (args) => {
+      let version = '';
+      const drugs = {};
+      for (const line of readFileSync(args.path, 'utf8').split('\n')) {
+        if (line.startsWith('# version\t')) {
+          version = line.slice('# version\t'.length).trim();
+          continue;
+        }
+        if (line.startsWith('#') || !line.trim()) continue;
+        const [code, schedule, name] = line.split('\t');
+        if (code && name !== undefined && /^\d+$/.test(schedule)) drugs[code] = [Number(schedule), name];
+      }
+      if (!version) return { errors: [{ text: `${args.path} has no "# version" line` }] };
+      return { contents: `export default ${JSON.stringify({ version, drugs })};`, loader: 'js', watchFiles: [args.path] };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: here,
   bundle: true,
@@ -56,7 +84,7 @@ const common = {
 };
 
 const builds = {
-  app: { ...common, splitting: false, entryPoints: { app: join(here, 'src/main.tsx') }, jsx: 'automatic', jsxImportSource: 'preact', plugins: [abiPlugin] },
+  app: { ...common, splitting: true, entryPoints: { app: join(here, 'src/main.tsx') }, jsx: 'automatic', jsxImportSource: 'preact', plugins: [abiPlugin, scheduleTablePlugin] },
   graphiql: { ...common, splitting: true, entryPoints: { graphiql: join(here, 'src/graphiql/main.tsx') }, jsx: 'automatic', jsxImportSource: 'react', loader: { '.graphql': 'text', '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.svg': 'file' } },
 };
 
@@ -106,18 +134,32 @@ function write(results) {
   const giCss = [...closure(giMeta, giJs)].filter((f) => f.endsWith('.css'));
   writeFileSync(join(dist, 'graphiql.html'), page('GraphiQL · medledger', rel(giJs), giCss.map(rel)));
 
-  // Each page of the app loads the one app bundle (its pages are small: one file beats a chunk per page).
+  // Each page loads the app's entry and, through main.tsx's import(), its own page chunk with what that
+  // statically imports; heavier parts a page loads only on demand (the QR decoder) are in `lazy`.
   const size = (files) => {
     const js = [...files].filter((f) => f.endsWith('.js')).reduce((n, f) => n + gz(rel(f)), 0);
     const css = [...files].filter((f) => f.endsWith('.css')).reduce((n, f) => n + gz(rel(f)), 0);
     return { jsGzip: js, cssGzip: css, files: [...files].map(rel).sort() };
   };
-  const pages = { app: size(closure(appMeta, appJs)) };
+  const appFiles = closure(appMeta, appJs);
+  const pages = { app: size(appFiles) };
+  const pageChunks = new Set();
+  for (const [out, o] of Object.entries(appMeta.outputs)) {
+    const m = o.entryPoint?.match(/^src\/pages\/(\w+)\.tsx$/);
+    if (!m || !out.endsWith('.js')) continue;
+    const files = closure(appMeta, out, new Set(appFiles));
+    for (const f of files) pageChunks.add(f);
+    pages[m[1]] = size(files);
+  }
   pages.graphiql = size(closure(giMeta, giJs));
+  const lazy = {};
+  for (const out of Object.keys(appMeta.outputs)) {
+    if (!pageChunks.has(out) && !appFiles.has(out) && !out.endsWith('.map')) lazy[rel(out)] = gz(rel(out));
+  }
   const files = readdirSync(join(dist, 'assets')).map((f) => `assets/${f}`).sort();
   const id = createHash('sha256');
   for (const f of files) id.update(f);
-  const build = { placeholder: false, id: id.digest('hex').slice(0, 16), files, pages };
+  const build = { placeholder: false, id: id.digest('hex').slice(0, 16), files, pages, lazy };
   writeFileSync(join(dist, 'web-build.json'), JSON.stringify(build, null, 1) + '\n');
   return build;
 }
@@ -147,5 +189,6 @@ if (watch) {
   for (const [name, p] of Object.entries(build.pages)) {
     console.log(`${name.padEnd(10)} js ${(p.jsGzip / 1024).toFixed(1).padStart(6)} KiB gzip  css ${(p.cssGzip / 1024).toFixed(1).padStart(5)} KiB gzip`);
   }
+  for (const [file, n] of Object.entries(build.lazy)) console.log(`  on demand ${file}: ${(n / 1024).toFixed(1)} KiB gzip`);
   console.log(`web: built dist/ in ${Math.round(performance.now() - started)} ms (id ${build.id})`);
 }

@@ -13,7 +13,12 @@ export interface Live<T> {
   reload: () => void;
 }
 
-export function useLive<T>(text: string, variables: Record<string, unknown> | null, filter: Record<string, unknown> | null): Live<T> {
+/** `filter`: one event filter, or several (one subscription each: an event matching any of them refetches). */
+export function useLive<T>(
+  text: string,
+  variables: Record<string, unknown> | null,
+  filter: Record<string, unknown> | Record<string, unknown>[] | null,
+): Live<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [updated, setUpdated] = useState<string | null>(null);
@@ -46,17 +51,19 @@ export function useLive<T>(text: string, variables: Record<string, unknown> | nu
       clearTimeout(timer.current);
       timer.current = setTimeout(reload, 100);
     };
-    const stop = subscribe<{ events: { name: string; blockNumber: number } }>(EVENTS, { filter }, {
-      next: (d) => {
-        setUpdated(`${d.events.name} (block ${d.events.blockNumber})`);
-        later();
-      },
-      error: (m) => setError(`live updates: ${m}`),
-      reconnected: later,
-    });
+    const stops = (Array.isArray(filter) ? filter : [filter]).map((f) =>
+      subscribe<{ events: { name: string; blockNumber: number } }>(EVENTS, { filter: f }, {
+        next: (d) => {
+          setUpdated(`${d.events.name} (block ${d.events.blockNumber})`);
+          later();
+        },
+        error: (m) => setError(`live updates: ${m}`),
+        reconnected: later,
+      }),
+    );
     return () => {
       clearTimeout(timer.current);
-      stop();
+      for (const stop of stops) stop();
     };
   }, [key, reload]);
 

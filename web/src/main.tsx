@@ -15,6 +15,8 @@ const pages: Record<string, { title: string; load: () => Promise<{ default: Comp
   '/patient': { title: 'Patient · medledger', load: () => import('./pages/patient') },
   '/doctor': { title: 'Doctor · medledger', load: () => import('./pages/doctor') },
   '/registrar': { title: 'Registrar · medledger', load: () => import('./pages/registrar') },
+  '/doctor/prescribe': { title: 'Write a prescription · medledger', load: () => import('./pages/prescribe') },
+  '/pharmacy': { title: 'Pharmacy · medledger', load: () => import('./pages/pharmacy') },
 };
 
 const Page = signal<ComponentType<PageProps> | null>(null);
@@ -69,6 +71,7 @@ function App({ config }: { config: AppConfig }) {
           <NavLink to="/">medledger</NavLink>
           <NavLink to="/patient">Patient</NavLink>
           <NavLink to="/doctor">Doctor</NavLink>
+          <NavLink to="/pharmacy">Pharmacy</NavLink>
           <NavLink to="/registrar">Registrar</NavLink>
           <a href="/graphql">GraphiQL</a>
         </nav>

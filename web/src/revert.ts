@@ -49,6 +49,35 @@ const sentences: Record<string, (a: Args) => string> = {
   Prescriptions__NoFillsRemaining: (a) => `all ${a.fills} fills of prescription ${a.rxId} have been dispensed`,
   Prescriptions__TooEarly: (a) =>
     `the next fill of prescription ${a.rxId} is allowed from ${timeText(a.nextFillAt)} (chain time ${timeText(a.currentTime)})`,
+  Prescriptions__StaleDispense: (a) =>
+    `prescription ${a.rxId} now has ${a.totalDispensed} units dispensed, not the ${a.dispensedBefore} this dispense was built on: a retried or raced dispense (nothing was counted twice); check the dispenses before sending again`,
+  Prescriptions__PrescriberInactive: (a) =>
+    `the prescriber ${a.prescriber} of ${a.rxId} is no longer active (revoked, suspended or expired): its prescriptions may not be dispensed`,
+  Prescriptions__PrescriberLacksSchedule: (a) =>
+    `the prescriber ${a.prescriber} no longer holds ${scheduleName(Number(a.schedule))} (schedules bitmap ${bits(a.schedules)})`,
+  Prescriptions__PharmacyLacksSchedule: (a) =>
+    `pharmacy ${a.pharmacy} is not registered for ${scheduleName(Number(a.schedule))} (schedules bitmap ${bits(a.schedules)})`,
+  Prescriptions__DeadlinePassed: (a) => `the signed terms had to be issued before ${timeText(a.deadline)} (now ${timeText(a.currentTime)})`,
+  Prescriptions__WrittenInFuture: (a) => `the date written ${timeText(a.dateWritten)} is after the chain's time ${timeText(a.currentTime)}`,
+  Prescriptions__NonceInvalidated: (a) => `the prescriber ${a.prescriber} withdrew signatures with nonces below ${a.nonceFloor} (this one: ${a.nonce})`,
+  Prescriptions__InvalidNonceFloor: (a) =>
+    `the nonce floor of ${a.prescriber} cannot move from ${a.currentFloor} to ${a.newFloor}: it must rise, by a bounded step`,
+  Prescriptions__InvalidDaysSupply: (a) => `a ${scheduleName(Number(a.schedule))} prescription needs the days one fill lasts (got ${a.daysSupply})`,
+  Prescriptions__SupplyBeyondNinetyDays: (a) =>
+    `a schedule II supply must end within 90 days of the date written (21 CFR 1306.12(b)): first fill ${timeText(a.earliestFillAt)} + ${a.daysSupply} days is after ${timeText(a.maxSupplyEnd)}`,
+  Prescriptions__FillIntervalTooShort: (a) =>
+    `refills of a ${scheduleName(Number(a.schedule))} drug must be at least ${a.requiredInterval} s apart (3/4 of the days' supply), not ${a.minFillInterval} s`,
+  Prescriptions__LongTermCareNotApplicable: (a) =>
+    `long-term care applies to schedule II prescriptions only (21 CFR 1306.13(b)), not ${scheduleName(Number(a.schedule))}`,
+  Prescriptions__PharmacyRequired: (a) =>
+    `a ${scheduleName(Number(a.schedule))} prescription is sent to one designated pharmacy: name it`,
+  Prescriptions__NotRegistrar: (a) => `${a.caller} is not a registrar: it may not void prescription ${a.rxId}`,
+  Prescriptions__AlreadyTransferred: (a) =>
+    `prescription ${a.rxId} was already transferred once between pharmacies (21 CFR 1306.08(e), 1306.25)`,
+  Prescriptions__TransferAfterFill: (a) =>
+    `schedule II prescription ${a.rxId} may be transferred only before it is filled (21 CFR 1306.08(e))`,
+  Prescriptions__ShortSupplyNotApplicable: (a) =>
+    `a short-supply partial fill applies to schedule II only, not ${scheduleName(Number(a.schedule))} (prescription ${a.rxId})`,
   // CredentialRegistry
   CredentialRegistry__NotRegistered: (a) => `${a.account} has no credential`,
   CredentialRegistry__NotActive: (a) =>

@@ -148,11 +148,11 @@ export async function send(
   }
 }
 
-/** A view call through the wallet's node. */
-export async function read<T>(config: AppConfig, contract: ContractName, functionName: string, args: readonly unknown[]): Promise<T> {
+/** A view call through the wallet's node; with `from`, a simulation of that account's call (its return value). */
+export async function read<T>(config: AppConfig, contract: ContractName, functionName: string, args: readonly unknown[], from?: Address): Promise<T> {
   const abi = abis[contract];
   const data = encodeFunctionData({ abi, functionName, args });
-  const result = (await client().request({ method: 'eth_call', params: [{ to: address(config, contract), data }, 'latest'] })) as Hex;
+  const result = (await client().request({ method: 'eth_call', params: [{ ...(from ? { from } : {}), to: address(config, contract), data }, 'latest'] })) as Hex;
   return decodeFunctionResult({ abi, functionName, data: result }) as T;
 }
 

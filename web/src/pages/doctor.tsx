@@ -1,9 +1,10 @@
 // The doctor (read side): her license, the patients who granted her access, the prescriptions she issued.
-// Writing a prescription comes with the prescription form.
+// Writing a prescription: /doctor/prescribe (pages/prescribe.tsx).
 import type { Address } from 'viem';
 import type { PageProps } from './common';
 import { useLive } from '../data';
-import { scheduleName } from '../revert';
+import { navigate } from '../router';
+import { Issued, ISSUED_FIELDS, type IssuedRx } from '../rx/issued';
 import { Addr, ErrorText, Live, Section, Time } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
@@ -18,23 +19,11 @@ interface Consent {
   emergencyActive: boolean;
   emergencyUntil: string | null;
 }
-interface Rx {
-  id: string;
-  patient: Address;
-  status: string;
-  schedule: number;
-  fills: number;
-  fillsUsed: number;
-  remainingQuantity: number;
-  validUntil: string;
-  issuedAt: string;
-  dispenseCount: number;
-}
 interface Data {
   prescriber: {
     credential: Credential | null;
     consents: { nodes: Consent[] };
-    prescriptions: { nodes: Rx[] };
+    prescriptions: { nodes: IssuedRx[] };
   };
 }
 
@@ -42,13 +31,13 @@ const QUERY = `query Doctor($a: Address!) {
   prescriber(address: $a) {
     credential { account credentialId kind status statusReason expiresAt schedules activeNow jurisdiction }
     consents(filter: { status: ACTIVE }, first: 100) { nodes { patient scopes status expiresAt accessSince emergencyActive emergencyUntil } }
-    prescriptions(first: 100) { nodes { id patient status schedule fills fillsUsed remainingQuantity validUntil issuedAt dispenseCount } }
+    prescriptions(first: 100) { nodes { ${ISSUED_FIELDS} } }
   }
 }`;
 
 const SCOPE: Record<string, string> = { READ: 'read records', WRITE: 'add records', PRESCRIBE: 'prescribe' };
 
-export default function Doctor(_: PageProps) {
+export default function Doctor({ config }: PageProps) {
   const me = account.value;
   const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? { accounts: [me] } : null);
   if (!me) return <ConnectFirst role="prescriber" />;
@@ -108,45 +97,19 @@ export default function Doctor(_: PageProps) {
             )}
             <p class="notice">Opening a patient's documents needs the document vault, which this version does not include yet.</p>
           </Section>
-          <Section title="Prescriptions you issued" id="issued">
-            <p class="notice">Writing and signing a prescription in the browser comes next; meanwhile <code>medledger rx new</code> and <code>medledger rx issue</code> do it.</p>
-            {d.prescriptions.nodes.length === 0 ? (
-              <p>None yet.</p>
-            ) : (
-              <div class="scroll" tabIndex={0}>
-                <table>
-                  <thead>
-                    <tr>
-                      <th scope="col">Issued</th>
-                      <th scope="col">Patient</th>
-                      <th scope="col">Schedule</th>
-                      <th scope="col">Status</th>
-                      <th scope="col">Fills used</th>
-                      <th scope="col">Dispenses</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {d.prescriptions.nodes.map((r) => (
-                      <tr key={r.id} data-rx={r.id}>
-                        <td>
-                          <Time t={r.issuedAt} />
-                        </td>
-                        <td>
-                          <Addr a={r.patient} />
-                        </td>
-                        <td>{scheduleName(r.schedule)}</td>
-                        <td>{r.status.toLowerCase()}</td>
-                        <td>
-                          {r.fillsUsed} of {r.fills}
-                        </td>
-                        <td>{r.dispenseCount}</td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
-            )}
-          </Section>
+          <p>
+            <a
+              class="button"
+              href="/doctor/prescribe"
+              onClick={(e) => {
+                e.preventDefault();
+                navigate('/doctor/prescribe');
+              }}
+            >
+              Write a prescription
+            </a>
+          </p>
+          <Issued config={config} rx={d.prescriptions.nodes} />
         </>
       )}
     </>

@@ -9,6 +9,7 @@ import { chainTime, explain, read, send, signTyped } from '../tx';
 import { Addr, busy, dateIn, endOfDay, ErrorText, Live, Section, Time, TxStatus, useTx } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
+import { PatientCodes } from '../rx/patientcodes';
 
 const SCOPES = [
   { bit: 1, name: 'READ', label: 'Read records' },
@@ -86,7 +87,8 @@ const STATUS_TEXT: Record<string, string> = {
 
 export default function Patient({ config }: PageProps) {
   const me = account.value;
-  const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? { accounts: [me] } : null);
+  // A dispense event names the pharmacy, not the patient: her prescriptions' dispenses come by name.
+  const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? [{ accounts: [me] }, { names: ['PrescriptionDispensed', 'ShortSupplyBalanceDue'] }] : null);
   if (!me) return <ConnectFirst role="patient" />;
   const p = live.data?.patient;
   return (
@@ -107,6 +109,7 @@ export default function Patient({ config }: PageProps) {
           <Past consents={p.consents.nodes.filter((c) => c.status === 'REVOKED' || c.status === 'EXPIRED')} />
           <Records config={config} episodes={p.episodes.nodes} />
           <Prescriptions rx={p.prescriptions.nodes} />
+          <PatientCodes me={me} rx={p.prescriptions.nodes} />
           <Vault />
         </>
       )}

@@ -10,10 +10,12 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const results = join(here, '..', '..', 'test-results');
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
-export async function launch() {
+/** Chromium; with `camera`, a fake camera that shows that Y4M file (and camera permission granted). */
+export async function launch({ camera } = {}) {
+  const fake = camera ? ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${camera}`] : [];
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run'],
+    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', ...fake],
   });
 }
 

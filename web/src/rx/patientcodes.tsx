@@ -1,0 +1,77 @@
+// The patient shows a prescription's code to the pharmacy: she loads the copy her prescriber gave her (the
+// chain holds only a hash: without the copy there is no code), sees its status and fills left from the chain
+// and the code as a QR. The copy is read in the browser only.
+import { useState } from 'preact/hooks';
+import type { Address } from 'viem';
+import { ErrorText, Section } from '../ui';
+import { parseCopy, toCode } from './copy';
+import type { Ticket } from './prescription';
+import { Qr } from './qr';
+import { summary } from './terms';
+
+export interface KnownRx {
+  id: string;
+  status: string;
+  fills: number;
+  fillsUsed: number;
+  remainingQuantity: number;
+}
+
+const STATUS: Record<string, string> = {
+  FILLABLE: 'can be filled now',
+  WAITING: 'waiting for the next fill',
+  COMPLETED: 'completed',
+  EXPIRED: 'expired',
+  CANCELLED: 'cancelled',
+};
+
+export function PatientCodes({ me, rx }: { me: Address; rx: KnownRx[] }) {
+  const [loaded, setLoaded] = useState<{ ticket: Ticket; rxId: string } | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const load = (text: string) => {
+    setError(null);
+    try {
+      const { copy, ticket } = parseCopy(text);
+      if (ticket.prescription.patient.toLowerCase() !== me.toLowerCase()) {
+        setLoaded(null);
+        return setError(`This copy is for patient ${ticket.prescription.patient}, not for you (${me}).`);
+      }
+      setLoaded({ ticket, rxId: copy.rxId });
+    } catch (e) {
+      setLoaded(null);
+      setError(`This file is not a readable patient copy: ${(e as Error).message}.`);
+    }
+  };
+  const chain = loaded && rx.find((r) => r.id.toLowerCase() === loaded.rxId.toLowerCase());
+  return (
+    <Section title="Show a prescription to the pharmacy" id="rx-code">
+      <p>Load the prescription file your doctor gave you: its code, shown as a QR code, is what the pharmacy scans.</p>
+      <label>
+        Your prescription file (patient copy)
+        <input
+          type="file"
+          name="patient-copy"
+          accept=".json,application/json"
+          onChange={(e) => {
+            const f = e.currentTarget.files?.[0];
+            if (f) f.text().then(load, (err: unknown) => setError(`The file could not be read: ${String(err)}`));
+          }}
+        />
+      </label>
+      <ErrorText error={error} />
+      {loaded && (
+        <div data-testid="loaded-rx">
+          <p>
+            <strong>{summary(loaded.ticket.prescription)}</strong>
+          </p>
+          <p data-testid="loaded-status">
+            {chain
+              ? `Status: ${STATUS[chain.status] ?? chain.status}; ${chain.fills - chain.fillsUsed} of ${chain.fills} fills left, ${chain.remainingQuantity} units left.`
+              : 'Not issued on this chain yet (or not indexed yet): the pharmacy cannot dispense it until it is.'}
+          </p>
+          <Qr code={toCode(loaded.ticket)} label="QR code of your prescription" />
+        </div>
+      )}
+    </Section>
+  );
+}

@@ -1,0 +1,359 @@
+// Browser tests of prescriptions against the real stack (`medledger dev`, headless Chromium, test wallets
+// signing with anvil's keys): the doctor's form, review, signature, issue or relay; the pharmacy reading the
+// code from a (fake) camera, a paste or the patient's copy, verifying and dispensing; the patient's page.
+// The ids and codes the browser computes are checked against `medledger rx` itself.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { before, describe, test } from 'node:test';
+import encodeQR from '@paulmillr/qr';
+import * as esbuild from 'esbuild';
+import { interactive, launch, openPage, connect, record } from './support/browser.mjs';
+import { harness } from './support/harness.mjs';
+import { root } from './support/stack.mjs';
+
+const run = promisify(execFile);
+const h = harness();
+const { open, checkPage, view } = h;
+let stack;
+before(() => ({ stack } = h));
+
+const tmp = mkdtempSync(join(tmpdir(), 'medledger-rx-web-'));
+const bin = process.env.MEDLEDGER_BIN ?? join(root, 'target', 'debug', 'medledger');
+const AMOXICILLIN = '308191';
+const OXYCODONE = '1049621';
+
+/** The browser's rx modules (web/src/rx/copy.ts and what it imports), bundled for Node. */
+async function rxModule() {
+  const out = join(tmp, 'rx-copy.mjs');
+  await esbuild.build({ entryPoints: [join(root, 'web/src/rx/copy.ts')], bundle: true, format: 'esm', platform: 'neutral', outfile: out, logLevel: 'warning' });
+  return import(pathToFileURL(out).href);
+}
+
+/** `medledger rx …`; returns stdout (and the exit code when `allowFail`). */
+async function medledgerRx(args, { allowFail = false } = {}) {
+  try {
+    const { stdout } = await run(bin, ['rx', ...args], { cwd: tmp, env: { ...process.env, NO_COLOR: '1' } });
+    return { stdout, code: 0 };
+  } catch (e) {
+    if (!allowFail || e.code == null || typeof e.code !== 'number') throw new Error(`medledger rx ${args.join(' ')}: ${e.stderr || e.message}`);
+    return { stdout: e.stdout, code: e.code };
+  }
+}
+
+/** A Y4M video (one frame, looped by Chromium's fake camera) showing `text` as a QR code. */
+function y4mOf(text, path) {
+  const rows = encodeQR(text, 'raw', { ecc: 'medium', border: 4 });
+  const [w, hgt] = [800, 800];
+  const scale = Math.floor(Math.min(w, hgt) / rows.length);
+  const off = Math.floor((w - rows.length * scale) / 2);
+  const y = Buffer.alloc(w * hgt, 235);
+  rows.forEach((row, r) =>
+    row.forEach((dark, c) => {
+      if (!dark) return;
+      for (let dy = 0; dy < scale; dy++) y.fill(16, (off + r * scale + dy) * w + off + c * scale, (off + r * scale + dy) * w + off + (c + 1) * scale);
+    }),
+  );
+  const chroma = Buffer.alloc((w / 2) * (hgt / 2), 128);
+  writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${hgt} F10:1 Ip A1:1 C420jpeg\nFRAME\n`), y, chroma, chroma]));
+  return path;
+}
+
+async function gql(text, variables = {}) {
+  const r = await fetch(`${stack.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: text, variables }) });
+  const body = await r.json();
+  if (body.errors) throw new Error(body.errors.map((e) => e.message).join('; '));
+  return body.data;
+}
+
+/** Waits until the API has indexed prescription `id`; returns it. */
+async function indexed(id, fields = 'id prescriber relayer relayed status fillsUsed quantityDispensed') {
+  for (let i = 0; i < 100; i++) {
+    try {
+      return (await gql(`query($id: Bytes32!) { prescription(id: $id) { ${fields} } }`, { id })).prescription;
+    } catch (e) {
+      if (!/not found|NOT_FOUND|unknown/i.test(e.message)) throw e;
+    }
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  throw new Error(`prescription ${id} was not indexed in 20 s`);
+}
+
+/** Fills the prescription form on `page` (a /doctor/prescribe page). */
+async function fill(page, v) {
+  const form = page.getByRole('region', { name: 'The prescription' });
+  const set = (label, value) => form.getByLabel(label, { exact: true }).fill(String(value));
+  await set('Patient account', v.patient);
+  await set('Patient name', v.patientName ?? 'Maria Alvarez');
+  await set('Patient identifier (record number, insurance id)', v.patientIdentifier ?? 'MRN-2026-0042');
+  await form.getByLabel('RxNorm code (RxCUI)').fill(v.rxnorm);
+  await set('Drug (as printed for the patient)', v.drug);
+  await set('Strength', v.strength);
+  if (v.schedule != null) await form.getByLabel('Controlled-substance schedule').selectOption(String(v.schedule));
+  await form.getByLabel('Dosage instructions (one per line)').fill(v.dosage ?? '1 capsule by mouth three times daily');
+  await set('Quantity per fill', v.quantity);
+  await set('Unit', v.unit);
+  await set('Fills (1 = no refills)', v.fills ?? 1);
+  if (v.daysSupply != null) await set("Days' supply (how long one fill lasts; required for a controlled substance)", v.daysSupply);
+  await set('Valid for (days from the first fill)', v.validDays ?? 30);
+  await set('Minimum days between fills', v.intervalDays ?? 0);
+  await set('Designated pharmacy (account; empty = any pharmacy)', v.pharmacy ?? '');
+  return form;
+}
+
+/** Reviews and signs the form's prescription; `mode` 'issue' (sent by the doctor) or 'relay'. Returns what the page shows. */
+async function signAndSend(page, w, mode) {
+  await page.getByRole('button', { name: 'Review' }).click();
+  const review = page.getByRole('region', { name: 'Review before signing' });
+  await review.waitFor();
+  const rxId = await review.getByTestId('rx-id').textContent();
+  // The review shows exactly the message the wallet is asked to sign.
+  const shown = {};
+  for (const row of await review.locator('tr[data-field]').all()) shown[await row.getAttribute('data-field')] = await row.locator('code.raw').textContent();
+  if (mode === 'relay') await review.getByLabel('Sign only, for a relayer to issue (no fee for me)').check();
+  await review.getByRole('button', { name: mode === 'issue' ? 'Sign and issue' : 'Sign for a relayer' }).click();
+  if (mode === 'issue') await page.getByText(/Issue the prescription: confirmed in block \d+/).waitFor();
+  const copyRegion = page.getByRole('region', { name: 'For the patient' });
+  await copyRegion.waitFor();
+  const signed = w.log.filter((x) => x.method === 'eth_signTypedData_v4').at(-1);
+  const typed = JSON.parse(signed.params[1]);
+  assert.equal(typed.primaryType, 'Prescription');
+  assert.equal(typed.domain.name, 'medledger Prescriptions');
+  const flat = { ...typed.message, ...Object.fromEntries(Object.entries(typed.message.content).map(([k, v]) => [`content.${k}`, v])) };
+  delete flat.content;
+  assert.deepEqual(Object.keys(shown).sort(), Object.keys(flat).sort(), 'every signed field is shown');
+  for (const [k, v] of Object.entries(flat)) assert.equal(String(shown[k]).toLowerCase(), String(v).toLowerCase(), `the review shows ${k} as signed`);
+  const code = await copyRegion.getByLabel(/The code as text/).inputValue();
+  const [download] = await Promise.all([page.waitForEvent('download'), copyRegion.getByRole('button', { name: 'Download the patient copy' }).click()]);
+  const copyPath = join(tmp, download.suggestedFilename());
+  await download.saveAs(copyPath);
+  const bundle = mode === 'relay' ? JSON.parse(await copyRegion.getByLabel('Signed prescription: hand it to the relayer').inputValue()) : null;
+  return { rxId, code, copyPath, bundle, typed };
+}
+
+describe('the browser computes what medledger rx computes', () => {
+  test('patient copies made by the CLI parse here to the same rxId, content hash and MEDRX2 code', async () => {
+    const rx = await rxModule();
+    const manifest = join(tmp, 'manifest.json');
+    writeFileSync(manifest, JSON.stringify({ chainId: 31337, deployBlock: 0, contracts: { CredentialRegistry: '0x5FbDB2315678afecb367f032d93F642f64180aa3', ConsentRegistry: '0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512', RecordAnchors: '0x9fE46736679d2D9a65F0992F2272dE9f3c7fa6e0', Prescriptions: '0xCf7Ed3AccA5a467e9e704C703E8D87F634fB0Fc9' } }));
+    for (const name of ['amoxicillin', 'oxycodone']) {
+      const { stdout } = await medledgerRx(['new', join(root, 'examples/rx', `${name}.json`), '--manifest', manifest, '--out', join(tmp, name), '--salt', `0x${'5a'.repeat(32)}`, '--nonce', '7', '--force']);
+      const cliId = stdout.match(/^prescription\s+(0x[0-9a-f]{64})/m)[1];
+      const cliHash = stdout.match(/^content hash\s+(0x[0-9a-f]{64})/m)[1];
+      const text = readFileSync(join(tmp, `${name}.patient.json`), 'utf8');
+      const code = readFileSync(join(tmp, `${name}.code.txt`), 'utf8').trim();
+      const { copy, ticket } = rx.parseCopy(text);
+      assert.equal(copy.rxId, cliId);
+      // Recomputed in the browser's code, not read from the file.
+      const made = rx.makeCopy(copy.medicationRequest, copy.chainId, copy.prescriptions, copy.salt, BigInt(copy.nonce));
+      assert.equal(made.copy.rxId, cliId, `${name}: rxId`);
+      assert.equal(made.copy.contentHash, cliHash, `${name}: content hash`);
+      assert.equal(rx.toCode(ticket), code, `${name}: the MEDRX2 code, byte for byte`);
+      assert.deepEqual(rx.fromCode(code), ticket);
+    }
+    // Damage is refused with the CLI's words.
+    const code = readFileSync(join(tmp, 'oxycodone.code.txt'), 'utf8').trim();
+    const i = Math.floor(code.length / 2);
+    assert.throws(() => rx.fromCode(code.slice(0, i) + (code[i] === 'A' ? 'B' : 'A') + code.slice(i + 1)), /checksum mismatch/);
+    assert.throws(() => rx.fromCode(code.replace('MEDRX2:', 'MEDRX9:')), /unsupported version MEDRX9/);
+    const altered = readFileSync(join(tmp, 'amoxicillin.patient.json'), 'utf8').replace('"value": 30', '"value": 300');
+    assert.throws(() => rx.parseCopy(altered), /altered: its contentHash/);
+  });
+});
+
+describe('prescriptions in the browser', () => {
+  let amox;
+
+  test('the doctor writes, reviews, signs and issues; the pharmacy scans the QR with the camera, verifies and dispenses; the patient sees it live', async (t) => {
+    const [okafor, maria, mission] = ['Okafor', 'Maria', 'Mission'].map(stack.who);
+    const { page, w } = await open(okafor, '/doctor/prescribe');
+    await fill(page, { patient: maria.address, rxnorm: AMOXICILLIN, drug: 'Amoxicillin', strength: '500 mg', quantity: 21, unit: 'capsule', fills: 2, intervalDays: 7, pharmacy: mission.address });
+    await page.getByTestId('table-hint').getByText(/not controlled/).waitFor();
+    await checkPage(t, page, 'doctor-prescribe');
+    const issued = await signAndSend(page, w, 'issue');
+    amox = issued;
+    await checkPage(t, page, 'doctor-prescribe-signed');
+    await page.context().close();
+
+    // The chain knows it under the id the browser computed; the API indexes it.
+    const [state] = await view('Prescriptions', 'prescriptionOf', [issued.rxId]);
+    assert.equal(state.fills, 2);
+    assert.equal((await indexed(issued.rxId)).prescriber, okafor.address);
+    // `medledger rx` reads the browser's patient copy and code: same id, and dispensable by Mission Street.
+    for (const input of [issued.copyPath, issued.code]) {
+      const { stdout, code } = await medledgerRx(['verify', input, '--api-url', stack.url], { allowFail: true });
+      assert.match(stdout, new RegExp(`^prescription\\s+${issued.rxId}`, 'm'));
+      assert.match(stdout, /DISPENSABLE\s+up to 21 capsule/, stdout);
+      assert.equal(code, 0);
+    }
+
+    // The patient's page, open before the dispense; she loads her copy and sees the code.
+    const patient = await open(maria, '/patient');
+    const row = patient.page.getByRole('region', { name: 'Your prescriptions' }).locator(`tr[data-rx="${issued.rxId}"]`);
+    await row.getByText('2 of 2').waitFor();
+    const codes = patient.page.getByRole('region', { name: 'Show a prescription to the pharmacy' });
+    await codes.getByLabel('Your prescription file (patient copy)').setInputFiles(issued.copyPath);
+    await codes.getByTestId('loaded-status').getByText(/2 of 2 fills left/).waitFor();
+    assert.equal(await codes.getByRole('img', { name: 'QR code of your prescription' }).getAttribute('data-code'), issued.code);
+
+    // The pharmacy scans the QR code from its (fake) camera.
+    const camera = await launch({ camera: y4mOf(issued.code, join(tmp, 'amox.y4m')) });
+    try {
+      const pharmacy = await open(mission, '/pharmacy', { browser: camera });
+      await pharmacy.page.getByRole('button', { name: 'Scan the QR code with the camera' }).click();
+      const verify = pharmacy.page.getByRole('region', { name: 'Verification' });
+      await verify.getByTestId('verify-rx-id').getByText(issued.rxId).waitFor({ timeout: 30_000 });
+      await verify.locator('[data-testid="verdict"][data-valid="true"]').getByText('Dispensable').waitFor();
+      await verify.getByText(/up to 21 capsule now/).waitFor();
+      await checkPage(t, pharmacy.page, 'pharmacy-verified');
+      await verify.getByRole('button', { name: 'Dispense' }).click();
+      await verify.getByText(/Dispense 21 capsule: confirmed in block \d+/).waitFor();
+      // The patient's page follows without a reload; so do the pharmacy's history and verdict.
+      await row.getByText('1 of 2').waitFor();
+      await pharmacy.page.getByRole('region', { name: 'Dispensed here' }).locator(`tr[data-dispense="${issued.rxId}"]`).waitFor();
+      await verify.getByRole('alert').locator('[data-reason="FILL_INTERVAL_NOT_ELAPSED"]').waitFor();
+      await checkPage(t, pharmacy.page, 'pharmacy');
+      await pharmacy.page.context().close();
+    } finally {
+      await camera.close();
+    }
+    await checkPage(t, patient.page, 'patient-prescription-code');
+    const [after, total] = await view('Prescriptions', 'prescriptionOf', [issued.rxId]);
+    assert.equal(after.fillsUsed, 1);
+    assert.equal(total, 21n);
+    await patient.page.context().close();
+  });
+
+  test('a schedule II partial fill: pasted code, 8 then 12 of 20 tablets', async () => {
+    const [okafor, maria, bayview] = ['Okafor', 'Maria', 'Bayview'].map(stack.who);
+    const doctor = await open(okafor, '/doctor/prescribe');
+    await fill(doctor.page, { patient: maria.address, rxnorm: OXYCODONE, drug: 'Oxycodone hydrochloride', strength: '5 mg', dosage: '1 tablet every 6 hours as needed', quantity: 20, unit: 'tablet', daysSupply: 5, pharmacy: bayview.address });
+    assert.equal(await doctor.page.getByLabel('Controlled-substance schedule').inputValue(), '2', 'the schedule follows the table');
+    const oxy = await signAndSend(doctor.page, doctor.w, 'issue');
+    assert.equal(oxy.typed.message.schedule, 2);
+    await doctor.page.context().close();
+    await indexed(oxy.rxId);
+
+    const { page } = await open(bayview, '/pharmacy');
+    await page.getByLabel('Or paste the code (MEDRX2:…) or the patient copy').fill(oxy.code);
+    await page.getByRole('button', { name: 'Read the prescription' }).click();
+    const verify = page.getByRole('region', { name: 'Verification' });
+    await verify.getByText(/up to 20 tablet now/).waitFor();
+    await verify.getByLabel(/Units to dispense/).fill('8');
+    await verify.getByRole('button', { name: 'Dispense' }).click();
+    await verify.getByText(/Dispense 8 tablet: confirmed in block \d+/).waitFor();
+    await verify.getByText(/up to 12 tablet now/).waitFor();
+    await verify.getByLabel(/Units to dispense/).fill('12');
+    await verify.getByRole('button', { name: 'Dispense' }).click();
+    await verify.getByText(/Dispense 12 tablet: confirmed in block \d+/).waitFor();
+    await verify.locator('[data-reason="NOTHING_LEFT"]').waitFor();
+    const [state, total] = await view('Prescriptions', 'prescriptionOf', [oxy.rxId]);
+    assert.equal(total, 20n);
+    assert.equal(state.fillsUsed, 1);
+    const history = await indexed(oxy.rxId, 'dispenses { quantity fillNumber }');
+    assert.deepEqual(history.dispenses, [{ quantity: 8, fillNumber: 1 }, { quantity: 12, fillNumber: 1 }]);
+    await page.context().close();
+  });
+
+  test('a relayed prescription: the doctor only signs, the clinic relayer issues it', async () => {
+    const [okafor, maria, relayer] = ['Okafor', 'Maria', 'relayer'].map(stack.who);
+    const doctor = await open(okafor, '/doctor/prescribe');
+    await fill(doctor.page, { patient: maria.address, rxnorm: AMOXICILLIN, drug: 'Amoxicillin', strength: '250 mg', quantity: 15, unit: 'capsule' });
+    const signed = await signAndSend(doctor.page, doctor.w, 'relay');
+    assert.equal(doctor.w.log.filter((x) => x.method === 'eth_sendTransaction').length, 0, 'the doctor sent no transaction');
+    assert.equal(signed.bundle.rxId, signed.rxId);
+    await doctor.page.context().close();
+
+    const { page } = await open(relayer, '/doctor/prescribe');
+    const relay = page.getByRole('region', { name: 'Relay a signed prescription' });
+    await relay.getByLabel('Signed prescription (JSON from the prescriber)').fill(JSON.stringify(signed.bundle));
+    await relay.getByRole('button', { name: 'Relay it' }).click();
+    await relay.getByText(/Relay the prescription: confirmed in block \d+/).waitFor();
+    const rx = await indexed(signed.rxId);
+    assert.deepEqual([rx.prescriber, rx.relayer, rx.relayed], [okafor.address, relayer.address, true]);
+    // Relayed twice: the contract's sentence, before anything is sent.
+    await relay.getByLabel('Signed prescription (JSON from the prescriber)').fill(JSON.stringify(signed.bundle));
+    await relay.getByRole('button', { name: 'Relay it' }).click();
+    await relay.getByRole('alert').getByText(`prescription ${signed.rxId} is already issued`).waitFor();
+    await page.context().close();
+  });
+
+  test('a schedule that contradicts the table is refused, by the form and by the pharmacy', async () => {
+    const [okafor, maria, mission] = ['Okafor', 'Maria', 'Mission'].map(stack.who);
+    const { page, w } = await open(okafor, '/doctor/prescribe');
+    const form = await fill(page, { patient: maria.address, rxnorm: OXYCODONE, drug: 'Oxycodone', strength: '5 mg', quantity: 60, unit: 'tablet', fills: 12, schedule: 0, pharmacy: mission.address });
+    await form.getByRole('button', { name: 'Review' }).click();
+    const reason = 'RxNorm 1049621 (oxycodone hydrochloride 5 MG Oral Tablet) is schedule II in the controlled-substance table 2026-12-04.1, but the prescription declares it not controlled';
+    await form.getByTestId('refusals').getByText(`Schedule refused: ${reason}.`).waitFor();
+    assert.equal(w.log.filter((x) => x.method === 'eth_signTypedData_v4').length, 0, 'nothing was signed');
+
+    // A rejected signature is said plainly.
+    await form.getByLabel('Controlled-substance schedule').selectOption('2');
+    await form.getByLabel('Fills (1 = no refills)', { exact: true }).fill('1');
+    await form.getByLabel("Days' supply (how long one fill lasts; required for a controlled substance)").fill('15');
+    await page.getByRole('button', { name: 'Review' }).click();
+    w.rejectNext = true;
+    await page.getByRole('button', { name: 'Sign and issue' }).click();
+    await page.getByRole('region', { name: 'Review before signing' }).getByRole('alert').getByText('You declined the request in your wallet.').waitFor();
+    await page.context().close();
+
+    // A code whose schedule contradicts the table (made outside the form): the pharmacy is told why.
+    const rx = await rxModule();
+    const ticket = rx.fromCode(amox.code);
+    ticket.prescription.content.rxnormCode = OXYCODONE;
+    const pharmacy = await open(mission, '/pharmacy');
+    await pharmacy.page.getByLabel('Or paste the code (MEDRX2:…) or the patient copy').fill(rx.toCode(ticket));
+    await pharmacy.page.getByRole('button', { name: 'Read the prescription' }).click();
+    const reasons = pharmacy.page.getByRole('region', { name: 'Verification' }).getByTestId('reasons');
+    await reasons.locator('[data-reason="SCHEDULE_MISMATCH"]').getByText(reason, { exact: false }).waitFor();
+    await reasons.locator('[data-reason="UNKNOWN_PRESCRIPTION"]').waitFor();
+    // A damaged code is refused before anything is asked.
+    await pharmacy.page.getByLabel('Or paste the code (MEDRX2:…) or the patient copy').fill(amox.code.slice(0, -3));
+    await pharmacy.page.getByRole('button', { name: 'Read the prescription' }).click();
+    await pharmacy.page.getByRole('region', { name: "The patient's prescription" }).getByRole('alert').getByText(/not a readable prescription: (checksum mismatch|not base64url)/).waitFor();
+    await pharmacy.page.context().close();
+  });
+
+  test('the doctor sees what was dispensed and cancels a prescription', async (t) => {
+    const okafor = stack.who('Okafor');
+    const { page } = await open(okafor, '/doctor');
+    const row = page.getByRole('region', { name: 'Prescriptions you issued' }).locator(`tr[data-rx="${amox.rxId}"]`);
+    await row.getByText(/21 \(fill 1\) by/).waitFor();
+    await row.getByRole('button', { name: `Cancel prescription ${amox.rxId.slice(0, 10)}` }).click();
+    await page.getByText(/Cancel .*: confirmed in block \d+/).waitFor();
+    await row.locator('[data-status="CANCELLED"]').waitFor();
+    await checkPage(t, page, 'doctor');
+    // The pharmacy's verification now says so, in the CLI as in the page.
+    const { stdout, code } = await medledgerRx(['verify', amox.copyPath, '--api-url', stack.url], { allowFail: true });
+    assert.notEqual(code, 0);
+    assert.match(stdout, /NOT DISPENSABLE[\s\S]*CANCELLED/, stdout);
+    await page.context().close();
+  });
+});
+
+describe('measured (not asserted)', () => {
+  test('load-to-interactive of the prescribe and pharmacy pages, a returning user, median of 3', async (t) => {
+    for (const [name, path, who] of [
+      ['prescribe', '/doctor/prescribe', stack.who('Okafor')],
+      ['pharmacy', '/pharmacy', stack.who('Mission')],
+    ]) {
+      const times = [];
+      for (let i = 0; i < 3; i++) {
+        const w = h.wallet(who);
+        const page = await openPage(h.browser, stack, { wallet: w });
+        await page.goto(stack.url);
+        await connect(page, w);
+        await page.goto(stack.url + path);
+        times.push(await interactive(page));
+        await page.context().close();
+      }
+      const median = times.sort((a, b) => a - b)[1];
+      record(`interactiveMs.${name}`, median);
+      t.diagnostic(`${name}: ${median} ms to interactive (${times.join(', ')})`);
+    }
+  });
+});
