@@ -67,6 +67,21 @@ const scheduleTablePlugin = {
   },
 };
 
+// `import('lazy:qr-decode')`: a part only some pages need, on demand (the QR code encoder and decoder), built
+// first as its own file (src/lazy/*.ts) and loaded by URL, so the app stays one file and these stay out of it.
+const lazyEntries = { 'qr-encode': join(here, 'src/lazy/qr-encode.ts'), 'qr-decode': join(here, 'src/lazy/qr-decode.ts') };
+const lazyFiles = {};
+const lazyPlugin = {
+  name: 'lazy',
+  setup(build) {
+    build.onResolve({ filter: /^lazy:/ }, (args) => {
+      const file = lazyFiles[args.path.slice(5)];
+      if (!file) return { errors: [{ text: `no on-demand part ${args.path}: add it to lazyEntries in build.mjs` }] };
+      return { path: `/${file}`, external: true };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: here,
   bundle: true,
@@ -83,8 +98,10 @@ const common = {
   define: { 'process.env.NODE_ENV': '"production"' },
 };
 
+const lazyBuild = { ...common, splitting: false, entryPoints: lazyEntries };
+
 const builds = {
-  app: { ...common, splitting: true, entryPoints: { app: join(here, 'src/main.tsx') }, jsx: 'automatic', jsxImportSource: 'preact', plugins: [abiPlugin, scheduleTablePlugin] },
+  app: { ...common, splitting: false, entryPoints: { app: join(here, 'src/main.tsx') }, jsx: 'automatic', jsxImportSource: 'preact', plugins: [abiPlugin, scheduleTablePlugin, lazyPlugin] },
   graphiql: { ...common, splitting: true, entryPoints: { graphiql: join(here, 'src/graphiql/main.tsx') }, jsx: 'automatic', jsxImportSource: 'react', loader: { '.graphql': 'text', '.woff2': 'file', '.woff': 'file', '.ttf': 'file', '.svg': 'file' } },
 };
 
@@ -134,28 +151,15 @@ function write(results) {
   const giCss = [...closure(giMeta, giJs)].filter((f) => f.endsWith('.css'));
   writeFileSync(join(dist, 'graphiql.html'), page('GraphiQL · medledger', rel(giJs), giCss.map(rel)));
 
-  // Each page loads the app's entry and, through main.tsx's import(), its own page chunk with what that
-  // statically imports; heavier parts a page loads only on demand (the QR decoder) are in `lazy`.
+  // Each page of the app loads the one app bundle (its pages are small: one file beats a chunk per page).
   const size = (files) => {
     const js = [...files].filter((f) => f.endsWith('.js')).reduce((n, f) => n + gz(rel(f)), 0);
     const css = [...files].filter((f) => f.endsWith('.css')).reduce((n, f) => n + gz(rel(f)), 0);
     return { jsGzip: js, cssGzip: css, files: [...files].map(rel).sort() };
   };
-  const appFiles = closure(appMeta, appJs);
-  const pages = { app: size(appFiles) };
-  const pageChunks = new Set();
-  for (const [out, o] of Object.entries(appMeta.outputs)) {
-    const m = o.entryPoint?.match(/^src\/pages\/(\w+)\.tsx$/);
-    if (!m || !out.endsWith('.js')) continue;
-    const files = closure(appMeta, out, new Set(appFiles));
-    for (const f of files) pageChunks.add(f);
-    pages[m[1]] = size(files);
-  }
+  const pages = { app: size(closure(appMeta, appJs)) };
   pages.graphiql = size(closure(giMeta, giJs));
-  const lazy = {};
-  for (const out of Object.keys(appMeta.outputs)) {
-    if (!pageChunks.has(out) && !appFiles.has(out) && !out.endsWith('.map')) lazy[rel(out)] = gz(rel(out));
-  }
+  const lazy = Object.fromEntries(Object.entries(lazyFiles).map(([name, file]) => [name, { file, jsGzip: gz(file) }]));
   const files = readdirSync(join(dist, 'assets')).map((f) => `assets/${f}`).sort();
   const id = createHash('sha256');
   for (const f of files) id.update(f);
@@ -169,8 +173,18 @@ function clean() {
   for (const f of readdirSync(dist)) if (f !== '.gitkeep') rmSync(join(dist, f), { recursive: true, force: true });
 }
 
+/** Builds the on-demand parts and records their hashed file names for the app's `lazy:` imports. */
+async function buildLazy() {
+  const r = await esbuild.build(lazyBuild);
+  for (const [out, o] of Object.entries(r.metafile.outputs)) {
+    const name = Object.keys(lazyEntries).find((n) => o.entryPoint && join(here, o.entryPoint) === lazyEntries[n]);
+    if (name) lazyFiles[name] = relative(dist, join(here, out));
+  }
+}
+
 if (watch) {
   clean();
+  await buildLazy();
   const results = {};
   for (const [name, options] of Object.entries(builds)) {
     const ctx = await esbuild.context({
@@ -182,6 +196,7 @@ if (watch) {
 } else {
   clean();
   const started = performance.now();
+  await buildLazy();
   const results = {};
   for (const [name, options] of Object.entries(builds)) results[name] = await esbuild.build(options);
   if (process.argv.includes('--analyze')) console.log(await esbuild.analyzeMetafile(results.app.metafile));
@@ -189,6 +204,6 @@ if (watch) {
   for (const [name, p] of Object.entries(build.pages)) {
     console.log(`${name.padEnd(10)} js ${(p.jsGzip / 1024).toFixed(1).padStart(6)} KiB gzip  css ${(p.cssGzip / 1024).toFixed(1).padStart(5)} KiB gzip`);
   }
-  for (const [file, n] of Object.entries(build.lazy)) console.log(`  on demand ${file}: ${(n / 1024).toFixed(1)} KiB gzip`);
+  for (const [name, p] of Object.entries(build.lazy)) console.log(`${name.padEnd(10)} js ${(p.jsGzip / 1024).toFixed(1).padStart(6)} KiB gzip  (on demand)`);
   console.log(`web: built dist/ in ${Math.round(performance.now() - started)} ms (id ${build.id})`);
 }

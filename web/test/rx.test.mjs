@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import encodeQR from '@paulmillr/qr';
 import * as esbuild from 'esbuild';
 import { interactive, launch, openPage, connect, record } from './support/browser.mjs';
@@ -17,10 +17,9 @@ import { harness } from './support/harness.mjs';
 import { root } from './support/stack.mjs';
 
 const run = promisify(execFile);
-const h = harness();
-const { open, checkPage, view } = h;
 let stack;
-before(() => ({ stack } = h));
+const h = harness((x) => ({ stack } = x));
+const { open, checkPage, view } = h;
 
 const tmp = mkdtempSync(join(tmpdir(), 'medledger-rx-web-'));
 const bin = process.env.MEDLEDGER_BIN ?? join(root, 'target', 'debug', 'medledger');
@@ -30,7 +29,7 @@ const OXYCODONE = '1049621';
 /** The browser's rx modules (web/src/rx/copy.ts and what it imports), bundled for Node. */
 async function rxModule() {
   const out = join(tmp, 'rx-copy.mjs');
-  await esbuild.build({ entryPoints: [join(root, 'web/src/rx/copy.ts')], bundle: true, format: 'esm', platform: 'neutral', outfile: out, logLevel: 'warning' });
+  await esbuild.build({ entryPoints: [join(root, 'web/src/rx/copy.ts')], bundle: true, format: 'esm', platform: 'node', outfile: out, logLevel: 'warning' });
   return import(pathToFileURL(out).href);
 }
 
@@ -41,7 +40,7 @@ async function medledgerRx(args, { allowFail = false } = {}) {
     return { stdout, code: 0 };
   } catch (e) {
     if (!allowFail || e.code == null || typeof e.code !== 'number') throw new Error(`medledger rx ${args.join(' ')}: ${e.stderr || e.message}`);
-    return { stdout: e.stdout, code: e.code };
+    return { stdout: `${e.stdout}${e.stderr}`, code: e.code };
   }
 }
 
@@ -185,7 +184,7 @@ describe('prescriptions in the browser', () => {
     assert.equal((await indexed(issued.rxId)).prescriber, okafor.address);
     // `medledger rx` reads the browser's patient copy and code: same id, and dispensable by Mission Street.
     for (const input of [issued.copyPath, issued.code]) {
-      const { stdout, code } = await medledgerRx(['verify', input, '--api-url', stack.url], { allowFail: true });
+      const { stdout, code } = await medledgerRx(['verify', input, '--api.url', stack.url], { allowFail: true });
       assert.match(stdout, new RegExp(`^prescription\\s+${issued.rxId}`, 'm'));
       assert.match(stdout, /DISPENSABLE\s+up to 21 capsule/, stdout);
       assert.equal(code, 0);
@@ -328,7 +327,7 @@ describe('prescriptions in the browser', () => {
     await row.locator('[data-status="CANCELLED"]').waitFor();
     await checkPage(t, page, 'doctor');
     // The pharmacy's verification now says so, in the CLI as in the page.
-    const { stdout, code } = await medledgerRx(['verify', amox.copyPath, '--api-url', stack.url], { allowFail: true });
+    const { stdout, code } = await medledgerRx(['verify', amox.copyPath, '--api.url', stack.url], { allowFail: true });
     assert.notEqual(code, 0);
     assert.match(stdout, /NOT DISPENSABLE[\s\S]*CANCELLED/, stdout);
     await page.context().close();

@@ -2,19 +2,18 @@
 // with the demo story, the indexer, the API and the embedded app), headless Chromium, and a test wallet that
 // signs with anvil's keys and sends real transactions. No mocked chain, no mocked API.
 import assert from 'node:assert/strict';
-import { before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { privateKeyToAccount } from 'viem/accounts';
 import { simulateContract, waitForTransactionReceipt, writeContract } from 'viem/actions';
 import { axe, interactive, openPage, record, shot } from './support/browser.mjs';
 import { abi, harness, lower } from './support/harness.mjs';
 
-const h = harness();
-const { wallet, view, sendAs, open, checkPage } = h;
 let stack;
 let browser;
 let config;
 let chain;
-before(() => ({ stack, browser, config, chain } = h));
+const h = harness((x) => ({ stack, browser, config, chain } = x));
+const { wallet, view, sendAs, open, checkPage } = h;
 
 describe('the embedded build', () => {
   test('the binary serves the real bundle, not the placeholder', async () => {

@@ -93,24 +93,26 @@ function Field({ label, name, values, set, refusals, hint, ...rest }: {
   const bad = refusals.find((r) => r.field === name);
   const id = `rx-${name}`;
   return (
-    <label>
-      {label}
-      <input
-        id={id}
-        name={name}
-        value={String(values[name])}
-        onInput={(e) => set({ ...values, [name]: e.currentTarget.value })}
-        aria-invalid={bad ? 'true' : undefined}
-        aria-describedby={hint ? `${id}-hint` : undefined}
-        autocomplete="off"
-        {...rest}
-      />
+    <>
+      <label>
+        {label}
+        <input
+          id={id}
+          name={name}
+          value={String(values[name])}
+          onInput={(e) => set({ ...values, [name]: e.currentTarget.value })}
+          aria-invalid={bad ? 'true' : undefined}
+          aria-describedby={hint ? `${id}-hint` : undefined}
+          autocomplete="off"
+          {...rest}
+        />
+      </label>
       {hint && (
         <span class="small" id={`${id}-hint`}>
           {hint}
         </span>
       )}
-    </label>
+    </>
   );
 }
 
@@ -190,12 +192,12 @@ function Form({ config, me, values, setValues, patients, onReview }: {
                 setValues({ ...values, rxnormCode: e.currentTarget.value, schedule: scheduleOf(code)?.schedule ?? 0 });
               }}
             />
-            <span class="small" id="rx-table-hint" data-testid="table-hint">
-              {listed
-                ? `Controlled-substance table ${tableVersion}: ${listed.name}, ${scheduleName(listed.schedule)}.`
-                : `Not in the controlled-substance table ${tableVersion}: not controlled.`}
-            </span>
           </label>
+          <span class="small" id="rx-table-hint" data-testid="table-hint">
+            {listed
+              ? `Controlled-substance table ${tableVersion}: ${listed.name}, ${scheduleName(listed.schedule)}.`
+              : `Not in the controlled-substance table ${tableVersion}: not controlled.`}
+          </span>
           <Field label="Drug (as printed for the patient)" name="drugName" {...p} />
           <Field label="Strength" name="strength" {...p} placeholder="5 mg" />
           <label>

@@ -3,7 +3,7 @@ import { useEffect, useState } from 'preact/hooks';
 
 /** The dark modules of `text`'s QR code as one SVG path, with the code's size in modules (quiet zone included). */
 export async function qrPath(text: string): Promise<{ d: string; size: number }> {
-  const { default: encodeQR } = await import('@paulmillr/qr');
+  const { default: encodeQR } = await import('lazy:qr-encode');
   const rows = encodeQR(text, 'raw', { ecc: 'medium', border: 4 });
   let d = '';
   rows.forEach((row, y) => {

@@ -29,7 +29,7 @@ export function Scanner({ onCode }: { onCode: (text: string) => void }) {
     (async () => {
       if (!navigator.mediaDevices?.getUserMedia) throw Object.assign(new Error('this browser (or a page not served over https) offers no camera'), { name: 'Unsupported' });
       const [{ default: decodeQR }, media] = await Promise.all([
-        import('@paulmillr/qr/decode.js'),
+        import('lazy:qr-decode'),
         navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false }),
       ]);
       stream = media;

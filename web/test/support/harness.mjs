@@ -21,13 +21,17 @@ export const abi = (name) => {
 
 export const lower = (a) => a.toLowerCase();
 
-/** Registers the file's before/after hooks; the returned object is filled in before the first test. */
-export function harness() {
+/**
+ * Registers the file's before/after hooks; the returned object is filled in before the first test, and then
+ * handed to `ready` (to set a test file's own variables).
+ */
+export function harness(ready = () => {}) {
   const h = { stack: null, browser: null, config: null, chain: null };
   before(async () => {
     [h.stack, h.browser] = await Promise.all([startStack(), launch()]);
     h.config = await (await fetch(`${h.stack.url}/config.json`)).json();
     h.chain = createClient({ transport: http(h.stack.rpc), pollingInterval: 200 });
+    ready(h);
   });
   after(async () => {
     await h.browser?.close();
