@@ -106,3 +106,23 @@ export function endOfDay(value: string): number {
 export function dateIn(days: number): string {
   return new Date(Date.now() + days * 86_400_000).toISOString().slice(0, 10);
 }
+
+/** A table with a header row that scrolls sideways on a narrow screen (keyboard-focusable to scroll). */
+export function Table({ headers, children }: { headers: ComponentChildren[]; children: ComponentChildren }) {
+  return (
+    <div class="scroll" tabIndex={0}>
+      <table>
+        <thead>
+          <tr>
+            {headers.map((h, i) => (
+              <th scope="col" key={i}>
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>{children}</tbody>
+      </table>
+    </div>
+  );
+}

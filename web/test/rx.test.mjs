@@ -325,7 +325,7 @@ describe('prescriptions in the browser', () => {
     await row.getByRole('button', { name: `Cancel prescription ${amox.rxId.slice(0, 10)}` }).click();
     await page.getByText(/Cancel .*: confirmed in block \d+/).waitFor();
     await row.locator('[data-status="CANCELLED"]').waitFor();
-    await checkPage(t, page, 'doctor');
+    await checkPage(t, page, 'doctor-issued-cancelled');
     // The pharmacy's verification now says so, in the CLI as in the page.
     const { stdout, code } = await medledgerRx(['verify', amox.copyPath, '--api.url', stack.url], { allowFail: true });
     assert.notEqual(code, 0);

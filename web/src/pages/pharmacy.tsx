@@ -11,11 +11,12 @@ import { useLive } from '../data';
 import { query } from '../gql';
 import { scheduleName } from '../revert';
 import { explain, read, send } from '../tx';
-import { Addr, busy, ErrorText, Live, Section, Time, TxStatus, useTx } from '../ui';
+import { Addr, busy, ErrorText, Live, Section, Table, Time, TxStatus, useTx } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
 import { readTicket } from '../rx/copy';
+import { TextFile } from '../rx/files';
 import { contentHashOf, rxIdOf, type Ticket } from '../rx/prescription';
 import { checkDeclared, tableVersion } from '../rx/schedule';
 import { summary, Terms } from '../rx/terms';
@@ -149,18 +150,7 @@ function Read({ onTicket }: { onTicket: (t: Ticket) => void }) {
         <button type="submit" disabled={!text.trim()}>
           Read the prescription
         </button>
-        <label>
-          Or load the patient copy (file)
-          <input
-            type="file"
-            name="copy"
-            accept=".json,application/json,text/plain"
-            onChange={(e) => {
-              const f = e.currentTarget.files?.[0];
-              if (f) f.text().then(take, (err: unknown) => setError(`The file could not be read: ${String(err)}`));
-            }}
-          />
-        </label>
+        <TextFile label="Or load the patient copy (file)" name="copy" accept=".json,application/json,text/plain" onText={take} onError={setError} />
       </form>
       <ErrorText error={error} />
     </Section>
@@ -297,7 +287,7 @@ function Check({ config, me, ticket, updated }: { config: AppConfig; me: Address
       <TxStatus state={tx} config={config} />
       {record && (
         <p class="small">
-          Your dispensing record (keep it: its keccak256 is the hash on chain): <code>{record}</code>
+          Your dispensing record (keep it: its keccak256 is the hash on chain): <code class="hash">{record}</code>
         </p>
       )}
       <details>
@@ -314,42 +304,27 @@ function Queue({ rx }: { rx: QueueRx[] }) {
       {rx.length === 0 ? (
         <p>None open.</p>
       ) : (
-        <div class="scroll" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">Prescription</th>
-                <th scope="col">Patient</th>
-                <th scope="col">Schedule</th>
-                <th scope="col">Status</th>
-                <th scope="col">Fills used</th>
-                <th scope="col">Units left</th>
-                <th scope="col">Valid until</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rx.map((r) => (
-                <tr key={r.id} data-rx={r.id}>
-                  <td>
-                    <code title={r.id}>{r.id.slice(0, 10)}…</code>
-                  </td>
-                  <td>
-                    <Addr a={r.patient} />
-                  </td>
-                  <td>{scheduleName(r.schedule)}</td>
-                  <td>{r.status.toLowerCase()}</td>
-                  <td>
-                    {r.fillsUsed} of {r.fills}
-                  </td>
-                  <td>{r.remainingQuantity}</td>
-                  <td>
-                    <Time t={r.validUntil} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={['Prescription', 'Patient', 'Schedule', 'Status', 'Fills used', 'Units left', 'Valid until']}>
+          {rx.map((r) => (
+            <tr key={r.id} data-rx={r.id}>
+              <td>
+                <code title={r.id}>{r.id.slice(0, 10)}…</code>
+              </td>
+              <td>
+                <Addr a={r.patient} />
+              </td>
+              <td>{scheduleName(r.schedule)}</td>
+              <td>{r.status.toLowerCase()}</td>
+              <td>
+                {r.fillsUsed} of {r.fills}
+              </td>
+              <td>{r.remainingQuantity}</td>
+              <td>
+                <Time t={r.validUntil} />
+              </td>
+            </tr>
+          ))}
+        </Table>
       )}
     </Section>
   );
@@ -361,34 +336,21 @@ function History({ dispenses }: { dispenses: Dispense[] }) {
       {dispenses.length === 0 ? (
         <p>Nothing yet.</p>
       ) : (
-        <div class="scroll" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Prescription</th>
-                <th scope="col">Fill</th>
-                <th scope="col">Units</th>
-                <th scope="col">Total dispensed</th>
-              </tr>
-            </thead>
-            <tbody>
-              {[...dispenses].reverse().map((d) => (
-                <tr key={`${d.blockNumber}-${d.rxId}-${d.totalDispensed}`} data-dispense={d.rxId}>
-                  <td>
-                    <Time t={d.timestamp} />
-                  </td>
-                  <td>
-                    <code title={d.rxId}>{d.rxId.slice(0, 10)}…</code>
-                  </td>
-                  <td>{d.fillNumber}</td>
-                  <td>{d.quantity}</td>
-                  <td>{d.totalDispensed}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <Table headers={['When', 'Prescription', 'Fill', 'Units', 'Total dispensed']}>
+          {[...dispenses].reverse().map((d) => (
+            <tr key={`${d.blockNumber}-${d.rxId}-${d.totalDispensed}`} data-dispense={d.rxId}>
+              <td>
+                <Time t={d.timestamp} />
+              </td>
+              <td>
+                <code title={d.rxId}>{d.rxId.slice(0, 10)}…</code>
+              </td>
+              <td>{d.fillNumber}</td>
+              <td>{d.quantity}</td>
+              <td>{d.totalDispensed}</td>
+            </tr>
+          ))}
+        </Table>
       )}
     </Section>
   );

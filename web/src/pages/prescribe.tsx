@@ -15,7 +15,8 @@ import { navigate } from '../router';
 import { copyJson, makeCopy, randomSalt, toCode, type PatientCopy } from '../rx/copy';
 import { buildDocument, emptyForm, type FormValues, type Refusal } from '../rx/form';
 import { DOMAIN_NAME, TYPES, termsOf, type Ticket } from '../rx/prescription';
-import { download, Qr } from '../rx/qr';
+import { download } from '../rx/files';
+import { Qr } from '../rx/qr';
 import { scheduleOf, tableVersion } from '../rx/schedule';
 import { summary, Terms } from '../rx/terms';
 import { scheduleName } from '../revert';
@@ -299,7 +300,8 @@ function Review({ config, me, draft, onEdit }: { config: AppConfig; me: Address;
     }
   };
 
-  const bundle = signature
+  // Once issued, there is nothing left to relay.
+  const bundle = signature && !copy.issued
     ? JSON.stringify(
         {
           chainId: ticket.chainId,

@@ -4,7 +4,7 @@ import type { Address, Hex } from 'viem';
 import type { AppConfig } from '../config';
 import { scheduleName } from '../revert';
 import { send } from '../tx';
-import { Addr, busy, Section, Time, TxStatus, useTx } from '../ui';
+import { Addr, busy, Section, Table, Time, TxStatus, useTx } from '../ui';
 
 export interface IssuedRx {
   id: Hex;
@@ -33,6 +33,9 @@ const REASONS: [number, string][] = [
   [9, 'other'],
 ];
 
+/** Not yet cancelled, completed or expired. */
+const cancellable = (r: IssuedRx) => !['CANCELLED', 'COMPLETED', 'EXPIRED'].includes(r.status);
+
 function Dispensed({ r }: { r: IssuedRx }) {
   if (!r.dispenses.length) return <>none</>;
   return (
@@ -49,7 +52,7 @@ function Dispensed({ r }: { r: IssuedRx }) {
 export function Issued({ config, rx }: { config: AppConfig; rx: IssuedRx[] }) {
   const [tx, setTx] = useTx();
   const [reason, setReason] = useState(1);
-  const open = rx.some((r) => r.status !== 'CANCELLED' && r.status !== 'COMPLETED' && r.status !== 'EXPIRED');
+  const open = rx.some(cancellable);
   return (
     <Section title="Prescriptions you issued" id="issued">
       {rx.length === 0 ? (
@@ -68,59 +71,42 @@ export function Issued({ config, rx }: { config: AppConfig; rx: IssuedRx[] }) {
               </select>
             </label>
           )}
-          <div class="scroll" tabIndex={0}>
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Issued</th>
-                  <th scope="col">Patient</th>
-                  <th scope="col">Schedule</th>
-                  <th scope="col">Status</th>
-                  <th scope="col">Fills used</th>
-                  <th scope="col">Dispensed</th>
-                  <th scope="col">
-                    <span class="sr">Actions</span>
-                  </th>
-                </tr>
-              </thead>
-              <tbody>
-                {rx.map((r) => (
-                  <tr key={r.id} data-rx={r.id}>
-                    <td>
-                      <Time t={r.issuedAt} />
-                      {r.relayed && <span class="badge">relayed</span>}
-                    </td>
-                    <td>
-                      <Addr a={r.patient} />
-                    </td>
-                    <td>{scheduleName(r.schedule)}</td>
-                    <td data-status={r.status}>
-                      {r.status.toLowerCase()}
-                      {r.cancelledBy ? ` by the ${r.cancelledBy}` : ''}
-                    </td>
-                    <td>
-                      {r.fillsUsed} of {r.fills}
-                    </td>
-                    <td>
-                      <Dispensed r={r} />
-                    </td>
-                    <td class="actions">
-                      {r.status !== 'CANCELLED' && r.status !== 'COMPLETED' && r.status !== 'EXPIRED' && (
-                        <button
-                          type="button"
-                          disabled={busy(tx)}
-                          aria-label={`Cancel prescription ${r.id.slice(0, 10)}`}
-                          onClick={() => send(config, 'Prescriptions', 'cancel', [r.id, reason], setTx, `Cancel ${r.id.slice(0, 10)}…`)}
-                        >
-                          Cancel
-                        </button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <Table headers={['Issued', 'Patient', 'Schedule', 'Status', 'Fills used', 'Dispensed', <span class="sr">Actions</span>]}>
+            {rx.map((r) => (
+              <tr key={r.id} data-rx={r.id}>
+                <td>
+                  <Time t={r.issuedAt} />
+                  {r.relayed && <span class="badge">relayed</span>}
+                </td>
+                <td>
+                  <Addr a={r.patient} />
+                </td>
+                <td>{scheduleName(r.schedule)}</td>
+                <td data-status={r.status}>
+                  {r.status.toLowerCase()}
+                  {r.cancelledBy ? ` by the ${r.cancelledBy}` : ''}
+                </td>
+                <td>
+                  {r.fillsUsed} of {r.fills}
+                </td>
+                <td>
+                  <Dispensed r={r} />
+                </td>
+                <td class="actions">
+                  {cancellable(r) && (
+                    <button
+                      type="button"
+                      disabled={busy(tx)}
+                      aria-label={`Cancel prescription ${r.id.slice(0, 10)}`}
+                      onClick={() => send(config, 'Prescriptions', 'cancel', [r.id, reason], setTx, `Cancel ${r.id.slice(0, 10)}…`)}
+                    >
+                      Cancel
+                    </button>
+                  )}
+                </td>
+              </tr>
+            ))}
+          </Table>
         </>
       )}
       <TxStatus state={tx} config={config} />

@@ -5,6 +5,7 @@ import { useState } from 'preact/hooks';
 import type { Address } from 'viem';
 import { ErrorText, Section } from '../ui';
 import { parseCopy, toCode } from './copy';
+import { TextFile } from './files';
 import type { Ticket } from './prescription';
 import { Qr } from './qr';
 import { summary } from './terms';
@@ -46,18 +47,7 @@ export function PatientCodes({ me, rx }: { me: Address; rx: KnownRx[] }) {
   return (
     <Section title="Show a prescription to the pharmacy" id="rx-code">
       <p>Load the prescription file your doctor gave you: its code, shown as a QR code, is what the pharmacy scans.</p>
-      <label>
-        Your prescription file (patient copy)
-        <input
-          type="file"
-          name="patient-copy"
-          accept=".json,application/json"
-          onChange={(e) => {
-            const f = e.currentTarget.files?.[0];
-            if (f) f.text().then(load, (err: unknown) => setError(`The file could not be read: ${String(err)}`));
-          }}
-        />
-      </label>
+      <TextFile label="Your prescription file (patient copy)" name="patient-copy" accept=".json,application/json" onText={load} onError={setError} />
       <ErrorText error={error} />
       {loaded && (
         <div data-testid="loaded-rx">

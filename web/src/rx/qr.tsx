@@ -52,15 +52,3 @@ export function Qr({ code, label }: { code: string; label: string }) {
     </div>
   );
 }
-
-/** Offers `text` as a file download (it never leaves the browser otherwise). */
-export function download(name: string, text: string, type = 'application/json') {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = name;
-  document.body.append(a);
-  a.click();
-  a.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1_000);
-}
