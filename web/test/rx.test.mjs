@@ -335,7 +335,12 @@ describe('prescriptions in the browser', () => {
 });
 
 describe('measured (not asserted)', () => {
-  test('load-to-interactive of the prescribe and pharmacy pages, a returning user, median of 3', async (t) => {
+  test('load-to-interactive of the prescribe and pharmacy pages, a returning user, median of 3; on-demand parts', async (t) => {
+    const build = await (await fetch(`${stack.url}/web-build.json`)).json();
+    for (const [name, p] of Object.entries(build.lazy ?? {})) {
+      record(`size.lazy.${name}`, { jsGzip: p.jsGzip });
+      t.diagnostic(`${name} (on demand): ${p.jsGzip} bytes gzip`);
+    }
     for (const [name, path, who] of [
       ['prescribe', '/doctor/prescribe', stack.who('Okafor')],
       ['pharmacy', '/pharmacy', stack.who('Mission')],

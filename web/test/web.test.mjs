@@ -247,6 +247,8 @@ describe('patient', () => {
       ['landing', '/', registrar],
       ['patient', '/patient', stack.who('Maria')],
       ['doctor', '/doctor', stack.who('Okafor')],
+      ['prescribe', '/doctor/prescribe', stack.who('Okafor')],
+      ['pharmacy', '/pharmacy', stack.who('Mission')],
       ['registrar', '/registrar', registrar],
     ]) {
       const { page } = await open(who, path, { width: 390, height: 844 });

@@ -5,7 +5,8 @@ import { account } from '../wallet';
 
 const roles = [
   { to: '/patient', name: 'Patient', text: 'See who can read your records, grant and revoke access, hide records, follow your prescriptions.' },
-  { to: '/doctor', name: 'Doctor', text: 'Your license and the patients who granted you access; the prescriptions you issued.' },
+  { to: '/doctor', name: 'Doctor', text: 'Your license and the patients who granted you access; write, sign and cancel prescriptions.' },
+  { to: '/pharmacy', name: 'Pharmacy', text: "Scan or paste a patient's prescription, verify it and dispense; your queue and history." },
   { to: '/registrar', name: 'Registrar', text: 'License, renew, suspend and revoke prescribers and pharmacies.' },
 ];
 
@@ -35,15 +36,6 @@ export default function Landing({ config }: PageProps) {
             </a>
           </li>
         ))}
-        <li>
-          <div class="role off">
-            <strong>Pharmacy</strong>
-            <span>
-              Verifying and dispensing in the browser comes next; meanwhile <code>medledger rx verify</code> and{' '}
-              <code>medledger rx dispense</code> do it.
-            </span>
-          </div>
-        </li>
       </ul>
       <p class="small">
         Developers: the GraphQL API and its explorer are at <a href="/graphql">/graphql</a>.
