@@ -278,6 +278,18 @@ describe('prescriptions in the browser', () => {
     await relay.getByLabel('Signed prescription (JSON from the prescriber)').fill(JSON.stringify(signed.bundle));
     await relay.getByRole('button', { name: 'Relay it' }).click();
     await relay.getByRole('alert').getByText(`prescription ${signed.rxId} is already issued`).waitFor();
+
+    // A signature the prescriber withdrew before it was relayed no longer works (issue 19, point 4).
+    const again = await open(okafor, '/doctor/prescribe');
+    await fill(again.page, { patient: maria.address, rxnorm: AMOXICILLIN, drug: 'Amoxicillin', strength: '250 mg', quantity: 10, unit: 'capsule' });
+    const withdrawn = await signAndSend(again.page, again.w, 'relay');
+    const withdraw = again.page.getByRole('region', { name: 'Signed prescriptions not yet relayed' });
+    await withdraw.getByRole('button', { name: 'Withdraw unrelayed signatures' }).click();
+    await withdraw.getByText(/Withdraw unrelayed signatures: confirmed in block \d+/).waitFor();
+    await again.page.context().close();
+    await relay.getByLabel('Signed prescription (JSON from the prescriber)').fill(JSON.stringify(withdrawn.bundle));
+    await relay.getByRole('button', { name: 'Relay it' }).click();
+    await relay.getByRole('alert').getByText(`the prescriber ${okafor.address} withdrew signatures with nonces below`).waitFor();
     await page.context().close();
   });
 
