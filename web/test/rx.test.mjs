@@ -243,9 +243,14 @@ describe('prescriptions in the browser', () => {
     const verify = page.getByRole('region', { name: 'Verification' });
     await verify.getByText(/up to 20 tablet now/).waitFor();
     await verify.getByLabel(/Units to dispense/).fill('8');
+    // Short of stock: the balance is then due within 72 hours (21 CFR 1306.13(a)).
+    await verify.getByLabel(/We are short/).check();
     await verify.getByRole('button', { name: 'Dispense' }).click();
     await verify.getByText(/Dispense 8 tablet: confirmed in block \d+/).waitFor();
     await verify.getByText(/up to 12 tablet now/).waitFor();
+    await verify.getByTestId('short-supply').waitFor();
+    const due = await indexed(oxy.rxId, 'shortSupplyUntil dispenses { timestamp }');
+    assert.equal(Date.parse(due.shortSupplyUntil) - Date.parse(due.dispenses[0].timestamp), 72 * 3600 * 1000);
     await verify.getByLabel(/Units to dispense/).fill('12');
     await verify.getByRole('button', { name: 'Dispense' }).click();
     await verify.getByText(/Dispense 12 tablet: confirmed in block \d+/).waitFor();

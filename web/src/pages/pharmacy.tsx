@@ -250,6 +250,12 @@ function Check({ config, me, ticket, updated }: { config: AppConfig; me: Address
             <p class="ok" role="status">
               <strong>Dispensable</strong>: up to {verdict.quantityAvailable} {p.content.unit} now
               {rx ? ` (fill ${Math.max(rx.fillsUsed, 1)} of ${rx.fills}, ${rx.remainingQuantity} units left in all)` : ''}.
+              {rx?.shortSupplyUntil && (
+                <span data-testid="short-supply">
+                  {' '}
+                  The pharmacy was short: the balance is due before <Time t={rx.shortSupplyUntil} /> (21 CFR 1306.13(a)).
+                </span>
+              )}
             </p>
           ) : (
             <div role="alert" class="error">
