@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, test } from 'node:test';
-import encodeQR from '@paulmillr/qr';
 import * as esbuild from 'esbuild';
 import { interactive, launch, openPage, connect, record } from './support/browser.mjs';
 import { harness } from './support/harness.mjs';
@@ -44,19 +43,22 @@ async function medledgerRx(args, { allowFail = false } = {}) {
   }
 }
 
-/** A Y4M video (one frame, looped by Chromium's fake camera) showing `text` as a QR code. */
-function y4mOf(text, path) {
-  const rows = encodeQR(text, 'raw', { ecc: 'medium', border: 4 });
+/**
+ * A Y4M video (one frame, looped by Chromium's fake camera) showing the QR code a page drew: its SVG's
+ * viewBox and the dark modules of its path (`M{x} {y}h1v1h-1z` each), dark on light as a printed code.
+ */
+async function y4mOfPageQr(svg, path) {
+  const size = Number((await svg.getAttribute('viewBox')).split(' ')[2]);
+  const d = await svg.locator('path').getAttribute('d');
+  const dark = [...d.matchAll(/M(\d+) (\d+)h1v1h-1z/g)].map((m) => [Number(m[1]), Number(m[2])]);
+  assert.ok(dark.length > size, 'the page drew a QR code');
   const [w, hgt] = [800, 800];
-  const scale = Math.floor(Math.min(w, hgt) / rows.length);
-  const off = Math.floor((w - rows.length * scale) / 2);
+  const scale = Math.floor(Math.min(w, hgt) / size);
+  const off = Math.floor((w - size * scale) / 2);
   const y = Buffer.alloc(w * hgt, 235);
-  rows.forEach((row, r) =>
-    row.forEach((dark, c) => {
-      if (!dark) return;
-      for (let dy = 0; dy < scale; dy++) y.fill(16, (off + r * scale + dy) * w + off + c * scale, (off + r * scale + dy) * w + off + (c + 1) * scale);
-    }),
-  );
+  for (const [c, r] of dark) {
+    for (let dy = 0; dy < scale; dy++) y.fill(16, (off + r * scale + dy) * w + off + c * scale, (off + r * scale + dy) * w + off + (c + 1) * scale);
+  }
   const chroma = Buffer.alloc((w / 2) * (hgt / 2), 128);
   writeFileSync(path, Buffer.concat([Buffer.from(`YUV4MPEG2 W${w} H${hgt} F10:1 Ip A1:1 C420jpeg\nFRAME\n`), y, chroma, chroma]));
   return path;
@@ -197,10 +199,11 @@ describe('prescriptions in the browser', () => {
     const codes = patient.page.getByRole('region', { name: 'Show a prescription to the pharmacy' });
     await codes.getByLabel('Your prescription file (patient copy)').setInputFiles(issued.copyPath);
     await codes.getByTestId('loaded-status').getByText(/2 of 2 fills left/).waitFor();
-    assert.equal(await codes.getByRole('img', { name: 'QR code of your prescription' }).getAttribute('data-code'), issued.code);
+    const qr = codes.getByRole('img', { name: 'QR code of your prescription' });
+    assert.equal(await qr.getAttribute('data-code'), issued.code);
 
-    // The pharmacy scans the QR code from its (fake) camera.
-    const camera = await launch({ camera: y4mOf(issued.code, join(tmp, 'amox.y4m')) });
+    // The pharmacy's (fake) camera films the QR code the patient's page shows.
+    const camera = await launch({ camera: await y4mOfPageQr(qr, join(tmp, 'amox.y4m')) });
     try {
       const pharmacy = await open(mission, '/pharmacy', { browser: camera });
       await pharmacy.page.getByRole('button', { name: 'Scan the QR code with the camera' }).click();
