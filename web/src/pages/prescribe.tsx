@@ -377,6 +377,9 @@ function Review({ config, me, draft, onEdit }: { config: AppConfig; me: Address;
           <p class="small">
             Signed by <Addr a={me} /> with nonce {String(ticket.prescription.nonce)}.
           </p>
+          <button type="button" class="secondary" onClick={onEdit}>
+            Write another prescription
+          </button>
         </Section>
       )}
     </>

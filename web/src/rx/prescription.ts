@@ -90,24 +90,8 @@ export const contentHashOf = (c: Content): Hex => hashStruct({ types: TYPES, pri
 
 /** The terms sent on chain (`RxTerms`): the message with the content replaced by its hash. */
 export function termsOf(p: Prescription) {
-  const { content, ...rest } = p;
-  return {
-    patient: rest.patient,
-    prescriber: rest.prescriber,
-    contentHash: contentHashOf(content),
-    fills: rest.fills,
-    quantityPerFill: rest.quantityPerFill,
-    daysSupply: rest.daysSupply,
-    dateWritten: rest.dateWritten,
-    earliestFillAt: rest.earliestFillAt,
-    validUntil: rest.validUntil,
-    minFillInterval: rest.minFillInterval,
-    schedule: rest.schedule,
-    longTermCare: rest.longTermCare,
-    pharmacy: rest.pharmacy,
-    nonce: rest.nonce,
-    deadline: rest.deadline,
-  };
+  const { content, ...terms } = p;
+  return { ...terms, contentHash: contentHashOf(content) };
 }
 
 // ---- The document (src/rx/document.rs), resolved: absolute times, no validityDuration. ----
