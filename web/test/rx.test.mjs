@@ -4,12 +4,12 @@
 // The ids and codes the browser computes are checked against `medledger rx` itself.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import * as esbuild from 'esbuild';
 import { interactive, launch, openPage, connect, record } from './support/browser.mjs';
 import { harness } from './support/harness.mjs';
@@ -21,6 +21,7 @@ const h = harness((x) => ({ stack } = x));
 const { open, checkPage, view } = h;
 
 const tmp = mkdtempSync(join(tmpdir(), 'medledger-rx-web-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 const bin = process.env.MEDLEDGER_BIN ?? join(root, 'target', 'debug', 'medledger');
 const AMOXICILLIN = '308191';
 const OXYCODONE = '1049621';
