@@ -304,6 +304,16 @@ describe('prescriptions in the browser', () => {
     await relay.getByRole('button', { name: 'Relay it' }).click();
     await relay.getByRole('alert').getByText(`the prescriber ${okafor.address} withdrew signatures with nonces below`).waitFor();
     await page.context().close();
+
+    // The patient cancels the relayed one herself: her copy proves the terms (issue 19, point 3).
+    const patient = await open(maria, '/patient');
+    const codes = patient.page.getByRole('region', { name: 'Show a prescription to the pharmacy' });
+    await codes.getByLabel('Your prescription file (patient copy)').setInputFiles(signed.copyPath);
+    await codes.getByRole('button', { name: 'Cancel this prescription' }).click();
+    await codes.getByText(/Cancel this prescription: confirmed in block \d+/).waitFor();
+    await codes.getByTestId('loaded-status').getByText(/Status: cancelled/).waitFor();
+    assert.equal((await indexed(signed.rxId, 'cancelledBy')).cancelledBy, 'patient');
+    await patient.page.context().close();
   });
 
   test('a schedule that contradicts the table is refused, by the form and by the pharmacy', async () => {

@@ -109,7 +109,7 @@ export default function Patient({ config }: PageProps) {
           <Past consents={p.consents.nodes.filter((c) => c.status === 'REVOKED' || c.status === 'EXPIRED')} />
           <Records config={config} episodes={p.episodes.nodes} />
           <Prescriptions rx={p.prescriptions.nodes} />
-          <PatientCodes me={me} rx={p.prescriptions.nodes} />
+          <PatientCodes config={config} me={me} rx={p.prescriptions.nodes} />
           <Vault />
         </>
       )}

@@ -3,10 +3,12 @@
 // and the code as a QR. The copy is read in the browser only.
 import { useState } from 'preact/hooks';
 import type { Address } from 'viem';
-import { ErrorText, Section } from '../ui';
+import type { AppConfig } from '../config';
+import { send } from '../tx';
+import { busy, ErrorText, Section, TxStatus, useTx } from '../ui';
 import { parseCopy, toCode } from './copy';
 import { TextFile } from './files';
-import type { Ticket } from './prescription';
+import { termsOf, type Ticket } from './prescription';
 import { Qr } from './qr';
 import { summary } from './terms';
 
@@ -26,7 +28,8 @@ const STATUS: Record<string, string> = {
   CANCELLED: 'cancelled',
 };
 
-export function PatientCodes({ me, rx }: { me: Address; rx: KnownRx[] }) {
+export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Address; rx: KnownRx[] }) {
+  const [tx, setTx] = useTx();
   const [loaded, setLoaded] = useState<{ ticket: Ticket; rxId: string } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const load = (text: string) => {
@@ -60,6 +63,20 @@ export function PatientCodes({ me, rx }: { me: Address; rx: KnownRx[] }) {
               : 'Not issued on this chain yet (or not indexed yet): the pharmacy cannot dispense it until it is.'}
           </p>
           <Qr code={toCode(loaded.ticket)} label="QR code of your prescription" />
+          {chain && ['FILLABLE', 'WAITING'].includes(chain.status) && (
+            <p>
+              {/* Her copy proves the terms: she may cancel her own prescription (reason code 3: the patient asked). */}
+              <button
+                type="button"
+                class="danger"
+                disabled={busy(tx)}
+                onClick={() => send(config, 'Prescriptions', 'cancelAsPatient', [termsOf(loaded.ticket.prescription), 3], setTx, 'Cancel this prescription')}
+              >
+                Cancel this prescription
+              </button>
+            </p>
+          )}
+          <TxStatus state={tx} config={config} />
         </div>
       )}
     </Section>
