@@ -2,72 +2,28 @@
 // with the demo story, the indexer, the API and the embedded app), headless Chromium, and a test wallet that
 // signs with anvil's keys and sends real transactions. No mocked chain, no mocked API.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createClient, http } from 'viem';
 import { privateKeyToAccount } from 'viem/accounts';
-import { readContract, simulateContract, waitForTransactionReceipt, writeContract } from 'viem/actions';
-import { axe, connect, interactive, launch, openPage, record, shot } from './support/browser.mjs';
-import { root, startStack } from './support/stack.mjs';
-import { TestWallet } from './support/wallet.mjs';
+import { simulateContract, waitForTransactionReceipt, writeContract } from 'viem/actions';
+import { axe, interactive, openPage, record, shot } from './support/browser.mjs';
+import { abi, Harness, lower } from './support/harness.mjs';
 
-const abi = (name) => {
-  const path = ['core/abi', 'indexer/abi'].map((d) => join(root, d, `${name}.json`)).find((p) => existsSync(p));
-  const raw = JSON.parse(readFileSync(path, 'utf8'));
-  return Array.isArray(raw) ? raw : raw.abi;
-};
-
+const h = new Harness();
 let stack;
 let browser;
-let config;
 let chain;
-const lower = (a) => a.toLowerCase();
-
-function wallet(who, options = {}) {
-  return new TestWallet({ rpc: stack.rpc, key: who.key, chainId: stack.chainId, ...options });
-}
-
-/** A view call straight to anvil (not through the page). */
-function view(contract, functionName, args) {
-  return readContract(chain, { address: config.contracts[contract], abi: abi(contract), functionName, args });
-}
-
-/** A transaction sent straight to anvil by `who` (a change the page did not make). */
-async function sendAs(who, contract, functionName, args) {
-  const account = privateKeyToAccount(who.key);
-  const hash = await writeContract(chain, { account, chain: null, address: config.contracts[contract], abi: abi(contract), functionName, args });
-  const receipt = await waitForTransactionReceipt(chain, { hash });
-  assert.equal(receipt.status, 'success');
-}
-
-/** Opens `path` with `who`'s wallet connected; returns the page once its data is on screen. */
-async function open(who, path, { wallet: walletOptions, ...options } = {}) {
-  const w = wallet(who, walletOptions);
-  const page = await openPage(browser, stack, { ...options, wallet: w });
-  await page.goto(stack.url + path);
-  await connect(page, w);
-  await interactive(page);
-  return { page, w };
-}
-
-async function checkPage(t, page, name) {
-  const violations = await axe(page);
-  assert.deepEqual(violations, [], `axe-core: serious or critical violations on ${name}`);
-  t.diagnostic(`screenshot ${await shot(page, name)}`);
-  assert.deepEqual(page.problems, [], `console errors, CSP violations or requests to other hosts on ${name}`);
-}
+const wallet = (who, options) => h.wallet(who, options);
+const view = (contract, functionName, args) => h.view(contract, functionName, args);
+const sendAs = (who, contract, functionName, args) => h.sendAs(who, contract, functionName, args);
+const open = (who, path, options) => h.open(who, path, options);
+const checkPage = (t, page, name) => h.checkPage(t, page, name);
 
 before(async () => {
-  [stack, browser] = await Promise.all([startStack(), launch()]);
-  config = await (await fetch(`${stack.url}/config.json`)).json();
-  chain = createClient({ transport: http(stack.rpc), pollingInterval: 200 });
+  await h.start();
+  ({ stack, browser, chain } = h);
 });
 
-after(async () => {
-  await browser?.close();
-  await stack?.stop();
-});
+after(() => h.stop());
 
 describe('the embedded build', () => {
   test('the binary serves the real bundle, not the placeholder', async () => {

@@ -8,6 +8,7 @@ import { Addr, ErrorText, Live, Section, Time } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
+import { DoctorRecords } from './records';
 
 interface Consent {
   patient: Address;
@@ -48,7 +49,7 @@ const QUERY = `query Doctor($a: Address!) {
 
 const SCOPE: Record<string, string> = { READ: 'read records', WRITE: 'add records', PRESCRIBE: 'prescribe' };
 
-export default function Doctor(_: PageProps) {
+export default function Doctor({ config }: PageProps) {
   const me = account.value;
   const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? { accounts: [me] } : null);
   if (!me) return <ConnectFirst role="prescriber" />;
@@ -106,8 +107,8 @@ export default function Doctor(_: PageProps) {
                 </table>
               </div>
             )}
-            <p class="notice">Opening a patient's documents needs the document vault, which this version does not include yet.</p>
           </Section>
+          <DoctorRecords config={config} patients={d.consents.nodes.filter((c) => c.scopes.includes('READ') || c.emergencyActive).map((c) => c.patient)} />
           <Section title="Prescriptions you issued" id="issued">
             <p class="notice">Writing and signing a prescription in the browser comes next; meanwhile <code>medledger rx new</code> and <code>medledger rx issue</code> do it.</p>
             {d.prescriptions.nodes.length === 0 ? (

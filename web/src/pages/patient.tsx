@@ -9,6 +9,8 @@ import { chainTime, explain, read, send, signTyped } from '../tx';
 import { Addr, busy, dateIn, endOfDay, ErrorText, Live, Section, Time, TxStatus, useTx } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
+import { PatientVault } from './documents';
+import { HideButton } from './hide';
 
 const SCOPES = [
   { bit: 1, name: 'READ', label: 'Read records' },
@@ -107,7 +109,7 @@ export default function Patient({ config }: PageProps) {
           <Past consents={p.consents.nodes.filter((c) => c.status === 'REVOKED' || c.status === 'EXPIRED')} />
           <Records config={config} episodes={p.episodes.nodes} />
           <Prescriptions rx={p.prescriptions.nodes} />
-          <Vault />
+          <PatientVault config={config} me={me} episodes={p.episodes.nodes} updated={live.updated} />
         </>
       )}
     </>
@@ -442,16 +444,7 @@ function Records({ config, episodes }: { config: AppConfig; episodes: Episode[] 
                       </td>
                       <td>
                         {r.hidden ? 'Hidden ' : 'Visible '}
-                        <button
-                          type="button"
-                          disabled={busy(tx)}
-                          aria-label={`${r.hidden ? 'Show' : 'Hide'} record ${r.index} of episode ${ep.id}`}
-                          onClick={() =>
-                            send(config, 'RecordAnchors', 'setRecordHidden', [BigInt(ep.id), r.index, !r.hidden], setTx, `${r.hidden ? 'Show' : 'Hide'} record ${r.index}`)
-                          }
-                        >
-                          {r.hidden ? 'Show' : 'Hide'}
-                        </button>
+                        <HideButton config={config} episode={ep.id} index={r.index} hidden={r.hidden} tx={tx} setTx={setTx} what={`record ${r.index} of episode ${ep.id}`} />
                       </td>
                     </tr>
                   ))}
@@ -517,15 +510,3 @@ function Prescriptions({ rx }: { rx: Prescription[] }) {
     </Section>
   );
 }
-
-function Vault() {
-  return (
-    <Section title="Documents and access log" id="vault">
-      <p class="notice" data-testid="vault-unavailable">
-        Not yet available: uploading, opening your documents and the log of who read what need the document vault, which
-        this version of medledger does not include yet. The records above are the fingerprints anchored on chain.
-      </p>
-    </Section>
-  );
-}
-
