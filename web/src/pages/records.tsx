@@ -30,8 +30,9 @@ function Picker({ patients, choose }: { patients: Address[]; choose: (a: Address
         <ul class="plain row" aria-label="Patients who granted you access">
           {patients.map((p) => (
             <li key={p}>
-              <button type="button" aria-label={`Open the records of ${p}`} onClick={() => choose(p)}>
-                Open records of <Addr a={p} />
+              <Addr a={p} />{' '}
+              <button type="button" aria-label={`Open records of ${p}`} onClick={() => choose(p)}>
+                Open records
               </button>
             </li>
           ))}
