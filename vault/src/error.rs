@@ -371,7 +371,10 @@ mod tests {
         assert_eq!(e.outcome()["issue"][0]["code"], "forbidden");
         assert_eq!(e.outcome()["resourceType"], "OperationOutcome");
         let coding = &e.outcome()["issue"][0]["details"]["coding"][0];
-        assert_eq!((coding["system"].as_str(), coding["code"].as_str()), (Some(REFUSAL_SYSTEM), Some("revoked")));
+        assert_eq!(
+            (coding["system"].as_str(), coding["code"].as_str()),
+            (Some(REFUSAL_SYSTEM), Some("revoked"))
+        );
         let expired = VaultError::from(AuthError::SessionExpired).outcome();
         assert_eq!(expired["issue"][0]["details"]["coding"][0]["code"], "session_expired");
         assert!(VaultError::NotFound("document").outcome()["issue"][0].get("details").is_none());
