@@ -105,6 +105,25 @@ describe('the patient', () => {
     await region.getByLabel(/^File/).setInputFiles({ name: 'scans.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\x03\x04') });
     await region.getByRole('button', { name: 'Upload and anchor' }).click();
     await region.getByRole('alert').getByText(/^The vault does not accept this kind of file/).waitFor();
+    // Over the vault's limit (25 MiB by default): refused with the limit in words.
+    await region.getByLabel(/^File/).setInputFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.alloc(25 * 1024 * 1024 + 1, 0x25) });
+    await region.getByRole('button', { name: 'Upload and anchor' }).click();
+    await region.getByRole('alert').getByText('The file is too large for the vault: its limit is 25.0 MiB.').waitFor();
+    await page.context().close();
+  });
+
+  test('a session that runs out while the page is open asks to sign in again', async () => {
+    const { page } = await patientPage();
+    const region = documents(page);
+    // The session is remembered with its end (not its token); make it end in five seconds and reload.
+    await page.evaluate(() => {
+      const s = JSON.parse(localStorage.getItem('medledger.vault.session'));
+      localStorage.setItem('medledger.vault.session', JSON.stringify({ ...s, expiresAt: new Date(Date.now() + 5000).toISOString() }));
+    });
+    await page.reload();
+    await region.locator('[data-testid="vault-session"][data-signed-in="yes"]').waitFor();
+    await region.getByTestId('vault-notice').getByText('Your vault session has expired: sign in again.').waitFor({ timeout: 10_000 });
+    await region.getByRole('button', { name: 'Sign in to the vault' }).waitFor();
     await page.context().close();
   });
 
@@ -174,6 +193,16 @@ describe('doctors', () => {
     await maria.page.context().close();
   });
 
+  test('a doctor without a grant from the patient is refused with a sentence', async () => {
+    const { page } = await h.open(who('Haddad'), '/doctor');
+    const region = records(page);
+    await signIn(region);
+    await region.getByLabel("Another patient's address").fill(who('Maria').address);
+    await region.getByRole('button', { name: 'Open records', exact: true }).click();
+    await region.getByTestId('records-refused').getByText('Refused: the patient has not granted you access to her records.').waitFor();
+    await page.context().close();
+  });
+
   test('the revoked (and suspended) doctor is refused with a sentence', async () => {
     const { page } = await h.open(who('Lindqvist'), '/doctor');
     const region = records(page);
@@ -224,6 +253,36 @@ describe('doctors', () => {
     await log.getByRole('button', { name: 'Refresh', exact: true }).click();
     await denied.first().getByText(/consent revoked/).waitFor();
     await doctor.page.context().close();
+    await page.context().close();
+  });
+
+  test('an access that expired by chain time is refused with a sentence', async () => {
+    const [maria, james] = ['Maria', 'James'].map(who);
+    const rpc = (method, params = []) =>
+      fetch(h.stack.rpc, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) }).then((r) => r.json());
+    const now = Number((await rpc('eth_getBlockByNumber', ['latest', false])).result.timestamp);
+    await h.sendAs(maria, 'ConsentRegistry', 'grant', [james.address, 1, now + 86_400]);
+    const { page } = await h.open(james, '/doctor');
+    const region = records(page);
+    await signIn(region);
+    const list = region.locator(`[data-patient="${lower(maria.address)}"]`);
+    await region.getByLabel("Another patient's address").fill(maria.address);
+    await region.getByRole('button', { name: 'Open records', exact: true }).click();
+    await list.locator(`tr[data-type="${INTAKE}"]`).waitFor();
+    // Two days later on chain (the last test of the file: chain time only moves forward).
+    await rpc('evm_increaseTime', [2 * 86_400]);
+    await rpc('evm_mine');
+    const head = Number((await rpc('eth_blockNumber')).result);
+    await page.waitForFunction(
+      async (block) => {
+        const r = await fetch('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ indexerStatus { indexedBlock } }' }) });
+        return (await r.json()).data.indexerStatus.indexedBlock >= block;
+      },
+      head,
+      { polling: 200, timeout: 20_000 },
+    );
+    await list.locator(`tr[data-type="${INTAKE}"]`).getByRole('button', { name: /^Open / }).click();
+    await region.getByTestId('viewer-refused').getByText('Refused: your access from this patient has expired.').waitFor();
     await page.context().close();
   });
 });
