@@ -160,7 +160,31 @@ describe('the patient', () => {
     await region.getByTestId('vault-notice').getByText('Your vault session has ended: sign in again.').waitFor();
     await region.getByRole('button', { name: 'Sign in to the vault' }).waitFor();
     await signIn(region);
+    // Signing out ends the session at the vault and removes the cookie.
+    await region.getByRole('button', { name: 'Sign out of the vault' }).click();
+    await region.getByRole('button', { name: 'Sign in to the vault' }).waitFor();
+    assert.equal((await page.context().cookies(h.stack.url)).filter((c) => c.name === 'medledger_session' && c.value).length, 0);
+    const after = await fetch(`${h.stack.url}/fhir/AuditEvent?patient=${who('Maria').address}`, { headers: { cookie: `medledger_session=${cookie.value}` } });
+    assert.equal(after.status, 401, 'the earlier session stays ended');
     await page.context().close();
+  });
+
+  test('at phone width the signed-in documents and records sections do not overflow sideways', async (t) => {
+    for (const [name, path, person, region] of [
+      ['patient-documents-phone', '/patient', 'Maria', documents],
+      ['doctor-records-phone', '/doctor', 'Okafor', records],
+    ]) {
+      const { page } = await h.open(who(person), path, { width: 390, height: 844 });
+      await signIn(region(page));
+      if (path === '/doctor') await region(page).getByRole('button', { name: /^Open records of / }).first().click();
+      await region(page).locator('tr[data-document]').first().waitFor();
+      await region(page).locator('tr[data-document]').first().getByRole('button', { name: /^Open / }).click();
+      await region(page).locator('[data-testid="viewer"][data-phase="shown"]').waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `${name}: the page is ${overflow}px wider than the screen`);
+      await h.checkPage(t, page, name);
+      await page.context().close();
+    }
   });
 });
 
