@@ -121,6 +121,28 @@ pub enum AuthError {
     },
 }
 
+impl AuthError {
+    /// A stable code for clients (the `OperationOutcome`'s `details.coding`), so that a browser can say what
+    /// to do without parsing the text.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::Missing => "session_missing",
+            Self::UnknownSession => "session_unknown",
+            Self::SessionExpired => "session_expired",
+            Self::Malformed(_) => "malformed_message",
+            Self::WrongDomain { .. } => "wrong_domain",
+            Self::WrongUri { .. } => "wrong_uri",
+            Self::WrongChain { .. } => "wrong_chain",
+            Self::UnknownNonce => "unknown_nonce",
+            Self::ReusedNonce => "reused_nonce",
+            Self::ExpiredNonce => "expired_nonce",
+            Self::ExpiredMessage => "expired_message",
+            Self::NotYetValid => "not_yet_valid",
+            Self::BadSignature { .. } => "bad_signature",
+        }
+    }
+}
+
 /// Why the access rule refused a request (HTTP 403). Recorded in the access log as the reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
@@ -270,16 +292,40 @@ impl VaultError {
         }
     }
 
-    /// The FHIR `OperationOutcome` of this error.
+    /// The stable code of a refusal (a denial's or a sign-in failure's, `rate_limited`, `too_large`,
+    /// `unsupported_type`, `unavailable`), `None` for other errors.
+    pub const fn refusal_code(&self) -> Option<&'static str> {
+        Some(match self {
+            Self::Auth(e) => e.code(),
+            Self::Denied(d) => d.code(),
+            Self::RateLimited => "rate_limited",
+            Self::TooLarge { .. } => "too_large",
+            Self::UnsupportedType(_) => "unsupported_type",
+            Self::Unavailable { .. } => "unavailable",
+            _ => return None,
+        })
+    }
+
+    /// The FHIR `OperationOutcome` of this error: the text in `diagnostics`, the refusal code (if any) in
+    /// `details.coding` (system `https://medledger.dev/fhir/refusal`).
     pub fn outcome(&self) -> serde_json::Value {
         // Internal details (database messages) stay in the server's log.
         let diagnostics = match self {
             Self::Internal(_) | Self::Config(_) => "internal error".to_owned(),
             e => e.to_string(),
         };
-        operation_outcome("error", self.fhir_code(), &diagnostics)
+        let mut outcome = operation_outcome("error", self.fhir_code(), &diagnostics);
+        if let Some(code) = self.refusal_code() {
+            outcome["issue"][0]["details"] = serde_json::json!({
+                "coding": [{ "system": REFUSAL_SYSTEM, "code": code }],
+            });
+        }
+        outcome
     }
 }
+
+/// The code system of the refusal codes in an `OperationOutcome`'s `details`.
+pub const REFUSAL_SYSTEM: &str = "https://medledger.dev/fhir/refusal";
 
 /// A FHIR R4 `OperationOutcome` with one issue.
 pub fn operation_outcome(severity: &str, code: &str, diagnostics: &str) -> serde_json::Value {
@@ -324,6 +370,14 @@ mod tests {
         assert_eq!(e.status(), StatusCode::FORBIDDEN);
         assert_eq!(e.outcome()["issue"][0]["code"], "forbidden");
         assert_eq!(e.outcome()["resourceType"], "OperationOutcome");
+        let coding = &e.outcome()["issue"][0]["details"]["coding"][0];
+        assert_eq!(
+            (coding["system"].as_str(), coding["code"].as_str()),
+            (Some(REFUSAL_SYSTEM), Some("revoked"))
+        );
+        let expired = VaultError::from(AuthError::SessionExpired).outcome();
+        assert_eq!(expired["issue"][0]["details"]["coding"][0]["code"], "session_expired");
+        assert!(VaultError::NotFound("document").outcome()["issue"][0].get("details").is_none());
         assert_eq!(VaultError::from(AuthError::ReusedNonce).status(), StatusCode::UNAUTHORIZED);
         let outage = VaultError::Unavailable { what: "database", reason: "down".into() };
         assert_eq!(outage.status(), StatusCode::SERVICE_UNAVAILABLE);

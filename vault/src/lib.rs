@@ -31,7 +31,7 @@ mod vault;
 
 pub use config::{VaultConfig, DEFAULT_CONTENT_TYPES, DEFAULT_MAX_UPLOAD};
 pub use db::migrate;
-pub use error::{operation_outcome, AuthError, Denial, IntegrityError, VaultError};
+pub use error::{operation_outcome, AuthError, Denial, IntegrityError, VaultError, REFUSAL_SYSTEM};
 pub use http::router;
 pub use maintenance::{rotate_keys, sweep, verify_log, Rotation, Sweep};
 pub use read::parse_range;

@@ -12,7 +12,7 @@ import {
   type Address,
   type Hex,
 } from 'viem';
-import { signTypedData } from 'viem/actions';
+import { signMessage, signTypedData } from 'viem/actions';
 import consentAbi from 'abi:ConsentRegistry';
 import credentialAbi from 'abi:CredentialRegistry';
 import anchorsAbi from 'abi:RecordAnchors';
@@ -180,4 +180,9 @@ export async function signTyped(
     primaryType,
     message,
   } as Parameters<typeof signTypedData>[1]);
+}
+
+/** An EIP-191 signature of `message` by the connected account (personal_sign), e.g. a Sign-In with Ethereum message. */
+export async function signText(message: string): Promise<Hex> {
+  return signMessage(client(), { account: ready(), message });
 }

@@ -9,6 +9,7 @@ import { Addr, ErrorText, Live, Section, Time } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
+import { DoctorRecords } from './records';
 
 interface Consent {
   patient: Address;
@@ -95,8 +96,8 @@ export default function Doctor({ config }: PageProps) {
                 </table>
               </div>
             )}
-            <p class="notice">Opening a patient's documents needs the document vault, which this version does not include yet.</p>
           </Section>
+          <DoctorRecords config={config} patients={d.consents.nodes.filter((c) => c.scopes.includes('READ') || c.emergencyActive).map((c) => c.patient)} />
           <p>
             <a
               class="button"

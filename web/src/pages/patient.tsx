@@ -10,6 +10,8 @@ import { Addr, busy, dateIn, endOfDay, ErrorText, Live, Section, Time, TxStatus,
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { PatientCodes } from '../rx/patientcodes';
+import { PatientVault } from './documents';
+import { HideButton } from './hide';
 
 const SCOPES = [
   { bit: 1, name: 'READ', label: 'Read records' },
@@ -110,7 +112,7 @@ export default function Patient({ config }: PageProps) {
           <Records config={config} episodes={p.episodes.nodes} />
           <Prescriptions rx={p.prescriptions.nodes} />
           <PatientCodes config={config} me={me} rx={p.prescriptions.nodes} />
-          <Vault />
+          <PatientVault config={config} me={me} episodes={p.episodes.nodes} updated={live.updated} />
         </>
       )}
     </>
@@ -445,16 +447,7 @@ function Records({ config, episodes }: { config: AppConfig; episodes: Episode[] 
                       </td>
                       <td>
                         {r.hidden ? 'Hidden ' : 'Visible '}
-                        <button
-                          type="button"
-                          disabled={busy(tx)}
-                          aria-label={`${r.hidden ? 'Show' : 'Hide'} record ${r.index} of episode ${ep.id}`}
-                          onClick={() =>
-                            send(config, 'RecordAnchors', 'setRecordHidden', [BigInt(ep.id), r.index, !r.hidden], setTx, `${r.hidden ? 'Show' : 'Hide'} record ${r.index}`)
-                          }
-                        >
-                          {r.hidden ? 'Show' : 'Hide'}
-                        </button>
+                        <HideButton config={config} episode={ep.id} index={r.index} hidden={r.hidden} tx={tx} setTx={setTx} what={`record ${r.index} of episode ${ep.id}`} />
                       </td>
                     </tr>
                   ))}
@@ -520,15 +513,3 @@ function Prescriptions({ rx }: { rx: Prescription[] }) {
     </Section>
   );
 }
-
-function Vault() {
-  return (
-    <Section title="Documents and access log" id="vault">
-      <p class="notice" data-testid="vault-unavailable">
-        Not yet available: uploading, opening your documents and the log of who read what need the document vault, which
-        this version of medledger does not include yet. The records above are the fingerprints anchored on chain.
-      </p>
-    </Section>
-  );
-}
-

@@ -59,10 +59,11 @@ export async function axe(page) {
   return found.filter((v) => v.impact === 'serious' || v.impact === 'critical');
 }
 
-export async function shot(page, name) {
+/** Saves a screenshot of the whole page, or of `part` (a locator) only. */
+export async function shot(page, name, part) {
   mkdirSync(join(results, 'screens'), { recursive: true });
   const path = join(results, 'screens', `${name}.png`);
-  await page.screenshot({ path, fullPage: true });
+  await (part ? part.screenshot({ path }) : page.screenshot({ path, fullPage: true }));
   return path;
 }
 

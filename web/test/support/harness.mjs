@@ -23,12 +23,12 @@ export const lower = (a) => a.toLowerCase();
 
 /**
  * Registers the file's before/after hooks; the returned object is filled in before the first test, and then
- * handed to `ready` (to set a test file's own variables).
+ * handed to `ready` (to set a test file's own variables). `stackOptions` go to `startStack` (e.g. `rustLog`).
  */
-export function harness(ready = () => {}) {
+export function harness(ready = () => {}, stackOptions = {}) {
   const h = { stack: null, browser: null, config: null, chain: null };
   before(async () => {
-    [h.stack, h.browser] = await Promise.all([startStack(), launch()]);
+    [h.stack, h.browser] = await Promise.all([startStack(stackOptions), launch()]);
     h.config = await (await fetch(`${h.stack.url}/config.json`)).json();
     h.chain = createClient({ transport: http(h.stack.rpc), pollingInterval: 200 });
     ready(h);
