@@ -75,6 +75,98 @@ async fn verify_prescription_lists_every_reason() {
     assert_eq!(v["prescription"], Value::Null);
 }
 
+/// Issue 19, point 1: given the content itself, `verifyPrescription` proves its hash and checks the schedule
+/// the terms declare against the controlled-substance table, with the sentence `medledger rx verify` prints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
+    use medledger_core::{eip712::PrescriptionContent, schedule};
+    let f = fixture().await;
+    let content = PrescriptionContent {
+        patientName: "Maria Alvarez".into(),
+        patientIdentifier: "MRN-1".into(),
+        rxnormCode: "1049621".into(),
+        drugName: "oxycodone hydrochloride".into(),
+        strength: "5 mg".into(),
+        dosageInstructions: "1 tablet every 6 hours as needed".into(),
+        quantity: 20,
+        unit: "tablet".into(),
+        substitutionAllowed: false,
+        salt: [0x5a; 32].into(),
+    };
+    let hash = content.content_hash().0;
+    let spec = |schedule, nonce, block| RxSpec {
+        patient: PATIENT_A,
+        prescriber: DOCTOR,
+        pharmacy: Some(PHARM1),
+        fills: 1,
+        qpf: 20,
+        earliest: T - DAY,
+        valid_until: T + 20 * DAY,
+        interval: 0,
+        schedule,
+        nonce,
+        block,
+        content: hash,
+    };
+    let mut s = Sql(String::new());
+    // Oxycodone declared "not controlled" (the chain cannot tell), and declared schedule II.
+    let mislabelled = s.prescription(&spec(0, 90, 85), 0, 0, false);
+    let labelled = s.prescription(&spec(2, 91, 86), 0, 0, false);
+    sqlx::raw_sql(&s.0).execute(&f.pool).await.unwrap();
+    let (app, _) = app(f.pool.clone());
+
+    let input = |c: &PrescriptionContent| {
+        json!({
+            "patientName": c.patientName, "patientIdentifier": c.patientIdentifier, "rxnormCode": c.rxnormCode,
+            "drugName": c.drugName, "strength": c.strength, "dosageInstructions": c.dosageInstructions,
+            "quantity": c.quantity, "unit": c.unit, "substitutionAllowed": c.substitutionAllowed,
+            "salt": c.salt.to_string(),
+        })
+    };
+    const Q: &str = "query($id: Bytes32!, $c: Bytes32, $content: PrescriptionContentInput, $p: Address!) {
+      verifyPrescription(id: $id, contentHash: $c, content: $content, pharmacy: $p) {
+        valid failures { reason message } contentHashProven scheduleTable quantityAvailable } }";
+    let ask = |id: [u8; 32], c: Option<[u8; 32]>, content: Option<Value>| json!({"id": a0x(&id), "c": c.map(|c| a0x(&c)), "content": content, "p": a0x(&PHARM1)});
+
+    let v = data(&app, Q, ask(mislabelled, None, Some(input(&content)))).await["verifyPrescription"].clone();
+    assert_eq!(reasons(&v), ["SCHEDULE_MISMATCH"], "{v:#}");
+    let expected = schedule::check_declared("1049621", 0).unwrap_err().message;
+    assert_eq!(v["failures"][0]["message"], expected.as_str());
+    assert!(expected.contains("oxycodone") && expected.contains("declares it not controlled"), "{expected}");
+    assert_eq!(v["contentHashProven"], true);
+    assert_eq!(v["scheduleTable"], schedule::table_version());
+    assert_eq!((v["valid"].clone(), v["quantityAvailable"].clone()), (json!(false), json!(0)));
+    // The content and its hash together, agreeing: the same verdict.
+    let both = data(&app, Q, ask(mislabelled, Some(hash), Some(input(&content)))).await;
+    assert_eq!(both["verifyPrescription"], v);
+
+    // Declared schedule II: the table agrees.
+    let v = data(&app, Q, ask(labelled, None, Some(input(&content)))).await["verifyPrescription"].clone();
+    assert_eq!(
+        (v["valid"].clone(), v["scheduleTable"].clone()),
+        (json!(true), json!(schedule::table_version()))
+    );
+    assert_eq!(v["quantityAvailable"], 20);
+
+    // The hash alone proves no drug: nothing to check the schedule against (`scheduleTable` null).
+    let v = data(&app, Q, ask(mislabelled, Some(hash), None)).await["verifyPrescription"].clone();
+    assert_eq!((v["valid"].clone(), v["scheduleTable"].clone()), (json!(true), Value::Null), "{v:#}");
+
+    // A content that is not the signed one (another salt) proves nothing and checks nothing.
+    let forged = PrescriptionContent { salt: [0x5b; 32].into(), ..content.clone() };
+    let v = data(&app, Q, ask(mislabelled, None, Some(input(&forged)))).await["verifyPrescription"].clone();
+    assert_eq!(reasons(&v), ["CONTENT_HASH_MISMATCH"], "{v:#}");
+    assert_eq!(v["scheduleTable"], Value::Null);
+
+    // A content and a hash that disagree, and neither: refused as bad input, saying which.
+    let (_, body) = post(&app, Q, ask(labelled, Some([0x34; 32]), Some(input(&content)))).await;
+    assert_eq!(codes(&body), ["BAD_INPUT"], "{body:#}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("hashes to"), "{body:#}");
+    let (_, body) = post(&app, Q, ask(labelled, None, None)).await;
+    assert_eq!(codes(&body), ["BAD_INPUT"], "{body:#}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("give `contentHash` or `content`"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pharmacy_prescriber_and_patient_views() {
     let f = fixture().await;

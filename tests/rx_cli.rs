@@ -286,6 +286,11 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     )
     .await;
     assert!(out.stdout.contains(&oxy.rx_id().to_string()) && out.stdout.contains("schedule II"), "{out:#?}");
+    // The API checked the declared schedule from the content the command sent (issue 19, point 1).
+    assert!(
+        out.stdout.contains("schedule      schedule II (matches controlled-substance table 2026-12-04.1)"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains(&format!("pharmacy      {}", w.pharmacy)), "{out:#?}");
     w.rx_env(
         &w.with_chain(

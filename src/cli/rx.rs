@@ -419,26 +419,32 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
     );
     out!("pharmacy      {pharmacy}");
     out!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    // The declared schedule against the bundled table: the chain cannot see the drug (issue 19, point 1).
+    // The declared schedule against the bundled table (the chain cannot see the drug, issue 19 point 1): the
+    // API checks it from the content sent with the hash; an API that predates the check leaves it to us.
     let p = &ticket.prescription;
-    let schedule = medledger_core::schedule::check_declared(&p.content.rxnormCode, p.schedule);
-    match &schedule {
-        Ok(()) => out!(
-            "schedule      {} (matches controlled-substance table {})",
-            rx::schedule_name(p.schedule),
-            medledger_core::schedule::table_version()
+    let mut failures = verdict.failures.clone();
+    let table = match &verdict.schedule_table {
+        Some(table) => table.clone(),
+        None => {
+            if let Some(f) = medledger_core::dispense::schedule_failure(&p.content.rxnormCode, p.schedule) {
+                failures.push(rx::Failure { reason: rx::SCHEDULE_MISMATCH.into(), message: f.message });
+            }
+            medledger_core::schedule::table_version().to_owned()
+        }
+    };
+    match failures.iter().find(|f| f.reason == rx::SCHEDULE_MISMATCH) {
+        Some(m) => out!("schedule      MISMATCH: {}", m.message),
+        None => out!(
+            "schedule      {} (matches controlled-substance table {table})",
+            rx::schedule_name(p.schedule)
         ),
-        Err(m) => out!("schedule      MISMATCH: {}", m.message),
     }
-    if verdict.valid && schedule.is_ok() {
+    if verdict.valid && failures.is_empty() {
         out!("DISPENSABLE   up to {} {} now", verdict.quantity_available, ticket.prescription.content.unit);
         Ok(ExitCode::SUCCESS)
     } else {
         out!("NOT DISPENSABLE");
-        if let Err(m) = &schedule {
-            out!("  SCHEDULE_MISMATCH: {}", m.message);
-        }
-        for f in &verdict.failures {
+        for f in &failures {
             out!("  {}: {}", f.reason, f.message);
         }
         Ok(ExitCode::from(EXIT_NOT_DISPENSABLE))

@@ -21,7 +21,7 @@ mod error;
 mod revert;
 mod ticket;
 
-pub use api::{verify, Failure, Verdict};
+pub use api::{verify, Failure, Verdict, SCHEDULE_MISMATCH};
 pub use chain::{check_deployment, OnChain, RxClient, Sent};
 pub use copy::{random_salt, CopyFormat, Issued, PatientCopy};
 pub use document::{

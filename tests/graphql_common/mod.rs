@@ -89,13 +89,15 @@ pub struct RxSpec {
     pub schedule: u8,
     pub nonce: u64,
     pub block: i64,
+    /// The content hash (`CONTENT` in the fixture).
+    pub content: [u8; 32],
 }
 
 pub fn rx_id(s: &RxSpec) -> [u8; 32] {
     let terms = RxTerms {
         patient: s.patient.into(),
         prescriber: s.prescriber.into(),
-        contentHash: CONTENT.into(),
+        contentHash: s.content.into(),
         fills: s.fills,
         quantityPerFill: s.qpf,
         daysSupply: 30,
@@ -157,7 +159,7 @@ impl Sql {
             id = hx(&id),
             pa = hx(&s.patient),
             pr = hx(&s.prescriber),
-            ch = hx(&CONTENT),
+            ch = hx(&s.content),
             fills = s.fills,
             qpf = s.qpf,
             earliest = ts(s.earliest),
@@ -369,6 +371,7 @@ pub async fn fixture() -> Fixture {
             schedule: 0,
             nonce,
             block,
+            content: CONTENT,
         };
     // Waiting: fill 1 complete 10 minutes ago, 7-day interval, designated to PHARM1.
     let rx_wait = s.prescription(
