@@ -22,7 +22,7 @@ mod revert;
 mod ticket;
 
 pub use api::{verify, Failure, Verdict, SCHEDULE_MISMATCH};
-pub use chain::{check_deployment, OnChain, RxClient, Sent};
+pub use chain::{check_deployment, Canceller, OnChain, RxClient, Sent};
 pub use copy::{random_salt, CopyFormat, Issued, PatientCopy};
 pub use document::{
     Coding, DispenseRequest, Dosage, Duration, Medication, MedicationRequest, Party, Period, Quantity,
