@@ -167,6 +167,89 @@ async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("give `contentHash` or `content`"));
 }
 
+/// Issue 19, point 3: emergency access's justification hash, the patient's block list and reviewers' flags
+/// are served: on the consent, in the consent history, and in the reviewer's event trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emergency_justification_block_list_and_flags_are_served() {
+    let f = fixture().await;
+    let reviewer = [0x7e; 20];
+    let why = [0xe1; 32];
+    let mut s = Sql(String::new());
+    // Patient C blocked OTHER (no grant, two flags on an earlier use); DOCTOR2's emergency access to C is open
+    // with its justification.
+    s.0 += &format!(
+        "INSERT INTO consents (chain_id, patient, grantee, scopes, revoked, emergency_until, emergency_reason, \
+         emergency_opened_at, emergency_justification, emergency_blocked, emergency_flags, updated_block) VALUES \
+         ({CHAIN}, {c}, {o}, 0, false, NULL, NULL, NULL, NULL, true, 2, 81), \
+         ({CHAIN}, {c}, {d2}, 0, false, to_timestamp({until}), 3, to_timestamp({opened}), {why}, false, 0, 82);
+         INSERT INTO consent_history (chain_id, block_number, log_index, patient, grantee, action, reason_code, \
+         expires_at, justification_hash, reviewer, flagged_opened_at, finding_code, block_time, tx_hash) VALUES \
+         ({CHAIN}, 80, 1, {c}, {o}, 'emergency_flagged', NULL, NULL, NULL, {r}, to_timestamp({opened}), 9, \
+          to_timestamp({t80}), {tx}), \
+         ({CHAIN}, 81, 1, {c}, {o}, 'emergency_blocked', NULL, NULL, NULL, NULL, NULL, NULL, to_timestamp({t81}), {tx}), \
+         ({CHAIN}, 82, 1, {c}, {d2}, 'emergency_opened', 3, to_timestamp({until}), {why}, NULL, NULL, NULL, \
+          to_timestamp({t82}), {tx});\n",
+        c = hx(&PATIENT_C),
+        o = hx(&OTHER),
+        d2 = hx(&DOCTOR2),
+        r = hx(&reviewer),
+        why = hx(&why),
+        tx = hx(&[0x80; 32]),
+        until = T + 3600,
+        opened = T - 600,
+        t80 = block_time(80),
+        t81 = block_time(81),
+        t82 = block_time(82),
+    );
+    s.event(
+        80,
+        1,
+        "ConsentRegistry",
+        CONSENTS,
+        "EmergencyAccessFlagged",
+        &[PATIENT_C, OTHER, reviewer],
+        None,
+        None,
+    );
+    sqlx::raw_sql(&s.0).execute(&f.pool).await.unwrap();
+    let (app, _) = app(f.pool.clone());
+
+    let q = "query($c: Address!, $r: Address!) {
+        patient(address: $c) {
+            blocked: consents(filter: {status: BLOCKED}) { nodes { grantee emergencyBlocked emergencyFlags } }
+            emergency: consents(filter: {status: EMERGENCY}) { nodes { grantee emergencyReason emergencyJustification } }
+            consentHistory { nodes { action grantee reasonCode justificationHash reviewer flaggedOpenedAt findingCode } }
+        }
+        trail: events(filter: {accounts: [$r]}) { nodes { name blockNumber } }
+    }";
+    let d = data(&app, q, json!({"c": a0x(&PATIENT_C), "r": a0x(&reviewer)})).await;
+    let p = &d["patient"];
+    let other = alloy::primitives::Address::from(OTHER).to_string();
+    assert_eq!(
+        p["blocked"]["nodes"],
+        json!([{"grantee": other, "emergencyBlocked": true, "emergencyFlags": 2}])
+    );
+    assert_eq!(p["emergency"]["nodes"][0]["emergencyJustification"], a0x(&why));
+    assert_eq!(p["emergency"]["nodes"][0]["emergencyReason"], 3);
+    let history: Vec<&str> = p["consentHistory"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(&history[history.len() - 3..], ["emergency_flagged", "emergency_blocked", "emergency_opened"]);
+    let flag =
+        p["consentHistory"]["nodes"].as_array().unwrap().iter().find(|h| h["action"] == "emergency_flagged");
+    let flag = flag.unwrap();
+    let reviewer_text = alloy::primitives::Address::from(reviewer).to_string();
+    assert_eq!((flag["reviewer"].clone(), flag["findingCode"].clone()), (json!(reviewer_text), json!(9)));
+    assert_eq!(flag["flaggedOpenedAt"], ts_str(T - 600));
+    let opened =
+        p["consentHistory"]["nodes"].as_array().unwrap().iter().find(|h| h["action"] == "emergency_opened");
+    assert_eq!(opened.unwrap()["justificationHash"], a0x(&why));
+    assert_eq!(d["trail"]["nodes"], json!([{"name": "EmergencyAccessFlagged", "blockNumber": 80}]));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pharmacy_prescriber_and_patient_views() {
     let f = fixture().await;
