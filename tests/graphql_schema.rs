@@ -250,6 +250,56 @@ async fn emergency_justification_block_list_and_flags_are_served() {
     assert_eq!(d["trail"]["nodes"], json!([{"name": "EmergencyAccessFlagged", "blockNumber": 80}]));
 }
 
+/// Issue 19/16: `openOnly` ends a prescription at its short-supply balance deadline when that comes before
+/// `validUntil`, and excludes the end itself (as the contract and `status` do).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_only_ends_at_the_short_supply_deadline() {
+    let f = fixture().await;
+    let spec = |valid_until, nonce, block| RxSpec {
+        patient: PATIENT_C,
+        prescriber: DOCTOR,
+        pharmacy: Some(PHARM3),
+        fills: 1,
+        qpf: 20,
+        earliest: T - DAY,
+        valid_until,
+        interval: 0,
+        schedule: 2,
+        nonce,
+        block,
+        content: CONTENT,
+    };
+    let mut s = Sql(String::new());
+    let balance_overdue = s.prescription(&spec(T + 20 * DAY, 92, 87), 1, 5, false);
+    let balance_due = s.prescription(&spec(T + 20 * DAY, 93, 88), 1, 5, false);
+    let ends_now = s.prescription(&spec(T, 94, 89), 0, 0, false);
+    s.0 += &format!(
+        "UPDATE prescriptions SET short_supply_until = to_timestamp({}) WHERE rx_id = {};
+         UPDATE prescriptions SET short_supply_until = to_timestamp({}) WHERE rx_id = {};\n",
+        T - 60,
+        hx(&balance_overdue),
+        T + 3600,
+        hx(&balance_due),
+    );
+    sqlx::raw_sql(&s.0).execute(&f.pool).await.unwrap();
+    let (app, _) = app(f.pool.clone());
+    let q = "query($p: Address!, $c: Address!) {
+        pharmacy(address: $p) { queue { nodes { id } } all: queue(filter: {openOnly: false}) { totalCount } }
+        patient(address: $c) { open: prescriptions(filter: {openOnly: true}) { nodes { id status } } }
+    }";
+    let d = data(&app, q, json!({"p": a0x(&PHARM3), "c": a0x(&PATIENT_C)})).await;
+    assert_eq!(d["pharmacy"]["queue"]["nodes"], json!([{"id": a0x(&balance_due)}]), "{d:#}");
+    assert_eq!(d["pharmacy"]["all"]["totalCount"], 3);
+    assert_eq!(d["patient"]["open"]["nodes"], json!([{"id": a0x(&balance_due), "status": "FILLABLE"}]));
+    // The closed ones are what their status says.
+    for id in [balance_overdue, ends_now] {
+        let d =
+            data(&app, "query($id: Bytes32!) { prescription(id: $id) { status } }", json!({"id": a0x(&id)}))
+                .await;
+        assert_eq!(d["prescription"]["status"], "EXPIRED", "{}", a0x(&id));
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pharmacy_prescriber_and_patient_views() {
     let f = fixture().await;

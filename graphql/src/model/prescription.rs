@@ -423,8 +423,9 @@ impl PrescriptionContentInput {
 /// Which prescriptions to list.
 #[derive(Debug, Clone, Default, InputObject)]
 pub(crate) struct PrescriptionFilter {
-    /// Only open ones: not cancelled, not past `validUntil` (as of the latest indexed block) and with
-    /// quantity left.
+    /// Only open ones: not cancelled, with quantity left, and before their end as of the latest indexed block
+    /// (`validUntil`, or the 72-hour balance deadline of a schedule II short-supply partial fill when earlier;
+    /// the end itself excluded).
     pub(crate) open_only: Option<bool>,
     /// Only this controlled-substance schedule.
     pub(crate) schedule: Option<i32>,
@@ -438,7 +439,9 @@ impl PrescriptionFilter {
     /// Pushes the conditions; `as_of` decides expiry.
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'static, Postgres>, as_of: DateTime<Utc>) {
         if self.open_only.unwrap_or(false) {
-            qb.push(" AND NOT cancelled AND valid_until >= ").push_bind(as_of);
+            // `open_until` = least(valid_until, short_supply_until), stored (migration 0009); the end is
+            // exclusive, as `dispense::evaluate` has it.
+            qb.push(" AND NOT cancelled AND open_until > ").push_bind(as_of);
             qb.push(" AND quantity_dispensed < fills::numeric * quantity_per_fill");
         }
         if let Some(s) = self.schedule {
