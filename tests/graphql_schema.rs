@@ -370,7 +370,7 @@ async fn pharmacy_prescriber_and_patient_views() {
         consents { totalCount }
         consentHistory { totalCount nodes { action grantee blockNumber } }
         prescriptions { totalCount }
-        dispenses { totalCount }
+        dispenses { totalCount nodes { patient blockNumber prescription { patient } } }
         episodes { nodes { id recordCount records { index hidden } withHidden: records(includeHidden: true) { index } } }
         records { totalCount nodes { episodeId index hidden } }
         allRecords: records(includeHidden: true, last: 2) { totalCount nodes { index hidden } pageInfo { hasPreviousPage } }
@@ -389,6 +389,16 @@ async fn pharmacy_prescriber_and_patient_views() {
     assert_eq!(actions, ["granted", "granted", "revoked"]);
     assert_eq!(pa["prescriptions"]["totalCount"], 4);
     assert_eq!(pa["dispenses"]["totalCount"], 3);
+    let patient_a = alloy::primitives::Address::from(PATIENT_A).to_string();
+    let dispenses = pa["dispenses"]["nodes"].as_array().unwrap();
+    assert!(
+        dispenses
+            .iter()
+            .all(|d| d["patient"] == patient_a.as_str() && d["prescription"]["patient"] == d["patient"]),
+        "{dispenses:?}"
+    );
+    let blocks: Vec<i64> = dispenses.iter().map(|d| d["blockNumber"].as_i64().unwrap()).collect();
+    assert_eq!(blocks, [40, 50, 60], "chain order");
     let ep = &pa["episodes"]["nodes"][0];
     assert_eq!(ep["records"], json!([{"index": 0, "hidden": false}, {"index": 2, "hidden": false}]));
     assert_eq!(ep["withHidden"].as_array().unwrap().len(), 3);
@@ -584,7 +594,7 @@ async fn nested_queries_are_batched() {
            i, now(), {z32}, 1, 10, 2, NULL, NULL, false, NULL, NULL, i, 30, now() - interval '1 day', false,
            now(), false, NULL, NULL FROM generate_series(1, 60) i;
          INSERT INTO dispenses SELECT {CHAIN}, 1000 + i, j, decode(lpad(to_hex(i), 64, '0'), 'hex'), {ph}, 1, 5, 5 * j, 5 * j,
-           {z32}, now(), {z32} FROM generate_series(1, 60) i, generate_series(1, 2) j;",
+           {z32}, now(), {z32}, {pa} FROM generate_series(1, 60) i, generate_series(1, 2) j;",
         pa = hx(&PATIENT_A),
         z32 = hx(&[0; 32]),
         ph = hx(&PHARM1),
@@ -736,8 +746,8 @@ async fn every_list_is_served_by_an_index() {
            i % 11 = 0, NULL, NULL, i, 30, to_timestamp({T} - 86400), false, to_timestamp({T}), false,
            CASE WHEN i % 11 = 0 THEN 'prescriber' END, NULL FROM generate_series(1, 20000) i;
          INSERT INTO dispenses SELECT {CHAIN}, i, 0, decode(lpad(to_hex(i), 64, '0'), 'hex'),
-           CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 1, 10, 10, 10, {z}, to_timestamp({T} - 3600), {z}
-           FROM generate_series(1, 20000) i;
+           CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 1, 10, 10, 10, {z}, to_timestamp({T} - 3600), {z},
+           CASE WHEN i % 4 <> 0 THEN {pa} ELSE {o_pa} END FROM generate_series(1, 20000) i;
          INSERT INTO consents SELECT {CHAIN}, CASE WHEN i <= 5000 THEN {pa} ELSE {o_pa} END,
            CASE WHEN i > 5000 THEN {doc} ELSE {o_doc} END, 1, NULL, to_timestamp({T}), i, false, i % 3 = 0, NULL, NULL,
            NULL, NULL, NULL, NULL, NULL, i FROM generate_series(1, 10000) i;
@@ -777,6 +787,7 @@ async fn every_list_is_served_by_an_index() {
         format!("patient(address: \"{}\") {{ episodes(PAGE) {{ edges {{ cursor }} }} }}", p(&PATIENT_A)),
         format!("events(filter: {{accounts: [\"{}\"]}} PAGE) {{ edges {{ cursor }} }}", p(&PATIENT_A)),
         format!("patient(address: \"{}\") {{ records(PAGE) {{ edges {{ cursor }} }} }}", p(&PATIENT_A)),
+        format!("patient(address: \"{}\") {{ dispenses(PAGE) {{ edges {{ cursor }} }} }}", p(&PATIENT_A)),
         "events(filter: {contracts: [CONSENT_REGISTRY]} PAGE) { edges { cursor } }".to_owned(),
         format!("events(filter: {{contractAddress: \"{}\"}} PAGE) {{ edges {{ cursor }} }}", p(&CONSENTS)),
         format!("events(filter: {{rxId: \"0x{}\"}} PAGE) {{ edges {{ cursor }} }}", "00".repeat(31) + "07"),
@@ -785,22 +796,8 @@ async fn every_list_is_served_by_an_index() {
         "events(filter: {fromBlock: 5000, toBlock: 9000} PAGE) { edges { cursor } }".to_owned(),
         "events(filter: {fromTime: \"2025-12-31T12:00:00Z\", toTime: \"2025-12-31T20:00:00Z\"} PAGE) { edges { cursor } }".to_owned(),
     ];
-    // Known gap: a patient's dispenses are filtered through the patient's prescriptions (dispenses rows do
-    // not hold the patient); serving that list from an index needs the patient written on each dispense by
-    // the indexer. Listed here so the gap stays visible; every other list must pass.
-    let known_gaps = [lists.len()];
-    let lists: Vec<String> = lists
-        .into_iter()
-        .chain([format!(
-            "patient(address: \"{}\") {{ dispenses(PAGE) {{ edges {{ cursor }} }} }}",
-            p(&PATIENT_A)
-        )])
-        .collect();
     let mut failures = Vec::new();
-    for (i, list) in lists.iter().enumerate() {
-        if known_gaps.contains(&i) {
-            continue;
-        }
+    for list in &lists {
         for page in ["first: 20", "last: 20"] {
             let query = format!("{{ {} }}", list.replace("PAGE", page));
             let _ = data(&app, &query, json!({})).await;

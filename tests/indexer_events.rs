@@ -323,6 +323,15 @@ async fn events_projections_faults_live_and_standby() {
     .await
     .unwrap();
     assert_eq!(fills, [(1, 10, 10), (1, 20, 30), (2, 30, 30)]);
+    // Each dispense names its prescription's patient (the event does not carry it: the fold does).
+    let (all, mismatched): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE d.patient IS DISTINCT FROM p.patient) FROM dispenses d \
+         LEFT JOIN prescriptions p USING (chain_id, rx_id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((all, mismatched), (4, 0), "three of rx1, the short-supply fill of rx6");
     let registrar: bool = one(
         &pool,
         "SELECT active FROM role_members WHERE account = $1 AND role = $2",

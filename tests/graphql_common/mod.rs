@@ -201,6 +201,7 @@ impl Sql {
         id
     }
 
+    /// A dispense of `rx` (of `PATIENT_A` unless [`Self::dispense_of`] names the patient).
     pub fn dispense(
         &mut self,
         rx: [u8; 32],
@@ -212,9 +213,25 @@ impl Sql {
         fill_total: i64,
         total: i64,
     ) {
+        self.dispense_of(PATIENT_A, rx, pharmacy, block, log, fill, qty, fill_total, total);
+    }
+
+    pub fn dispense_of(
+        &mut self,
+        patient: [u8; 20],
+        rx: [u8; 32],
+        pharmacy: [u8; 20],
+        block: i64,
+        log: i32,
+        fill: i16,
+        qty: i64,
+        fill_total: i64,
+        total: i64,
+    ) {
         self.0 += &format!(
             "INSERT INTO dispenses VALUES ({CHAIN}, {block}, {log}, {rx}, {ph}, {fill}, {qty}, {fill_total}, {total}, \
-             {dh}, {t}, {tx});\n",
+             {dh}, {t}, {tx}, {pa});\n",
+            pa = hx(&patient),
             rx = hx(&rx),
             ph = hx(&pharmacy),
             dh = hx(&[0x77; 32]),

@@ -31,7 +31,8 @@ pub(crate) const PRESCRIPTION_COLUMNS: &str =
     concat!("SELECT ", prescription_fields!(), " FROM prescriptions WHERE ");
 
 /// The columns of `dispenses` (numerics as text).
-pub(crate) const DISPENSE_COLUMNS: &str = "SELECT block_number, log_index, rx_id, pharmacy, fill_number, \
+pub(crate) const DISPENSE_COLUMNS: &str =
+    "SELECT block_number, log_index, rx_id, patient, pharmacy, fill_number, \
     quantity, fill_dispensed, total_dispensed::text AS total_dispensed, dispense_hash, block_time, tx_hash \
     FROM dispenses WHERE ";
 
@@ -125,6 +126,8 @@ pub(crate) struct PrescriptionRow {
 pub(crate) struct DispenseRow {
     /// The prescription.
     pub(crate) rx_id: Bytes32,
+    /// The prescription's patient.
+    pub(crate) patient: Address,
     /// The dispensing pharmacy.
     pub(crate) pharmacy: Address,
     /// The fill it belongs to, from 1.

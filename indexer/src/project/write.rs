@@ -3,7 +3,7 @@
 
 use super::{
     load::{record_keys, split_pairs},
-    Consent, Credential, Episode, Fold, History, Prescription, Record, Role,
+    Consent, Credential, Dispenses, Episode, Fold, History, Prescription, Record, Role,
 };
 use crate::{copy::CopyBuf, error::IndexerError, metrics::write_stage as stage};
 use sqlx::PgConnection;
@@ -65,9 +65,17 @@ impl History {
         )
         .await?;
         stage("consent_history", &mut clock);
-        let mut b = CopyBuf::new(self.dispenses.len() * 220);
-        for d in &self.dispenses {
-            b.row(12);
+        Ok(())
+    }
+}
+
+impl Dispenses {
+    /// Writes the rows in one COPY.
+    pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
+        let mut clock = std::time::Instant::now();
+        let mut b = CopyBuf::new(self.0.len() * 240);
+        for d in &self.0 {
+            b.row(13);
             b.int8(chain_id);
             b.int8(d.block_number);
             b.int4(d.log_index);
@@ -80,11 +88,12 @@ impl History {
             b.bytes(&d.dispense_hash);
             b.time(d.block_time);
             b.bytes(&d.tx_hash);
+            b.bytes(&d.patient);
         }
         b.send(
             conn,
             "dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity, fill_dispensed,
-                        total_dispensed, dispense_hash, block_time, tx_hash)",
+                        total_dispensed, dispense_hash, block_time, tx_hash, patient)",
         )
         .await?;
         stage("dispenses", &mut clock);
