@@ -65,6 +65,23 @@ struct World {
     stranger: Address,
 }
 
+/// Issue 16: every address a command prints (`0x` and exactly 40 hex digits) is EIP-55 checksummed.
+#[track_caller]
+fn assert_checksummed(text: &str, out: &dyn std::fmt::Debug) {
+    for (at, _) in text.match_indices("0x") {
+        if text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let digits = text[at + 2..].chars().take_while(char::is_ascii_hexdigit).count();
+        if digits != 40 {
+            continue;
+        }
+        let printed = &text[at..at + 42];
+        let address: Address = printed.to_lowercase().parse().unwrap();
+        assert_eq!(printed, address.to_checksum(None), "an address printed without its checksum:\n{out:#?}");
+    }
+}
+
 fn key_hex(s: &PrivateKeySigner) -> String {
     format!("0x{}", alloy::hex::encode(s.to_bytes()))
 }
@@ -136,7 +153,10 @@ impl World {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        };
+        assert_checksummed(&out.stdout, &out);
+        assert_checksummed(&out.stderr, &out);
+        out
     }
 
     fn chain_args(&self) -> Vec<String> {
@@ -247,6 +267,12 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     assert_eq!(contract.hashContent(on_chain_content).call().await.unwrap(), amox.content_hash());
     assert_eq!(contract.hashPrescription(amox.prescription().terms()).call().await.unwrap(), amox.rx_id());
     assert!(w.path("amox.typed-data.json").exists() && w.path("amox.code.txt").exists());
+    // The files it writes carry checksummed addresses too.
+    for file in ["amox.patient.json", "amox.typed-data.json"] {
+        let text = std::fs::read_to_string(w.path(file)).unwrap();
+        assert!(text.contains(&w.prescriber.to_checksum(None)), "{file}: {text}");
+        assert_checksummed(&text, &file);
+    }
     assert!(amox.issued().is_none());
     let out =
         w.rx(&w.with_chain(&["issue", "amox.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();

@@ -64,6 +64,24 @@ fn message_of(e: &serde_json::Error) -> String {
     }
 }
 
+/// Writes every address in `value` (a string of `0x` and exactly 40 hex digits) EIP-55 checksummed, as the
+/// command line prints addresses: alloy serializes them in lowercase.
+pub(crate) fn checksum_addresses(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            let is_address =
+                s.len() == 42 && s.starts_with("0x") && s[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if let Some(address) = is_address.then(|| s.parse::<alloy::primitives::Address>().ok()).flatten()
+            {
+                *s = address.to_checksum(None);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(checksum_addresses),
+        serde_json::Value::Object(map) => map.values_mut().for_each(checksum_addresses),
+        _ => {}
+    }
+}
+
 /// Reads a file for one of the parsers here.
 pub fn read_file(path: &std::path::Path) -> Result<String, RxError> {
     std::fs::read_to_string(path).map_err(|source| RxError::Io { path: path.to_owned(), source })
