@@ -280,14 +280,19 @@ pub(crate) enum CancelAs {
     Prescriber,
 }
 
-/// Printing a transaction instead of sending it.
+/// How a transaction is sent: signed here (--private-key, --keystore) to a node, or printed for a wallet
+/// elsewhere (--calldata).
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Signing elsewhere")]
-pub(crate) struct CalldataArgs {
+pub(crate) struct SendArgs {
     /// Print the transaction (contract and calldata) instead of sending it, for a wallet elsewhere
     /// (`cast send --ledger`, a Safe); needs only --manifest.
     #[arg(long)]
     calldata: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -301,11 +306,7 @@ pub(crate) struct CancelArgs {
     #[arg(long = "as", value_enum)]
     role: Option<CancelAs>,
     #[command(flatten)]
-    calldata: CalldataArgs,
-    #[command(flatten)]
-    chain: ChainArgs,
-    #[command(flatten)]
-    signer: SignerArgs,
+    send: SendArgs,
 }
 
 #[derive(Debug, Args)]
@@ -316,11 +317,7 @@ pub(crate) struct VoidArgs {
     #[arg(long)]
     reason: u16,
     #[command(flatten)]
-    calldata: CalldataArgs,
-    #[command(flatten)]
-    chain: ChainArgs,
-    #[command(flatten)]
-    signer: SignerArgs,
+    send: SendArgs,
 }
 
 #[derive(Debug, Args)]
@@ -330,11 +327,7 @@ pub(crate) struct InvalidateNoncesArgs {
     #[arg(long)]
     below: U256,
     #[command(flatten)]
-    calldata: CalldataArgs,
-    #[command(flatten)]
-    chain: ChainArgs,
-    #[command(flatten)]
-    signer: SignerArgs,
+    send: SendArgs,
 }
 
 /// Runs an `rx` command; prints the error and returns a failing status on failure.
@@ -616,8 +609,8 @@ async fn cancel(args: &CancelArgs) -> CmdResult {
     use medledger_core::bindings::Prescriptions::{cancelAsPatientCall, cancelCall};
     let (ticket, _) = load_prescription(&args.prescription)?;
     let p = &ticket.prescription;
-    if args.calldata.calldata {
-        let manifest = Manifest::load(&args.chain.manifest)?;
+    if args.send.calldata {
+        let manifest = Manifest::load(&args.send.chain.manifest)?;
         rx::check_deployment(&ticket, &manifest)?;
         let Some(role) = args.role else {
             anyhow::bail!("--calldata needs --as patient or --as prescriber: whose cancellation to print");
@@ -632,7 +625,7 @@ async fn cancel(args: &CancelArgs) -> CmdResult {
         print_calldata(&manifest, &format!("cancel {} as {from}", ticket.rx_id()), &data);
         return Ok(ExitCode::SUCCESS);
     }
-    let signer = args.signer.require()?;
+    let signer = args.send.signer.require()?;
     let expected = match args.role {
         Some(CancelAs::Patient) => Some(p.patient),
         Some(CancelAs::Prescriber) => Some(p.prescriber),
@@ -641,7 +634,7 @@ async fn cancel(args: &CancelArgs) -> CmdResult {
     if let Some(expected) = expected.filter(|e| *e != signer.address()) {
         anyhow::bail!("--as names {expected}, but the signer is {}", signer.address());
     }
-    let client = args.chain.connect(Some(signer)).await?;
+    let client = args.send.chain.connect(Some(signer)).await?;
     let (role, sent) = client.cancel(&ticket, args.reason).await?;
     let by = match role {
         rx::Canceller::Patient => "its patient",
@@ -669,16 +662,16 @@ async fn void(args: &VoidArgs) -> CmdResult {
     use alloy::sol_types::SolCall;
     use medledger_core::bindings::Prescriptions::voidPrescriptionCall;
     let (rx_id, ticket) = rx_id_of(&args.prescription)?;
-    let manifest = Manifest::load(&args.chain.manifest)?;
+    let manifest = Manifest::load(&args.send.chain.manifest)?;
     if let Some(t) = &ticket {
         rx::check_deployment(t, &manifest)?;
     }
-    if args.calldata.calldata {
+    if args.send.calldata {
         let data = voidPrescriptionCall { rxId: rx_id, reasonCode: args.reason }.abi_encode();
         print_calldata(&manifest, &format!("void {rx_id} (from a registrar)"), &data);
         return Ok(ExitCode::SUCCESS);
     }
-    let client = args.chain.connect(Some(args.signer.require()?)).await?;
+    let client = args.send.chain.connect(Some(args.send.signer.require()?)).await?;
     let sent = client.void(rx_id, args.reason).await?;
     out!(
         "voided        {rx_id} by registrar {} (reason code {})",
@@ -695,13 +688,13 @@ async fn void(args: &VoidArgs) -> CmdResult {
 async fn invalidate_nonces(args: &InvalidateNoncesArgs) -> CmdResult {
     use alloy::sol_types::SolCall;
     use medledger_core::bindings::Prescriptions::invalidateNoncesCall;
-    if args.calldata.calldata {
-        let manifest = Manifest::load(&args.chain.manifest)?;
+    if args.send.calldata {
+        let manifest = Manifest::load(&args.send.chain.manifest)?;
         let data = invalidateNoncesCall { newFloor: args.below }.abi_encode();
         print_calldata(&manifest, &format!("raise the sender's nonce floor to {}", args.below), &data);
         return Ok(ExitCode::SUCCESS);
     }
-    let client = args.chain.connect(Some(args.signer.require()?)).await?;
+    let client = args.send.chain.connect(Some(args.send.signer.require()?)).await?;
     let (previous, sent) = client.invalidate_nonces(args.below).await?;
     let prescriber = client.sender().unwrap_or_default();
     out!("nonce floor   {previous} -> {} for prescriber {prescriber}", args.below);

@@ -201,22 +201,8 @@ impl Sql {
         id
     }
 
-    /// A dispense of `rx` (of `PATIENT_A` unless [`Self::dispense_of`] names the patient).
+    /// A dispense of `rx`, a prescription of `patient`.
     pub fn dispense(
-        &mut self,
-        rx: [u8; 32],
-        pharmacy: [u8; 20],
-        block: i64,
-        log: i32,
-        fill: i16,
-        qty: i64,
-        fill_total: i64,
-        total: i64,
-    ) {
-        self.dispense_of(PATIENT_A, rx, pharmacy, block, log, fill, qty, fill_total, total);
-    }
-
-    pub fn dispense_of(
         &mut self,
         patient: [u8; 20],
         rx: [u8; 32],
@@ -397,7 +383,7 @@ pub async fn fixture() -> Fixture {
         30,
         false,
     );
-    s.dispense(rx_wait, PHARM1, 50, 0, 1, 30, 30, 30);
+    s.dispense(PATIENT_A, rx_wait, PHARM1, 50, 0, 1, 30, 30, 30);
     // Not yet fillable, any pharmacy, by DOCTOR2 (suspended at block 60, after the issue).
     let rx_future = s.prescription(
         &spec(PATIENT_B, DOCTOR2, None, 1, 10, T + 2 * DAY, T + 30 * DAY, 0, 2, 11),
@@ -415,7 +401,7 @@ pub async fn fixture() -> Fixture {
         5,
         false,
     );
-    s.dispense(rx_done, PHARM1, 40, 0, 1, 5, 5, 5);
+    s.dispense(PATIENT_A, rx_done, PHARM1, 40, 0, 1, 5, 5, 5);
     // Open fill: 10 of 30 dispensed at block 60, any pharmacy, 30-day interval.
     let rx_open = s.prescription(
         &spec(PATIENT_A, DOCTOR, None, 2, 30, T - DAY, T + 90 * DAY, 30 * DAY as u32, 5, 15),
@@ -423,7 +409,7 @@ pub async fn fixture() -> Fixture {
         10,
         false,
     );
-    s.dispense(rx_open, PHARM2, 60, 1, 1, 10, 10, 10);
+    s.dispense(PATIENT_A, rx_open, PHARM2, 60, 1, 1, 10, 10, 10);
 
     // Episode 1 of patient A: three records, the second hidden.
     s.0 += &format!(
