@@ -48,6 +48,14 @@ async fn dev_plays_the_story_and_cleans_up() {
     }
     let url = banner.graphql.clone();
     wait_indexed(&url, &banner.rpc, Duration::from_secs(60)).await;
+    // Issue 16: what the banner says of each patient's prescriptions is what the index holds.
+    for m in [&cast.maria, &cast.james, &cast.chen] {
+        let q = format!("{{ patient(address: \"{}\") {{ prescriptions {{ totalCount }} }} }}", a(m));
+        let n = gql(&url, &q).await["patient"]["prescriptions"]["totalCount"].as_i64().unwrap();
+        let said = format!("{} {n} prescription{}", m.name, if n == 1 { "" } else { "s" });
+        assert!(dev.output().contains(&said), "the banner says {said:?}:\n{}", dev.output());
+    }
+    assert!(!dev.output().contains("four prescriptions"), "no count written down");
 
     // ---- Licensing and the suspension.
     let cred = "{ kind status statusReason schedules activeNow history { change } }";

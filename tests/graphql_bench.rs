@@ -105,7 +105,7 @@ async fn populate(pool: &sqlx::PgPool) -> Vec<Terms> {
     .unwrap();
     let rest = format!(
         "INSERT INTO dispenses SELECT chain_id, issued_block, 1, rx_id, pharmacy, 1, 10, 10, 10, {h0},
-           to_timestamp({T} - 1800), {h0} FROM prescriptions WHERE fills_used = 1;
+           to_timestamp({T} - 1800), {h0}, patient FROM prescriptions WHERE fills_used = 1;
          INSERT INTO events SELECT chain_id, issued_block, {h1}, issued_at, {h2}, 0, 0, 'Prescriptions', {pc},
            'PrescriptionIssued', rx_id, ARRAY[patient, prescriber, pharmacy], rx_id, NULL, NULL, '{{}}'
            FROM prescriptions;

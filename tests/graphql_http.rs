@@ -260,9 +260,12 @@ async fn graphql_over_http_spec() {
         assert_eq!((status, ct.starts_with("application/json")), (200, true), "{body}: {text}");
         assert!(json_of(&text).get("errors").is_some(), "{text}");
     }
-    // A variable that does not coerce: async-graphql coerces variables as it executes, so this is a field
-    // error (200 with `data: null`), not the 400 the specification recommends (a SHOULD).
+    // A variable that does not coerce: a request error too (400 without `data` in graphql-response+json,
+    // 200 in application/json), with the precise reason.
     let (status, _, text) = post_raw(&client, &base, Some(GR), &bad_var).await;
+    assert_eq!((status, codes(&json_of(&text))), (400, vec!["BAD_INPUT".to_owned()]), "{text}");
+    assert!(json_of(&text).get("data").is_none(), "{text}");
+    let (status, _, text) = post_raw(&client, &base, Some("application/json"), &bad_var).await;
     assert_eq!((status, codes(&json_of(&text))), (200, vec!["BAD_INPUT".to_owned()]), "{text}");
     // Not a well-formed GraphQL-over-HTTP request: 400 in both media types, no `data`.
     for body in [
@@ -416,4 +419,52 @@ async fn page_size_message_whatever_the_size() {
     }
     server.stop.take().unwrap().send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(5), server.task).await.unwrap().unwrap().unwrap();
+}
+
+/// Issue 16: a variable (or a custom scalar's literal) that does not coerce to its type is a request error
+/// (GraphQL-over-HTTP): 400 with no `data` entry under application/graphql-response+json, the reason precise
+/// and coded; field errors during execution stay 200 with `data`. Through the router with `oneshot`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn variable_coercion_errors_are_request_errors() {
+    let f = fixture().await;
+    let (app, _) = app(f.pool.clone());
+    let rx = a0x(&f.rx_open);
+    let mixed = a0x(&PHARM1).replace("f1f1", "F1f1");
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("query($a: Address!) { pharmacy(address: $a) { address } }", json!({"a": 7}), "must be a string"),
+        ("query($a: Address!) { pharmacy(address: $a) { address } }", json!({"a": "0x12"}), "40 hex digits"),
+        ("query($a: Address!) { pharmacy(address: $a) { address } }", json!({"a": mixed}), "checksum"),
+        ("query($id: Bytes32!) { prescription(id: $id) { id } }", json!({"id": "0x00"}), "64 hex digits"),
+        (
+            "query($id: Bytes32!, $at: DateTime) { prescription(id: $id) { state(at: $at) { status } } }",
+            json!({"id": rx, "at": "yesterday"}),
+            "DateTime",
+        ),
+        // Coercion fails in one field while another ran: still a request error, nothing of `data` kept.
+        (
+            "query($a: Address!) { asOf pharmacy(address: $a) { address } }",
+            json!({"a": 7}),
+            "must be a string",
+        ),
+        // A custom scalar's literal that does not parse: a validation error, the same answer.
+        ("{ prescription(id: \"0x00\") { id } }", json!({}), "64 hex digits"),
+    ];
+    for (query, vars, fragment) in cases {
+        let (status, body) = post(&app, query, vars.clone()).await;
+        assert_eq!(status, 400, "{query} {vars}: {body}");
+        assert!(body.get("data").is_none(), "{query}: {body}");
+        assert_eq!(codes(&body), ["BAD_INPUT"], "{query}: {body}");
+        let message = body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(fragment), "{query}: {message}");
+    }
+    // Coercing fine, failing as it runs (an unknown prescription): a field error, 200 with `data`.
+    let missing = format!("0x{}", "42".repeat(32));
+    let (status, body) =
+        post(&app, "query($id: Bytes32!) { prescription(id: $id) { id } }", json!({"id": missing})).await;
+    assert_eq!((status, codes(&body)), (200, vec!["NOT_FOUND".to_owned()]), "{body}");
+    assert!(body.get("data").is_some(), "{body}");
+    // And a good one.
+    let (status, body) =
+        post(&app, "query($id: Bytes32!) { prescription(id: $id) { id } }", json!({"id": rx})).await;
+    assert_eq!((status, body["data"]["prescription"]["id"].clone()), (200, json!(rx)), "{body}");
 }

@@ -87,6 +87,8 @@ async fn events_projections_faults_live_and_standby() {
         "ConsentRevoked",
         "EmergencyAccessOpened",
         "EmergencyAccessEnded",
+        "EmergencyAccessBlockChanged",
+        "EmergencyAccessFlagged",
         "NoncesInvalidated",
         "EpisodeOpened",
         "RecordAnchored",
@@ -96,6 +98,7 @@ async fn events_projections_faults_live_and_standby() {
         "PrescriptionDispensed",
         "PharmacyChanged",
         "PrescriptionCancelled",
+        "ShortSupplyBalanceDue",
     ] {
         assert!(names.iter().any(|n| n == expected), "no {expected} event indexed: {names:?}");
     }
@@ -186,7 +189,60 @@ async fn events_projections_faults_live_and_standby() {
     .fetch_all(&pool)
     .await
     .unwrap();
-    assert_eq!(actions, ["granted", "emergency_opened", "emergency_ended"]);
+    assert_eq!(actions, ["granted", "emergency_opened", "emergency_ended", "emergency_flagged"]);
+    // Issue 19: the justification's hash, the block list, the reviewer's flag (on the pair and in the trail).
+    let why = B256::repeat_byte(0xe1).to_vec();
+    let open_why: Option<Vec<u8>> = one(
+        &pool,
+        "SELECT emergency_justification FROM consents WHERE patient = $1 AND grantee = $2",
+        &[x.patient.as_slice(), x.prescriber.as_slice()],
+    )
+    .await;
+    assert_eq!(open_why, Some(why.clone()));
+    let opened_why: Vec<u8> = one(
+        &pool,
+        "SELECT justification_hash FROM consent_history WHERE patient = $1 AND action = 'emergency_opened'",
+        &[x.patient2.as_slice()],
+    )
+    .await;
+    assert_eq!(opened_why, why);
+    let blocked: bool = one(
+        &pool,
+        "SELECT emergency_blocked FROM consents WHERE patient = $1 AND grantee = $2",
+        &[x.patient.as_slice(), x.prescriber2.as_slice()],
+    )
+    .await;
+    assert!(blocked, "blocked, unblocked, blocked again");
+    let block_list: Vec<String> = sqlx::query_scalar(
+        "SELECT action FROM consent_history WHERE patient = $1 AND grantee = $2 AND action LIKE 'emergency_%' \
+         ORDER BY block_number, log_index",
+    )
+    .bind(x.patient.to_vec())
+    .bind(x.prescriber2.to_vec())
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(block_list, ["emergency_blocked", "emergency_unblocked", "emergency_blocked"]);
+    let flag = sqlx::query(
+        "SELECT h.reviewer, h.finding_code, h.flagged_opened_at, c.emergency_flags FROM consent_history h \
+         JOIN consents c USING (chain_id, patient, grantee) WHERE h.action = 'emergency_flagged'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(flag.get::<Option<Vec<u8>>, _>("reviewer"), Some(x.relayer.to_vec()));
+    assert_eq!(flag.get::<Option<i32>, _>("finding_code"), Some(11));
+    assert!(flag
+        .get::<Option<sqlx::types::chrono::DateTime<sqlx::types::chrono::Utc>>, _>("flagged_opened_at")
+        .is_some());
+    assert_eq!(flag.get::<i32, _>("emergency_flags"), 1);
+    let in_trail: i64 = one(
+        &pool,
+        "SELECT count(*) FROM events WHERE event_name = 'EmergencyAccessFlagged' AND accounts @> ARRAY[$1::bytea]",
+        &[x.relayer.as_slice()],
+    )
+    .await;
+    assert_eq!(in_trail, 1, "the reviewer's trail shows the flag");
 
     // Episodes and records (the head matches the contract's).
     let ra = medledger_core::bindings::RecordAnchors::new(m.record_anchors, p.clone());
@@ -237,6 +293,28 @@ async fn events_projections_faults_live_and_standby() {
     let relayed: bool =
         one(&pool, "SELECT relayed FROM prescriptions WHERE rx_id = $1", &[produced.rx3.as_slice()]).await;
     assert!(relayed);
+    // Issue 19: who cancelled (the prescriber, the patient, a registrar's void); the 72-hour balance due.
+    for (rx, by, reason) in
+        [(produced.rx2, "prescriber", 5), (produced.rx4, "patient", 6), (produced.rx5, "registrar", 8)]
+    {
+        let r =
+            sqlx::query("SELECT cancelled, cancelled_by, cancel_reason FROM prescriptions WHERE rx_id = $1")
+                .bind(rx.to_vec())
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+        assert!(r.get::<bool, _>("cancelled"), "{by}");
+        assert_eq!(r.get::<Option<String>, _>("cancelled_by").as_deref(), Some(by));
+        assert_eq!(r.get::<Option<i32>, _>("cancel_reason"), Some(reason), "{by}");
+    }
+    let due: bool = one(
+        &pool,
+        "SELECT p.short_supply_until = d.block_time + interval '72 hours' FROM prescriptions p \
+         JOIN dispenses d USING (chain_id, rx_id) WHERE p.rx_id = $1",
+        &[produced.rx6.as_slice()],
+    )
+    .await;
+    assert!(due, "the balance is due 72 hours after the short-supply fill");
     let fills: Vec<(i16, i64, i64)> = sqlx::query_as(
         "SELECT fill_number, quantity, fill_dispensed FROM dispenses WHERE rx_id = $1 ORDER BY block_number, log_index",
     )
@@ -245,6 +323,15 @@ async fn events_projections_faults_live_and_standby() {
     .await
     .unwrap();
     assert_eq!(fills, [(1, 10, 10), (1, 20, 30), (2, 30, 30)]);
+    // Each dispense names its prescription's patient (the event does not carry it: the fold does).
+    let (all, mismatched): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE d.patient IS DISTINCT FROM p.patient) FROM dispenses d \
+         LEFT JOIN prescriptions p USING (chain_id, rx_id)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((all, mismatched), (4, 0), "three of rx1, the short-supply fill of rx6");
     let registrar: bool = one(
         &pool,
         "SELECT active FROM role_members WHERE account = $1 AND role = $2",

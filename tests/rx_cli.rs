@@ -65,6 +65,23 @@ struct World {
     stranger: Address,
 }
 
+/// Issue 16: every address a command prints (`0x` and exactly 40 hex digits) is EIP-55 checksummed.
+#[track_caller]
+fn assert_checksummed(text: &str, out: &dyn std::fmt::Debug) {
+    for (at, _) in text.match_indices("0x") {
+        if text[..at].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric()) {
+            continue;
+        }
+        let digits = text[at + 2..].chars().take_while(char::is_ascii_hexdigit).count();
+        if digits != 40 {
+            continue;
+        }
+        let printed = &text[at..at + 42];
+        let address: Address = printed.to_lowercase().parse().unwrap();
+        assert_eq!(printed, address.to_checksum(None), "an address printed without its checksum:\n{out:#?}");
+    }
+}
+
 fn key_hex(s: &PrivateKeySigner) -> String {
     format!("0x{}", alloy::hex::encode(s.to_bytes()))
 }
@@ -132,11 +149,14 @@ impl World {
         }
         cmd.envs(env.iter().copied());
         let out = cmd.output().unwrap();
-        Out {
+        let out = Out {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        };
+        assert_checksummed(&out.stdout, &out);
+        assert_checksummed(&out.stderr, &out);
+        out
     }
 
     fn chain_args(&self) -> Vec<String> {
@@ -247,6 +267,12 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     assert_eq!(contract.hashContent(on_chain_content).call().await.unwrap(), amox.content_hash());
     assert_eq!(contract.hashPrescription(amox.prescription().terms()).call().await.unwrap(), amox.rx_id());
     assert!(w.path("amox.typed-data.json").exists() && w.path("amox.code.txt").exists());
+    // The files it writes carry checksummed addresses too.
+    for file in ["amox.patient.json", "amox.typed-data.json"] {
+        let text = std::fs::read_to_string(w.path(file)).unwrap();
+        assert!(text.contains(&w.prescriber.to_checksum(None)), "{file}: {text}");
+        assert_checksummed(&text, &file);
+    }
     assert!(amox.issued().is_none());
     let out =
         w.rx(&w.with_chain(&["issue", "amox.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
@@ -286,6 +312,11 @@ async fn round_trips_with_raw_key_keystore_and_relayed_cast_signature() {
     )
     .await;
     assert!(out.stdout.contains(&oxy.rx_id().to_string()) && out.stdout.contains("schedule II"), "{out:#?}");
+    // The API checked the declared schedule from the content the command sent (issue 19, point 1).
+    assert!(
+        out.stdout.contains("schedule      schedule II (matches controlled-substance table 2026-12-04.1)"),
+        "{out:#?}"
+    );
     assert!(out.stdout.contains(&format!("pharmacy      {}", w.pharmacy)), "{out:#?}");
     w.rx_env(
         &w.with_chain(
@@ -517,4 +548,189 @@ async fn refusals_have_messages_and_exit_codes() {
         &w.pharmacy.to_string(),
     ])
     .fails(1, &["API: http://127.0.0.1:9/graphql"]);
+}
+
+/// Issue 19's other actions from the command line: the patient cancels her prescription, the prescriber
+/// cancels his, a registrar voids one (directly, and from calldata sent by another wallet), the prescriber
+/// withdraws an unrelayed signature, and a schedule II short-supply partial fill; every refusal in words.
+#[tokio::test(flavor = "multi_thread")]
+async fn cancel_void_invalidate_nonces_and_short_supply() {
+    let w = World::new().await;
+    let chain = w.chain_args();
+    let contract =
+        Prescriptions::new(w.devnet.manifest().contracts.prescriptions, read_provider(&w.devnet.rpc_url()));
+    let cancelled = |id| {
+        let contract = contract.clone();
+        async move { contract.prescriptionOf(id).call().await.unwrap().rx.flags & 1 == 1 }
+    };
+    let (prescriber_key, pharmacy_key, patient_key, stranger_key) =
+        (&w.keys[1], &w.keys[2], &w.keys[3], &w.keys[4]);
+    let issue = |name: &str| {
+        w.rx(&w.with_chain(
+            &["issue", &format!("{name}.patient.json")],
+            &chain,
+            &["--private-key", prescriber_key],
+        ))
+        .ok();
+    };
+
+    // The patient cancels her prescription (proving the terms with her copy); twice is refused, and so is
+    // a dispense after it.
+    let mine = w.new_rx("amoxicillin.json", "mine");
+    issue("mine");
+    w.rx(&w.with_chain(
+        &["cancel", "mine.patient.json", "--reason", "1"],
+        &chain,
+        &["--private-key", stranger_key],
+    ))
+    .fails(1, &[&format!("the signer {} is neither the patient {}", w.stranger, w.patient)]);
+    let out = w
+        .rx(&w.with_chain(
+            &["cancel", "mine.patient.json", "--reason", "1"],
+            &chain,
+            &["--private-key", patient_key],
+        ))
+        .ok();
+    assert!(
+        out.stdout.contains(&format!("cancelled     {} by its patient (reason code 1)", mine.rx_id())),
+        "{out:#?}"
+    );
+    assert!(cancelled(mine.rx_id()).await);
+    w.rx(&w.with_chain(
+        &["cancel", "mine.patient.json", "--reason", "1"],
+        &chain,
+        &["--private-key", patient_key],
+    ))
+    .fails(
+        1,
+        &[&format!(
+            "prescription {} was cancelled (by its prescriber, its patient or a registrar)",
+            mine.rx_id()
+        )],
+    );
+    w.rx(&w.with_chain(
+        &["dispense", "mine.patient.json", "--quantity", "1"],
+        &chain,
+        &["--private-key", pharmacy_key],
+    ))
+    .fails(1, &["was cancelled"]);
+    // --as must name the signer.
+    w.new_rx("amoxicillin.json", "his");
+    issue("his");
+    w.rx(&w.with_chain(
+        &["cancel", "his.patient.json", "--reason", "2", "--as", "patient"],
+        &chain,
+        &["--private-key", prescriber_key],
+    ))
+    .fails(1, &[&format!("--as names {}, but the signer is {}", w.patient, w.prescriber)]);
+    let out = w
+        .rx(&w.with_chain(
+            &["cancel", "his.code.txt", "--reason", "2"],
+            &chain,
+            &["--private-key", prescriber_key],
+        ))
+        .ok();
+    assert!(out.stdout.contains("by its prescriber (reason code 2)"), "{out:#?}");
+
+    // A registrar voids by id; anyone else is refused; an unknown id is said so.
+    let stolen = w.new_rx("amoxicillin.json", "stolen");
+    issue("stolen");
+    let id = stolen.rx_id().to_string();
+    w.rx(&w.with_chain(&["void", &id, "--reason", "7"], &chain, &["--private-key", stranger_key]))
+        .fails(1, &[&format!("{} is not a registrar of the CredentialRegistry", w.stranger)]);
+    let out =
+        w.rx(&w.with_chain(&["void", &id, "--reason", "7"], &chain, &["--private-key", &w.keys[0]])).ok();
+    assert!(out.stdout.contains(&format!("voided        {id} by registrar")), "{out:#?}");
+    assert!(cancelled(stolen.rx_id()).await);
+    let unknown = format!("0x{}", "42".repeat(32));
+    w.rx(&w.with_chain(&["void", &unknown, "--reason", "7"], &chain, &["--private-key", &w.keys[0]]))
+        .fails(1, &[&format!("unknown prescription {unknown}")]);
+
+    // Signed elsewhere: --calldata prints the transaction, which `cast send` sends from the registrar.
+    let elsewhere = w.new_rx("amoxicillin.json", "elsewhere");
+    issue("elsewhere");
+    let out = w
+        .rx(&["void", "elsewhere.patient.json", "--reason", "9", "--calldata", "--manifest", &w.manifest()])
+        .ok();
+    let field = |name: &str| {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let (to, data) = (field("to"), field("calldata"));
+    assert_eq!(to, w.devnet.manifest().contracts.prescriptions.to_string());
+    assert!(!cancelled(elsewhere.rx_id()).await, "nothing was sent");
+    let sent = toolchain_command(&repo_root(), "cast")
+        .args(["send", &to, &data, "--private-key", &w.keys[0], "--rpc-url", &w.devnet.rpc_url()])
+        .output()
+        .unwrap();
+    assert!(sent.status.success(), "cast send: {}", String::from_utf8_lossy(&sent.stderr));
+    assert!(cancelled(elsewhere.rx_id()).await);
+    w.rx(&["cancel", "elsewhere.patient.json", "--reason", "1", "--calldata", "--manifest", &w.manifest()])
+        .fails(1, &["--calldata needs --as patient or --as prescriber"]);
+
+    // The prescriber withdraws a signature not yet relayed: nonce 3 signed, floor raised to 4.
+    let doc = repo_root().join("examples/rx/amoxicillin.json");
+    w.rx(&["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--out", "signed", "--nonce", "3"])
+        .ok();
+    let signature = w.rx(&["sign", "signed.patient.json", "--private-key", prescriber_key]).ok().stdout;
+    let out = w
+        .rx(&w.with_chain(&["invalidate-nonces", "--below", "4"], &chain, &["--private-key", prescriber_key]))
+        .ok();
+    assert!(
+        out.stdout.contains(&format!("nonce floor   0 -> 4 for prescriber {}", w.prescriber)),
+        "{out:#?}"
+    );
+    w.rx(&w.with_chain(
+        &["issue", "signed.patient.json", "--signature", signature.trim()],
+        &chain,
+        &["--private-key", stranger_key],
+    ))
+    .fails(
+        1,
+        &[&format!("the prescriber {} withdrew signatures with nonces below 4 (this one: 3)", w.prescriber)],
+    );
+    w.rx(&w.with_chain(&["invalidate-nonces", "--below", "4"], &chain, &["--private-key", prescriber_key]))
+        .fails(1, &[&format!("prescriber {}'s nonce floor is 4", w.prescriber), "not 4"]);
+
+    // Short supply: a schedule II fill opened with 5 of 20 tablets; the balance is due within 72 hours.
+    w.new_rx("oxycodone.json", "oxy");
+    issue("oxy");
+    let out = w
+        .rx(&w.with_chain(
+            &["dispense", "oxy.patient.json", "--quantity", "5", "--short-supply"],
+            &chain,
+            &["--private-key", pharmacy_key],
+        ))
+        .ok();
+    assert!(out.stdout.contains("short supply  the balance is due before"), "{out:#?}");
+    let state = contract.prescriptionOf(w.copy("oxy").rx_id()).call().await.unwrap().rx;
+    let now = read_provider(&w.devnet.rpc_url())
+        .get_block(alloy::eips::BlockId::latest())
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    assert_eq!(u64::from(state.validUntil), now + 72 * 3600, "the balance is due 72 hours after the fill");
+    // Not schedule II: refused in words.
+    w.new_rx("amoxicillin.json", "plain");
+    issue("plain");
+    w.rx(&w.with_chain(
+        &["dispense", "plain.patient.json", "--quantity", "5", "--short-supply"],
+        &chain,
+        &["--private-key", pharmacy_key],
+    ))
+    .fails(
+        1,
+        &[
+            "a short-supply partial fill opens a schedule II fill with less than its quantity",
+            "not controlled",
+        ],
+    );
 }

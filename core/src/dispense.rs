@@ -78,6 +78,9 @@ pub enum Refusal {
     PrescriberCredentialNotActiveNow,
     /// The content hash does not match the prescription.
     ContentHashMismatch,
+    /// The schedule declared in the terms is not the controlled-substance table's schedule of the proven
+    /// RxNorm code ([`crate::schedule::check_declared`]; the chain cannot see the drug, issue 19 point 1).
+    ScheduleMismatch,
 }
 
 /// One reason a dispense is refused, with what exactly is wrong.
@@ -201,6 +204,10 @@ pub struct Verify<'a> {
     pub prescriber_at_issue: Option<(&'a str, DateTime<Utc>)>,
     /// How the content hash presented compares with the prescription.
     pub content: ContentCheck,
+    /// The RxNorm code of the presented content and the schedule the terms declare, when the content itself
+    /// (not only its hash) was presented: checked against the controlled-substance table once the content
+    /// hash is proven.
+    pub schedule: Option<(&'a str, u8)>,
 }
 
 /// How a presented content hash was compared with a prescription.
@@ -212,6 +219,14 @@ pub enum ContentCheck {
     /// No contract address was known to recompute the digest: whether the presented content hash equals the
     /// one stored at issue.
     Stored(bool),
+}
+
+/// The refusal for a declared schedule that the controlled-substance table contradicts (`None`: they agree),
+/// with the table's sentence — the one `medledger rx verify` and the API's `verifyPrescription` both give.
+pub fn schedule_failure(rxcui: &str, declared: u8) -> Option<Failure> {
+    crate::schedule::check_declared(rxcui, declared)
+        .err()
+        .map(|m| Failure { reason: Refusal::ScheduleMismatch, message: m.message })
 }
 
 /// Every reason `pharmacy` may not dispense `rx` at `at` (empty: it may), and the state at `at`.
@@ -267,7 +282,11 @@ pub fn verify(rx: &Rx, open: OpenFill, at: DateTime<Utc>, checks: &Verify<'_>) -
         ContentCheck::Stored(false) => {
             fail(Refusal::ContentHashMismatch, "the content hash differs from the one issued".into())
         }
-        ContentCheck::Digest(true) | ContentCheck::Stored(true) => {}
+        ContentCheck::Digest(true) | ContentCheck::Stored(true) => {
+            if let Some(f) = checks.schedule.and_then(|(rxcui, declared)| schedule_failure(rxcui, declared)) {
+                failures.push(f);
+            }
+        }
     }
     (state, failures)
 }
@@ -437,6 +456,7 @@ mod tests {
             prescriber_credential: Some(&pr),
             prescriber_at_issue: Some(("active", t(365))),
             content: ContentCheck::Digest(true),
+            schedule: None,
         };
         let reasons = |checks: &Verify<'_>, day| -> Vec<Refusal> {
             verify(&rx(), OpenFill::default(), t(day), checks).1.into_iter().map(|f| f.reason).collect()
@@ -476,8 +496,20 @@ mod tests {
         let expired_at_issue = Verify { prescriber_at_issue: Some(("active", t(0))), ..good.clone() };
         assert_eq!(reasons(&expired_at_issue, 1), vec![Refusal::PrescriberCredentialNotActiveAtIssue]);
         assert_eq!(
-            reasons(&Verify { pharmacy_credential: None, ..good }, 1),
+            reasons(&Verify { pharmacy_credential: None, ..good.clone() }, 1),
             vec![Refusal::PharmacyCredentialNotActive]
         );
+        // The declared schedule against the table, once the content is proven: oxycodone declared "not
+        // controlled" is refused with the table's sentence; declared as schedule II it passes.
+        let oxycodone_as_0 = Verify { schedule: Some(("1049621", 0)), ..good.clone() };
+        assert_eq!(reasons(&oxycodone_as_0, 1), vec![Refusal::ScheduleMismatch]);
+        let (_, failures) = verify(&rx(), OpenFill::default(), t(1), &oxycodone_as_0);
+        let expected = crate::schedule::check_declared("1049621", 0).unwrap_err().message;
+        assert_eq!(failures[0].message, expected);
+        assert_eq!(reasons(&Verify { schedule: Some(("1049621", 2)), ..good.clone() }, 1), vec![]);
+        // An unproven content proves no drug: only the hash mismatch is reported.
+        let unproven =
+            Verify { schedule: Some(("1049621", 0)), content: ContentCheck::Digest(false), ..good };
+        assert_eq!(reasons(&unproven, 1), vec![Refusal::ContentHashMismatch]);
     }
 }

@@ -76,6 +76,18 @@ fn with_code(mut error: ServerError, code: ErrorCode) -> ServerError {
     error
 }
 
+/// Whether an error without a code is an argument's or a variable's value failing to coerce to its input
+/// type (async-graphql coerces a custom scalar's value, e.g. an `Address` variable given `7`, only when the
+/// field runs: in GraphQL terms that is variable coercion or validation, before execution).
+fn is_coercion(error: &ServerError) -> bool {
+    let has_code = error.extensions.as_ref().is_some_and(|e| e.get("code").is_some());
+    let m = error.message.as_str();
+    !has_code
+        && (m.starts_with("Failed to parse \"")
+            || m.starts_with("Expected input type \"")
+            || m.starts_with("Invalid value for argument"))
+}
+
 /// Gives every error a code: parse, validation and input-coercion errors are `BAD_INPUT` (limits:
 /// `LIMIT_EXCEEDED`); a resolver error without a code is `INTERNAL` and its message is hidden.
 fn classify(error: ServerError) -> ServerError {
@@ -141,7 +153,16 @@ impl Extension for GuardExtension {
     async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
         match tokio::time::timeout(self.timeout, next.run(ctx)).await {
             Ok(mut response) => {
-                if !self.executed.load(Ordering::Relaxed) && response.is_err() {
+                let before_execution = !self.executed.load(Ordering::Relaxed) && response.is_err();
+                // A value that failed to coerce makes the whole request invalid (GraphQL-over-HTTP: a
+                // request error, 400 without `data` in application/graphql-response+json), whatever
+                // else ran: only the coercion errors are kept.
+                let coercion = response.errors.iter().any(is_coercion);
+                if coercion {
+                    response.errors.retain(is_coercion);
+                    response.data = Value::Null;
+                }
+                if before_execution || coercion {
                     response
                         .extensions
                         .insert(crate::over_http::REQUEST_ERROR.to_owned(), Value::Boolean(true));

@@ -287,7 +287,8 @@ async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> 
         stage("events", &mut clock);
         metrics::counter!(crate::metrics::EVENTS_WRITTEN).increment(n as u64);
         // History rows depend on the batch's events alone (no stored state): they go with them, which in a
-        // pipelined backfill is beside the previous batch's projections rather than after them.
+        // pipelined backfill is beside the previous batch's projections rather than after them (dispense
+        // rows, which need the folded prescription's patient, go with the projections).
         let mut history = History::default();
         for e in batch.evs() {
             history.push(&e)?;
@@ -323,6 +324,8 @@ async fn write_rest(
         stage("apply", &mut clock);
         // Timed per table inside.
         fold.write(&mut *conn, chain_id).await?;
+        // Dispense rows name their prescription's patient: from the fold, so after it.
+        fold.dispenses(batch.evs())?.write(&mut *conn, chain_id).await?;
         clock = Instant::now();
         if let Some(c) = carried {
             fold.carry_into(c);

@@ -158,6 +158,7 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
                 () = stopped() => return Ok(()),
             };
             print_story(&chain, &story);
+            print_patients(&chain).await?;
             if vault_on {
                 let (rpc, base) = (devnet.rpc_url(), format!("http://{api_addr}"));
                 let records = tokio::select! {
@@ -315,6 +316,18 @@ fn print_records(chain: &demo::Chain, records: &demo::VaultStory, api_addr: Sock
         "    medledger records log {vault} --private-key {}   # Maria's access log",
         cast.maria.key_hex()
     );
+}
+
+/// Each patient's prescriptions as the chain holds them (counted from its logs, so the banner never says
+/// more or fewer than there are).
+async fn print_patients(chain: &demo::Chain) -> Result<()> {
+    let mut counts = Vec::new();
+    for m in chain.cast().members().into_iter().filter(|m| m.role == demo::Role::Patient) {
+        let n = chain.prescriptions_of(m.address()).await?;
+        counts.push(format!("{} {n} prescription{}", m.name, if n == 1 { "" } else { "s" }));
+    }
+    println!("  on chain   {}", counts.join(", "));
+    Ok(())
 }
 
 /// The story's outcome: the prescriptions with their ids and content hashes, the episode, the emergency.

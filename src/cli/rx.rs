@@ -75,6 +75,38 @@ pub(crate) enum RxCommand {
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
     ))]
     Dispense(DispenseArgs),
+    /// Cancel a prescription as its patient (who proves the terms with her copy) or its prescriber.
+    ///
+    /// The signer's address decides which: the patient's `cancelAsPatient` or the prescriber's `cancel`.
+    /// With --calldata nothing is sent: the transaction is printed for a wallet elsewhere (--as says whose).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx cancel amoxicillin.patient.json --reason 1 --keystore patient.json   # the patient\n",
+        "  medledger rx cancel \"MEDRX2:…\" --reason 2 --private-key 0x…                     # the prescriber\n",
+        "  medledger rx cancel amoxicillin.patient.json --reason 1 --as patient --calldata  # for cast send --ledger\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Cancel(CancelArgs),
+    /// Void a prescription as a registrar of the CredentialRegistry (e.g. one written with a stolen key).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx void 0x5f3c…e1 --reason 7 --keystore registrar.json\n",
+        "  medledger rx void amoxicillin.patient.json --reason 7 --calldata   # for a Safe or cast send --ledger\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Void(VoidArgs),
+    /// Withdraw signed prescriptions not yet relayed: raise the prescriber's nonce floor, so that no signature
+    /// over a nonce below it can be issued any more.
+    #[command(
+        name = "invalidate-nonces",
+        after_help = concat!(
+            "Examples:\n",
+            "  medledger rx invalidate-nonces --below 8 --keystore doctor.json   # nonces 0..7 withdrawn\n",
+            "  medledger rx invalidate-nonces --below 8 --calldata               # for cast send --ledger\n\n",
+            "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+        )
+    )]
+    InvalidateNonces(InvalidateNoncesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -159,9 +191,9 @@ impl SignerArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Chain")]
 pub(crate) struct ChainArgs {
-    /// JSON-RPC URL of the node.
+    /// JSON-RPC URL of the node (required unless --calldata).
     #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
-    rpc_url: String,
+    rpc_url: Option<String>,
     /// Deployment manifest; the node's chain id and the prescription's contract must match it.
     #[arg(long, env = "MEDLEDGER_MANIFEST")]
     manifest: PathBuf,
@@ -170,7 +202,10 @@ pub(crate) struct ChainArgs {
 impl ChainArgs {
     async fn connect(&self, signer: Option<PrivateKeySigner>) -> anyhow::Result<RxClient> {
         let manifest = Manifest::load(&self.manifest)?;
-        Ok(RxClient::connect(&self.rpc_url, manifest, signer).await?)
+        let Some(rpc_url) = &self.rpc_url else {
+            anyhow::bail!("give --rpc.url (or MEDLEDGER_RPC_URL): the node to send the transaction to");
+        };
+        Ok(RxClient::connect(rpc_url, manifest, signer).await?)
     }
 }
 
@@ -225,10 +260,74 @@ pub(crate) struct DispenseArgs {
     /// time, printed with its salt].
     #[arg(long = "dispense-hash")]
     dispense_hash: Option<B256>,
+    /// Schedule II only: this fill is partial because the pharmacy is short of the drug; the balance is then
+    /// due within 72 hours (21 CFR 1306.13(a)). Without it a partial fill is one the patient or prescriber
+    /// asked for, which may be completed until the prescription's end.
+    #[arg(long = "short-supply")]
+    short_supply: bool,
     #[command(flatten)]
     chain: ChainArgs,
     #[command(flatten)]
     signer: SignerArgs,
+}
+
+/// Whose cancellation a printed transaction is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum CancelAs {
+    /// The patient (`cancelAsPatient`, with the terms).
+    Patient,
+    /// The prescriber (`cancel`).
+    Prescriber,
+}
+
+/// How a transaction is sent: signed here (--private-key, --keystore) to a node, or printed for a wallet
+/// elsewhere (--calldata).
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Signing elsewhere")]
+pub(crate) struct SendArgs {
+    /// Print the transaction (contract and calldata) instead of sending it, for a wallet elsewhere
+    /// (`cast send --ledger`, a Safe); needs only --manifest.
+    #[arg(long)]
+    calldata: bool,
+    #[command(flatten)]
+    chain: ChainArgs,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CancelArgs {
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
+    prescription: String,
+    /// The off-chain reason code recorded with the cancellation (0..65535).
+    #[arg(long)]
+    reason: u16,
+    /// Cancel as the patient or the prescriber [default: whichever the signer is; required with --calldata].
+    #[arg(long = "as", value_enum)]
+    role: Option<CancelAs>,
+    #[command(flatten)]
+    send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VoidArgs {
+    /// The prescription id (0x + 64 hex digits), or its patient copy or code.
+    prescription: String,
+    /// The off-chain reason code recorded with the void (0..65535).
+    #[arg(long)]
+    reason: u16,
+    #[command(flatten)]
+    send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct InvalidateNoncesArgs {
+    /// The new nonce floor: every signed prescription with a nonce below it can no longer be issued (above
+    /// the current floor by 1 to 4294967295).
+    #[arg(long)]
+    below: U256,
+    #[command(flatten)]
+    send: SendArgs,
 }
 
 /// Runs an `rx` command; prints the error and returns a failing status on failure.
@@ -239,6 +338,9 @@ pub(crate) async fn run(command: RxCommand) -> ExitCode {
         RxCommand::Issue(args) => issue(&args).await,
         RxCommand::Verify(args) => verify(&args).await,
         RxCommand::Dispense(args) => dispense(&args).await,
+        RxCommand::Cancel(args) => cancel(&args).await,
+        RxCommand::Void(args) => void(&args).await,
+        RxCommand::InvalidateNonces(args) => invalidate_nonces(&args).await,
     };
     match result {
         Ok(code) => code,
@@ -419,26 +521,32 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
     );
     out!("pharmacy      {pharmacy}");
     out!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    // The declared schedule against the bundled table: the chain cannot see the drug (issue 19, point 1).
+    // The declared schedule against the bundled table (the chain cannot see the drug, issue 19 point 1): the
+    // API checks it from the content sent with the hash; an API that predates the check leaves it to us.
     let p = &ticket.prescription;
-    let schedule = medledger_core::schedule::check_declared(&p.content.rxnormCode, p.schedule);
-    match &schedule {
-        Ok(()) => out!(
-            "schedule      {} (matches controlled-substance table {})",
-            rx::schedule_name(p.schedule),
-            medledger_core::schedule::table_version()
+    let mut failures = verdict.failures.clone();
+    let table = match &verdict.schedule_table {
+        Some(table) => table.clone(),
+        None => {
+            if let Some(f) = medledger_core::dispense::schedule_failure(&p.content.rxnormCode, p.schedule) {
+                failures.push(rx::Failure { reason: rx::SCHEDULE_MISMATCH.into(), message: f.message });
+            }
+            medledger_core::schedule::table_version().to_owned()
+        }
+    };
+    match failures.iter().find(|f| f.reason == rx::SCHEDULE_MISMATCH) {
+        Some(m) => out!("schedule      MISMATCH: {}", m.message),
+        None => out!(
+            "schedule      {} (matches controlled-substance table {table})",
+            rx::schedule_name(p.schedule)
         ),
-        Err(m) => out!("schedule      MISMATCH: {}", m.message),
     }
-    if verdict.valid && schedule.is_ok() {
+    if verdict.valid && failures.is_empty() {
         out!("DISPENSABLE   up to {} {} now", verdict.quantity_available, ticket.prescription.content.unit);
         Ok(ExitCode::SUCCESS)
     } else {
         out!("NOT DISPENSABLE");
-        if let Err(m) = &schedule {
-            out!("  SCHEDULE_MISMATCH: {}", m.message);
-        }
-        for f in &verdict.failures {
+        for f in &failures {
             out!("  {}: {}", f.reason, f.message);
         }
         Ok(ExitCode::from(EXIT_NOT_DISPENSABLE))
@@ -459,7 +567,7 @@ async fn dispense(args: &DispenseArgs) -> CmdResult {
             (keccak256(record.as_bytes()), Some(record))
         }
     };
-    let sent = client.dispense(&ticket, args.quantity, hash).await?;
+    let sent = client.dispense(&ticket, args.quantity, args.short_supply, hash).await?;
     let state = client.on_chain(rx_id).await?;
     out!("dispensed     {} {} of {}", args.quantity, ticket.prescription.content.unit, rx_id);
     out!("              {}", describe(&ticket));
@@ -471,9 +579,126 @@ async fn dispense(args: &DispenseArgs) -> CmdResult {
         state.total_dispensed,
         state.total_authorized
     );
+    if args.short_supply {
+        out!(
+            "short supply  the balance is due before {} (21 CFR 1306.13(a))",
+            rx::time_text(state.valid_until.into())
+        );
+    }
     out!("record hash   {hash}");
     if let Some(record) = record {
         out!("record        {record}   (keep it: its keccak256 is the record hash)");
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints a transaction for a wallet elsewhere: the contract, the calldata and a `cast send` line.
+fn print_calldata(manifest: &Manifest, what: &str, data: &[u8]) {
+    let to = manifest.contracts.prescriptions;
+    let data = hex::encode_prefixed(data);
+    out!("transaction   {what}, not sent");
+    out!("to            {to} (Prescriptions, chain {})", manifest.chain_id);
+    out!("calldata      {data}");
+    out!();
+    out!("Send it from the right account with any wallet, e.g.:");
+    out!("  cast send {to} {data} --ledger --rpc-url URL");
+}
+
+async fn cancel(args: &CancelArgs) -> CmdResult {
+    use alloy::sol_types::SolCall;
+    use medledger_core::bindings::Prescriptions::{cancelAsPatientCall, cancelCall};
+    let (ticket, _) = load_prescription(&args.prescription)?;
+    let p = &ticket.prescription;
+    if args.send.calldata {
+        let manifest = Manifest::load(&args.send.chain.manifest)?;
+        rx::check_deployment(&ticket, &manifest)?;
+        let Some(role) = args.role else {
+            anyhow::bail!("--calldata needs --as patient or --as prescriber: whose cancellation to print");
+        };
+        let data = match role {
+            CancelAs::Patient => {
+                cancelAsPatientCall { terms: ticket.terms(), reasonCode: args.reason }.abi_encode()
+            }
+            CancelAs::Prescriber => cancelCall { rxId: ticket.rx_id(), reasonCode: args.reason }.abi_encode(),
+        };
+        let from = if role == CancelAs::Patient { p.patient } else { p.prescriber };
+        print_calldata(&manifest, &format!("cancel {} as {from}", ticket.rx_id()), &data);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let signer = args.send.signer.require()?;
+    let expected = match args.role {
+        Some(CancelAs::Patient) => Some(p.patient),
+        Some(CancelAs::Prescriber) => Some(p.prescriber),
+        None => None,
+    };
+    if let Some(expected) = expected.filter(|e| *e != signer.address()) {
+        anyhow::bail!("--as names {expected}, but the signer is {}", signer.address());
+    }
+    let client = args.send.chain.connect(Some(signer)).await?;
+    let (role, sent) = client.cancel(&ticket, args.reason).await?;
+    let by = match role {
+        rx::Canceller::Patient => "its patient",
+        rx::Canceller::Prescriber => "its prescriber",
+    };
+    out!("cancelled     {} by {by} (reason code {})", ticket.rx_id(), args.reason);
+    out!("              {}", describe(&ticket));
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A prescription id given as such, or the id of a patient copy or code.
+fn rx_id_of(arg: &str) -> Result<(B256, Option<Ticket>), RxError> {
+    let trimmed = arg.trim();
+    if trimmed.len() == 66 && trimmed.starts_with("0x") {
+        if let Ok(id) = trimmed.parse::<B256>() {
+            return Ok((id, None));
+        }
+    }
+    let (ticket, _) = load_prescription(arg)?;
+    Ok((ticket.rx_id(), Some(ticket)))
+}
+
+async fn void(args: &VoidArgs) -> CmdResult {
+    use alloy::sol_types::SolCall;
+    use medledger_core::bindings::Prescriptions::voidPrescriptionCall;
+    let (rx_id, ticket) = rx_id_of(&args.prescription)?;
+    let manifest = Manifest::load(&args.send.chain.manifest)?;
+    if let Some(t) = &ticket {
+        rx::check_deployment(t, &manifest)?;
+    }
+    if args.send.calldata {
+        let data = voidPrescriptionCall { rxId: rx_id, reasonCode: args.reason }.abi_encode();
+        print_calldata(&manifest, &format!("void {rx_id} (from a registrar)"), &data);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = args.send.chain.connect(Some(args.send.signer.require()?)).await?;
+    let sent = client.void(rx_id, args.reason).await?;
+    out!(
+        "voided        {rx_id} by registrar {} (reason code {})",
+        client.sender().unwrap_or_default(),
+        args.reason
+    );
+    if let Some(t) = &ticket {
+        out!("              {}", describe(t));
+    }
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn invalidate_nonces(args: &InvalidateNoncesArgs) -> CmdResult {
+    use alloy::sol_types::SolCall;
+    use medledger_core::bindings::Prescriptions::invalidateNoncesCall;
+    if args.send.calldata {
+        let manifest = Manifest::load(&args.send.chain.manifest)?;
+        let data = invalidateNoncesCall { newFloor: args.below }.abi_encode();
+        print_calldata(&manifest, &format!("raise the sender's nonce floor to {}", args.below), &data);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = args.send.chain.connect(Some(args.send.signer.require()?)).await?;
+    let (previous, sent) = client.invalidate_nonces(args.below).await?;
+    let prescriber = client.sender().unwrap_or_default();
+    out!("nonce floor   {previous} -> {} for prescriber {prescriber}", args.below);
+    out!("              signed prescriptions with nonces below {} can no longer be issued", args.below);
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
     Ok(ExitCode::SUCCESS)
 }

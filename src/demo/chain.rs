@@ -109,6 +109,20 @@ impl Chain {
         &self.prescriptions
     }
 
+    /// How many prescriptions the chain holds for `patient` (its `PrescriptionIssued` logs since the
+    /// deployment): what the story says of a patient is counted, never written down.
+    pub async fn prescriptions_of(&self, patient: alloy::primitives::Address) -> Result<usize> {
+        let logs = self
+            .prescriptions
+            .PrescriptionIssued_filter()
+            .topic2(patient)
+            .from_block(self.manifest.deploy_block)
+            .query()
+            .await
+            .with_context(|| format!("reading the prescriptions of {patient}"))?;
+        Ok(logs.len())
+    }
+
     /// Waits for a sent transaction's receipt; a failed send or a reverted transaction is an error naming
     /// `what`.
     pub(crate) async fn confirm(

@@ -94,7 +94,7 @@ pub struct Cast {
     pub mission: Member,
     /// Account 5: a pharmacy.
     pub bayview: Member,
-    /// Account 6: a patient with an episode of care and four prescriptions.
+    /// Account 6: a patient with an episode of care and prescriptions (how many: counted on the chain).
     pub maria: Member,
     /// Account 7: a patient who consents by signature.
     pub james: Member,
@@ -120,7 +120,7 @@ impl Cast {
             haddad: m(3, "Dr. Leila Haddad", Role::Prescriber, "emergency medicine; break-glass access"),
             mission: m(4, "Mission Street Pharmacy", Role::Pharmacy, "designated pharmacy"),
             bayview: m(5, "Bayview Pharmacy", Role::Pharmacy, "fills the schedule II partially"),
-            maria: m(6, "Maria Alvarez", Role::Patient, "episode of care, four prescriptions"),
+            maria: m(6, "Maria Alvarez", Role::Patient, "episode of care, prescriptions"),
             james: m(7, "James Whitfield", Role::Patient, "consents by signature (relayed)"),
             chen: m(8, "Chen Wei", Role::Patient, "emergency access"),
             relayer: m(9, "clinic relayer", Role::Relayer, "submits signed consents and prescriptions"),

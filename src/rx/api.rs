@@ -6,9 +6,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-const QUERY: &str = "query($id: Bytes32!, $contentHash: Bytes32!, $pharmacy: Address!, $at: DateTime) { \
-    verifyPrescription(id: $id, contentHash: $contentHash, pharmacy: $pharmacy, at: $at) { \
-    valid failures { reason message } at asOf contentHashProven quantityAvailable } }";
+const QUERY: &str = "query($id: Bytes32!, $contentHash: Bytes32!, $content: PrescriptionContentInput, \
+    $pharmacy: Address!, $at: DateTime) { verifyPrescription(id: $id, contentHash: $contentHash, \
+    content: $content, pharmacy: $pharmacy, at: $at) { \
+    valid failures { reason message } at asOf contentHashProven quantityAvailable scheduleTable } }";
 
 /// The API's verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -26,7 +27,13 @@ pub struct Verdict {
     pub content_hash_proven: bool,
     /// Units the pharmacy may dispense now.
     pub quantity_available: i64,
+    /// The controlled-substance table the API checked the declared schedule against (`None`: not checked).
+    #[serde(default)]
+    pub schedule_table: Option<String>,
 }
+
+/// The reason the API gives for a declared schedule the controlled-substance table contradicts.
+pub const SCHEDULE_MISMATCH: &str = "SCHEDULE_MISMATCH";
 
 /// One reason a prescription may not be dispensed.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -46,7 +53,8 @@ fn endpoint(url: &str) -> String {
     }
 }
 
-/// Asks the API at `api_url` whether `pharmacy` may dispense `ticket` (now, or at `at`).
+/// Asks the API at `api_url` whether `pharmacy` may dispense `ticket` (now, or at `at`). The content goes
+/// with its hash, so the API also checks the declared schedule against its RxNorm code.
 pub async fn verify(
     api_url: &str,
     ticket: &Ticket,
@@ -75,6 +83,7 @@ pub async fn verify(
         "variables": {
             "id": ticket.rx_id(),
             "contentHash": ticket.content_hash(),
+            "content": ticket.prescription.content,
             "pharmacy": pharmacy,
             "at": at.map(|t| t.to_rfc3339()),
         }

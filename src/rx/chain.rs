@@ -11,6 +11,15 @@ use alloy::{
 use medledger_core::{bindings::Prescriptions, Manifest};
 use tracing::debug;
 
+/// Who cancelled a prescription (the contract's `Canceller`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Canceller {
+    /// Its prescriber (`cancel`).
+    Prescriber,
+    /// Its patient (`cancelAsPatient`).
+    Patient,
+}
+
 /// A mined transaction.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
@@ -35,6 +44,8 @@ pub struct OnChain {
     pub total_dispensed: u64,
     /// `fills × quantityPerFill`.
     pub total_authorized: u64,
+    /// No dispense at or after this unix time (moved earlier by a schedule II short-supply partial fill).
+    pub valid_until: u32,
 }
 
 /// A connection to the chain of a deployment, optionally with a signer.
@@ -97,6 +108,7 @@ impl RxClient {
             cancelled: r.rx.flags & 1 != 0,
             total_dispensed: u64::try_from(r.totalDispensed).unwrap_or(u64::MAX),
             total_authorized: u64::try_from(r.totalAuthorized).unwrap_or(u64::MAX),
+            valid_until: r.rx.validUntil,
         })
     }
 
@@ -116,11 +128,14 @@ impl RxClient {
         Ok(sent)
     }
 
-    /// Records a dispense of `quantity` units of `ticket` by the signer (a pharmacy).
+    /// Records a dispense of `quantity` units of `ticket` by the signer (a pharmacy). `short_supply`: a
+    /// schedule II fill opened with less than its quantity because the pharmacy is short, whose balance is
+    /// then due within 72 hours (21 CFR 1306.13(a)).
     pub async fn dispense(
         &self,
         ticket: &Ticket,
         quantity: u32,
+        short_supply: bool,
         dispense_hash: B256,
     ) -> Result<Sent, RxError> {
         self.check_ticket(ticket)?;
@@ -133,13 +148,65 @@ impl RxClient {
         // The total this dispense builds on: the very same transaction sent again reverts (StaleDispense).
         let pending = self
             .contract()
-            .dispense(rx_id, quantity, U256::from(before), false, dispense_hash)
+            .dispense(rx_id, quantity, U256::from(before), short_supply, dispense_hash)
             .from(from)
             .send()
             .await;
         let sent = self.mined(pending).await?;
         debug!(target: "medledger::rx", rx_id = %rx_id, quantity, tx = %sent.tx_hash, "dispense recorded");
         Ok(sent)
+    }
+
+    /// Cancels `ticket` as the signer: its patient (`cancelAsPatient`, proving the terms) or its prescriber
+    /// (`cancel`). Anyone else is refused before anything is sent (a registrar voids, [`Self::void`]).
+    pub async fn cancel(&self, ticket: &Ticket, reason_code: u16) -> Result<(Canceller, Sent), RxError> {
+        self.check_ticket(ticket)?;
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        let p = &ticket.prescription;
+        let rx = self.contract();
+        let (role, pending) = if from == p.patient {
+            (Canceller::Patient, rx.cancelAsPatient(ticket.terms(), reason_code).from(from).send().await)
+        } else if from == p.prescriber {
+            (Canceller::Prescriber, rx.cancel(ticket.rx_id(), reason_code).from(from).send().await)
+        } else {
+            return Err(RxError::NotAParty {
+                signer: from,
+                patient: p.patient,
+                prescriber: p.prescriber,
+                rx_id: ticket.rx_id(),
+            });
+        };
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", rx_id = %ticket.rx_id(), role = ?role, tx = %sent.tx_hash, "prescription cancelled");
+        Ok((role, sent))
+    }
+
+    /// Voids prescription `rx_id` as the signer, a registrar of the CredentialRegistry (e.g. a prescription
+    /// written with a stolen key).
+    pub async fn void(&self, rx_id: B256, reason_code: u16) -> Result<Sent, RxError> {
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        // An unknown id is said as such, not as the contract's bare error.
+        self.on_chain(rx_id).await?;
+        let pending = self.contract().voidPrescription(rx_id, reason_code).from(from).send().await;
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", rx_id = %rx_id, tx = %sent.tx_hash, "prescription voided");
+        Ok(sent)
+    }
+
+    /// The lowest nonce a signed prescription of `prescriber` may still carry.
+    pub async fn nonce_floor(&self, prescriber: Address) -> Result<U256, RxError> {
+        self.contract().nonceFloor(prescriber).call().await.map_err(|e| RxError::Rpc(e.to_string()))
+    }
+
+    /// Raises the signer's (a prescriber's) nonce floor to `new_floor`: signed prescriptions with a lower
+    /// nonce can no longer be relayed. Returns the previous floor.
+    pub async fn invalidate_nonces(&self, new_floor: U256) -> Result<(U256, Sent), RxError> {
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        let previous = self.nonce_floor(from).await?;
+        let pending = self.contract().invalidateNonces(new_floor).from(from).send().await;
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", prescriber = %from, floor = %new_floor, tx = %sent.tx_hash, "nonces invalidated");
+        Ok((previous, sent))
     }
 
     /// The transaction that already recorded a dispense of `rx_id` with `dispense_hash`, if any (the chain

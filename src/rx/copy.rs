@@ -110,7 +110,9 @@ impl PatientCopy {
 
     /// The copy as pretty JSON.
     pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(&self.json).unwrap_or_default();
+        let mut value = serde_json::to_value(&self.json).unwrap_or(Value::Null);
+        super::checksum_addresses(&mut value);
+        let mut text = serde_json::to_string_pretty(&value).unwrap_or_default();
         text.push('\n');
         text
     }
@@ -180,5 +182,6 @@ pub(crate) fn typed_data_json(chain_id: u64, prescriptions: Address, prescriptio
     if let Some(domain) = value.get_mut("domain").and_then(Value::as_object_mut) {
         domain.insert("chainId".into(), chain_id.into());
     }
+    super::checksum_addresses(&mut value);
     value
 }

@@ -69,6 +69,21 @@ pub enum RxError {
         /// The chain asked.
         chain_id: u64,
     },
+    /// The signer may not cancel the prescription: only its patient or its prescriber may (a registrar voids).
+    #[error(
+        "the signer {signer} is neither the patient {patient} nor the prescriber {prescriber} of prescription \
+         {rx_id}: only they may cancel it (a registrar voids it with `medledger rx void`)"
+    )]
+    NotAParty {
+        /// The signer.
+        signer: Address,
+        /// The prescription's patient.
+        patient: Address,
+        /// The prescription's prescriber.
+        prescriber: Address,
+        /// The prescription.
+        rx_id: B256,
+    },
     /// A contract refused the transaction (its custom error in words).
     #[error("refused: {0}")]
     Reverted(String),

@@ -21,8 +21,8 @@ mod error;
 mod revert;
 mod ticket;
 
-pub use api::{verify, Failure, Verdict};
-pub use chain::{check_deployment, OnChain, RxClient, Sent};
+pub use api::{verify, Failure, Verdict, SCHEDULE_MISMATCH};
+pub use chain::{check_deployment, Canceller, OnChain, RxClient, Sent};
 pub use copy::{random_salt, CopyFormat, Issued, PatientCopy};
 pub use document::{
     Coding, DispenseRequest, Dosage, Duration, Medication, MedicationRequest, Party, Period, Quantity,
@@ -61,6 +61,24 @@ fn message_of(e: &serde_json::Error) -> String {
     match text.rsplit_once(" at line ") {
         Some((message, _)) => message.to_owned(),
         None => text,
+    }
+}
+
+/// Writes every address in `value` (a string of `0x` and exactly 40 hex digits) EIP-55 checksummed, as the
+/// command line prints addresses: alloy serializes them in lowercase.
+pub(crate) fn checksum_addresses(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::String(s) => {
+            let is_address =
+                s.len() == 42 && s.starts_with("0x") && s[2..].bytes().all(|b| b.is_ascii_hexdigit());
+            if let Some(address) = is_address.then(|| s.parse::<alloy::primitives::Address>().ok()).flatten()
+            {
+                *s = address.to_checksum(None);
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(checksum_addresses),
+        serde_json::Value::Object(map) => map.values_mut().for_each(checksum_addresses),
+        _ => {}
     }
 }
 

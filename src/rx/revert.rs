@@ -119,7 +119,7 @@ fn explain_prescriptions(e: Rx) -> String {
             format!("unknown prescription {}: not issued on this chain", e.rxId)
         }
         Rx::Prescriptions__PrescriptionCancelled(e) => {
-            format!("prescription {} was cancelled by its prescriber", e.rxId)
+            format!("prescription {} was cancelled (by its prescriber, its patient or a registrar)", e.rxId)
         }
         Rx::Prescriptions__NotIssuingPrescriber(e) => {
             format!("{} is not the prescriber who issued prescription {}", e.caller, e.rxId)
@@ -195,6 +195,53 @@ fn explain_prescriptions(e: Rx) -> String {
             "schedule II prescription {} may be transferred only before it is filled (21 CFR 1306.08(e))",
             e.rxId
         ),
-        other => format!("Prescriptions refused: {other:?}"),
+        Rx::Prescriptions__WrittenInFuture(e) => format!(
+            "the date written {} is after the chain's time {}",
+            time(U256::from(e.dateWritten)),
+            time(e.currentTime)
+        ),
+        Rx::Prescriptions__InvalidNonceFloor(e) => format!(
+            "prescriber {}'s nonce floor is {}: a new floor must be above it by at most 4294967295, not {}",
+            e.prescriber, e.currentFloor, e.newFloor
+        ),
+        Rx::Prescriptions__InvalidDaysSupply(e) => format!(
+            "a {} prescription needs a days' supply (got {})",
+            schedule_name(e.schedule),
+            e.daysSupply
+        ),
+        Rx::Prescriptions__SupplyBeyondNinetyDays(e) => format!(
+            "a schedule II supply must end by {} (90 days after the date written, 21 CFR 1306.12(b)); \
+             {} days from {} ends later",
+            time(e.maxSupplyEnd),
+            e.daysSupply,
+            time(U256::from(e.earliestFillAt))
+        ),
+        Rx::Prescriptions__FillIntervalTooShort(e) => format!(
+            "{} refills must be at least {} seconds apart (3/4 of the days' supply), not {}",
+            schedule_name(e.schedule),
+            e.requiredInterval,
+            e.minFillInterval
+        ),
+        Rx::Prescriptions__LongTermCareNotApplicable(e) => format!(
+            "long-term care (60-day partial fills, 21 CFR 1306.13(b)) applies to schedule II only, not {}",
+            schedule_name(e.schedule)
+        ),
+        Rx::Prescriptions__PharmacyRequired(e) => {
+            format!("a {} prescription must name its pharmacy", schedule_name(e.schedule))
+        }
+        Rx::Prescriptions__NotRegistrar(e) => format!(
+            "{} is not a registrar of the CredentialRegistry: only a registrar may void prescription {}",
+            e.caller, e.rxId
+        ),
+        Rx::Prescriptions__ShortSupplyNotApplicable(e) => format!(
+            "a short-supply partial fill opens a schedule II fill with less than its quantity; prescription {} \
+             is {} or its fill is already open",
+            e.rxId,
+            schedule_name(e.schedule)
+        ),
+        // OpenZeppelin's ShortStrings errors, raised only by the constructor (the EIP-712 domain name).
+        Rx::InvalidShortString(_) | Rx::StringTooLong(_) => {
+            "the contract's EIP-712 domain name is malformed (a deployment error)".into()
+        }
     }
 }

@@ -68,8 +68,12 @@ fn patient_copy_round_trips_and_detects_edits() {
         Err(RxError::Altered { field: "contentHash", .. }) => {}
         other => panic!("expected an altered content hash, got {other:?}"),
     }
-    let moved =
-        text.replace(&format!("{CONTRACT:#x}").to_lowercase(), &format!("{:#x}", Address::repeat_byte(3)));
+    // Addresses are written EIP-55 checksummed.
+    assert!(
+        text.contains(&CONTRACT.to_checksum(None)) && !text.contains(&format!("{CONTRACT:#x}")),
+        "{text}"
+    );
+    let moved = text.replace(&CONTRACT.to_checksum(None), &format!("{:#x}", Address::repeat_byte(3)));
     assert_ne!(moved, text);
     match PatientCopy::parse(&moved) {
         Err(RxError::Altered { field: "rxId", .. }) => {}

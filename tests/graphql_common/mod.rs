@@ -89,13 +89,15 @@ pub struct RxSpec {
     pub schedule: u8,
     pub nonce: u64,
     pub block: i64,
+    /// The content hash (`CONTENT` in the fixture).
+    pub content: [u8; 32],
 }
 
 pub fn rx_id(s: &RxSpec) -> [u8; 32] {
     let terms = RxTerms {
         patient: s.patient.into(),
         prescriber: s.prescriber.into(),
-        contentHash: CONTENT.into(),
+        contentHash: s.content.into(),
         fills: s.fills,
         quantityPerFill: s.qpf,
         daysSupply: 30,
@@ -157,7 +159,7 @@ impl Sql {
             id = hx(&id),
             pa = hx(&s.patient),
             pr = hx(&s.prescriber),
-            ch = hx(&CONTENT),
+            ch = hx(&s.content),
             fills = s.fills,
             qpf = s.qpf,
             earliest = ts(s.earliest),
@@ -199,8 +201,10 @@ impl Sql {
         id
     }
 
+    /// A dispense of `rx`, a prescription of `patient`.
     pub fn dispense(
         &mut self,
+        patient: [u8; 20],
         rx: [u8; 32],
         pharmacy: [u8; 20],
         block: i64,
@@ -212,7 +216,8 @@ impl Sql {
     ) {
         self.0 += &format!(
             "INSERT INTO dispenses VALUES ({CHAIN}, {block}, {log}, {rx}, {ph}, {fill}, {qty}, {fill_total}, {total}, \
-             {dh}, {t}, {tx});\n",
+             {dh}, {t}, {tx}, {pa});\n",
+            pa = hx(&patient),
             rx = hx(&rx),
             ph = hx(&pharmacy),
             dh = hx(&[0x77; 32]),
@@ -369,6 +374,7 @@ pub async fn fixture() -> Fixture {
             schedule: 0,
             nonce,
             block,
+            content: CONTENT,
         };
     // Waiting: fill 1 complete 10 minutes ago, 7-day interval, designated to PHARM1.
     let rx_wait = s.prescription(
@@ -377,7 +383,7 @@ pub async fn fixture() -> Fixture {
         30,
         false,
     );
-    s.dispense(rx_wait, PHARM1, 50, 0, 1, 30, 30, 30);
+    s.dispense(PATIENT_A, rx_wait, PHARM1, 50, 0, 1, 30, 30, 30);
     // Not yet fillable, any pharmacy, by DOCTOR2 (suspended at block 60, after the issue).
     let rx_future = s.prescription(
         &spec(PATIENT_B, DOCTOR2, None, 1, 10, T + 2 * DAY, T + 30 * DAY, 0, 2, 11),
@@ -395,7 +401,7 @@ pub async fn fixture() -> Fixture {
         5,
         false,
     );
-    s.dispense(rx_done, PHARM1, 40, 0, 1, 5, 5, 5);
+    s.dispense(PATIENT_A, rx_done, PHARM1, 40, 0, 1, 5, 5, 5);
     // Open fill: 10 of 30 dispensed at block 60, any pharmacy, 30-day interval.
     let rx_open = s.prescription(
         &spec(PATIENT_A, DOCTOR, None, 2, 30, T - DAY, T + 90 * DAY, 30 * DAY as u32, 5, 15),
@@ -403,7 +409,7 @@ pub async fn fixture() -> Fixture {
         10,
         false,
     );
-    s.dispense(rx_open, PHARM2, 60, 1, 1, 10, 10, 10);
+    s.dispense(PATIENT_A, rx_open, PHARM2, 60, 1, 1, 10, 10, 10);
 
     // Episode 1 of patient A: three records, the second hidden.
     s.0 += &format!(

@@ -260,6 +260,12 @@ pub struct Produced {
     pub rx1: B256,
     pub rx2: B256,
     pub rx3: B256,
+    /// Cancelled by its patient.
+    pub rx4: B256,
+    /// Voided by a registrar.
+    pub rx5: B256,
+    /// Schedule II, a short-supply partial fill.
+    pub rx6: B256,
     pub now: u64,
 }
 
@@ -315,6 +321,13 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
     send!(cs.openEmergencyAccess(x.patient2, 3, why, 3600).from(x.prescriber));
     send!(cs.endEmergencyAccess(x.patient2, x.prescriber).from(x.patient2));
     send!(cs.openEmergencyAccess(x.patient, 4, why, 7200).from(x.prescriber));
+    // Issue 19: the patient's block list (blocked, unblocked, blocked again) and a reviewer's flag on the
+    // ended emergency use (the relayer is appointed reviewer).
+    send!(cs.setEmergencyBlock(x.prescriber2, true).from(x.patient));
+    send!(cs.setEmergencyBlock(x.prescriber2, false).from(x.patient));
+    send!(cs.setEmergencyBlock(x.prescriber2, true).from(x.patient));
+    send!(cr.grantRole(alloy::primitives::keccak256("REVIEWER_ROLE"), x.relayer).from(x.admin));
+    send!(cs.flagEmergencyAccess(x.patient2, x.prescriber, 11).from(x.relayer));
 
     // Records: episode by a grantee, anchors, hide, close; a second open episode by the patient.
     send!(ra.openEpisode(x.patient).from(x.prescriber));
@@ -363,7 +376,31 @@ pub async fn full_workload(devnet: &Devnet, p: &DynProvider) -> Produced {
     let rx3 = rx.hashPrescription(t3.clone()).call().await.unwrap();
     let sig3 = x.signers[1].sign_hash_sync(&rx3).unwrap();
     send!(rx.issueWithSig(t3, sig3.as_bytes().to_vec().into()).from(x.relayer));
-    Produced { rx1, rx2, rx3, now }
+    // Issue 19: the patient cancels her prescription, a registrar voids one, a schedule II short-supply
+    // partial fill (the pharmacy registered for schedule II), and the prescriber withdraws unrelayed
+    // signatures.
+    let t4 = terms(x.patient, Address::ZERO, 4);
+    let rx4 = rx.hashPrescription(t4.clone()).call().await.unwrap();
+    send!(rx.issue(t4.clone()).from(x.prescriber));
+    send!(rx.cancelAsPatient(t4, 6).from(x.patient));
+    let t5 = terms(x.patient, Address::ZERO, 5);
+    let rx5 = rx.hashPrescription(t5.clone()).call().await.unwrap();
+    send!(rx.issue(t5).from(x.prescriber));
+    send!(rx.voidPrescription(rx5, 8).from(x.admin));
+    send!(cr.setSchedules(x.pharmacy, 0b0000_0100).from(x.admin));
+    let t6 = medledger_core::bindings::IPrescriptions::RxTerms {
+        fills: 1,
+        quantityPerFill: 20,
+        daysSupply: 10,
+        validUntil: (now + 20 * 86_400) as u32,
+        schedule: 2,
+        ..terms(x.patient, x.pharmacy, 6)
+    };
+    let rx6 = rx.hashPrescription(t6.clone()).call().await.unwrap();
+    send!(rx.issue(t6).from(x.prescriber));
+    send!(rx.dispense(rx6, 5, U256::ZERO, true, B256::repeat_byte(0xd6)).from(x.pharmacy));
+    send!(rx.invalidateNonces(U256::from(100)).from(x.prescriber));
+    Produced { rx1, rx2, rx3, rx4, rx5, rx6, now }
 }
 
 /// A cheap transaction that emits events (a grant from `patient` to `grantee` with some scopes).

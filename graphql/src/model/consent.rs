@@ -11,11 +11,13 @@ use sqlx::{Postgres, QueryBuilder};
 /// The columns of `consents`.
 pub(crate) const CONSENT_COLUMNS: &str = "SELECT patient, grantee, scopes, expires_at, granted_at, \
     granted_block, granted_relayed, revoked, revoked_at, revoked_relayed, emergency_until, emergency_reason, \
-    emergency_opened_at, emergency_ended_at, emergency_ended_by, updated_block FROM consents WHERE ";
+    emergency_opened_at, emergency_ended_at, emergency_ended_by, emergency_justification, emergency_blocked, \
+    emergency_flags, updated_block FROM consents WHERE ";
 
 /// The columns of `consent_history`.
 pub(crate) const CONSENT_CHANGE_COLUMNS: &str = "SELECT block_number, log_index, patient, grantee, action, \
-    scopes, expires_at, relayed, reason_code, ended_by, block_time, tx_hash FROM consent_history WHERE ";
+    scopes, expires_at, relayed, reason_code, ended_by, justification_hash, reviewer, flagged_opened_at, \
+    finding_code, block_time, tx_hash FROM consent_history WHERE ";
 
 /// What a patient has granted one grantee: the standing grant and any emergency access.
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
@@ -55,6 +57,13 @@ pub(crate) struct ConsentRow {
     pub(crate) emergency_ended_at: Option<DateTime<Utc>>,
     /// Who ended emergency access early.
     pub(crate) emergency_ended_by: Option<Address>,
+    /// Open emergency access: the salted hash of its written justification (the text stays off chain, with
+    /// the reviewers).
+    pub(crate) emergency_justification: Option<Bytes32>,
+    /// Whether the patient has blocked this grantee from opening emergency access (her block list).
+    pub(crate) emergency_blocked: bool,
+    /// How many times reviewers flagged this grantee's emergency access to the patient as questionable.
+    pub(crate) emergency_flags: i32,
     #[graphql(skip)]
     pub(crate) updated_block: i64,
 }
@@ -159,6 +168,8 @@ pub(crate) enum ConsentSelection {
     ExpiringSoon,
     /// Open emergency access.
     Emergency,
+    /// Grantees the patient has blocked from opening emergency access (her block list).
+    Blocked,
 }
 
 /// A consent list's filter.
@@ -194,6 +205,9 @@ impl ConsentFilter {
             ConsentSelection::Emergency => {
                 qb.push(" AND emergency_until > ").push_bind(t);
             }
+            ConsentSelection::Blocked => {
+                qb.push(" AND emergency_blocked");
+            }
         }
     }
 }
@@ -202,7 +216,8 @@ impl ConsentFilter {
 #[derive(Debug, Clone, sqlx::FromRow, SimpleObject)]
 #[graphql(name = "ConsentChange")]
 pub(crate) struct ConsentChangeRow {
-    /// `granted`, `revoked`, `emergency_opened` or `emergency_ended`.
+    /// `granted`, `revoked`, `emergency_opened`, `emergency_ended`, `emergency_blocked`, `emergency_unblocked`
+    /// (the patient's block list) or `emergency_flagged` (a reviewer's finding).
     pub(crate) action: String,
     /// The patient.
     pub(crate) patient: Address,
@@ -218,6 +233,14 @@ pub(crate) struct ConsentChangeRow {
     pub(crate) reason_code: Option<i32>,
     /// Who ended emergency access.
     pub(crate) ended_by: Option<Address>,
+    /// The salted hash of the written justification (emergency access opened).
+    pub(crate) justification_hash: Option<Bytes32>,
+    /// The reviewer who flagged the emergency access (`emergency_flagged`).
+    pub(crate) reviewer: Option<Address>,
+    /// When the flagged emergency access was opened (`emergency_flagged`).
+    pub(crate) flagged_opened_at: Option<DateTime<Utc>>,
+    /// The reviewer's finding code (`emergency_flagged`).
+    pub(crate) finding_code: Option<i32>,
     /// The block.
     pub(crate) block_number: i64,
     /// The log index in the block.

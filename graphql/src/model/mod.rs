@@ -13,8 +13,8 @@ pub(crate) use consent::{
 pub(crate) use credential::{CredentialRow, CREDENTIAL_COLUMNS};
 pub(crate) use event::{EventFilter, EventRow, EVENT_COLUMNS};
 pub(crate) use prescription::{
-    prescription_fields, DispenseRow, FailureReason, PrescriptionFilter, PrescriptionRow, Verification,
-    VerificationFailure, DISPENSE_COLUMNS, PRESCRIPTION_COLUMNS,
+    prescription_fields, DispenseRow, FailureReason, PrescriptionContentInput, PrescriptionFilter,
+    PrescriptionRow, Verification, VerificationFailure, DISPENSE_COLUMNS, PRESCRIPTION_COLUMNS,
 };
 pub(crate) use record::{EpisodeRow, RecordRow, EPISODE_COLUMNS, RECORD_COLUMNS};
 pub(crate) use status::{as_of_sql, AsOf, IndexerStatus, AS_OF_SQL};

@@ -9,6 +9,7 @@ use crate::schema::state;
 use async_graphql::{ComplexObject, Context, Enum, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use medledger_core::dispense::{self, OpenFill};
+use medledger_core::eip712::PrescriptionContent;
 use sqlx::{Postgres, QueryBuilder};
 
 /// The fields of a [`PrescriptionRow`] (numerics as text; the two derived quantities computed).
@@ -30,7 +31,8 @@ pub(crate) const PRESCRIPTION_COLUMNS: &str =
     concat!("SELECT ", prescription_fields!(), " FROM prescriptions WHERE ");
 
 /// The columns of `dispenses` (numerics as text).
-pub(crate) const DISPENSE_COLUMNS: &str = "SELECT block_number, log_index, rx_id, pharmacy, fill_number, \
+pub(crate) const DISPENSE_COLUMNS: &str =
+    "SELECT block_number, log_index, rx_id, patient, pharmacy, fill_number, \
     quantity, fill_dispensed, total_dispensed::text AS total_dispensed, dispense_hash, block_time, tx_hash \
     FROM dispenses WHERE ";
 
@@ -124,6 +126,8 @@ pub(crate) struct PrescriptionRow {
 pub(crate) struct DispenseRow {
     /// The prescription.
     pub(crate) rx_id: Bytes32,
+    /// The prescription's patient.
+    pub(crate) patient: Address,
     /// The dispensing pharmacy.
     pub(crate) pharmacy: Address,
     /// The fill it belongs to, from 1.
@@ -190,6 +194,9 @@ pub(crate) enum FailureReason {
     /// The content hash does not match the prescription (the EIP-712 digest recomputed from the stored terms
     /// and the given content hash is not the id).
     ContentHashMismatch,
+    /// The schedule the terms declare is not the controlled-substance table's schedule of the content's
+    /// RxNorm code (checked only when the content itself is given and proven).
+    ScheduleMismatch,
 }
 
 /// One reason a verification fails, with a human-readable explanation.
@@ -363,15 +370,65 @@ pub(crate) struct Verification {
     pub(crate) content_hash_proven: bool,
     /// Units the pharmacy may dispense now (0 when invalid).
     pub(crate) quantity_available: i64,
+    /// The version of the controlled-substance table the declared schedule was checked against; null when
+    /// no `content` was given or it was not proven (the schedule was not checked).
+    pub(crate) schedule_table: Option<String>,
     /// The prescription, when known.
     pub(crate) prescription: Option<PrescriptionRow>,
+}
+
+/// The clinical content of a prescription as the prescriber signed it (the patient copy's `content`): given
+/// to `verifyPrescription`, it is hashed (its EIP-712 struct hash is the content hash), proven against the id,
+/// and its RxNorm code's schedule checked against the declared one. Used for that answer only: never stored
+/// or logged.
+#[derive(Debug, Clone, InputObject)]
+pub(crate) struct PrescriptionContentInput {
+    /// The patient's name.
+    pub(crate) patient_name: String,
+    /// The patient's identifier.
+    pub(crate) patient_identifier: String,
+    /// The RxNorm code (RxCUI) of the drug.
+    pub(crate) rxnorm_code: String,
+    /// The drug's name.
+    pub(crate) drug_name: String,
+    /// The strength.
+    pub(crate) strength: String,
+    /// The dosage instructions.
+    pub(crate) dosage_instructions: String,
+    /// The quantity (uint32).
+    pub(crate) quantity: u32,
+    /// The quantity's unit.
+    pub(crate) unit: String,
+    /// Whether substitution is allowed.
+    pub(crate) substitution_allowed: bool,
+    /// The 32-byte salt.
+    pub(crate) salt: Bytes32,
+}
+
+impl PrescriptionContentInput {
+    /// The EIP-712 `PrescriptionContent` these fields are.
+    pub(crate) fn content(&self) -> PrescriptionContent {
+        PrescriptionContent {
+            patientName: self.patient_name.clone(),
+            patientIdentifier: self.patient_identifier.clone(),
+            rxnormCode: self.rxnorm_code.clone(),
+            drugName: self.drug_name.clone(),
+            strength: self.strength.clone(),
+            dosageInstructions: self.dosage_instructions.clone(),
+            quantity: self.quantity,
+            unit: self.unit.clone(),
+            substitutionAllowed: self.substitution_allowed,
+            salt: self.salt.0.into(),
+        }
+    }
 }
 
 /// Which prescriptions to list.
 #[derive(Debug, Clone, Default, InputObject)]
 pub(crate) struct PrescriptionFilter {
-    /// Only open ones: not cancelled, not past `validUntil` (as of the latest indexed block) and with
-    /// quantity left.
+    /// Only open ones: not cancelled, with quantity left, and before their end as of the latest indexed block
+    /// (`validUntil`, or the 72-hour balance deadline of a schedule II short-supply partial fill when earlier;
+    /// the end itself excluded).
     pub(crate) open_only: Option<bool>,
     /// Only this controlled-substance schedule.
     pub(crate) schedule: Option<i32>,
@@ -385,7 +442,9 @@ impl PrescriptionFilter {
     /// Pushes the conditions; `as_of` decides expiry.
     pub(crate) fn push(&self, qb: &mut QueryBuilder<'static, Postgres>, as_of: DateTime<Utc>) {
         if self.open_only.unwrap_or(false) {
-            qb.push(" AND NOT cancelled AND valid_until >= ").push_bind(as_of);
+            // `open_until` = least(valid_until, short_supply_until), stored (migration 0009); the end is
+            // exclusive, as `dispense::evaluate` has it.
+            qb.push(" AND NOT cancelled AND open_until > ").push_bind(as_of);
             qb.push(" AND quantity_dispensed < fills::numeric * quantity_per_fill");
         }
         if let Some(s) = self.schedule {

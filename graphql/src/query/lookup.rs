@@ -38,6 +38,7 @@ impl RxDispenseRow {
             block_number: self.d_block_number?,
             log_index: self.d_log_index?,
             rx_id: self.rx.rx_id,
+            patient: self.rx.patient,
             pharmacy: self.d_pharmacy?,
             fill_number: self.d_fill_number?,
             quantity: self.d_quantity?,

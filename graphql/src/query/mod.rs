@@ -18,8 +18,8 @@ use crate::db::Db;
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::loaders::CredentialOf;
 use crate::model::{
-    CredentialRow, EpisodeRow, EventFilter, EventRow, IndexerStatus, PrescriptionRow, Verification,
-    EPISODE_COLUMNS,
+    CredentialRow, EpisodeRow, EventFilter, EventRow, IndexerStatus, PrescriptionContentInput,
+    PrescriptionRow, Verification, EPISODE_COLUMNS,
 };
 use crate::page::Conn;
 use crate::scalars::{Address, Bytes32};
@@ -62,16 +62,20 @@ impl QueryRoot {
     }
 
     /// Whether `pharmacy` may dispense prescription `id` at `at` (default: the latest indexed block's time),
-    /// proving `contentHash` against the id; lists every reason it may not.
+    /// proving the content against the id; lists every reason it may not. Give `contentHash`, or the
+    /// `content` itself (the patient copy's): then its hash is proven and the schedule the terms declare is
+    /// checked against the controlled-substance table's schedule of its RxNorm code (`SCHEDULE_MISMATCH`), which
+    /// the chain cannot see. Both may be given if they agree.
     async fn verify_prescription(
         &self,
         ctx: &Context<'_>,
         id: Bytes32,
-        content_hash: Bytes32,
+        content_hash: Option<Bytes32>,
+        content: Option<PrescriptionContentInput>,
         pharmacy: Address,
         at: Option<DateTime<Utc>>,
     ) -> GqlResult<Verification> {
-        verify::verify(ctx, id, content_hash, pharmacy, at).await
+        verify::verify(ctx, id, content_hash, content.as_ref(), pharmacy, at).await
     }
 
     /// The credential of an account, if it has one.

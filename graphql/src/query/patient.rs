@@ -127,13 +127,9 @@ impl Patient {
         before: Option<String>,
     ) -> GqlResult<Conn<DispenseRow>> {
         let who = self.0;
+        // Each dispense row names its patient (migration 0010): a range of dispenses_patient_chain.
         let filter = where_fn(move |qb| {
-            qb.push(
-                " AND rx_id IN (SELECT p.rx_id FROM prescriptions p WHERE p.chain_id = dispenses.chain_id \
-                     AND p.patient = ",
-            )
-            .push_bind(who)
-            .push(")");
+            qb.push(" AND patient = ").push_bind(who);
         });
         paginate(
             &state(ctx).db,

@@ -7,7 +7,8 @@ use crate::cache::{CredentialNow, CredentialStep, Credentials, Version};
 use crate::db::Db;
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::model::{
-    as_of_sql, prescription_fields, FailureReason, PrescriptionRow, Verification, VerificationFailure,
+    as_of_sql, prescription_fields, FailureReason, PrescriptionContentInput, PrescriptionRow, Verification,
+    VerificationFailure,
 };
 use crate::scalars::{Address, Bytes32};
 use crate::schema::{state, State};
@@ -18,6 +19,7 @@ use medledger_core::{
     bindings::IPrescriptions::RxTerms,
     dispense::{self, ContentCheck, Credential, OpenFill},
     eip712::{domain, prescription_id},
+    schedule,
 };
 use std::sync::Arc;
 
@@ -232,13 +234,33 @@ fn terms_of(rx: &PrescriptionRow, content_hash: [u8; 32]) -> Result<RxTerms, Api
     })
 }
 
+/// The content hash to prove: `contentHash`, or the struct hash of `content`; both must agree when both are
+/// given.
+fn presented_hash(
+    content_hash: Option<Bytes32>,
+    content: Option<&PrescriptionContentInput>,
+) -> Result<Bytes32, ApiError> {
+    let hashed = content.map(|c| Bytes32(c.content().content_hash().0));
+    match (content_hash, hashed) {
+        (Some(given), Some(hashed)) if given != hashed => Err(ApiError::BadInput(format!(
+            "`content` hashes to {hashed}, not to the `contentHash` {given} given with it"
+        ))),
+        (Some(h), _) | (None, Some(h)) => Ok(h),
+        (None, None) => Err(ApiError::BadInput(
+            "give `contentHash` or `content` (the patient copy's content) to prove the prescription".into(),
+        )),
+    }
+}
+
 pub(super) async fn verify(
     ctx: &Context<'_>,
     id: Bytes32,
-    content_hash: Bytes32,
+    content_hash: Option<Bytes32>,
+    given: Option<&PrescriptionContentInput>,
     pharmacy: Address,
     at: Option<DateTime<Utc>>,
 ) -> GqlResult<Verification> {
+    let content_hash = presented_hash(content_hash, given).gql()?;
     let st = state(ctx);
     let fail = |reason, message: String| VerificationFailure { reason, message };
     let Some((row, as_of, credentials)) = verify_inputs(st, id, pharmacy).await? else {
@@ -251,6 +273,7 @@ pub(super) async fn verify(
             as_of,
             content_hash_proven: false,
             quantity_available: 0,
+            schedule_table: None,
             prescription: None,
         });
     };
@@ -270,6 +293,9 @@ pub(super) async fn verify(
         }
         None => ContentCheck::Stored(rx.content_hash == content_hash),
     };
+    let declared =
+        u8::try_from(rx.schedule).map_err(|_| ApiError::Corrupt("schedule".into()).into_graphql())?;
+    let schedule = given.map(|c| (c.rxnorm_code.as_str(), declared));
     let checks = dispense::Verify {
         pharmacy: pharmacy.0.into(),
         designated: rx.pharmacy.map(|p| p.0.into()),
@@ -278,9 +304,12 @@ pub(super) async fn verify(
         prescriber_credential: credentials.prescriber.as_ref().map(|c| &c.credential),
         prescriber_at_issue: at_issue(rx, &credentials),
         content,
+        schedule,
     };
     let (state_at, failures) = dispense::verify(&rx.facts(), open, at, &checks);
     let proven = content == ContentCheck::Digest(true);
+    let schedule_checked =
+        schedule.is_some() && matches!(content, ContentCheck::Digest(true) | ContentCheck::Stored(true));
     let failures: Vec<VerificationFailure> = failures.into_iter().map(Into::into).collect();
     let valid = failures.is_empty();
     Ok(Verification {
@@ -291,6 +320,7 @@ pub(super) async fn verify(
         as_of,
         content_hash_proven: proven,
         quantity_available: if valid { state_at.quantity_available } else { 0 },
+        schedule_table: schedule_checked.then(|| schedule::table_version().to_owned()),
         prescription: Some(row.rx),
     })
 }

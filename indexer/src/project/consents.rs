@@ -2,7 +2,10 @@
 //! (one row per grant, revocation, emergency opening and end).
 //!
 //! The registry's rules the fold mirrors: a grant replaces the pair's scopes and expiry; a revocation clears
-//! them; both leave emergency access as it is; emergency access is opened and ended on its own. The row is
+//! them; both leave emergency access as it is; emergency access is opened (with its reason code and the
+//! salted hash of its justification) and ended on its own; the patient's block list is a flag per pair
+//! (blocking ends open access: the registry then emits `EmergencyAccessEnded` too); a reviewer's flag is
+//! counted on the pair and recorded in the history with the reviewer and the finding's code. The row is
 //! the stored state only: whether a consent is in force at a time (expiry, emergency end) is
 //! `medledger_core::consent`'s to evaluate.
 
@@ -28,6 +31,9 @@ pub(crate) struct Consent {
     pub(super) emergency_opened_at: Option<DateTime<Utc>>,
     pub(super) emergency_ended_at: Option<DateTime<Utc>>,
     pub(super) emergency_ended_by: Option<Vec<u8>>,
+    pub(super) emergency_justification: Option<Vec<u8>>,
+    pub(super) emergency_blocked: bool,
+    pub(super) emergency_flags: i32,
     pub(super) updated_block: i64,
 }
 
@@ -44,6 +50,10 @@ pub(super) struct ConsentChange {
     pub(super) relayed: Option<bool>,
     pub(super) reason_code: Option<i32>,
     pub(super) ended_by: Option<Vec<u8>>,
+    pub(super) justification_hash: Option<Vec<u8>>,
+    pub(super) reviewer: Option<Vec<u8>>,
+    pub(super) flagged_opened_at: Option<DateTime<Utc>>,
+    pub(super) finding_code: Option<i32>,
     pub(super) block_time: DateTime<Utc>,
     pub(super) tx_hash: Vec<u8>,
 }
@@ -54,8 +64,12 @@ pub(super) fn consent_change(e: &Ev<'_>) -> Result<Option<ConsentChange>, Indexe
         "ConsentRevoked" => "revoked",
         "EmergencyAccessOpened" => "emergency_opened",
         "EmergencyAccessEnded" => "emergency_ended",
+        "EmergencyAccessBlockChanged" if e.flag("blocked")? => "emergency_blocked",
+        "EmergencyAccessBlockChanged" => "emergency_unblocked",
+        "EmergencyAccessFlagged" => "emergency_flagged",
         _ => return Ok(None),
     };
+    let flagged = e.event_name == "EmergencyAccessFlagged";
     Ok(Some(ConsentChange {
         block_number: e.block_number,
         log_index: e.log_index,
@@ -67,6 +81,10 @@ pub(super) fn consent_change(e: &Ev<'_>) -> Result<Option<ConsentChange>, Indexe
         relayed: e.opt_flag("relayed")?,
         reason_code: e.opt_int4("reasonCode")?,
         ended_by: e.opt_bytes("endedBy")?,
+        justification_hash: e.opt_bytes("justificationHash")?,
+        reviewer: e.opt_bytes("reviewer")?,
+        flagged_opened_at: if flagged { Some(e.time("openedAt")?) } else { None },
+        finding_code: e.opt_int4("findingCode")?,
         block_time: e.block_time,
         tx_hash: e.tx_hash.to_vec(),
     }))
@@ -75,7 +93,12 @@ pub(super) fn consent_change(e: &Ev<'_>) -> Result<Option<ConsentChange>, Indexe
 pub(super) fn fold_consent(row: &mut Option<Consent>, e: &Ev<'_>) -> Result<(), IndexerError> {
     if !matches!(
         e.event_name,
-        "ConsentGranted" | "ConsentRevoked" | "EmergencyAccessOpened" | "EmergencyAccessEnded"
+        "ConsentGranted"
+            | "ConsentRevoked"
+            | "EmergencyAccessOpened"
+            | "EmergencyAccessEnded"
+            | "EmergencyAccessBlockChanged"
+            | "EmergencyAccessFlagged"
     ) {
         return Ok(());
     }
@@ -97,6 +120,9 @@ pub(super) fn fold_consent(row: &mut Option<Consent>, e: &Ev<'_>) -> Result<(), 
             emergency_opened_at: None,
             emergency_ended_at: None,
             emergency_ended_by: None,
+            emergency_justification: None,
+            emergency_blocked: false,
+            emergency_flags: 0,
             updated_block: e.block_number,
         }),
     };
@@ -124,13 +150,17 @@ pub(super) fn fold_consent(row: &mut Option<Consent>, e: &Ev<'_>) -> Result<(), 
         "EmergencyAccessOpened" => {
             c.emergency_until = Some(e.time("expiresAt")?);
             c.emergency_reason = e.opt_int4("reasonCode")?;
+            c.emergency_justification = e.opt_bytes("justificationHash")?;
             c.emergency_opened_at = Some(e.block_time);
             c.emergency_ended_at = None;
             c.emergency_ended_by = None;
         }
+        "EmergencyAccessBlockChanged" => c.emergency_blocked = e.flag("blocked")?,
+        "EmergencyAccessFlagged" => c.emergency_flags += 1,
         _ => {
             c.emergency_until = None;
             c.emergency_reason = None;
+            c.emergency_justification = None;
             c.emergency_opened_at = None;
             c.emergency_ended_at = Some(e.block_time);
             c.emergency_ended_by = Some(e.bytes("endedBy")?);
@@ -168,8 +198,21 @@ mod tests {
     fn revoked(block: i64, relayed: bool) -> Log {
         log("ConsentRevoked", block, json!({"relayed": relayed}))
     }
+    /// The justification's salted hash of an opening with reason `reason`.
+    fn justification(reason: i64) -> Vec<u8> {
+        vec![u8::try_from(reason).unwrap_or(0); 32]
+    }
     fn opened(block: i64, reason: i64, until: i64) -> Log {
-        log("EmergencyAccessOpened", block, json!({"reasonCode": reason, "expiresAt": T0 + until}))
+        let args = json!({"reasonCode": reason, "justificationHash": hex(&justification(reason)),
+            "expiresAt": T0 + until});
+        log("EmergencyAccessOpened", block, args)
+    }
+    fn block_changed(block: i64, blocked: bool) -> Log {
+        log("EmergencyAccessBlockChanged", block, json!({"blocked": blocked}))
+    }
+    fn flagged(block: i64, opened_at: i64, finding: i64) -> Log {
+        let args = json!({"reviewer": hex(&addr(0xcc)), "openedAt": T0 + opened_at, "findingCode": finding});
+        log("EmergencyAccessFlagged", block, args)
     }
     fn ended(block: i64, by: u8) -> Log {
         log("EmergencyAccessEnded", block, json!({"endedBy": hex(&addr(by))}))
@@ -193,6 +236,9 @@ mod tests {
             emergency_opened_at: None,
             emergency_ended_at: None,
             emergency_ended_by: None,
+            emergency_justification: None,
+            emergency_blocked: false,
+            emergency_flags: 0,
             updated_block: block,
         }
     }
@@ -205,6 +251,7 @@ mod tests {
 
     fn emergency(c: &mut Consent, block: i64, reason: i32, until: i64) {
         (c.emergency_until, c.emergency_reason) = (Some(at(T0 + until)), Some(reason));
+        c.emergency_justification = Some(justification(reason.into()));
         c.emergency_opened_at = Some(block_time(block));
     }
 
@@ -269,6 +316,27 @@ mod tests {
                 vec![opened(1, 3, 600), ended(2, 0xbb), opened(3, 5, 700)],
                 |c| emergency(c, 3, 5, 700),
             ),
+            ("the patient blocks a grantee with no consent: a row", vec![block_changed(1, true)], |c| {
+                c.emergency_blocked = true;
+            }),
+            (
+                "blocking ends open access (the registry emits the end after the block)",
+                vec![granted(1, 1, 900, false), opened(2, 3, 600), block_changed(3, true), ended(3, 0xaa)],
+                |c| {
+                    grant(c, 1, 1, 900, false);
+                    c.emergency_blocked = true;
+                    (c.emergency_ended_at, c.emergency_ended_by) = (Some(block_time(3)), Some(addr(0xaa)));
+                },
+            ),
+            ("unblocked again", vec![block_changed(1, true), block_changed(2, false)], |_| {}),
+            (
+                "reviewers' flags are counted; the access itself is left as it is",
+                vec![opened(1, 3, 600), flagged(2, 1, 4), flagged(3, 1, 9)],
+                |c| {
+                    emergency(c, 1, 3, 600);
+                    c.emergency_flags = 2;
+                },
+            ),
         ];
         for (rule, events, change) in cases {
             let last = events.last().map_or(0, |l| l.block);
@@ -315,8 +383,8 @@ mod tests {
         );
     }
 
-    /// One `consent_history` row per grant, revocation, emergency opening and end, with the event's terms;
-    /// none for a nonce invalidation.
+    /// One `consent_history` row per grant, revocation, emergency opening and end, block list change and
+    /// reviewer's flag, with the event's terms; none for a nonce invalidation.
     #[test]
     fn one_history_row_per_change() {
         type Terms = (Option<i16>, Option<i64>, Option<bool>, Option<i32>, Option<Vec<u8>>);
@@ -334,6 +402,21 @@ mod tests {
             assert_eq!((c.patient.clone(), c.grantee.clone()), (addr(0xaa), addr(0xbb)), "{action}");
             assert_eq!((c.block_number, c.block_time), (l.block, block_time(l.block)), "{action}");
         }
+        // The emergency's own terms: the justification of an opening, the reviewer's finding of a flag.
+        let h =
+            history(&[opened(3, 7, 600), block_changed(5, true), block_changed(6, false), flagged(7, 1, 9)]);
+        let actions: Vec<_> = h.consent.iter().map(|c| c.action).collect();
+        assert_eq!(
+            actions,
+            ["emergency_opened", "emergency_blocked", "emergency_unblocked", "emergency_flagged"]
+        );
+        assert_eq!(h.consent[0].justification_hash, Some(justification(7)));
+        let flag = &h.consent[3];
+        assert_eq!(
+            (&flag.reviewer, flag.flagged_opened_at, flag.finding_code, &flag.justification_hash),
+            (&Some(addr(0xcc)), Some(at(T0 + 1)), Some(9), &None)
+        );
+        assert!(h.consent[1..3].iter().all(|c| c.reviewer.is_none() && c.finding_code.is_none()));
         let nonces = log("NoncesInvalidated", 5, json!({"previousNonce": "3", "newNonce": "9"}));
         assert!(consent_change(&nonces.ev()).is_ok_and(|c| c.is_none()));
     }

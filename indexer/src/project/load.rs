@@ -79,7 +79,8 @@ impl Fold {
                 Consent,
                 "SELECT c.patient, c.grantee, c.scopes, c.expires_at, c.granted_at, c.granted_block, c.granted_relayed,
                         c.revoked, c.revoked_at, c.revoked_relayed, c.emergency_until, c.emergency_reason,
-                        c.emergency_opened_at, c.emergency_ended_at, c.emergency_ended_by, c.updated_block
+                        c.emergency_opened_at, c.emergency_ended_at, c.emergency_ended_by,
+                        c.emergency_justification, c.emergency_blocked, c.emergency_flags, c.updated_block
                  FROM UNNEST($2::bytea[], $3::bytea[]) AS k(patient, grantee)
                  JOIN consents c ON c.chain_id = $1 AND c.patient = k.patient AND c.grantee = k.grantee",
                 chain_id,

@@ -1,6 +1,8 @@
 //! The projections, folded in Rust: the current row of each entity (credential, consent, episode, record,
 //! prescription, role membership) is the fold of its events in (block, log index) order, and the history
-//! tables (credential_history, consent_history, dispenses) hold one row per event.
+//! tables (credential_history, consent_history, dispenses) hold one row per event. A dispense row also names
+//! the prescription's patient, which its event does not carry: it is written after the batch's fold, from
+//! the folded prescription ([`Fold::dispenses`]).
 //!
 //! A batch loads the current rows of the entities its events touch, applies its events ([`Fold::apply`])
 //! and writes the results back in bulk. A reorg deletes the rows of the entities its reverted events
@@ -74,14 +76,18 @@ pub(crate) struct Fold {
     stored: Stored,
 }
 
-/// A batch's history rows: one per credential change, consent change and dispense. Each is a function of
-/// its event alone (no stored state), so they can be written as soon as the batch's events are.
+/// A batch's history rows: one per credential change and consent change. Each is a function of its event
+/// alone (no stored state), so they can be written as soon as the batch's events are. (Dispense rows need
+/// the folded prescription: [`Fold::dispenses`].)
 #[derive(Debug, Default)]
 pub(crate) struct History {
     credential: Vec<CredentialChange>,
     consent: Vec<ConsentChange>,
-    dispenses: Vec<Dispense>,
 }
+
+/// A batch's `dispenses` rows, in event order.
+#[derive(Debug, Default)]
+pub(crate) struct Dispenses(Vec<Dispense>);
 
 /// Keys whose rows exist in the database and must go before the fold's rows are written.
 #[derive(Debug, Default)]
@@ -168,15 +174,41 @@ impl Fold {
     }
 }
 
+impl Fold {
+    /// The `dispenses` rows of a batch's `events` once they are applied: each with its prescription's patient
+    /// from the folded row (a dispense's prescription is always touched by the dispense itself).
+    pub(crate) fn dispenses<'e>(
+        &self,
+        events: impl Iterator<Item = Ev<'e>>,
+    ) -> Result<Dispenses, IndexerError> {
+        let mut rows = Vec::new();
+        for e in events {
+            if e.contract != "Prescriptions" || e.event_name != "PrescriptionDispensed" {
+                continue;
+            }
+            let patient = self
+                .prescriptions
+                .get(e.entity)
+                .and_then(Option::as_ref)
+                .map(|rx| rx.patient.clone())
+                .ok_or_else(|| {
+                    IndexerError::Corrupt(format!(
+                        "Prescriptions.PrescriptionDispensed at block {} log {}: no prescription with this id",
+                        e.block_number, e.log_index
+                    ))
+                })?;
+            rows.push(dispense(&e, patient)?);
+        }
+        Ok(Dispenses(rows))
+    }
+}
+
 impl History {
     /// Records the history row of one event, if it has one.
     pub(crate) fn push(&mut self, e: &Ev<'_>) -> Result<(), IndexerError> {
         match key_of(e.contract, e.event_name, e.entity, e.episode_id) {
             Some(Key::Credential(_)) => self.credential.push(credential_change(e)?),
             Some(Key::Consent(_)) => self.consent.extend(consent_change(e)?),
-            Some(Key::Prescription(_)) if e.event_name == "PrescriptionDispensed" => {
-                self.dispenses.push(dispense(e)?);
-            }
             _ => {}
         }
         Ok(())

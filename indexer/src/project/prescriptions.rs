@@ -56,6 +56,8 @@ pub(super) struct Dispense {
     pub(super) block_number: i64,
     pub(super) log_index: i32,
     pub(super) rx_id: Vec<u8>,
+    /// The prescription's patient (the event does not carry it: the fold's prescription row does).
+    pub(super) patient: Vec<u8>,
     pub(super) pharmacy: Vec<u8>,
     pub(super) fill_number: i16,
     pub(super) quantity: i64,
@@ -66,11 +68,13 @@ pub(super) struct Dispense {
     pub(super) tx_hash: Vec<u8>,
 }
 
-pub(super) fn dispense(e: &Ev<'_>) -> Result<Dispense, IndexerError> {
+/// The `dispenses` row of a `PrescriptionDispensed` event of a prescription of `patient`.
+pub(super) fn dispense(e: &Ev<'_>, patient: Vec<u8>) -> Result<Dispense, IndexerError> {
     Ok(Dispense {
         block_number: e.block_number,
         log_index: e.log_index,
         rx_id: e.rx_id.ok_or_else(|| e.bad("rxId"))?.to_vec(),
+        patient,
         pharmacy: e.bytes("pharmacy")?,
         fill_number: e.small("fillNumber")?,
         quantity: e.int("quantity")?,
@@ -472,7 +476,8 @@ mod tests {
         );
     }
 
-    /// One `dispenses` row per dispense, with the event's figures; none for other events.
+    /// One `dispenses` row per dispense, with the event's figures and the prescription's patient (from the
+    /// fold: the event does not carry it); none for other events; none for a prescription the fold lacks.
     #[test]
     fn one_dispense_row_per_dispense() {
         let logs = [
@@ -482,27 +487,32 @@ mod tests {
             dispensed(4, OTHER_PHARMACY, 1, 20, 30, "30"),
             cancelled(5, 1),
         ];
-        let h = history(&logs);
-        let rows: Vec<_> = h
-            .dispenses
-            .iter()
-            .map(|d| {
-                (
-                    d.block_number,
-                    d.pharmacy.clone(),
-                    d.fill_number,
-                    d.quantity,
-                    d.fill_dispensed,
-                    d.total_dispensed.as_str(),
-                )
-            })
-            .collect();
+        let folded = fold(&logs);
+        let h = folded.dispenses(logs.iter().map(Log::ev)).unwrap_or_else(|e| panic!("{e}"));
+        let rows: Vec<_> =
+            h.0.iter()
+                .map(|d| {
+                    (
+                        d.block_number,
+                        d.pharmacy.clone(),
+                        d.fill_number,
+                        d.quantity,
+                        d.fill_dispensed,
+                        d.total_dispensed.as_str(),
+                    )
+                })
+                .collect();
         assert_eq!(rows, [(2, addr(PHARMACY), 1, 10, 10, "10"), (4, addr(OTHER_PHARMACY), 1, 20, 30, "30")]);
-        let d = &h.dispenses[0];
+        let d = &h.0[0];
         assert_eq!(
-            (&d.rx_id, &d.dispense_hash, d.block_time, &d.tx_hash),
-            (&rx(), &word(0xd1), block_time(2), &tx_hash(2))
+            (&d.rx_id, &d.dispense_hash, d.block_time, &d.tx_hash, &d.patient),
+            (&rx(), &word(0xd1), block_time(2), &tx_hash(2), &addr(0xaa))
         );
+        assert!(h.0.iter().all(|d| d.patient == addr(0xaa)));
+        let h = history(&logs);
         assert!(h.credential.is_empty() && h.consent.is_empty());
+        // A dispense of a prescription the fold does not hold is an error, never a row without a patient.
+        let orphan = [dispensed(2, PHARMACY, 1, 10, 10, "10")];
+        assert!(fold(&[]).dispenses(orphan.iter().map(Log::ev)).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use super::{
     load::{record_keys, split_pairs},
-    Consent, Credential, Episode, Fold, History, Prescription, Record, Role,
+    Consent, Credential, Dispenses, Episode, Fold, History, Prescription, Record, Role,
 };
 use crate::{copy::CopyBuf, error::IndexerError, metrics::write_stage as stage};
 use sqlx::PgConnection;
@@ -38,7 +38,7 @@ impl History {
         stage("credential_history", &mut clock);
         let mut b = CopyBuf::new(self.consent.len() * 200);
         for c in &self.consent {
-            b.row(13);
+            b.row(17);
             b.int8(chain_id);
             b.int8(c.block_number);
             b.int4(c.log_index);
@@ -50,19 +50,32 @@ impl History {
             b.opt(c.relayed, CopyBuf::bool);
             b.opt(c.reason_code, CopyBuf::int4);
             b.opt(c.ended_by.as_deref(), CopyBuf::bytes);
+            b.opt(c.justification_hash.as_deref(), CopyBuf::bytes);
+            b.opt(c.reviewer.as_deref(), CopyBuf::bytes);
+            b.opt(c.flagged_opened_at, CopyBuf::time);
+            b.opt(c.finding_code, CopyBuf::int4);
             b.time(c.block_time);
             b.bytes(&c.tx_hash);
         }
         b.send(
             conn,
             "consent_history (chain_id, block_number, log_index, patient, grantee, action, scopes, expires_at,
-                              relayed, reason_code, ended_by, block_time, tx_hash)",
+                              relayed, reason_code, ended_by, justification_hash, reviewer, flagged_opened_at,
+                              finding_code, block_time, tx_hash)",
         )
         .await?;
         stage("consent_history", &mut clock);
-        let mut b = CopyBuf::new(self.dispenses.len() * 220);
-        for d in &self.dispenses {
-            b.row(12);
+        Ok(())
+    }
+}
+
+impl Dispenses {
+    /// Writes the rows in one COPY.
+    pub(crate) async fn write(&self, conn: &mut PgConnection, chain_id: i64) -> Result<(), IndexerError> {
+        let mut clock = std::time::Instant::now();
+        let mut b = CopyBuf::new(self.0.len() * 240);
+        for d in &self.0 {
+            b.row(13);
             b.int8(chain_id);
             b.int8(d.block_number);
             b.int4(d.log_index);
@@ -75,11 +88,12 @@ impl History {
             b.bytes(&d.dispense_hash);
             b.time(d.block_time);
             b.bytes(&d.tx_hash);
+            b.bytes(&d.patient);
         }
         b.send(
             conn,
             "dispenses (chain_id, block_number, log_index, rx_id, pharmacy, fill_number, quantity, fill_dispensed,
-                        total_dispensed, dispense_hash, block_time, tx_hash)",
+                        total_dispensed, dispense_hash, block_time, tx_hash, patient)",
         )
         .await?;
         stage("dispenses", &mut clock);
@@ -208,7 +222,7 @@ async fn write_consents(
 ) -> Result<(), IndexerError> {
     let mut b = CopyBuf::new(rows.len() * 220);
     for r in &rows {
-        b.row(17);
+        b.row(20);
         b.int8(chain_id);
         b.bytes(&r.patient);
         b.bytes(&r.grantee);
@@ -225,13 +239,17 @@ async fn write_consents(
         b.opt(r.emergency_opened_at, CopyBuf::time);
         b.opt(r.emergency_ended_at, CopyBuf::time);
         b.opt(r.emergency_ended_by.as_deref(), CopyBuf::bytes);
+        b.opt(r.emergency_justification.as_deref(), CopyBuf::bytes);
+        b.bool(r.emergency_blocked);
+        b.int4(r.emergency_flags);
         b.int8(r.updated_block);
     }
     b.send(
         conn,
         "consents (chain_id, patient, grantee, scopes, expires_at, granted_at, granted_block, granted_relayed,
                    revoked, revoked_at, revoked_relayed, emergency_until, emergency_reason, emergency_opened_at,
-                   emergency_ended_at, emergency_ended_by, updated_block)",
+                   emergency_ended_at, emergency_ended_by, emergency_justification, emergency_blocked,
+                   emergency_flags, updated_block)",
     )
     .await
 }
