@@ -521,8 +521,8 @@ async fn verify(args: &VerifyArgs) -> CmdResult {
     );
     out!("pharmacy      {pharmacy}");
     out!("evaluated at  {} (indexed up to {})", verdict.at, verdict.as_of);
-    // The declared schedule against the bundled table (the chain cannot see the drug, issue 19 point 1): the
-    // API checks it from the content sent with the hash; an API that predates the check leaves it to us.
+    // The declared schedule against the bundled table (the chain cannot see the drug, issue 19 point 1). The
+    // content is not sent to the API (no clinical data leaves the pharmacy), so the check is made here.
     let p = &ticket.prescription;
     let mut failures = verdict.failures.clone();
     let table = match &verdict.schedule_table {

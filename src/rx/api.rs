@@ -6,9 +6,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-const QUERY: &str = "query($id: Bytes32!, $contentHash: Bytes32!, $content: PrescriptionContentInput, \
-    $pharmacy: Address!, $at: DateTime) { verifyPrescription(id: $id, contentHash: $contentHash, \
-    content: $content, pharmacy: $pharmacy, at: $at) { \
+const QUERY: &str = "query($id: Bytes32!, $contentHash: Bytes32!, $pharmacy: Address!, $at: DateTime) { \
+    verifyPrescription(id: $id, contentHash: $contentHash, pharmacy: $pharmacy, at: $at) { \
     valid failures { reason message } at asOf contentHashProven quantityAvailable scheduleTable } }";
 
 /// The API's verdict.
@@ -53,8 +52,8 @@ fn endpoint(url: &str) -> String {
     }
 }
 
-/// Asks the API at `api_url` whether `pharmacy` may dispense `ticket` (now, or at `at`). The content goes
-/// with its hash, so the API also checks the declared schedule against its RxNorm code.
+/// Asks the API at `api_url` whether `pharmacy` may dispense `ticket` (now, or at `at`). Only the content hash
+/// is sent: the clinical content stays with the pharmacy, which checks the declared schedule itself.
 pub async fn verify(
     api_url: &str,
     ticket: &Ticket,
@@ -83,7 +82,6 @@ pub async fn verify(
         "variables": {
             "id": ticket.rx_id(),
             "contentHash": ticket.content_hash(),
-            "content": ticket.prescription.content,
             "pharmacy": pharmacy,
             "at": at.map(|t| t.to_rfc3339()),
         }
