@@ -120,6 +120,19 @@ pub(crate) async fn init_checkpoint(
     Ok(())
 }
 
+/// Marks the index of a chain stale, saying why (a refused reorg): its rows describe a branch the node no
+/// longer serves. The next commit that moves the checkpoint clears it.
+pub(crate) async fn mark_stale(conn: &mut PgConnection, chain_id: i64, reason: &str) -> Result<(), IndexerError> {
+    sqlx::query!(
+        "UPDATE checkpoints SET stale_reason = $2, stale_since = coalesce(stale_since, now()) WHERE chain_id = $1",
+        chain_id,
+        reason
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Stored blocks at or below `top` and at or above `lowest`, highest first.
 pub(crate) async fn blocks_desc(
     conn: &mut PgConnection,
@@ -334,6 +347,7 @@ async fn write_rest(
     let moved = sqlx::query!(
         "UPDATE checkpoints
          SET block_number = $2, block_hash = $3, head_number = $4, updated_at = now(),
+             stale_reason = NULL, stale_since = NULL,
              reorg_count = reorg_count + CASE WHEN $5::int8 IS NULL THEN 0 ELSE 1 END,
              last_reorg_at = CASE WHEN $5::int8 IS NULL THEN last_reorg_at ELSE now() END,
              last_reorg_block = COALESCE($5, last_reorg_block),

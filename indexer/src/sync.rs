@@ -536,11 +536,15 @@ impl Indexer {
                 })?
             }
             None => {
-                return Err(IndexerError::ReorgTooDeep {
+                let err = IndexerError::ReorgTooDeep {
                     checkpoint: cp.number as u64,
                     lowest: lowest.max(0) as u64,
                     max_depth: cfg.max_reorg_depth,
-                })
+                };
+                // The API keeps serving the orphaned branch: say so (readiness, `indexerStatus`, warnings).
+                store::mark_stale(conn, chain_id, &err.to_string()).await?;
+                error!(target: "medledger::indexer::reorg", checkpoint = cp.number, lowest, max_depth = cfg.max_reorg_depth, "reorg refused; the index is marked stale");
+                return Err(err);
             }
         };
         let depth = cp.number - ancestor.number as i64;
