@@ -17,7 +17,7 @@ const QUERY: &str = "query($p: Address!, $d: Address!) {
   a: indexerStatus { indexedBlock indexedBlockHash }
   events(last: 40) { edges { node { blockNumber blockHash } } }
   patient(address: $p) {
-    access { updatedBlock }
+    access { grantedBlock }
     consentHistory(last: 20) { edges { node { blockNumber } } }
   }
   prescriber(address: $d) { credential { updatedBlock } }
@@ -44,7 +44,9 @@ fn row_blocks(data: &Value) -> Vec<(&'static str, i64, Option<String>)> {
         out.push(("event", n["blockNumber"].as_i64().unwrap(), n["blockHash"].as_str().map(str::to_owned)));
     }
     for c in data["patient"]["access"].as_array().into_iter().flatten() {
-        out.push(("consent", c["updatedBlock"].as_i64().unwrap(), None));
+        if let Some(b) = c["grantedBlock"].as_i64() {
+            out.push(("consent", b, None));
+        }
     }
     for e in data["patient"]["consentHistory"]["edges"].as_array().into_iter().flatten() {
         out.push(("consent change", e["node"]["blockNumber"].as_i64().unwrap(), None));
