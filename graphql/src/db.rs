@@ -222,8 +222,12 @@ impl Conns {
 
     /// A connection of its own (pinged first if idle longer than [`FRESH`]), holding one permit.
     pub(crate) async fn lease(self: &Arc<Self>) -> Result<Pooled, ApiError> {
-        let permit =
-            self.permits.clone().acquire_owned().await.map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
         while let Some(Idle { mut conn, opened, used }) = self.pop_idle() {
             if used.elapsed() < FRESH || conn.ping().await.is_ok() {
                 return Ok(Pooled { conn, opened, home: self.clone(), _permit: permit });

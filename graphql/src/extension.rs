@@ -3,12 +3,12 @@
 //! same few query texts over and over).
 
 use crate::error::ErrorCode;
+use crate::schema::State;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use crate::schema::State;
 use async_graphql::{Data, Request, Response, ServerError, ServerResult, Value, Variables};
 use futures::stream::{BoxStream, StreamExt};
 use std::collections::HashMap;

@@ -60,7 +60,10 @@ impl Snapshot {
         if open.is_none() {
             let mut pooled = conns.lease().await?;
             match pooled.conn().execute(BEGIN).await {
-                Ok(_) => *open = Some(pooled),
+                Ok(_) => {
+                    tracing::trace!(target: "medledger::graphql::sql", "request snapshot opened");
+                    *open = Some(pooled);
+                }
                 Err(e) => {
                     self.lost.store(true, Ordering::Release);
                     return Err(e.into());

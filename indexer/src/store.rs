@@ -142,7 +142,11 @@ pub(crate) async fn init_checkpoint(
 
 /// Marks the index of a chain stale, saying why (a refused reorg): its rows describe a branch the node no
 /// longer serves. The next commit that moves the checkpoint clears it.
-pub(crate) async fn mark_stale(conn: &mut PgConnection, chain_id: i64, reason: &str) -> Result<(), IndexerError> {
+pub(crate) async fn mark_stale(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    reason: &str,
+) -> Result<(), IndexerError> {
     sqlx::query!(
         "UPDATE checkpoints SET stale_reason = $2, stale_since = coalesce(stale_since, now()) WHERE chain_id = $1",
         chain_id,
@@ -294,8 +298,12 @@ async fn write_events(
     let mut clock = Instant::now();
     let with_events: std::collections::BTreeSet<u64> = batch.events.iter().map(|e| e.block_number).collect();
     let low = batch.to.saturating_sub(window - 1);
-    insert_blocks(conn, chain_id, batch.headers.values().filter(|h| h.number >= low || with_events.contains(&h.number)))
-        .await?;
+    insert_blocks(
+        conn,
+        chain_id,
+        batch.headers.values().filter(|h| h.number >= low || with_events.contains(&h.number)),
+    )
+    .await?;
     stage("blocks", &mut clock);
 
     // Events, in bulk (binary COPY).
@@ -354,7 +362,12 @@ async fn insert_blocks<'h>(
 }
 
 /// Deletes the event-less blocks numbered above `above` and at most `to` (blocks that left the window).
-async fn prune_blocks(conn: &mut PgConnection, chain_id: i64, above: i64, to: i64) -> Result<(), IndexerError> {
+async fn prune_blocks(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    above: i64,
+    to: i64,
+) -> Result<(), IndexerError> {
     if to <= above {
         return Ok(());
     }

@@ -92,7 +92,11 @@ impl Indexer {
             return Ok(Default::default());
         }
         let stored: std::collections::BTreeSet<i64> =
-            store::blocks_desc(conn, self.config.chain_id(), top, low).await?.into_iter().map(|(n, _)| n).collect();
+            store::blocks_desc(conn, self.config.chain_id(), top, low)
+                .await?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
         let missing: Vec<u64> = (low..=top).filter(|n| !stored.contains(n)).map(|n| n as u64).collect();
         if missing.is_empty() {
             return Ok(Default::default());
@@ -104,11 +108,17 @@ impl Indexer {
     /// indexed with another `--max-reorg-depth`, or by an earlier version, gains or loses window rows. The
     /// node's headers are taken only while it still holds the checkpoint (else a reorg is repaired first,
     /// and its commit completes the window).
-    async fn settle_blocks(&self, rpc: &Rpc, conn: &mut PgConnection, cp: &Checkpoint) -> Result<(), IndexerError> {
+    async fn settle_blocks(
+        &self,
+        rpc: &Rpc,
+        conn: &mut PgConnection,
+        cp: &Checkpoint,
+    ) -> Result<(), IndexerError> {
         if cp.number < 0 {
             return Ok(());
         }
-        let on_chain = rpc.header(cp.number as u64).await?.is_some_and(|h| h.hash.as_slice() == cp.hash.as_slice());
+        let on_chain =
+            rpc.header(cp.number as u64).await?.is_some_and(|h| h.hash.as_slice() == cp.hash.as_slice());
         let missing = if on_chain {
             self.missing_window(rpc, conn, cp.number, cp.number).await?
         } else {
@@ -463,9 +473,19 @@ impl Indexer {
                 }
             };
             let done = open.as_ref().map(|(_, b, _)| b);
-            let (finished, next) =
-                overlap(finishing, beginning, chain_id, &cp, done, &leaves, fetch, head, &mut carried, self.window())
-                    .await?;
+            let (finished, next) = overlap(
+                finishing,
+                beginning,
+                chain_id,
+                &cp,
+                done,
+                &leaves,
+                fetch,
+                head,
+                &mut carried,
+                self.window(),
+            )
+            .await?;
             if let (Some(next), Some((_, done, t))) = (finished, open.take()) {
                 cp = next;
                 let n = done.events.len() as u64;
@@ -608,7 +628,8 @@ impl Indexer {
         // lie at or below the common ancestor, on both branches.
         let window = self.window();
         let next = if target <= ancestor.number {
-            let lower = self.missing_window(rpc, conn, ancestor.number as i64, ancestor.number as i64 - 1).await?;
+            let lower =
+                self.missing_window(rpc, conn, ancestor.number as i64, ancestor.number as i64 - 1).await?;
             store::revert_only(conn, chain_id, cp, ancestor, lower, head, window).await?
         } else {
             let from = ancestor.number + 1;
@@ -659,7 +680,9 @@ async fn overlap(
 ) -> Result<(Option<Checkpoint>, Next), IndexerError> {
     let finish = async move {
         match done {
-            Some(b) => store::finish_batch(finishing, chain_id, prev, b, head, carried, window).await.map(Some),
+            Some(b) => {
+                store::finish_batch(finishing, chain_id, prev, b, head, carried, window).await.map(Some)
+            }
             None => Ok(None),
         }
     };

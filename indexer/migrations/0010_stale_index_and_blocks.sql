@@ -6,3 +6,10 @@
 ALTER TABLE checkpoints
     ADD COLUMN stale_reason text,
     ADD COLUMN stale_since  timestamptz;
+
+-- Issue 17 also defines `blocks` as a function of the chain, the checkpoint and --max-reorg-depth (no longer
+-- of how the chain was indexed); 0001's comment on it predates that.
+COMMENT ON TABLE blocks IS
+    'Exactly the indexed blocks with an event of the tracked contracts, and every block of the checkpoint''s '
+    'reorg window (the max(--max-reorg-depth, 1) blocks up to and including the checkpoint, not below the '
+    'first indexed block). See indexer/src/store.rs `window`.';
