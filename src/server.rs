@@ -59,7 +59,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Time limit of one HTTP request (the GraphQL query limit is `api.query_timeout`).
     pub request_timeout: Duration,
-    /// `/readyz` fails when the indexer lags the chain head by more blocks than this.
+    /// `/readyz` fails when the indexer lags the chain head by more blocks than this (and, whatever the
+    /// lag, while the index is stale: a refused reorg).
     pub max_ready_lag: Option<i64>,
     /// How long open connections (WebSocket subscriptions included) get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
