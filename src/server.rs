@@ -59,7 +59,8 @@ pub struct ServerConfig {
     pub body_limit: usize,
     /// Time limit of one HTTP request (the GraphQL query limit is `api.query_timeout`).
     pub request_timeout: Duration,
-    /// `/readyz` fails when the indexer lags the chain head by more blocks than this.
+    /// `/readyz` fails when the indexer lags the chain head by more blocks than this (and, whatever the
+    /// lag, while the index is stale: a refused reorg).
     pub max_ready_lag: Option<i64>,
     /// How long open connections (WebSocket subscriptions included) get to finish after a shutdown signal.
     pub shutdown_grace: Duration,
@@ -378,19 +379,24 @@ fn no_graphiql() -> Response {
 }
 
 async fn readyz(State(app): State<AppState>) -> Response {
-    let check = sqlx::query_as::<_, (Option<i64>,)>(
-        "SELECT (SELECT greatest(head_number - block_number, 0) FROM checkpoints WHERE chain_id = $1)",
+    let check = sqlx::query_as::<_, (Option<i64>, Option<String>)>(
+        "SELECT (SELECT greatest(head_number - block_number, 0) FROM checkpoints WHERE chain_id = $1), \
+         (SELECT stale_reason FROM checkpoints WHERE chain_id = $1)",
     )
     .bind(app.db.chain_id())
     .fetch_one(app.db.pool());
     match tokio::time::timeout(Duration::from_secs(2), check).await {
-        Ok(Ok((Some(lag),))) if app.max_ready_lag.is_none_or(|max| lag <= max) => {
+        // A refused reorg: the rows describe a branch the node abandoned, however small the lag.
+        Ok(Ok((_, Some(reason)))) => {
+            (StatusCode::SERVICE_UNAVAILABLE, format!("stale: {reason}\n")).into_response()
+        }
+        Ok(Ok((Some(lag), None))) if app.max_ready_lag.is_none_or(|max| lag <= max) => {
             (StatusCode::OK, format!("ok lag={lag}\n")).into_response()
         }
-        Ok(Ok((Some(lag),))) => {
+        Ok(Ok((Some(lag), None))) => {
             (StatusCode::SERVICE_UNAVAILABLE, format!("lagging lag={lag}\n")).into_response()
         }
-        Ok(Ok((None,))) => (StatusCode::SERVICE_UNAVAILABLE, "no checkpoint yet\n").into_response(),
+        Ok(Ok((None, None))) => (StatusCode::SERVICE_UNAVAILABLE, "no checkpoint yet\n").into_response(),
         Ok(Err(e)) => {
             tracing::warn!(target: "medledger::server", error = %e, "readiness check failed");
             (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()

@@ -6,14 +6,18 @@
 //! backend) per statement where one does. `Conns` hands out a connection used within the last
 //! [`FRESH`] without a ping (HikariCP's "alive bypass window"), and closes a connection instead of
 //! reusing it when a statement on it failed at the connection level or was cancelled half-way.
+//!
+//! A query's statements all run in the request's [`Snapshot`] (see [`crate::snapshot`]): a handle made for a
+//! request by [`Db::for_request`] routes every statement through the request's one read-only transaction.
 
 use crate::error::ApiError;
+use crate::snapshot::Snapshot;
 use sqlx::postgres::{PgConnectOptions, PgRow};
 use sqlx::{Connection, FromRow, PgConnection, PgPool, Postgres, QueryBuilder};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// An idle connection last used longer ago than this is pinged before it is handed out.
 const FRESH: Duration = Duration::from_secs(1);
@@ -30,6 +34,8 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// When set, the plan of every list statement is recorded (see [`Db::record_plans`]).
     plans: Arc<OnceLock<Mutex<Vec<Plan>>>>,
+    /// The request's snapshot, in a handle made by [`Db::for_request`].
+    snapshot: Option<Arc<Snapshot>>,
 }
 
 /// A list statement and its plan (`EXPLAIN (FORMAT JSON)`, with the statement's own parameters).
@@ -55,7 +61,7 @@ impl Db {
         let conns = Conns {
             options: pool.connect_options(),
             idle: Mutex::default(),
-            permits: Semaphore::new(connections.max(1)),
+            permits: Arc::new(Semaphore::new(connections.max(1))),
         };
         Self {
             pool,
@@ -63,12 +69,22 @@ impl Db {
             chain_id,
             statements: Arc::new(AtomicU64::new(0)),
             plans: Arc::default(),
+            snapshot: None,
         }
     }
 
-    /// A connection for one statement (see [`Lease`]).
+    /// A handle for one request whose statements all run in `snapshot` (the same counter, plans and
+    /// connections).
+    pub(crate) fn for_request(&self, snapshot: Arc<Snapshot>) -> Self {
+        Self { snapshot: Some(snapshot), ..self.clone() }
+    }
+
+    /// A connection for one statement (see [`Lease`]): the request's snapshot's, if the handle has one.
     pub(crate) async fn lease(&self) -> Result<Lease<'_>, ApiError> {
-        self.conns.lease().await
+        match &self.snapshot {
+            Some(snapshot) => snapshot.lease(&self.conns).await,
+            None => Ok(Lease::own(self.conns.lease().await?)),
+        }
     }
 
     /// The underlying pool.
@@ -180,10 +196,10 @@ impl Db {
 }
 
 /// The resolvers' connections: at most one per permit, idle ones most recently used first.
-struct Conns {
+pub(crate) struct Conns {
     options: Arc<PgConnectOptions>,
     idle: Mutex<Vec<Idle>>,
-    permits: Semaphore,
+    permits: Arc<Semaphore>,
 }
 
 /// An idle connection: when it was opened and last used.
@@ -204,55 +220,104 @@ impl Conns {
         self.idle.lock().ok()?.pop()
     }
 
-    async fn lease(&self) -> Result<Lease<'_>, ApiError> {
-        let permit = self.permits.acquire().await.map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
+    /// A connection of its own (pinged first if idle longer than [`FRESH`]), holding one permit.
+    pub(crate) async fn lease(self: &Arc<Self>) -> Result<Pooled, ApiError> {
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::Database(sqlx::Error::PoolClosed))?;
         while let Some(Idle { mut conn, opened, used }) = self.pop_idle() {
             if used.elapsed() < FRESH || conn.ping().await.is_ok() {
-                return Ok(Lease { conn, opened, home: self, _permit: permit });
+                return Ok(Pooled { conn, opened, home: self.clone(), _permit: permit });
             }
             tracing::debug!(target: "medledger::graphql::sql", "dropping an idle connection that failed its ping");
         }
         let conn = PgConnection::connect_with(&self.options).await?;
-        Ok(Lease { conn, opened: Instant::now(), home: self, _permit: permit })
+        Ok(Pooled { conn, opened: Instant::now(), home: self.clone(), _permit: permit })
     }
 }
 
-/// A connection of [`Conns`] for one statement. [`Lease::settle`] returns it when the statement completed
-/// (or failed in PostgreSQL, which leaves the connection usable); dropped otherwise (cancelled half-way,
-/// or a connection-level error) it is closed, never reused in an unknown state.
-pub(crate) struct Lease<'a> {
+/// A connection of [`Conns`] and its permit. [`Pooled::release`] returns it to the idle list; dropped, it is
+/// closed (never reused in an unknown state).
+pub(crate) struct Pooled {
     conn: PgConnection,
     opened: Instant,
-    home: &'a Conns,
-    _permit: SemaphorePermit<'a>,
+    home: Arc<Conns>,
+    _permit: OwnedSemaphorePermit,
 }
 
-impl Lease<'_> {
+impl Pooled {
     /// The connection.
     pub(crate) fn conn(&mut self) -> &mut PgConnection {
         &mut self.conn
     }
 
-    /// The statement's result; the connection goes back to the idle list unless the error says it broke (or
-    /// it reached [`MAX_LIFETIME`]).
-    pub(crate) fn settle<T>(self, result: Result<T, sqlx::Error>) -> Result<T, ApiError> {
-        let reusable = match &result {
-            Ok(_) => true,
-            Err(e) => matches!(
-                e,
-                sqlx::Error::Database(_)
-                    | sqlx::Error::RowNotFound
-                    | sqlx::Error::ColumnNotFound(_)
-                    | sqlx::Error::ColumnIndexOutOfBounds { .. }
-                    | sqlx::Error::ColumnDecode { .. }
-                    | sqlx::Error::Decode(_)
-                    | sqlx::Error::TypeNotFound { .. }
-            ),
-        };
-        if reusable && self.opened.elapsed() < MAX_LIFETIME {
+    /// Back to the idle list, unless it reached [`MAX_LIFETIME`] (then closed).
+    pub(crate) fn release(self) {
+        if self.opened.elapsed() < MAX_LIFETIME {
             if let Ok(mut idle) = self.home.idle.lock() {
                 idle.push(Idle { conn: self.conn, opened: self.opened, used: Instant::now() });
             }
+        }
+    }
+}
+
+/// Whether a connection on which a statement ended with `result` is still in a known state (a statement
+/// that failed in PostgreSQL leaves it usable; a connection-level error does not).
+pub(crate) fn reusable<T>(result: &Result<T, sqlx::Error>) -> bool {
+    match result {
+        Ok(_) => true,
+        Err(e) => matches!(
+            e,
+            sqlx::Error::Database(_)
+                | sqlx::Error::RowNotFound
+                | sqlx::Error::ColumnNotFound(_)
+                | sqlx::Error::ColumnIndexOutOfBounds { .. }
+                | sqlx::Error::ColumnDecode { .. }
+                | sqlx::Error::Decode(_)
+                | sqlx::Error::TypeNotFound { .. }
+        ),
+    }
+}
+
+/// A connection for one statement: one of [`Conns`] of its own, or the request's snapshot's (held until
+/// the statement settles, so a request's statements take turns on it). [`Lease::settle`] ends the
+/// statement; dropped before (cancelled half-way) the connection is closed, never reused in an unknown
+/// state.
+pub(crate) struct Lease<'a>(LeaseOf<'a>);
+
+enum LeaseOf<'a> {
+    Own(Pooled),
+    Shared(crate::snapshot::Turn<'a>),
+}
+
+impl<'a> Lease<'a> {
+    pub(crate) const fn own(pooled: Pooled) -> Self {
+        Self(LeaseOf::Own(pooled))
+    }
+
+    pub(crate) const fn shared(turn: crate::snapshot::Turn<'a>) -> Self {
+        Self(LeaseOf::Shared(turn))
+    }
+
+    /// The connection.
+    pub(crate) fn conn(&mut self) -> &mut PgConnection {
+        match &mut self.0 {
+            LeaseOf::Own(pooled) => pooled.conn(),
+            LeaseOf::Shared(turn) => turn.conn(),
+        }
+    }
+
+    /// The statement's result; an own connection goes back to the idle list unless the error says it
+    /// broke.
+    pub(crate) fn settle<T>(self, result: Result<T, sqlx::Error>) -> Result<T, ApiError> {
+        let ok = reusable(&result);
+        match self.0 {
+            LeaseOf::Own(pooled) if ok => pooled.release(),
+            LeaseOf::Own(_) => {}
+            LeaseOf::Shared(turn) => turn.settle(ok),
         }
         Ok(result?)
     }

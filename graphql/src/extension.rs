@@ -1,13 +1,15 @@
-//! The request guard: a time limit per query, a machine-readable `extensions.code` on every error, and a
-//! cache of parsed documents (clients send the same few query texts over and over).
+//! The request guard: a time limit per query, one snapshot per query (see [`crate::snapshot`]), a
+//! machine-readable `extensions.code` on every error, and a cache of parsed documents (clients send the
+//! same few query texts over and over).
 
 use crate::error::ErrorCode;
+use crate::schema::State;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
     NextRequest, NextSubscribe,
 };
 use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{Request, Response, ServerError, ServerResult, Value, Variables};
+use async_graphql::{Data, Request, Response, ServerError, ServerResult, Value, Variables};
 use futures::stream::{BoxStream, StreamExt};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -187,7 +189,21 @@ impl Extension for GuardExtension {
         next: NextExecute<'_>,
     ) -> Response {
         self.executed.store(true, Ordering::Relaxed);
-        let mut response = next.run(ctx, operation_name).await;
+        // Every statement of the operation reads one snapshot (see `crate::snapshot`).
+        let scope = ctx.data_opt::<State>().map(State::for_request);
+        let mut response = match scope {
+            Some((state, snapshot)) => {
+                let mut data = Data::default();
+                let chain_id = state.db.chain_id();
+                data.insert(state);
+                let mut response = next.run_with_data(ctx, operation_name, data).await;
+                if let Some(stale) = snapshot.end(chain_id).await {
+                    crate::snapshot::warn_stale(&mut response, stale);
+                }
+                response
+            }
+            None => next.run(ctx, operation_name).await,
+        };
         let document = self.document.lock().ok().and_then(|mut slot| slot.take());
         if let Some(document) = document {
             crate::order::order(&mut response.data, &document, operation_name);

@@ -4,7 +4,8 @@
 //! and a subscription to new events) from a [`PgPool`](sqlx::PgPool) and an [`ApiConfig`]. The HTTP server
 //! only mounts it. Every list is a Relay-style connection ordered by (block, log index); every
 //! time-dependent status is computed against the latest indexed block's time and returns that `asOf` time.
-//! Errors carry a machine-readable `extensions.code` (see [`ErrorCode`]).
+//! Errors carry a machine-readable `extensions.code` (see [`ErrorCode`]). Every field of one query reads
+//! the same indexed state: the request's statements share one read-only snapshot.
 
 mod as_of;
 mod cache;
@@ -20,6 +21,7 @@ mod page;
 mod query;
 mod scalars;
 mod schema;
+mod snapshot;
 mod subscription;
 
 pub use config::ApiConfig;

@@ -5,6 +5,7 @@ use crate::config::ApiConfig;
 use crate::db::Db;
 use crate::extension::{Guard, ParseCache};
 use crate::loaders::Loaders;
+use crate::snapshot::Snapshot;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, EmptyMutation, Schema};
 use sqlx::PgPool;
@@ -17,10 +18,12 @@ pub use crate::subscription::SubscriptionRoot;
 /// The medledger GraphQL schema.
 pub type ApiSchema = Schema<QueryRoot, EmptyMutation, SubscriptionRoot>;
 
-/// What every resolver can reach.
+/// What every resolver can reach. The schema holds one; each query runs with its own (see
+/// [`State::for_request`]), whose statements all read the request's snapshot.
 pub(crate) struct State {
     pub(crate) db: Db,
-    pub(crate) config: ApiConfig,
+    pub(crate) config: Arc<ApiConfig>,
+    /// The batch loader: the request's own in a query (its batches read the request's snapshot).
     pub(crate) loader: DataLoader<Loaders>,
     /// The `asOf` time and credentials of the index's latest version (see [`crate::cache`]), shared by the
     /// schemas of [`build_schemas`].
@@ -29,7 +32,29 @@ pub(crate) struct State {
     pub(crate) commits: Arc<OnceLock<watch::Receiver<u64>>>,
 }
 
-/// The shared state of a resolver's schema.
+impl State {
+    /// The state of one query: the same shared parts, a handle whose statements all run in the returned
+    /// snapshot, and a batch loader of its own over that handle (a batch never mixes requests, which read
+    /// different snapshots).
+    pub(crate) fn for_request(&self) -> (Self, Arc<Snapshot>) {
+        let snapshot = Arc::new(Snapshot::default());
+        let db = self.db.for_request(snapshot.clone());
+        let state = Self {
+            loader: loader(&db, &self.config),
+            db,
+            config: self.config.clone(),
+            cache: self.cache.clone(),
+            commits: self.commits.clone(),
+        };
+        (state, snapshot)
+    }
+}
+
+fn loader(db: &Db, config: &ApiConfig) -> DataLoader<Loaders> {
+    DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay)
+}
+
+/// The state a resolver runs with: its request's in a query, the schema's in a subscription.
 pub(crate) fn state<'a>(ctx: &Context<'a>) -> &'a State {
     ctx.data_unchecked::<State>()
 }
@@ -68,7 +93,8 @@ struct Shared {
 }
 
 fn schema_over(db: Db, config: ApiConfig, shared: &Shared) -> ApiSchema {
-    let loader = DataLoader::new(Loaders { db: db.clone() }, tokio::spawn).delay(config.batch_delay);
+    let loader = loader(&db, &config);
+    let config = Arc::new(config);
     let (depth, complexity, timeout) = (config.max_depth, config.max_complexity, config.query_timeout);
     crate::page::note_max_page_size(config.max_page_size);
     let state = State { db, loader, cache: shared.cache.clone(), config, commits: shared.commits.clone() };

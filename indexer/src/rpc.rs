@@ -69,6 +69,9 @@ pub(crate) struct Rpc {
     endpoint: String,
     /// Where the last failure is noted (for a start-up that gives up).
     status: Arc<Status>,
+    /// How many blocks up to a checkpoint the `blocks` table keeps (see [`crate::store::window`]): a
+    /// backfill range brings the headers of its end's window.
+    window: u64,
 }
 
 impl Rpc {
@@ -106,6 +109,7 @@ impl Rpc {
             min_backoff: config.min_backoff,
             max_backoff: config.max_backoff,
             sizer: RangeSizer::new(config.initial_range, config.max_range),
+            window: crate::store::window(config.max_reorg_depth),
             degraded: AtomicBool::new(false),
             endpoint,
             status,
@@ -254,7 +258,7 @@ impl Rpc {
     }
 
     /// Headers of several blocks, fetched concurrently; a missing block is an inconsistency (reorg).
-    async fn headers(
+    pub(crate) async fn headers(
         &self,
         numbers: impl IntoIterator<Item = u64>,
         from: u64,
@@ -365,8 +369,10 @@ impl Rpc {
         let mut numbers: Vec<u64> = if all_headers {
             (from..=to).collect()
         } else {
+            // Blocks with logs, the first (its parent link is checked) and the end's window (kept in `blocks`).
             let mut n: Vec<u64> = logs.iter().filter_map(|l| l.block_number).collect();
-            n.extend([from, to]);
+            n.push(from);
+            n.extend(to.saturating_sub(self.window - 1).max(from)..=to);
             n
         };
         numbers.sort_unstable();

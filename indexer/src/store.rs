@@ -3,6 +3,10 @@
 //!
 //! Projections are folds of `events` ([`crate::project`]): a batch folds its events onto the stored rows of
 //! the entities they touch; a reorg refolds the entities its reverted events touched from what remains.
+//!
+//! The `blocks` table is a function of the chain, the checkpoint and `--max-reorg-depth` (see [`window`]),
+//! whatever ranges, crashes and restarts led there: every block holding an event of the tracked contracts,
+//! and every block of the checkpoint's reorg window — the blocks a reorg repair compares with the node's.
 
 use crate::{
     copy::CopyBuf,
@@ -74,6 +78,22 @@ pub(crate) struct Revert {
     pub(crate) depth: i64,
 }
 
+/// How many blocks up to and including the checkpoint `blocks` keeps whether or not they hold events: the
+/// reorg window, `max(--max-reorg-depth, 1)` blocks. With checkpoint `C` and window `W`, `blocks` holds
+/// exactly the indexed blocks numbered above `C - W` and the indexed blocks (at most `C`) with an event.
+pub(crate) const fn window(max_reorg_depth: u64) -> u64 {
+    if max_reorg_depth == 0 {
+        1
+    } else {
+        max_reorg_depth
+    }
+}
+
+/// The lowest block of the window of checkpoint `number` (not below the first indexed block, `first`).
+pub(crate) fn window_low(number: i64, window: u64, first: u64) -> i64 {
+    (number - int(window) + 1).max(int(first))
+}
+
 /// The advisory-lock key of a chain's writer.
 fn lock_key(chain_id: i64) -> i64 {
     0x4d4c_4458_0000_0000_i64 ^ chain_id
@@ -120,6 +140,23 @@ pub(crate) async fn init_checkpoint(
     Ok(())
 }
 
+/// Marks the index of a chain stale, saying why (a refused reorg): its rows describe a branch the node no
+/// longer serves. The next commit that moves the checkpoint clears it.
+pub(crate) async fn mark_stale(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    reason: &str,
+) -> Result<(), IndexerError> {
+    sqlx::query!(
+        "UPDATE checkpoints SET stale_reason = $2, stale_since = coalesce(stale_since, now()) WHERE chain_id = $1",
+        chain_id,
+        reason
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 /// Stored blocks at or below `top` and at or above `lowest`, highest first.
 pub(crate) async fn blocks_desc(
     conn: &mut PgConnection,
@@ -148,6 +185,7 @@ fn int(v: u64) -> i64 {
 
 /// Writes one batch — after reverting to `revert.ancestor` if given — and moves the checkpoint from `prev`
 /// to the batch's last block, all in one transaction. Returns the new checkpoint.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn commit(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -155,6 +193,7 @@ pub(crate) async fn commit(
     revert: Option<Revert>,
     batch: &Batch,
     head: u64,
+    window: u64,
 ) -> Result<Checkpoint, IndexerError> {
     let mut tx = conn.begin().await?;
     if let Some(r) = revert {
@@ -162,8 +201,8 @@ pub(crate) async fn commit(
         revert_to(&mut tx, chain_id, r).await?;
         stage("revert", &mut clock);
     }
-    write_events(&mut tx, chain_id, batch).await?;
-    let next = write_rest(&mut tx, chain_id, prev, revert, batch, head, None).await?;
+    write_events(&mut tx, chain_id, batch, window).await?;
+    let next = write_rest(&mut tx, chain_id, prev, revert, batch, head, None, window).await?;
     let mut clock = Instant::now();
     tx.commit().await?;
     stage("commit", &mut clock);
@@ -178,15 +217,17 @@ pub(crate) async fn begin_batch(
     conn: &mut PgConnection,
     chain_id: i64,
     batch: &Batch,
+    window: u64,
 ) -> Result<(), IndexerError> {
     sqlx::query("BEGIN").execute(&mut *conn).await?;
-    write_events(conn, chain_id, batch).await
+    write_events(conn, chain_id, batch, window).await
 }
 
 /// The second half of a pipelined batch's transaction (opened by [`begin_batch`] on `conn`): projections
 /// and the checkpoint from `prev` — the previous batch's, committed by now — then commit.
 /// The projections start from the rows `carried` over from the previous batches of the backfill, and
 /// this batch's are added to it.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn finish_batch(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -194,8 +235,9 @@ pub(crate) async fn finish_batch(
     batch: &Batch,
     head: u64,
     carried: &mut Carried,
+    window: u64,
 ) -> Result<Checkpoint, IndexerError> {
-    let next = write_rest(conn, chain_id, prev, None, batch, head, Some(carried)).await?;
+    let next = write_rest(conn, chain_id, prev, None, batch, head, Some(carried), window).await?;
     let mut clock = Instant::now();
     sqlx::query("COMMIT").execute(&mut *conn).await?;
     stage("commit", &mut clock);
@@ -246,32 +288,22 @@ async fn revert_to(conn: &mut PgConnection, chain_id: i64, r: Revert) -> Result<
     Ok(())
 }
 
-/// A batch's blocks, events and history rows.
-async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> Result<(), IndexerError> {
+/// A batch's blocks (those with events and those in its last block's window), events and history rows.
+async fn write_events(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    batch: &Batch,
+    window: u64,
+) -> Result<(), IndexerError> {
     let mut clock = Instant::now();
-    // Blocks.
-    let (mut numbers, mut hashes, mut parents, mut stamps) = (vec![], vec![], vec![], vec![]);
-    for h in batch.headers.values() {
-        numbers.push(int(h.number));
-        hashes.push(h.hash.to_vec());
-        parents.push(h.parent_hash.to_vec());
-        stamps.push(time(h.timestamp));
-    }
-    if !numbers.is_empty() {
-        sqlx::query!(
-            "INSERT INTO blocks (chain_id, number, hash, parent_hash, timestamp)
-             SELECT $1, * FROM UNNEST($2::int8[], $3::bytea[], $4::bytea[], $5::timestamptz[])
-             ON CONFLICT (chain_id, number) DO UPDATE
-               SET hash = excluded.hash, parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
-            chain_id,
-            &numbers,
-            &hashes,
-            &parents,
-            &stamps
-        )
-        .execute(&mut *conn)
-        .await?;
-    }
+    let with_events: std::collections::BTreeSet<u64> = batch.events.iter().map(|e| e.block_number).collect();
+    let low = batch.to.saturating_sub(window - 1);
+    insert_blocks(
+        conn,
+        chain_id,
+        batch.headers.values().filter(|h| h.number >= low || with_events.contains(&h.number)),
+    )
+    .await?;
     stage("blocks", &mut clock);
 
     // Events, in bulk (binary COPY).
@@ -299,8 +331,79 @@ async fn write_events(conn: &mut PgConnection, chain_id: i64, batch: &Batch) -> 
     Ok(())
 }
 
+/// Inserts (or, after a reorg, replaces) block rows.
+async fn insert_blocks<'h>(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    headers: impl Iterator<Item = &'h BlockHeader>,
+) -> Result<(), IndexerError> {
+    let (mut numbers, mut hashes, mut parents, mut stamps) = (vec![], vec![], vec![], vec![]);
+    for h in headers {
+        numbers.push(int(h.number));
+        hashes.push(h.hash.to_vec());
+        parents.push(h.parent_hash.to_vec());
+        stamps.push(time(h.timestamp));
+    }
+    if !numbers.is_empty() {
+        sqlx::query!(
+            "INSERT INTO blocks (chain_id, number, hash, parent_hash, timestamp)
+             SELECT $1, * FROM UNNEST($2::int8[], $3::bytea[], $4::bytea[], $5::timestamptz[])
+             ON CONFLICT (chain_id, number) DO UPDATE
+               SET hash = excluded.hash, parent_hash = excluded.parent_hash, timestamp = excluded.timestamp",
+            chain_id,
+            &numbers,
+            &hashes,
+            &parents,
+            &stamps
+        )
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Deletes the event-less blocks numbered above `above` and at most `to` (blocks that left the window).
+async fn prune_blocks(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    above: i64,
+    to: i64,
+) -> Result<(), IndexerError> {
+    if to <= above {
+        return Ok(());
+    }
+    sqlx::query!(
+        "DELETE FROM blocks b WHERE b.chain_id = $1 AND b.number > $2 AND b.number <= $3
+           AND NOT EXISTS (SELECT 1 FROM events e WHERE e.chain_id = $1 AND e.block_number = b.number)",
+        chain_id,
+        above,
+        to
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Brings `blocks` to its definition for checkpoint `cp` (see [`window`]) at the start of a session, in one
+/// transaction: drops event-less rows below the window (a database indexed with a smaller window or by an
+/// earlier version) and adds `missing`, the window's headers it lacks (a larger window).
+pub(crate) async fn settle_blocks(
+    conn: &mut PgConnection,
+    chain_id: i64,
+    cp: &Checkpoint,
+    window: u64,
+    missing: &BTreeMap<u64, BlockHeader>,
+) -> Result<(), IndexerError> {
+    let mut tx = conn.begin().await?;
+    prune_blocks(&mut tx, chain_id, -1, cp.number - int(window)).await?;
+    insert_blocks(&mut tx, chain_id, missing.values()).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// A batch's projections (folded from its events), the checkpoint and the notification.
 /// With `carried`, the stored rows come from it where it has them, and the batch's rows go into it.
+#[allow(clippy::too_many_arguments)]
 async fn write_rest(
     conn: &mut PgConnection,
     chain_id: i64,
@@ -309,6 +412,7 @@ async fn write_rest(
     batch: &Batch,
     head: u64,
     carried: Option<&mut Carried>,
+    window: u64,
 ) -> Result<Checkpoint, IndexerError> {
     let mut clock = Instant::now();
     if !batch.events.is_empty() {
@@ -334,9 +438,12 @@ async fn write_rest(
 
     // The checkpoint moves only from where this writer left it.
     let next = batch.checkpoint()?;
+    // Blocks that left the window and hold no event go (this batch's events are written by now).
+    prune_blocks(&mut *conn, chain_id, prev.number - int(window), next.number - int(window)).await?;
     let moved = sqlx::query!(
         "UPDATE checkpoints
          SET block_number = $2, block_hash = $3, head_number = $4, updated_at = now(),
+             stale_reason = NULL, stale_since = NULL,
              reorg_count = reorg_count + CASE WHEN $5::int8 IS NULL THEN 0 ELSE 1 END,
              last_reorg_at = CASE WHEN $5::int8 IS NULL THEN last_reorg_at ELSE now() END,
              last_reorg_block = COALESCE($5, last_reorg_block),
@@ -364,22 +471,22 @@ async fn write_rest(
     Ok(next)
 }
 
-/// Reverts to `ancestor` without new blocks (the node's chain became shorter).
+/// Reverts to `ancestor` without new blocks (the node's chain became shorter); `lower` are the headers of
+/// the ancestor's window that `blocks` lacks.
 pub(crate) async fn revert_only(
     conn: &mut PgConnection,
     chain_id: i64,
     prev: &Checkpoint,
     ancestor: BlockHeader,
+    lower: BTreeMap<u64, BlockHeader>,
     head: u64,
+    window: u64,
 ) -> Result<Checkpoint, IndexerError> {
-    let batch = Batch {
-        from: ancestor.number + 1,
-        to: ancestor.number,
-        headers: BTreeMap::from([(ancestor.number, ancestor)]),
-        events: vec![],
-    };
+    let mut headers = lower;
+    headers.insert(ancestor.number, ancestor);
+    let batch = Batch { from: ancestor.number + 1, to: ancestor.number, headers, events: vec![] };
     let revert = Revert { ancestor: int(ancestor.number), depth: prev.number - int(ancestor.number) };
-    commit(conn, chain_id, prev, Some(revert), &batch, head).await
+    commit(conn, chain_id, prev, Some(revert), &batch, head, window).await
 }
 
 /// The batch's events as binary COPY rows of `events` (columns in the order of the COPY statement).

@@ -72,6 +72,61 @@ impl Indexer {
         Self { config, pool, status: Arc::new(Status::default()), started: AtomicBool::new(false) }
     }
 
+    /// How many blocks up to the checkpoint `blocks` keeps (see [`store::window`]).
+    fn window(&self) -> u64 {
+        store::window(self.config.max_reorg_depth)
+    }
+
+    /// The headers of the window of a checkpoint numbered `number` that `blocks` lacks at or below `top`,
+    /// fetched from the node (blocks at or below the common ancestor of a reorg, or below the checkpoint:
+    /// on both branches).
+    async fn missing_window(
+        &self,
+        rpc: &Rpc,
+        conn: &mut PgConnection,
+        number: i64,
+        top: i64,
+    ) -> Result<std::collections::BTreeMap<u64, BlockHeader>, IndexerError> {
+        let low = store::window_low(number, self.window(), self.config.start_block());
+        if top < low {
+            return Ok(Default::default());
+        }
+        let stored: std::collections::BTreeSet<i64> =
+            store::blocks_desc(conn, self.config.chain_id(), top, low)
+                .await?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+        let missing: Vec<u64> = (low..=top).filter(|n| !stored.contains(n)).map(|n| n as u64).collect();
+        if missing.is_empty() {
+            return Ok(Default::default());
+        }
+        rpc.headers(missing, low as u64, top as u64).await
+    }
+
+    /// Brings `blocks` to its definition for the stored checkpoint (see [`store::window`]): a database
+    /// indexed with another `--max-reorg-depth`, or by an earlier version, gains or loses window rows. The
+    /// node's headers are taken only while it still holds the checkpoint (else a reorg is repaired first,
+    /// and its commit completes the window).
+    async fn settle_blocks(
+        &self,
+        rpc: &Rpc,
+        conn: &mut PgConnection,
+        cp: &Checkpoint,
+    ) -> Result<(), IndexerError> {
+        if cp.number < 0 {
+            return Ok(());
+        }
+        let on_chain =
+            rpc.header(cp.number as u64).await?.is_some_and(|h| h.hash.as_slice() == cp.hash.as_slice());
+        let missing = if on_chain {
+            self.missing_window(rpc, conn, cp.number, cp.number).await?
+        } else {
+            Default::default()
+        };
+        store::settle_blocks(conn, self.config.chain_id(), cp, self.window(), &missing).await
+    }
+
     /// Live state, for health endpoints and tests.
     pub fn status(&self) -> Arc<Status> {
         Arc::clone(&self.status)
@@ -201,6 +256,7 @@ impl Indexer {
             }
         };
         info!(target: "medledger::indexer::sync", chain_id, block = cp.number, head, "resuming from checkpoint");
+        self.settle_blocks(&rpc, &mut conn, &cp).await?;
         // Secondary indexes set aside by a backfill (perhaps one a crash interrupted) are built once caught up.
         let mut deferred = indexes::pending(&mut conn).await?;
         // Whether to ask (once per session: a database with events does not become fresh again).
@@ -417,9 +473,19 @@ impl Indexer {
                 }
             };
             let done = open.as_ref().map(|(_, b, _)| b);
-            let (finished, next) =
-                overlap(finishing, beginning, chain_id, &cp, done, &leaves, fetch, head, &mut carried)
-                    .await?;
+            let (finished, next) = overlap(
+                finishing,
+                beginning,
+                chain_id,
+                &cp,
+                done,
+                &leaves,
+                fetch,
+                head,
+                &mut carried,
+                self.window(),
+            )
+            .await?;
             if let (Some(next), Some((_, done, t))) = (finished, open.take()) {
                 cp = next;
                 let n = done.events.len() as u64;
@@ -472,7 +538,7 @@ impl Indexer {
         };
         let t = Instant::now();
         let n = batch.events.len() as u64;
-        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
+        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head, self.window()).await?;
         record_batch("live", t, n);
         debug!(target: "medledger::indexer::live", block = header.number, events = n, "head indexed");
         Ok(next)
@@ -497,7 +563,7 @@ impl Indexer {
         }
         let t = Instant::now();
         let n = batch.events.len() as u64;
-        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head).await?;
+        let next = store::commit(conn, self.config.chain_id(), cp, None, &batch, head, self.window()).await?;
         record_batch("live", t, n);
         debug!(target: "medledger::indexer::live", from, to, events = n, "blocks indexed");
         Ok(next)
@@ -536,11 +602,15 @@ impl Indexer {
                 })?
             }
             None => {
-                return Err(IndexerError::ReorgTooDeep {
+                let err = IndexerError::ReorgTooDeep {
                     checkpoint: cp.number as u64,
                     lowest: lowest.max(0) as u64,
                     max_depth: cfg.max_reorg_depth,
-                })
+                };
+                // The API keeps serving the orphaned branch: say so (readiness, `indexerStatus`, warnings).
+                store::mark_stale(conn, chain_id, &err.to_string()).await?;
+                error!(target: "medledger::indexer::reorg", checkpoint = cp.number, lowest, max_depth = cfg.max_reorg_depth, "reorg refused; the index is marked stale");
+                return Err(err);
             }
         };
         let depth = cp.number - ancestor.number as i64;
@@ -554,18 +624,25 @@ impl Indexer {
         );
         let t = Instant::now();
         let target = head.saturating_sub(cfg.confirmations);
+        // The new checkpoint's window may reach below the stored one (a shorter new branch): those blocks
+        // lie at or below the common ancestor, on both branches.
+        let window = self.window();
         let next = if target <= ancestor.number {
-            store::revert_only(conn, chain_id, cp, ancestor, head).await?
+            let lower =
+                self.missing_window(rpc, conn, ancestor.number as i64, ancestor.number as i64 - 1).await?;
+            store::revert_only(conn, chain_id, cp, ancestor, lower, head, window).await?
         } else {
             let from = ancestor.number + 1;
             let to = target.min(from + cfg.tip_batch.max(1) - 1);
-            let batch = fetch_batch(rpc, decoder, from, to, true).await?;
+            let mut batch = fetch_batch(rpc, decoder, from, to, true).await?;
             let first = batch.headers.get(&from).map(|h| h.parent_hash);
             if first != Some(ancestor.hash) {
                 return Err(IndexerError::Inconsistent { from, to, reason: "new branch moved again".into() });
             }
+            let mut lower = self.missing_window(rpc, conn, to as i64, ancestor.number as i64).await?;
+            batch.headers.append(&mut lower);
             let revert = Revert { ancestor: ancestor.number as i64, depth };
-            store::commit(conn, chain_id, cp, Some(revert), &batch, head).await?
+            store::commit(conn, chain_id, cp, Some(revert), &batch, head, window).await?
         };
         record_batch("reorg", t, 0);
         metrics::counter!(m::REORGS).increment(1);
@@ -599,10 +676,13 @@ async fn overlap(
     fetch: impl Future<Output = Result<Option<Batch>, IndexerError>>,
     head: u64,
     carried: &mut Carried,
+    window: u64,
 ) -> Result<(Option<Checkpoint>, Next), IndexerError> {
     let finish = async move {
         match done {
-            Some(b) => store::finish_batch(finishing, chain_id, prev, b, head, carried).await.map(Some),
+            Some(b) => {
+                store::finish_batch(finishing, chain_id, prev, b, head, carried, window).await.map(Some)
+            }
             None => Ok(None),
         }
     };
@@ -612,7 +692,7 @@ async fn overlap(
             warn!(target: "medledger::indexer::backfill", block = batch.from, "parent hash mismatch during backfill");
             return Ok(Next::Mismatch);
         }
-        store::begin_batch(beginning, chain_id, &batch).await?;
+        store::begin_batch(beginning, chain_id, &batch, window).await?;
         Ok(Next::Begun(batch))
     };
     let (finished, next) = tokio::join!(finish, begin);

@@ -163,6 +163,53 @@ pub async fn digest(pool: &PgPool, chain_id: i64) -> BTreeMap<&'static str, Stri
     out
 }
 
+/// Columns that record when or against which head a row was written, not what the chain holds: left out
+/// of [`digest_every_table`].
+const WRITE_TIME_COLUMNS: [(&str, &str); 5] = [
+    ("checkpoints", "head_number"),
+    ("checkpoints", "updated_at"),
+    ("checkpoints", "last_reorg_at"),
+    ("checkpoints", "stale_since"),
+    ("_sqlx_migrations", "installed_on"),
+];
+
+/// md5 of every row of every table of the schema (blocks, checkpoints, deferred indexes and the vault's
+/// tables included; `_sqlx_migrations`' timing left out), ordered: what "the database is a function of the
+/// chain and the checkpoint" compares.
+pub async fn digest_every_table(pool: &PgPool) -> BTreeMap<String, String> {
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT table_name::text FROM information_schema.tables \
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let mut out = BTreeMap::new();
+    for table in tables {
+        let columns: Vec<String> = sqlx::query_scalar(
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = $1 ORDER BY ordinal_position",
+        )
+        .bind(&table)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        let kept: Vec<String> = columns
+            .into_iter()
+            .filter(|c| !WRITE_TIME_COLUMNS.contains(&(table.as_str(), c.as_str())))
+            .filter(|c| !(table == "_sqlx_migrations" && c == "execution_time"))
+            .map(|c| format!("\"{c}\""))
+            .collect();
+        let row = format!("row({})::text", kept.join(", "));
+        let sql = format!(
+            "SELECT count(*)::text || ':' || coalesce(md5(string_agg({row}, '|' ORDER BY {row})), '') FROM \"{table}\""
+        );
+        let d: String = sqlx::query_scalar(&sql).fetch_one(pool).await.unwrap();
+        out.insert(table, d);
+    }
+    out
+}
+
 /// Every index of the schema, as (name, definition): what a backfill that deferred them must give back.
 pub async fn index_definitions(pool: &PgPool) -> Vec<(String, String)> {
     sqlx::query_as(

@@ -111,6 +111,11 @@ impl Proxy {
         self.inner.injected.load(Ordering::Relaxed)
     }
 
+    /// JSON-RPC requests received so far, of every method.
+    pub fn calls(&self) -> u64 {
+        self.inner.counter.load(Ordering::Relaxed)
+    }
+
     /// eth_getLogs requests received so far (refused ones included).
     pub fn log_calls(&self) -> u64 {
         self.inner.log_calls.load(Ordering::Relaxed)

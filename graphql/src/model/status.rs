@@ -47,4 +47,11 @@ pub(crate) struct IndexerStatus {
     pub(crate) last_reorg_depth: Option<i64>,
     /// When the checkpoint was last written.
     pub(crate) updated_at: DateTime<Utc>,
+    /// Why the index no longer follows the node's chain, when it does not: the indexer refused a reorg
+    /// deeper than its `--max-reorg-depth` and stopped, so every row describes a branch the node has
+    /// abandoned (see the operator's steps in docs/architecture.md, "Reorg safety"). Null while the index
+    /// follows the chain.
+    pub(crate) stale_reason: Option<String>,
+    /// Since when the index is stale (null while it is not).
+    pub(crate) stale_since: Option<DateTime<Utc>>,
 }

@@ -33,15 +33,17 @@ pub struct QueryRoot;
 /// Reads the medledger contracts' state as indexed.
 #[Object(name = "Query")]
 impl QueryRoot {
-    /// Where indexing stands: chain head, indexed block, lag, last reorg. Null before the indexer's first
-    /// checkpoint.
+    /// Where indexing stands: chain head, indexed block, lag, last reorg, and whether the index is stale.
+    /// Null before the indexer's first checkpoint. Read in the same snapshot as every other field of the
+    /// response: no row beside it is newer than `indexedBlock`.
     async fn indexer_status(&self, ctx: &Context<'_>) -> GqlResult<Option<IndexerStatus>> {
         let db = &state(ctx).db;
         let mut qb = Db::sql(
             "SELECT c.chain_id, c.block_number AS indexed_block, '0x' || encode(c.block_hash, 'hex') AS \
              indexed_block_hash, b.timestamp AS indexed_block_time, c.head_number AS chain_head, \
              greatest(c.head_number - c.block_number, 0) AS lag, c.reorg_count, c.last_reorg_at, \
-             c.last_reorg_block, c.last_reorg_depth, c.updated_at FROM checkpoints c LEFT JOIN blocks b \
+             c.last_reorg_block, c.last_reorg_depth, c.updated_at, c.stale_reason, c.stale_since \
+             FROM checkpoints c LEFT JOIN blocks b \
              ON b.chain_id = c.chain_id AND b.number = c.block_number WHERE c.chain_id = ",
         );
         qb.push_bind(db.chain_id());
