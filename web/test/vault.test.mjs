@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { shot } from './support/browser.mjs';
 import { harness, lower } from './support/harness.mjs';
+import { documents, records, signIn } from './support/vault.mjs';
 
 const h = harness(() => {}, { rustLog: 'info' });
 /** A string no demo document holds: what the patient uploads, looked for in every request and log line. */
@@ -15,16 +16,7 @@ const OWN_NOTE = '51855-5';
 const INTAKE = '34117-2';
 const BEHAVIORAL = '11488-4';
 
-
 const who = (name) => h.stack.who(name);
-const documents = (page) => page.getByRole('region', { name: 'Your documents' });
-const records = (page) => page.getByRole('region', { name: "Your patients' records" });
-
-/** Signs in to the vault from `region` (the documents or records section) and waits for the session. */
-async function signIn(region) {
-  await region.getByRole('button', { name: 'Sign in to the vault' }).click();
-  await region.locator('[data-testid="vault-session"][data-signed-in="yes"]').waitFor();
-}
 
 /** Where the marker went: every HTTP request body and WebSocket frame of `page` that holds it. */
 function watchMarker(page) {
