@@ -11,12 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { launch } from './support/browser.mjs';
+import { launch, shot } from './support/browser.mjs';
 import { harness, lower } from './support/harness.mjs';
 import { AMOXICILLIN, fillPrescription, indexed, signAndSend, y4mOfPageQr } from './support/rx.mjs';
 import { documents, records, signIn } from './support/vault.mjs';
 
-const h = harness();
+/** A block explorer for the stack (`medledger dev --explorer.url`): transactions link to it. */
+const EXPLORER = 'https://explorer.medledger.test';
+const h = harness(() => {}, { args: ['--explorer.url', `${EXPLORER}/`] });
 const tmp = mkdtempSync(join(tmpdir(), 'medledger-story-web-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
 /** The demo's history and physical note of Maria (LOINC 34117-2), anchored in Dr. Okafor's episode. */
@@ -79,6 +81,12 @@ test("the seeds' story: a new doctor, her records, a prescription, the pharmacy'
   await doctor.page.goto(`${h.stack.url}/doctor/prescribe`);
   await fillPrescription(doctor.page, { patient: maria.address, rxnorm: AMOXICILLIN, drug: 'Amoxicillin', strength: '500 mg', quantity: 21, unit: 'capsule', fills: 2, intervalDays: 7, pharmacy: mission.address });
   const issued = await signAndSend(doctor.page, doctor.w, 'issue', tmp);
+  // The transaction's hash links to the configured explorer (its trailing slash dropped).
+  const link = doctor.page.getByRole('status').filter({ hasText: /Issue the prescription: confirmed/ }).getByRole('link');
+  const hash = await link.textContent();
+  assert.match(hash, /^0x[0-9a-f]{64}$/);
+  assert.equal(await link.getAttribute('href'), `${EXPLORER}/tx/${hash}`);
+  assert.equal(h.config.explorerUrl, EXPLORER);
   await doctor.page.context().close();
   const rx = await indexed(h.stack.url, issued.rxId);
   assert.equal(rx.prescriber, haddad.address);
@@ -90,6 +98,24 @@ test("the seeds' story: a new doctor, her records, a prescription, the pharmacy'
   await codes.getByLabel('Your prescription file (patient copy)').setInputFiles(issued.copyPath);
   const qr = codes.getByRole('img', { name: 'QR code of your prescription' });
   assert.equal(await qr.getAttribute('data-code'), issued.code);
+  // Printed, the page shows the drug line and the code alone (the print dialog itself is not opened here).
+  await patient.page.evaluate(() => (window.print = () => (window.__printed = true)));
+  await codes.getByRole('button', { name: 'Print the code' }).click();
+  assert.equal(await patient.page.evaluate(() => window.__printed), true);
+  await patient.page.emulateMedia({ media: 'print' });
+  // (CSS locators: under `visibility: hidden` the regions leave the accessibility tree that getByRole reads.)
+  const printed = (selector) => patient.page.locator(selector).first().isVisible();
+  assert.equal(await printed('svg[data-code]'), true, 'the QR code is printed');
+  assert.equal(await printed('[data-testid="print-drug"]'), true, 'the drug line is printed');
+  for (const selector of ['[data-testid="loaded-status"]', 'button:has-text("Print the code")', 'tr[data-grantee]', 'h1', 'header']) {
+    assert.equal(await printed(selector), false, `${selector} is not printed`);
+  }
+  const top = await patient.page.evaluate(() => document.querySelector('svg[data-code]').getBoundingClientRect().top - document.body.getBoundingClientRect().top);
+  assert.ok(top < 200, `the code is printed at the top of the page (${top}px down)`);
+  t.diagnostic(`screenshot ${await shot(patient.page, 'patient-rx-printed')}`);
+  await patient.page.emulateMedia({ media: 'screen' });
+  await patient.page.evaluate(() => dispatchEvent(new Event('afterprint')));
+  assert.equal(await patient.page.locator('html.print-rx').count(), 0, 'the page is itself again after printing');
 
   // 4. The pharmacy's (fake) camera films the code on her page; it verifies and dispenses.
   const camera = await launch({ camera: await y4mOfPageQr(qr, join(tmp, 'story.y4m')) });
