@@ -107,11 +107,13 @@ test("the seeds' story: a new doctor, her records, a prescription, the pharmacy'
   const printed = (selector) => patient.page.locator(selector).first().isVisible();
   assert.equal(await printed('svg[data-code]'), true, 'the QR code is printed');
   assert.equal(await printed('[data-testid="print-drug"]'), true, 'the drug line is printed');
-  for (const selector of ['[data-testid="loaded-status"]', 'button:has-text("Print the code")', 'tr[data-grantee]', 'h1', 'header']) {
+  for (const selector of ['[data-testid="loaded-status"]', 'button:has-text("Print the code")', 'button:has-text("Copy the code")', 'textarea[name="code"]', 'tr[data-grantee]', 'h1', 'header.top']) {
     assert.equal(await printed(selector), false, `${selector} is not printed`);
   }
   const top = await patient.page.evaluate(() => document.querySelector('svg[data-code]').getBoundingClientRect().top - document.body.getBoundingClientRect().top);
   assert.ok(top < 200, `the code is printed at the top of the page (${top}px down)`);
+  const [height, screen] = await patient.page.evaluate(() => [document.documentElement.scrollHeight, innerHeight]);
+  assert.ok(height <= screen, `one page: nothing else takes room (${height}px for ${screen}px)`);
   t.diagnostic(`screenshot ${await shot(patient.page, 'patient-rx-printed')}`);
   await patient.page.emulateMedia({ media: 'screen' });
   await patient.page.evaluate(() => dispatchEvent(new Event('afterprint')));
