@@ -5,8 +5,8 @@
 //! placeholder page of `web/placeholder/` (with `include_dir`, in every profile), so `cargo build` works
 //! without Node. `/web-build.json` tells which was embedded (`"placeholder": true` for the placeholder).
 //!
-//! Routes: `GET /config.json` (the chain, its RPC URL for wallets, the explorer and the contracts: what the
-//! app needs to build transactions), the embedded files, and for any other path without a file extension
+//! Routes: `GET /config.json` (the chain, its RPC URL for wallets, the explorer, the contracts and the vault's
+//! upload limit: what the app needs to build transactions and to refuse a file before reading it), the embedded files, and for any other path without a file extension
 //! the app's `index.html` (its router reads the path). Hashed assets are cached for a year, everything else
 //! is revalidated; HTML pages carry a Content-Security-Policy that admits no other host.
 
@@ -79,6 +79,8 @@ pub struct WebConfig {
     pub rpc_url: Option<String>,
     /// Block explorer base URL: transactions link to `{explorer}/tx/{hash}`.
     pub explorer_url: Option<String>,
+    /// The record vault's upload limit in bytes (none: no vault is mounted).
+    pub vault_max_upload: Option<u64>,
 }
 
 impl WebConfig {
@@ -90,6 +92,7 @@ impl WebConfig {
             deploy_block: manifest.deploy_block,
             rpc_url: None,
             explorer_url: None,
+            vault_max_upload: None,
         }
     }
 
@@ -99,6 +102,7 @@ impl WebConfig {
             "deployBlock": self.deploy_block,
             "rpcUrl": self.rpc_url,
             "explorerUrl": self.explorer_url.as_deref().map(|u| u.trim_end_matches('/')),
+            "vault": self.vault_max_upload.map(|max| serde_json::json!({ "maxUpload": max })),
             "contracts": self.contracts.map(|c| serde_json::json!({
                 "CredentialRegistry": c.credential_registry,
                 "ConsentRegistry": c.consent_registry,
@@ -113,6 +117,18 @@ impl WebConfig {
 pub fn install(server: &mut crate::server::ServerConfig, config: &WebConfig) {
     server.routes = router(config);
     server.graphiql = graphiql_page;
+}
+
+/// Mounts `vault` (or none) beside the API and tells the web app its upload limit.
+pub fn install_vault(
+    server: &mut crate::server::ServerConfig,
+    config: &WebConfig,
+    vault: Option<std::sync::Arc<medledger_vault::Vault>>,
+) {
+    let config =
+        WebConfig { vault_max_upload: vault.as_ref().map(|v| v.config().max_upload), ..config.clone() };
+    install(server, &config);
+    server.vault = vault;
 }
 
 /// The web app's routes: `/config.json` and the embedded files (with the app's page as the fallback).
@@ -256,6 +272,11 @@ mod tests {
         assert_eq!(v["rpcUrl"], "http://127.0.0.1:8545");
         assert_eq!(v["explorerUrl"], "https://explorer.example");
         assert!(v["contracts"].is_null());
+        assert!(v["vault"].is_null(), "no vault, no limit");
+        let with_vault = WebConfig { vault_max_upload: Some(1024), ..WebConfig::default() };
+        let v: serde_json::Value =
+            serde_json::from_str(&text(get(&router(&with_vault), "/config.json").await).await).unwrap();
+        assert_eq!(v["vault"]["maxUpload"], 1024);
     }
 
     #[tokio::test]

@@ -482,6 +482,32 @@ async fn audit_trail_filters_pages_and_links() {
         2
     );
     assert_eq!(count(json!({"episodeId": 1})).await, 4);
+    // A patient's prescriptions' events: those of each of her prescriptions, dispenses included (their
+    // arguments do not name her, so `accounts` misses them).
+    let d = data(
+        &app,
+        "query($a: Address!) { patient(address: $a) { prescriptions(first: 50) { nodes { id } } } }",
+        json!({"a": a0x(&PATIENT_A)}),
+    )
+    .await;
+    let mut per_rx = 0;
+    for rx in d["patient"]["prescriptions"]["nodes"].as_array().unwrap() {
+        per_rx += count(json!({"rxId": rx["id"]})).await;
+    }
+    let hers = json!({"prescriptionsOf": [a0x(&PATIENT_A)]});
+    assert!(per_rx > 0);
+    assert_eq!(count(hers.clone()).await, per_rx);
+    let dispensed = |mut f: Value| {
+        f["names"] = json!(["PrescriptionDispensed"]);
+        count(f)
+    };
+    assert!(dispensed(hers.clone()).await > 0, "her dispenses are hers");
+    assert_eq!(
+        dispensed(json!({"accounts": [a0x(&PATIENT_A)]})).await,
+        0,
+        "a dispense does not name the patient"
+    );
+    assert_eq!(dispensed(json!({"prescriptionsOf": [a0x(&PHARM1)]})).await, 0, "a pharmacy is no patient");
     // One transaction's events: exactly those of the full trail with its hash.
     let tx = first["txHash"].clone();
     let of_tx: Vec<&Value> = forward.iter().filter(|n| n["txHash"] == tx).collect();

@@ -35,6 +35,10 @@ pub(crate) struct DevArgs {
         help_heading = "Chain"
     )]
     pub(crate) rpc_url: Option<String>,
+    /// Block explorer base URL (e.g. http://localhost:5100 for a local Otterscan or Blockscout): the web app
+    /// links transactions to `{explorer}/tx/{hash}`, the API's events to its tx and address pages.
+    #[arg(long = "explorer.url", env = "MEDLEDGER_EXPLORER_URL", value_name = "URL", help_heading = "API")]
+    pub(crate) explorer_url: Option<String>,
     #[command(flatten)]
     pub(crate) demo: DemoArgs,
 }
@@ -125,20 +129,20 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
             warn!(target: "medledger::dev", chain_id, rows = removed, "removed an earlier run's index of this chain");
         }
     }
-    let api = ApiArgs {
+    let api_args = ApiArgs {
         addr: args.api_addr,
-        explorer_url: None,
+        explorer_url: args.explorer_url,
         body_limit: 64 * 1024,
         max_ready_lag: None,
         threads: None,
         web_rpc_url: Some(devnet.rpc_url()),
-    }
-    .server_config(&manifest)?;
-    let mut api = api;
+    };
+    let mut api = api_args.server_config(&manifest)?;
     let listener = bind(api.listen).await?;
     let api_addr = listener.local_addr().context("reading the API address")?;
     let vault_dir = devnet.scratch_dir().join("vault");
-    api.vault = dev_vault(&vault_dir, &manifest, &pool, api_addr, &devnet.rpc_url()).await?;
+    let vault = dev_vault(&vault_dir, &manifest, &pool, api_addr, &devnet.rpc_url()).await?;
+    medledger::web::install_vault(&mut api, &api_args.web_config(&manifest), vault);
     let vault_on = api.vault.is_some();
     let indexer = Indexer::new(IndexerConfig::new(devnet.ws_url(), manifest.clone()), pool.clone());
     let chain = demo::Chain::connect(&devnet.rpc_url(), manifest.clone(), &devnet.signers()).await?;

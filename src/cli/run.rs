@@ -29,7 +29,8 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     let metrics = metrics_addr(&args.index.metrics)?;
     let listener = bind(api.listen).await?;
     let addr = listener.local_addr().context("reading the API address")?;
-    api.vault = args.vault.vault(&config.manifest, &pool, addr, Some(&args.index.rpc.url)).await?;
+    let vault = args.vault.vault(&config.manifest, &pool, addr, Some(&args.index.rpc.url)).await?;
+    medledger::web::install_vault(&mut api, &args.api.web_config(&config.manifest), vault);
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
         .run(server::shutdown_signal())
         .await

@@ -49,16 +49,21 @@ pub(crate) struct ApiArgs {
 }
 
 impl ApiArgs {
+    /// What the web app is told (`/config.json`), before a vault is mounted.
+    pub(crate) fn web_config(&self, manifest: &Manifest) -> medledger::web::WebConfig {
+        let mut web = medledger::web::WebConfig::from_manifest(manifest);
+        web.rpc_url = self.web_rpc_url.clone();
+        web.explorer_url = self.explorer_url.clone();
+        web
+    }
+
     pub(crate) fn server_config(&self, manifest: &Manifest) -> Result<ServerConfig> {
         let chain_id =
             i64::try_from(manifest.chain_id).context("chain id does not fit a signed 64-bit integer")?;
         let mut config = ServerConfig::new(self.addr, chain_id);
         config.api.explorer_url = self.explorer_url.clone();
         config.api.prescriptions_address = Some(manifest.contracts.prescriptions.into_array());
-        let mut web = medledger::web::WebConfig::from_manifest(manifest);
-        web.rpc_url = self.web_rpc_url.clone();
-        web.explorer_url = self.explorer_url.clone();
-        medledger::web::install(&mut config, &web);
+        medledger::web::install(&mut config, &self.web_config(manifest));
         config.body_limit = self.body_limit;
         config.max_ready_lag = self.max_ready_lag;
         if let Some(threads) = self.threads {
@@ -75,7 +80,8 @@ pub(crate) async fn serve(args: ServeArgs) -> Result<()> {
     let pool = connect_db(&args.db).await?;
     let listener = super::bind(config.listen).await?;
     let addr = listener.local_addr().context("reading the API address")?;
-    config.vault = args.vault.vault(&manifest, &pool, addr, args.rpc_url.as_deref()).await?;
+    let vault = args.vault.vault(&manifest, &pool, addr, args.rpc_url.as_deref()).await?;
+    medledger::web::install_vault(&mut config, &args.api.web_config(&manifest), vault);
     if config.vault.is_some() {
         medledger_vault::migrate(&pool).await.context("applying the vault's migrations")?;
     }

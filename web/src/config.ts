@@ -11,6 +11,8 @@ export interface AppConfig {
   /** Block explorer base URL, without a trailing slash. */
   explorerUrl: string | null;
   contracts: Record<ContractName, Address> | null;
+  /** The record vault mounted beside the API: its upload limit in bytes (null: no vault). */
+  vault: { maxUpload: number } | null;
 }
 
 export async function loadConfig(): Promise<AppConfig> {

@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, test } from 'node:test';
 import { shot } from './support/browser.mjs';
 import { harness, lower } from './support/harness.mjs';
+import { documents, records, signIn } from './support/vault.mjs';
 
 const h = harness(() => {}, { rustLog: 'info' });
 /** A string no demo document holds: what the patient uploads, looked for in every request and log line. */
@@ -14,17 +15,9 @@ const MARKER = `home blood pressure diary ${randomBytes(12).toString('hex')}`;
 const OWN_NOTE = '51855-5';
 const INTAKE = '34117-2';
 const BEHAVIORAL = '11488-4';
-
+const IMMUNIZATIONS = '11369-6';
 
 const who = (name) => h.stack.who(name);
-const documents = (page) => page.getByRole('region', { name: 'Your documents' });
-const records = (page) => page.getByRole('region', { name: "Your patients' records" });
-
-/** Signs in to the vault from `region` (the documents or records section) and waits for the session. */
-async function signIn(region) {
-  await region.getByRole('button', { name: 'Sign in to the vault' }).click();
-  await region.locator('[data-testid="vault-session"][data-signed-in="yes"]').waitFor();
-}
 
 /** Where the marker went: every HTTP request body and WebSocket frame of `page` that holds it. */
 function watchMarker(page) {
@@ -97,16 +90,23 @@ describe('the patient', () => {
     await page.context().close();
   });
 
-  test('a file the vault does not accept is refused with a sentence', async () => {
+  test('a file the vault does not accept is refused with a sentence; one over its limit before it is read', async () => {
+    // The app knows the vault's limit from /config.json (25 MiB by default).
+    assert.equal(h.config.vault.maxUpload, 25 * 1024 * 1024);
     const { page } = await patientPage();
+    const uploads = [];
+    page.on('request', (r) => new URL(r.url()).pathname === '/fhir/Binary' && r.method() === 'POST' && uploads.push(r.url()));
     const region = documents(page);
+    await region.getByLabel(/^File .*; at most 25\.0 MiB\)$/).waitFor();
     await region.getByLabel(/^File/).setInputFiles({ name: 'scans.zip', mimeType: 'application/zip', buffer: Buffer.from('PK\x03\x04') });
     await region.getByRole('button', { name: 'Upload and anchor' }).click();
     await region.getByRole('alert').getByText(/^The vault does not accept this kind of file/).waitFor();
-    // Over the vault's limit (25 MiB by default): refused with the limit in words.
+    assert.equal(uploads.length, 1, 'the vault refused the zip');
+    // Over the vault's limit: refused with the limit in words, by the page, before anything is sent.
     await region.getByLabel(/^File/).setInputFiles({ name: 'scan.pdf', mimeType: 'application/pdf', buffer: Buffer.alloc(25 * 1024 * 1024 + 1, 0x25) });
     await region.getByRole('button', { name: 'Upload and anchor' }).click();
     await region.getByRole('alert').getByText('The file is too large for the vault: its limit is 25.0 MiB.').waitFor();
+    assert.equal(uploads.length, 1, 'the oversized file was not sent');
     await page.context().close();
   });
 
@@ -213,6 +213,33 @@ describe('doctors', () => {
     await log.locator(`tr[data-actor="${lower(okafor.address)}"][data-action="search"]`).first().waitFor();
     await page.context().close();
     await maria.page.context().close();
+  });
+
+  test('a doctor with an "Add records" grant uploads into the patient\'s episode from the browser; anchored, listed, hers to open', async () => {
+    const okafor = who('Okafor');
+    const { page, region, list } = await doctorWithMaria('Okafor');
+    const seen = watchMarker(page);
+    const before = (await h.view('RecordAnchors', 'episodeOf', [1n])).recordCount;
+    const upload = region.locator('.upload');
+    await upload.getByLabel('Episode').selectOption('1');
+    await upload.getByLabel('Kind of document').selectOption(IMMUNIZATIONS);
+    await upload.getByLabel(/^File/).setInputFiles({ name: 'vaccines.txt', mimeType: 'text/plain', buffer: Buffer.from(`Influenza vaccine given. ${MARKER}\n`) });
+    await upload.getByRole('button', { name: 'Upload and anchor' }).click();
+    await upload.getByText(/^Anchor Immunization history: confirmed in block \d+/).waitFor();
+    assert.deepEqual(seen, ['POST /fhir/Binary'], 'the document went to the vault once, and nowhere else');
+    // Anchored by the doctor in Maria's episode 1: on chain, in his list, and in hers (anchored, by him).
+    assert.equal((await h.view('RecordAnchors', 'episodeOf', [1n])).recordCount, before + 1);
+    await list.locator(`tr[data-type="${IMMUNIZATIONS}"]`).waitFor();
+    const mine = await patientPage();
+    const row = documents(mine.page).locator(`tr[data-type="${IMMUNIZATIONS}"]`);
+    await row.locator('td[data-anchor="anchored"]').waitFor({ timeout: 20_000 });
+    await row.getByRole('button', { name: /^Open / }).click();
+    await documents(mine.page).getByTestId('viewer').locator('pre').getByText(MARKER).waitFor();
+    const write = documents(mine.page).getByRole('region', { name: 'Who read what' }).locator(`tr[data-actor="${lower(okafor.address)}"][data-action="write"][data-outcome="allowed"]`);
+    await documents(mine.page).getByRole('region', { name: 'Who read what' }).getByRole('button', { name: 'Refresh', exact: true }).click();
+    await write.first().waitFor();
+    await page.context().close();
+    await mine.page.context().close();
   });
 
   test('a doctor without a grant from the patient is refused with a sentence', async () => {

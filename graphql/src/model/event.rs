@@ -126,6 +126,11 @@ impl EventRow {
 pub(crate) struct EventFilter {
     /// Events whose arguments include any of these addresses.
     pub(crate) accounts: Option<Vec<Address>>,
+    /// Events of the prescriptions of any of these patients: every Prescriptions event keyed by `rxId`,
+    /// including those whose arguments do not name the patient (`PrescriptionDispensed`,
+    /// `ShortSupplyBalanceDue`, `PharmacyChanged`, `PrescriptionCancelled`). E.g. a patient's page subscribes
+    /// with `{prescriptionsOf: [<patient>]}` to see her dispenses, and no one else's.
+    pub(crate) prescriptions_of: Option<Vec<Address>>,
     /// Events of this prescription.
     pub(crate) rx_id: Option<Bytes32>,
     /// Events of this episode.
@@ -161,6 +166,7 @@ impl EventFilter {
             }
         };
         too_many(self.accounts.as_ref().map_or(0, Vec::len), "accounts")?;
+        too_many(self.prescriptions_of.as_ref().map_or(0, Vec::len), "prescriptionsOf patients")?;
         too_many(self.names.as_ref().map_or(0, Vec::len), "names")?;
         if let (Some(a), Some(b)) = (self.from_block, self.to_block) {
             if a > b {
@@ -185,6 +191,13 @@ impl EventFilter {
         // of one value is not planned that way).
         if let Some(accounts) = &self.accounts {
             qb.push(" AND accounts && ").push_bind(accounts.clone()).push("::bytea[]");
+        }
+        // Through the prescriptions projection (indexed by patient; events by rx_id): the events themselves
+        // hold only what their arguments name. `$1` is the chain id, as for a time range below.
+        if let Some(patients) = &self.prescriptions_of {
+            qb.push(" AND rx_id IN (SELECT p.rx_id FROM prescriptions p WHERE p.chain_id = $1 AND p.patient = ANY(")
+                .push_bind(patients.clone())
+                .push("::bytea[]))");
         }
         if let Some(rx) = &self.rx_id {
             qb.push(" AND rx_id = ").push_bind(*rx);

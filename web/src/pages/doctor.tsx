@@ -97,7 +97,11 @@ export default function Doctor({ config }: PageProps) {
               </div>
             )}
           </Section>
-          <DoctorRecords config={config} patients={d.consents.nodes.filter((c) => c.scopes.includes('READ') || c.emergencyActive).map((c) => c.patient)} />
+          <DoctorRecords
+            config={config}
+            patients={d.consents.nodes.filter((c) => c.scopes.includes('READ') || c.emergencyActive).map((c) => c.patient)}
+            writers={d.consents.nodes.filter((c) => c.status === 'ACTIVE' && c.scopes.includes('WRITE')).map((c) => c.patient)}
+          />
           <p>
             <a
               class="button"

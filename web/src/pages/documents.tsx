@@ -9,7 +9,7 @@ import type { AppConfig } from '../config';
 import { send } from '../tx';
 import { Addr, busy, ErrorText, Section, Time, TxStatus, useTx } from '../ui';
 import { accessLog, listDocuments, upload, VaultRefusal, type LogEntry, type VaultDocument } from '../vault/client';
-import { ACTIONS, logReason } from '../vault/sentences';
+import { ACTIONS, logReason, sizeText } from '../vault/sentences';
 import { withSession } from '../vault/session';
 import { ACCEPT, contentTypeOf, DOCUMENT_TYPES, typeTitle } from '../vault/types';
 import { DocumentTable, useViewer, VaultSignIn, Viewer } from '../vault/ui';
@@ -115,13 +115,17 @@ function Documents({ config, me, episodes, updated }: { config: AppConfig; me: A
       )}
       <TxStatus state={tx} config={config} />
       <Viewer opened={opened} close={close} />
-      <Upload config={config} me={me} episodes={episodes} done={() => setTick((t) => t + 1)} />
+      <Upload config={config} patient={me} episodes={episodes} done={() => setTick((t) => t + 1)} />
       <AccessLog me={me} docs={docs ?? []} updated={`${updated}/${tick}`} />
     </>
   );
 }
 
-function Upload({ config, me, episodes, done }: { config: AppConfig; me: Address; episodes: EpisodeRecords[]; done: () => void }) {
+/**
+ * Adds a document to one of `patient`'s open episodes: the vault encrypts and stores it, then the connected
+ * wallet (the patient's, or a doctor's with her "Add records" grant) anchors it. `done` runs after each step.
+ */
+export function Upload({ config, patient, episodes, done }: { config: AppConfig; patient: Address; episodes: Pick<EpisodeRecords, 'id' | 'closed'>[]; done: () => void }) {
   const open = episodes.filter((e) => !e.closed);
   const [episode, setEpisode] = useState<number | null>(open[0]?.id ?? null);
   const [type, setType] = useState(DOCUMENT_TYPES[0]!.code);
@@ -144,7 +148,7 @@ function Upload({ config, me, episodes, done }: { config: AppConfig; me: Address
     setPhase('uploading');
     let up;
     try {
-      up = await withSession(() => upload(me, chosen, type, contentTypeOf(file), file));
+      up = await withSession(() => upload(patient, chosen, type, contentTypeOf(file), file, config.vault?.maxUpload ?? null));
     } catch (err) {
       setPhase('idle');
       return setError(err instanceof VaultRefusal ? err.message : message(err));
@@ -166,10 +170,10 @@ function Upload({ config, me, episodes, done }: { config: AppConfig; me: Address
       <h3>Add a document</h3>
       <p class="small">
         The file goes to the vault only, which stores it encrypted; then your wallet anchors its fingerprint on chain. Until
-        the anchor is indexed only you see it.
+        the anchor is indexed only its uploader and the patient see it.
       </p>
       {open.length === 0 ? (
-        <p>You have no open episode of care.</p>
+        <p>No open episode of care.</p>
       ) : (
         <form class="form" ref={form} onSubmit={submit}>
           <label>
@@ -193,7 +197,7 @@ function Upload({ config, me, episodes, done }: { config: AppConfig; me: Address
             </select>
           </label>
           <label>
-            File (PDF, JSON, text, Markdown, PNG, JPEG, DICOM)
+            File (PDF, JSON, text, Markdown, PNG, JPEG, DICOM{config.vault ? `; at most ${sizeText(config.vault.maxUpload)}` : ''})
             <input type="file" name="file" accept={ACCEPT} onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
           </label>
           <button type="submit" disabled={phase === 'uploading' || busy(tx)}>
@@ -216,7 +220,7 @@ function Upload({ config, me, episodes, done }: { config: AppConfig; me: Address
       <button
         type="button"
         disabled={busy(episodeTx)}
-        onClick={() => send(config, 'RecordAnchors', 'openEpisode', [me], setEpisodeTx, 'Open a new episode')}
+        onClick={() => send(config, 'RecordAnchors', 'openEpisode', [patient], setEpisodeTx, 'Open a new episode')}
       >
         Open a new episode
       </button>

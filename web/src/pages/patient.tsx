@@ -89,8 +89,9 @@ const STATUS_TEXT: Record<string, string> = {
 
 export default function Patient({ config }: PageProps) {
   const me = account.value;
-  // A dispense event names the pharmacy, not the patient: her prescriptions' dispenses come by name.
-  const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? [{ accounts: [me] }, { names: ['PrescriptionDispensed', 'ShortSupplyBalanceDue'] }] : null);
+  // A dispense event names the pharmacy, not the patient: her prescriptions' events come by `prescriptionsOf`
+  // (only hers: another patient's dispense does not refetch her page).
+  const live = useLive<Data>(QUERY, me ? { a: me } : null, me ? [{ accounts: [me] }, { prescriptionsOf: [me] }] : null);
   if (!me) return <ConnectFirst role="patient" />;
   const p = live.data?.patient;
   return (

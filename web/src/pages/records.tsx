@@ -1,21 +1,27 @@
 // The doctor's view of her patients' records in the vault: for each patient who granted access (or any
-// address she types), the documents the vault lets her see, and opening one. The vault decides every
-// request against the chain as indexed: a refusal says why (no grant, revoked, expired, hidden…).
+// address she types), the documents the vault lets her see, and opening one; with an "Add records" grant,
+// adding a document to one of the patient's episodes. The vault decides every request against the chain as
+// indexed: a refusal says why (no grant, revoked, expired, hidden…).
 import { useEffect, useState } from 'preact/hooks';
 import { isAddress, type Address } from 'viem';
 import type { AppConfig } from '../config';
+import { query } from '../gql';
 import { Addr, ErrorText, Section } from '../ui';
 import { listDocuments, type VaultDocument } from '../vault/client';
 import { withSession } from '../vault/session';
 import { DocumentTable, useViewer, VaultSignIn, Viewer } from '../vault/ui';
+import { Upload, type EpisodeRecords } from './documents';
 
-export function DoctorRecords({ config, patients }: { config: AppConfig; patients: Address[] }) {
+const EPISODES = `query Episodes($a: Address!) { patient(address: $a) { episodes(first: 20) { nodes { id closed } } } }`;
+
+/** `patients`: who granted her reading; `writers`: who granted her adding records (the vault decides anyway). */
+export function DoctorRecords({ config, patients, writers }: { config: AppConfig; patients: Address[]; writers: Address[] }) {
   const [patient, setPatient] = useState<Address | null>(null);
   return (
     <Section title="Your patients' records" id="records">
       <VaultSignIn config={config}>
         <Picker patients={patients} choose={setPatient} />
-        {patient && <PatientRecords key={patient} patient={patient} />}
+        {patient && <PatientRecords key={patient} config={config} patient={patient} writable={writers.some((w) => w.toLowerCase() === patient.toLowerCase())} />}
       </VaultSignIn>
     </Section>
   );
@@ -58,10 +64,19 @@ function Picker({ patients, choose }: { patients: Address[]; choose: (a: Address
   );
 }
 
-function PatientRecords({ patient }: { patient: Address }) {
+function PatientRecords({ config, patient, writable }: { config: AppConfig; patient: Address; writable: boolean }) {
   const [docs, setDocs] = useState<VaultDocument[] | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const [episodes, setEpisodes] = useState<Pick<EpisodeRecords, 'id' | 'closed'>[] | null>(null);
   const [opened, open, close] = useViewer();
+  const loadEpisodes = () => {
+    if (!writable) return;
+    query<{ patient: { episodes: { nodes: { id: number; closed: boolean }[] } } }>(EPISODES, { a: patient }).then(
+      (d) => setEpisodes(d.patient.episodes.nodes),
+      (e: unknown) => setError(e instanceof Error ? e.message : String(e)),
+    );
+  };
+  useEffect(loadEpisodes, [patient, writable]);
   const load = () => {
     setError(null);
     withSession(() => listDocuments(patient)).then(setDocs, (e: unknown) => {
@@ -91,6 +106,17 @@ function PatientRecords({ patient }: { patient: Address }) {
         <DocumentTable docs={docs} onOpen={open} />
       )}
       <Viewer opened={opened} close={close} />
+      {writable && episodes && (
+        <Upload
+          config={config}
+          patient={patient}
+          episodes={episodes}
+          done={() => {
+            load();
+            loadEpisodes();
+          }}
+        />
+      )}
     </div>
   );
 }

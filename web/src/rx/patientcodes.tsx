@@ -28,6 +28,14 @@ const STATUS: Record<string, string> = {
   CANCELLED: 'cancelled',
 };
 
+/** Prints the loaded prescription's code and drug line only (style.css: `html.print-rx` under `@media print`). */
+function printCode() {
+  const root = document.documentElement;
+  root.classList.add('print-rx');
+  window.addEventListener('afterprint', () => root.classList.remove('print-rx'), { once: true });
+  window.print();
+}
+
 export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Address; rx: KnownRx[] }) {
   const [tx, setTx] = useTx();
   const [loaded, setLoaded] = useState<{ ticket: Ticket; rxId: string } | null>(null);
@@ -53,8 +61,8 @@ export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Addres
       <TextFile label="Your prescription file (patient copy)" name="patient-copy" accept=".json,application/json" onText={load} onError={setError} />
       <ErrorText error={error} />
       {loaded && (
-        <div data-testid="loaded-rx">
-          <p>
+        <div data-testid="loaded-rx" data-print="rx">
+          <p class="print-keep" data-testid="print-drug">
             <strong>{summary(loaded.ticket.prescription)}</strong>
           </p>
           <p data-testid="loaded-status">
@@ -62,7 +70,14 @@ export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Addres
               ? `Status: ${STATUS[chain.status] ?? chain.status}; ${chain.fills - chain.fillsUsed} of ${chain.fills} fills left, ${chain.remainingQuantity} units left.`
               : 'Not issued on this chain yet (or not indexed yet): the pharmacy cannot dispense it until it is.'}
           </p>
-          <Qr code={toCode(loaded.ticket)} label="QR code of your prescription" />
+          <div class="print-keep">
+            <Qr code={toCode(loaded.ticket)} label="QR code of your prescription" />
+          </div>
+          <p>
+            <button type="button" onClick={printCode}>
+              Print the code
+            </button>
+          </p>
           {chain && ['FILLABLE', 'WAITING'].includes(chain.status) && (
             <p>
               {/* Her copy proves the terms: she may cancel her own prescription (reason code 3: the patient asked). */}

@@ -162,7 +162,11 @@ export async function listDocuments(patient: Address): Promise<VaultDocument[]> 
 }
 
 /** Uploads `file` into `patient`'s `episode` (the vault encrypts it); returns what to anchor. */
-export async function upload(patient: Address, episode: number, type: string, contentType: string, file: Blob): Promise<Uploaded> {
+export async function upload(patient: Address, episode: number, type: string, contentType: string, file: Blob, maxUpload: number | null): Promise<Uploaded> {
+  // Over the vault's limit (from /config.json): refused before the file is read into memory or sent.
+  if (maxUpload != null && file.size > maxUpload) {
+    throw new VaultRefusal(413, 'too_large', `limit ${maxUpload} bytes`, refusalSentence(413, 'too_large', `limit ${maxUpload} bytes`));
+  }
   const q = new URLSearchParams({ patient, episode: String(episode), type });
   // The bytes themselves (at most the vault's limit, 25 MiB by default), not the Blob: a browser does not
   // stream a Blob body anyway, and the tests can then see exactly where the bytes went.

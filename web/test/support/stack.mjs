@@ -10,13 +10,16 @@ import { fileURLToPath } from 'node:url';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
-/** Starts `medledger dev` (logging at `rustLog`, default $RUST_LOG or warn) and resolves once it printed "medledger dev is ready". */
-export async function startStack({ timeoutMs = 180_000, rustLog } = {}) {
+/**
+ * Starts `medledger dev` (logging at `rustLog`, default $RUST_LOG or warn; `args`: more of its options) and
+ * resolves once it printed "medledger dev is ready".
+ */
+export async function startStack({ timeoutMs = 180_000, rustLog, args = [] } = {}) {
   const bin = process.env.MEDLEDGER_BIN ?? join(root, 'target', 'debug', 'medledger');
   if (!existsSync(bin)) throw new Error(`${bin} is missing: run \`cargo build --bin medledger\` first`);
   const env = { ...process.env, RUST_LOG: rustLog ?? process.env.RUST_LOG ?? 'warn', NO_COLOR: '1' };
   for (const k of Object.keys(env)) if (k.startsWith('MEDLEDGER_') || k === 'DATABASE_URL') delete env[k];
-  const child = spawn(bin, ['dev', '--api.addr', '127.0.0.1:0'], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(bin, ['dev', '--api.addr', '127.0.0.1:0', ...args], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const out = [];
   const err = [];
   createInterface({ input: child.stderr }).on('line', (l) => err.push(l));
