@@ -75,11 +75,12 @@ async fn every_response_reads_one_indexed_state_under_commits_and_reorgs() {
     let variables = json!({ "p": x.patient.to_string(), "d": x.prescriber.to_string() });
 
     // The chain: a grant per block, and every fifth block a reorg of depth 1–4 into empty blocks (the
-    // reverted grants vanish). One task: a grant's receipt is in before a reorg can take its block.
+    // reverted grants vanish), each once the indexer has the blocks it removes. One task: a grant's receipt is
+    // in before a reorg can take its block.
     let stop = Arc::new(AtomicBool::new(false));
     let devnet = Arc::new(devnet);
     let writer = {
-        let (stop, p, devnet) = (Arc::clone(&stop), p.clone(), Arc::clone(&devnet));
+        let (stop, p, devnet, pool) = (Arc::clone(&stop), p.clone(), Arc::clone(&devnet), pool.clone());
         let (patient, grantees) = (x.patient, [x.prescriber, x.pharmacy, x.prescriber2, x.pharmacy2]);
         tokio::spawn(async move {
             let (mut grants, mut reorgs) = (0u32, 0u32);
@@ -88,6 +89,9 @@ async fn every_response_reads_one_indexed_state_under_commits_and_reorgs() {
                 grant_tx(&devnet, &p, patient, grantee, 1 + (grants % 7) as u8).await;
                 grants += 1;
                 if grants % 5 == 0 {
+                    // The indexer has the blocks about to be reorganised (on a busy machine it could lag
+                    // behind them, and the reorg would need no repair).
+                    wait_synced(&pool, chain_id, &p, Duration::from_secs(30)).await;
                     let depth = 1 + u64::from(reorgs % 4);
                     let _: Value = rpc(&p, "anvil_reorg", json!([depth, []])).await;
                     reorgs += 1;
