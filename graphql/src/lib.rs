@@ -20,10 +20,12 @@ mod page;
 mod query;
 mod scalars;
 mod schema;
+mod session;
 mod subscription;
 
 pub use config::ApiConfig;
 pub use db::{Db, Plan};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
+pub use session::VaultSession;
 pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};

@@ -237,6 +237,12 @@ impl Auth {
     /// The signed-in address of a request.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Address, VaultError> {
         let token = Self::token(headers).ok_or(AuthError::Missing)?;
+        self.authenticate_token(&token).await
+    }
+
+    /// The signed-in address of a session token (as [`Auth::token`] finds it in a request): the one
+    /// verification every surface (FHIR, GraphQL) uses.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Address, VaultError> {
         type SessionRow = (Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>);
         let row: Option<SessionRow> =
             sqlx::query_as("SELECT address, expires_at, ended_at FROM vault_sessions WHERE token_hash = $1")

@@ -151,6 +151,8 @@ pub struct Download {
     pub range: std::ops::Range<u64>,
     /// Whether that is a part of the document.
     pub partial: bool,
+    /// The salt of the document's content and pointer hashes (from its sealed trailer).
+    pub salt: B256,
     /// The bytes.
     pub body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
 }
@@ -212,6 +214,11 @@ impl Vault {
     /// The settings.
     pub const fn config(&self) -> &VaultConfig {
         &self.config
+    }
+
+    /// The latest indexed block, if the index has one (for log entries outside a decision).
+    pub(crate) async fn index_block(&self) -> Option<i64> {
+        self.consents.version().await.ok().map(|v| v.number)
     }
 
     pub(crate) fn chain_id(&self) -> i64 {
@@ -316,11 +323,33 @@ impl Vault {
             self.log_failure(entry, "episode").await;
             return Err(e);
         }
+        self.store_document(caller, req, id, None, body, entry).await
+    }
 
+    /// Seals `body` as document `id` (with `salt`, or a fresh one), stores it, and inserts its row with
+    /// `entry` in one transaction. On failure nothing is listed, no data key is kept, and `entry` is logged
+    /// as failed.
+    pub(crate) async fn store_document<S, E>(
+        &self,
+        caller: Address,
+        req: UploadRequest,
+        id: [u8; 16],
+        salt: Option<B256>,
+        body: S,
+        entry: NewEntry,
+    ) -> Result<Uploaded, VaultError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let limit = self.config.max_upload;
         let binding = Binding { patient: req.patient.into(), document: id, version: 1 };
         let key = DataKey::generate();
         let wrapped = self.keys.wrap(&key, &binding);
-        let (mut sealer, header) = Sealer::new(key, binding);
+        let (mut sealer, header) = match salt {
+            Some(salt) => Sealer::with_salt(key, binding, salt),
+            None => Sealer::new(key, binding),
+        };
         let mut upload = self.store.begin(Layout { size: limit }.object_len()).await?;
         let streamed: Result<(), (VaultError, &str)> = async {
             upload.write(Bytes::from(header)).await.map_err(|e| (e, "store"))?;
