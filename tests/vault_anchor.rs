@@ -3,7 +3,7 @@
 //! checks the log against the operator's anchors. An operator who edits an anchored entry is named at the
 //! entry; one who re-chains the log after the edit (so that the chain itself verifies) is caught by the
 //! anchor, which names the rewritten range; one who deletes anchored entries is caught too.
-#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs, unused_macros)]
 
 mod support;
 #[macro_use]

@@ -63,7 +63,9 @@ contract AccessLogAnchorsTest is Test {
 
     function test_RevertWhen_AnchorLogZeroHead() public {
         vm.expectRevert(
-            abi.encodeWithSelector(IAccessLogAnchors.AccessLogAnchors__ZeroHead.selector, operator, uint64(10))
+            abi.encodeWithSelector(
+                IAccessLogAnchors.AccessLogAnchors__ZeroHead.selector, operator, uint64(10)
+            )
         );
         _anchor(operator, 10, bytes32(0));
     }
@@ -98,7 +100,9 @@ contract AccessLogAnchorsTest is Test {
         _anchor(operator, a, HEAD_1);
         if (b <= a) {
             vm.expectRevert(
-                abi.encodeWithSelector(IAccessLogAnchors.AccessLogAnchors__NoProgress.selector, operator, b, a)
+                abi.encodeWithSelector(
+                    IAccessLogAnchors.AccessLogAnchors__NoProgress.selector, operator, b, a
+                )
             );
             _anchor(operator, b, HEAD_2);
             vm.assertEq(logs.anchorCount(operator), 1);

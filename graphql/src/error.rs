@@ -162,10 +162,10 @@ impl ApiError {
     }
 }
 
-impl ErrorExtensions for ApiError {
-    fn extend(&self) -> async_graphql::Error {
-        // `extend` takes `&self`; rebuild an owned copy of what matters.
-        let owned = match self {
+impl ApiError {
+    /// An owned copy (a database error becomes `Corrupt` with its text, which only the log sees).
+    pub(crate) fn cloned(&self) -> Self {
+        match self {
             Self::BadInput(m) => Self::BadInput(m.clone()),
             Self::NotFound(m) => Self::NotFound(m.clone()),
             Self::LimitExceeded(m) => Self::LimitExceeded(m.clone()),
@@ -176,8 +176,14 @@ impl ErrorExtensions for ApiError {
             Self::Unavailable { message, retryable } => {
                 Self::Unavailable { message: message.clone(), retryable: *retryable }
             }
-        };
-        owned.into_graphql()
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        // `extend` takes `&self`; rebuild an owned copy of what matters.
+        self.cloned().into_graphql()
     }
 }
 

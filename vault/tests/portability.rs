@@ -57,6 +57,11 @@ fn encode(bytes: &[u8]) -> Value {
     Value::String(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
+async fn listed(client: &Client, patient: &PrivateKeySigner, token: &str) -> u64 {
+    let path = format!("/fhir/DocumentReference?patient={}", patient.address());
+    client.get(&path, Some(token)).await.json()["total"].as_u64().unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn everything_moves_to_another_vault_checked_against_the_chain() {
     let patient = PrivateKeySigner::random();
@@ -132,10 +137,6 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
 
     let import = format!("/fhir/Patient/{}/$import", patient.address());
     let b_token = b.client.login(&patient).await;
-    let listed = |client: &Client, token: String| {
-        let path = format!("/fhir/DocumentReference?patient={}", patient.address());
-        async move { client.get(&path, Some(&token)).await.json()["total"].as_u64().unwrap() }
-    };
 
     // Tampered on the way: one byte of the first document changed. Refused, nothing stored.
     let first_id = first["id"].as_str().unwrap();
@@ -148,7 +149,7 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
     assert_eq!(r.status, 422, "{}", String::from_utf8_lossy(&r.body));
     let why = r.outcome();
     assert!(why.contains(first_id) && why.contains("do not hash to its content hash"), "{why}");
-    assert_eq!(listed(&b.client, b_token.clone()).await, 0, "nothing of a refused Bundle is stored");
+    assert_eq!(listed(&b.client, &patient, &b_token).await, 0, "nothing of a refused Bundle is stored");
 
     // A forger who also rewrites the content hash (consistently, with the salt): no anchor records it.
     let mut forged = bundle.clone();
