@@ -140,7 +140,8 @@ async fn anchored_history_cannot_be_rewritten_quietly() {
     medledger_vault::verify_log(&w.pool).await.expect("the re-chained log is self-consistent");
     let (code, _, err) = vault_cmd(&w, &verify, None);
     assert_eq!(code, Some(1));
-    let named = format!("access log entries {}..={second} were rewritten after on-chain anchor #1", first + 1);
+    let named =
+        format!("access log entries {}..={second} were rewritten after on-chain anchor #1", first + 1);
     assert!(err.contains(&named), "{err}");
     // Nor will it anchor the rewritten log.
     let (code, _, err) = vault_cmd(&w, &["anchor-log"], Some(&op_key));
@@ -151,9 +152,6 @@ async fn anchored_history_cannot_be_rewritten_quietly() {
     sqlx::query("DELETE FROM vault_access_log WHERE seq > $1").bind(first).execute(&w.pool).await.unwrap();
     let (code, _, err) = vault_cmd(&w, &verify, None);
     assert_eq!(code, Some(1));
-    assert!(
-        err.contains(&format!("the access log has {first} entries but on-chain anchor #1")),
-        "{err}"
-    );
+    assert!(err.contains(&format!("the access log has {first} entries but on-chain anchor #1")), "{err}");
     assert!(err.contains(&format!("entry {} and later were deleted", first + 1)), "{err}");
 }

@@ -49,7 +49,12 @@ fn errors(body: &Value) -> Vec<(String, String, String)> {
             errs.iter()
                 .map(|e| {
                     (
-                        e["path"].as_array().and_then(|p| p.last()).and_then(Value::as_str).unwrap_or("").to_owned(),
+                        e["path"]
+                            .as_array()
+                            .and_then(|p| p.last())
+                            .and_then(Value::as_str)
+                            .unwrap_or("")
+                            .to_owned(),
                         e["extensions"]["code"].as_str().unwrap_or("").to_owned(),
                         e["extensions"]["reason"].as_str().unwrap_or("").to_owned(),
                     )

@@ -27,5 +27,5 @@ pub use config::ApiConfig;
 pub use db::{Db, Plan};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
-pub use session::VaultSession;
 pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};
+pub use session::VaultSession;

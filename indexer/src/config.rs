@@ -116,8 +116,7 @@ mod tests {
 
     fn config(url: &str) -> Config {
         let a = alloy::primitives::Address::ZERO;
-        let contracts =
-            Contracts {
+        let contracts = Contracts {
             credential_registry: a,
             consent_registry: a,
             record_anchors: a,

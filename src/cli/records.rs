@@ -277,9 +277,9 @@ pub(crate) async fn records(command: RecordsCommand) -> Result<()> {
             match &args.out {
                 Some(path) => {
                     std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
-                    let docs = bundle["entry"]
-                        .as_array()
-                        .map_or(0, |e| e.iter().filter(|x| x["resource"]["resourceType"] == "Binary").count());
+                    let docs = bundle["entry"].as_array().map_or(0, |e| {
+                        e.iter().filter(|x| x["resource"]["resourceType"] == "Binary").count()
+                    });
                     out!("exported {docs} documents and the access log to {}", path.display());
                 }
                 None => std::io::Write::write_all(&mut std::io::stdout(), &text)

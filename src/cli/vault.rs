@@ -2,15 +2,15 @@
 //! `medledger vault rotate-key|verify-log|anchor-log|sweep`, its maintenance commands.
 
 use super::{connect_db, rx::SignerArgs, RequiredDbArgs};
-use anyhow::{bail, Context, Result};
-use clap::{Args, Subcommand};
-use medledger_core::Manifest;
 use alloy::{
     network::EthereumWallet,
     primitives::Address,
     providers::{DynProvider, Provider as _, ProviderBuilder},
     signers::local::PrivateKeySigner,
 };
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use medledger_core::Manifest;
 use medledger_vault::{
     anchor::{self, Anchoring, LogAnchors},
     crypto::Keyring,
@@ -164,8 +164,10 @@ impl VaultArgs {
         let Some(key) = &self.operator_key else {
             bail!("--vault.anchor-interval needs --vault.operator-key (the key that anchors the log)");
         };
-        let signer: PrivateKeySigner =
-            key.trim().parse().map_err(|_| anyhow::anyhow!("--vault.operator-key is not a 32-byte hex key"))?;
+        let signer: PrivateKeySigner = key
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--vault.operator-key is not a 32-byte hex key"))?;
         let anchors = operator_anchors(rpc_url, manifest, signer).await?;
         let pool = pool.clone();
         info!(target: "medledger::vault", interval_secs = secs, operator = %anchors.operator(), "anchoring the access log periodically");
@@ -187,7 +189,11 @@ impl VaultArgs {
 }
 
 /// The `AccessLogAnchors` of the manifest, read through `rpc_url` and posted as `signer`.
-async fn operator_anchors(rpc_url: &str, manifest: &Manifest, signer: PrivateKeySigner) -> Result<LogAnchors> {
+async fn operator_anchors(
+    rpc_url: &str,
+    manifest: &Manifest,
+    signer: PrivateKeySigner,
+) -> Result<LogAnchors> {
     let operator = signer.address();
     let provider = ProviderBuilder::new()
         .wallet(EthereumWallet::from(signer))
@@ -201,7 +207,9 @@ async fn operator_anchors(rpc_url: &str, manifest: &Manifest, signer: PrivateKey
 /// `operator`'s anchors in the manifest's `AccessLogAnchors`, after checking the node's chain.
 async fn log_anchors(provider: DynProvider, manifest: &Manifest, operator: Address) -> Result<LogAnchors> {
     let Some(address) = manifest.contracts.access_log_anchors else {
-        bail!("the deployment manifest names no AccessLogAnchors contract (redeploy with the current script)");
+        bail!(
+            "the deployment manifest names no AccessLogAnchors contract (redeploy with the current script)"
+        );
     };
     let chain = provider.get_chain_id().await.context("reading the node's chain id")?;
     if chain != manifest.chain_id {
@@ -339,7 +347,9 @@ pub(crate) async fn vault(command: VaultCommand) -> Result<()> {
             let any_chain = args.chain.rpc_url.is_some() || args.chain.manifest.is_some();
             let Some(operator) = args.operator else {
                 if any_chain {
-                    bail!("checking the log against the chain needs --vault.operator (whose anchors to read)");
+                    bail!(
+                        "checking the log against the chain needs --vault.operator (whose anchors to read)"
+                    );
                 }
                 let verified =
                     medledger_vault::verify_log(&pool).await.context("verifying the access log")?;

@@ -66,7 +66,12 @@ impl LogAnchors {
 
     /// Anchor `index`.
     pub async fn at(&self, index: u64) -> Result<OnChainAnchor, VaultError> {
-        let a = self.contract.anchorAt(self.operator, alloy::primitives::U256::from(index)).call().await.map_err(rpc)?;
+        let a = self
+            .contract
+            .anchorAt(self.operator, alloy::primitives::U256::from(index))
+            .call()
+            .await
+            .map_err(rpc)?;
         let anchored_at: u64 = a.anchoredAt.to();
         Ok(OnChainAnchor {
             index,
@@ -121,7 +126,10 @@ pub async fn anchor_log(pool: &PgPool, anchors: &LogAnchors) -> Result<Anchoring
     })?;
     let receipt = pending.get_receipt().await.map_err(rpc)?;
     if !receipt.status() {
-        return Err(VaultError::Chain(format!("anchorLog reverted in transaction {}", receipt.transaction_hash)));
+        return Err(VaultError::Chain(format!(
+            "anchorLog reverted in transaction {}",
+            receipt.transaction_hash
+        )));
     }
     let index = receipt
         .inner

@@ -6,8 +6,8 @@ use crate::{
     log::LogEntry,
     vault::{DocumentRow, UploadRequest},
 };
-use base64::Engine as _;
 use alloy::primitives::{Address, B256};
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// The identifier system of Ethereum addresses.
@@ -143,9 +143,9 @@ pub fn upload_of(r: &Value, max: u64) -> Result<(UploadRequest, bytes::Bytes), V
         .as_str()
         .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
         .ok_or_else(|| bad("content[0].attachment.contentType is required"))?;
-    let data = attachment["data"]
-        .as_str()
-        .ok_or_else(|| bad("content[0].attachment.data (base64) is required; or POST the bytes to /fhir/Binary"))?;
+    let data = attachment["data"].as_str().ok_or_else(|| {
+        bad("content[0].attachment.data (base64) is required; or POST the bytes to /fhir/Binary")
+    })?;
     if (data.len() as u64 / 4).saturating_mul(3) > max.saturating_add(3) {
         return Err(VaultError::TooLarge { limit: max });
     }

@@ -247,7 +247,11 @@ async fn body_bytes(body: Body, limit: u64) -> Result<bytes::Bytes, VaultError> 
 /// identifier), `context.encounter` (the episode), `type`, and one `content.attachment` with
 /// `contentType` and base64 `data`. Answers like `POST /fhir/Binary` (201, the stored resource with the
 /// salt of the hashes to anchor).
-async fn create(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, VaultError> {
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, VaultError> {
     let caller = caller(&state, &headers).await?;
     let max = state.vault.config().max_upload;
     let raw = body_bytes(body, max.saturating_mul(4) / 3 + 64 * 1024).await?;

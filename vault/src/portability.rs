@@ -55,10 +55,7 @@ fn refuse(id: &str, reason: impl Into<String>) -> VaultError {
 
 fn identifier(resource: &Value, system: &str) -> Option<String> {
     let system = format!("{BASE}/{system}");
-    resource["identifier"]
-        .as_array()?
-        .iter()
-        .find(|i| i["system"] == system.as_str())?["value"]
+    resource["identifier"].as_array()?.iter().find(|i| i["system"] == system.as_str())?["value"]
         .as_str()
         .map(str::to_owned)
 }
@@ -90,7 +87,9 @@ impl Vault {
             if let Some(x) = reference["extension"].as_array_mut() {
                 x.push(json!({ "url": format!("{BASE}/hidden"), "valueBoolean": row.hidden }));
             }
-            entries.push(json!({ "fullUrl": format!("DocumentReference/{}", row.id_hex()), "resource": reference }));
+            entries.push(
+                json!({ "fullUrl": format!("DocumentReference/{}", row.id_hex()), "resource": reference }),
+            );
             entries.push(json!({
                 "fullUrl": format!("Binary/{}", row.id_hex()),
                 "resource": {
@@ -105,7 +104,9 @@ impl Vault {
         let mut log = log::entries_for(&self.pool, patient.into(), None, i64::MAX).await?;
         log.reverse();
         for e in &log {
-            entries.push(json!({ "fullUrl": format!("AuditEvent/{}", e.seq), "resource": fhir::audit_event(e) }));
+            entries.push(
+                json!({ "fullUrl": format!("AuditEvent/{}", e.seq), "resource": fhir::audit_event(e) }),
+            );
         }
         Ok(json!({
             "resourceType": "Bundle",
@@ -119,7 +120,12 @@ impl Vault {
     }
 
     /// Logs and refuses `action` unless the caller is the patient.
-    async fn patient_only(&self, caller: Address, patient: Address, action: &'static str) -> Result<(), VaultError> {
+    async fn patient_only(
+        &self,
+        caller: Address,
+        patient: Address,
+        action: &'static str,
+    ) -> Result<(), VaultError> {
         let (outcome, reason) =
             if caller == patient { ("allowed", "patient") } else { ("denied", Denial::NotPatient.code()) };
         let version = self.index_block().await;
@@ -149,7 +155,12 @@ impl Vault {
     /// with its salt to its content hash, and an on-chain anchor of this patient and episode (as indexed)
     /// must record that content hash and the pointer hash of its id; otherwise the import is refused with
     /// the document and the reason.
-    pub async fn import(&self, caller: Address, patient: Address, bundle: &Value) -> Result<Imported, VaultError> {
+    pub async fn import(
+        &self,
+        caller: Address,
+        patient: Address,
+        bundle: &Value,
+    ) -> Result<Imported, VaultError> {
         self.patient_only(caller, patient, "import").await?;
         if bundle["resourceType"] != "Bundle" {
             return Err(VaultError::BadRequest("the body is not a FHIR Bundle".into()));
@@ -195,7 +206,9 @@ impl Vault {
                 ));
             }
             match self.row(d.id).await {
-                Ok(Some(existing)) if existing.content_hash == d.content_hash && existing.patient == patient => {
+                Ok(Some(existing))
+                    if existing.content_hash == d.content_hash && existing.patient == patient =>
+                {
                     out.already.push(hex_id);
                 }
                 Ok(Some(_)) => return Err(refuse(&hex_id, "this vault holds another document with this id")),
@@ -235,7 +248,12 @@ impl Vault {
     }
 
     /// A Bundle's `DocumentReference` and its `Binary`, checked against themselves.
-    fn incoming(&self, patient: Address, r: &Value, binaries: &HashMap<&str, &Value>) -> Result<Incoming, VaultError> {
+    fn incoming(
+        &self,
+        patient: Address,
+        r: &Value,
+        binaries: &HashMap<&str, &Value>,
+    ) -> Result<Incoming, VaultError> {
         let hex_id = r["id"].as_str().unwrap_or("");
         let mut id = [0u8; 16];
         if hex_id.len() != 32 || hex::decode_to_slice(hex_id, &mut id).is_err() {
@@ -263,7 +281,8 @@ impl Vault {
             .and_then(|e| e["valueString"].as_str())
             .and_then(|s| B256::from_str(s).ok())
             .ok_or_else(|| refuse(hex_id, "no salt extension (export it with $everything)"))?;
-        let binary = binaries.get(hex_id).ok_or_else(|| refuse(hex_id, "no Binary resource with its bytes"))?;
+        let binary =
+            binaries.get(hex_id).ok_or_else(|| refuse(hex_id, "no Binary resource with its bytes"))?;
         let data = binary["data"].as_str().unwrap_or("");
         if (data.len() as u64 / 4).saturating_mul(3) > self.config.max_upload + 3 {
             return Err(VaultError::TooLarge { limit: self.config.max_upload });
@@ -291,7 +310,9 @@ fn check_log<'a>(resources: impl Iterator<Item = &'a Value>) -> Result<usize, Va
     for r in resources.filter(|r| r["resourceType"] == "AuditEvent") {
         let seq_text = r["id"].as_str().unwrap_or("");
         let bad = |why: &str| VaultError::BadRequest(format!("AuditEvent {seq_text}: {why}"));
-        let ext = |name: &str| extension(r, name).and_then(|e| e["valueString"].as_str().or(e["valueInteger64"].as_str()));
+        let ext = |name: &str| {
+            extension(r, name).and_then(|e| e["valueString"].as_str().or(e["valueInteger64"].as_str()))
+        };
         let seq: i64 = seq_text.parse().map_err(|_| bad("its id is not a log sequence number"))?;
         let hash_of = |name: &str| ext(name).and_then(|v| B256::from_str(v).ok()).ok_or_else(|| bad(name));
         let (prev, stated) = (hash_of("log-prev-hash")?, hash_of("log-entry-hash")?);
@@ -305,7 +326,9 @@ fn check_log<'a>(resources: impl Iterator<Item = &'a Value>) -> Result<usize, Va
         let patient = entities.iter().find_map(|e| address_of(&e["what"])).map(|a| a.to_vec());
         let document = entities
             .iter()
-            .find_map(|e| e["what"]["reference"].as_str()?.strip_prefix("DocumentReference/").map(str::to_owned))
+            .find_map(|e| {
+                e["what"]["reference"].as_str()?.strip_prefix("DocumentReference/").map(str::to_owned)
+            })
             .map(|d| hex::decode(d).map_err(|_| bad("document reference")))
             .transpose()?;
         let entry = OwnedEntry {

@@ -9,7 +9,9 @@ mod support;
 use alloy::signers::local::PrivateKeySigner;
 use base64::Engine as _;
 use chrono::Utc;
-use medledger_vault::{crypto::Keyring, crypto::salted_hash, policy::scope, store::Store, Vault, VaultConfig};
+use medledger_vault::{
+    crypto::salted_hash, crypto::Keyring, policy::scope, store::Store, Vault, VaultConfig,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 use support::{Client, Db};
@@ -45,7 +47,8 @@ fn hash_of(doc: &Value, system: &str) -> Vec<u8> {
 
 fn binary_mut<'a>(bundle: &'a mut Value, id: &str) -> &'a mut Value {
     let entries = bundle["entry"].as_array_mut().unwrap();
-    let e = entries.iter_mut().find(|e| e["resource"]["resourceType"] == "Binary" && e["resource"]["id"] == id);
+    let e =
+        entries.iter_mut().find(|e| e["resource"]["resourceType"] == "Binary" && e["resource"]["id"] == id);
     &mut e.unwrap()["resource"]
 }
 
@@ -110,7 +113,8 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
     }
 
     // Only the patient exports: a grantee with READ is refused.
-    a.db.consent(CHAIN, patient.address().into(), doctor.address().into(), scope::READ, None, false, None, 5).await;
+    a.db.consent(CHAIN, patient.address().into(), doctor.address().into(), scope::READ, None, false, None, 5)
+        .await;
     let doc_token = a.client.login(&doctor).await;
     let path = format!("/fhir/Patient/{}/$everything", patient.address());
     let r = a.client.get(&path, Some(&doc_token)).await;
@@ -124,8 +128,12 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
     let bundle = r.json();
     assert_eq!(bundle["resourceType"], "Bundle");
     assert_eq!(bundle["type"], "collection");
-    let kinds: Vec<&str> =
-        bundle["entry"].as_array().unwrap().iter().map(|e| e["resource"]["resourceType"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "DocumentReference").count(), 2);
     assert_eq!(kinds.iter().filter(|k| **k == "Binary").count(), 2);
     assert!(kinds.iter().any(|k| *k == "AuditEvent"));
@@ -155,9 +163,16 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
     let mut forged = bundle.clone();
     let salt = {
         let entries = forged["entry"].as_array().unwrap();
-        let d = entries.iter().find(|e| e["resource"]["id"] == first_id && e["resource"]["resourceType"] == "DocumentReference").unwrap();
+        let d = entries
+            .iter()
+            .find(|e| e["resource"]["id"] == first_id && e["resource"]["resourceType"] == "DocumentReference")
+            .unwrap();
         let ext = d["resource"]["extension"].as_array().unwrap();
-        ext.iter().find(|x| x["url"].as_str().unwrap().ends_with("/salt")).unwrap()["valueString"].as_str().unwrap().parse().unwrap()
+        ext.iter().find(|x| x["url"].as_str().unwrap().ends_with("/salt")).unwrap()["valueString"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap()
     };
     let altered = b"Encounter note: BP 128/82, STOP lisinopril.".to_vec();
     binary_mut(&mut forged, first_id)["data"] = encode(&altered);

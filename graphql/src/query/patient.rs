@@ -6,7 +6,8 @@ use crate::db::Db;
 use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::model::{
     AccessLogEntryRow, ConsentChangeRow, ConsentFilter, ConsentRow, DispenseRow, EpisodeRow,
-    PrescriptionFilter, PrescriptionRow, RecordRow, VaultDocumentRow, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, EPISODE_COLUMNS, RECORD_COLUMNS,
+    PrescriptionFilter, PrescriptionRow, RecordRow, VaultDocumentRow, CONSENT_CHANGE_COLUMNS,
+    CONSENT_COLUMNS, EPISODE_COLUMNS, RECORD_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec};
 use crate::scalars::Address;
@@ -217,11 +218,7 @@ impl Patient {
     /// vault's session: the patient reads all of it; a grantee whose consent allows reading reads the
     /// entries of his own requests; anyone else gets `FORBIDDEN`.
     #[graphql(complexity = "crate::page::complexity(first, None, child_complexity)")]
-    async fn access_log(
-        &self,
-        ctx: &Context<'_>,
-        first: Option<i32>,
-    ) -> GqlResult<Vec<AccessLogEntryRow>> {
+    async fn access_log(&self, ctx: &Context<'_>, first: Option<i32>) -> GqlResult<Vec<AccessLogEntryRow>> {
         let (vault, caller) = VaultSession::caller(ctx).await?;
         let limit = i64::from(first.unwrap_or(100));
         if !(1..=1000).contains(&limit) {
