@@ -172,9 +172,7 @@ impl ApiError {
             Self::Database(e) => Self::Corrupt(format!("database: {e}")),
             Self::Corrupt(m) => Self::Corrupt(m.clone()),
             Self::Unauthenticated(m) => Self::Unauthenticated(m.clone()),
-            Self::Forbidden { message, reason } => {
-                Self::Forbidden { message: message.clone(), reason: *reason }
-            }
+            Self::Forbidden { message, reason } => Self::Forbidden { message: message.clone(), reason },
             Self::Unavailable { message, retryable } => {
                 Self::Unavailable { message: message.clone(), retryable: *retryable }
             }

@@ -136,7 +136,7 @@ async fn everything_moves_to_another_vault_checked_against_the_chain() {
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "DocumentReference").count(), 2);
     assert_eq!(kinds.iter().filter(|k| **k == "Binary").count(), 2);
-    assert!(kinds.iter().any(|k| *k == "AuditEvent"));
+    assert!(kinds.contains(&"AuditEvent"));
     for (d, bytes) in docs {
         let id = d["id"].as_str().unwrap();
         let mut copy = bundle.clone();
