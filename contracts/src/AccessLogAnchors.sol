@@ -15,11 +15,10 @@ contract AccessLogAnchors is IAccessLogAnchors {
     /// @inheritdoc IAccessLogAnchors
     function anchorLog(uint64 entries, bytes32 head) external returns (uint256 index) {
         if (head == bytes32(0)) revert AccessLogAnchors__ZeroHead(msg.sender, entries);
-        Anchor[] storage anchors = _anchors[msg.sender];
-        index = anchors.length;
-        uint64 latest = index == 0 ? 0 : anchors[index - 1].entries;
+        index = _anchors[msg.sender].length;
+        uint64 latest = index == 0 ? 0 : _anchors[msg.sender][index - 1].entries;
         if (entries <= latest) revert AccessLogAnchors__NoProgress(msg.sender, entries, latest);
-        anchors.push(
+        _anchors[msg.sender].push(
             Anchor({
                 entries: entries,
                 anchoredAt: uint40(block.timestamp),
