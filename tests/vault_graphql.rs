@@ -152,6 +152,41 @@ async fn patient_grantee_nobody_else() {
         .unwrap();
     assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_INPUT", "{r}");
 
+    // `medledger records export|import` through the binary: the patient exports everything; importing it
+    // back finds every document already here; a tampered copy is refused with the document and the reason.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("maria.json");
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_medledger"))
+            .arg("records")
+            .args(args)
+            .env("MEDLEDGER_VAULT_URL", &w.base)
+            .env("MEDLEDGER_PRIVATE_KEY", alloy::hex::encode_prefixed(key(patient).to_bytes()))
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = cli(&["export", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("exported 2 documents"), "{out}");
+    let (code, out, err) = cli(&["import", file.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imported 0 documents (2 already here)"), "{out}");
+    let mut bundle: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    for e in bundle["entry"].as_array_mut().unwrap() {
+        if e["resource"]["resourceType"] == "Binary" && e["resource"]["id"] == note.id.as_str() {
+            e["resource"]["data"] = json!("QlAgMTI4LzgzCg==");
+        }
+    }
+    std::fs::write(&file, serde_json::to_vec(&bundle).unwrap()).unwrap();
+    let (code, _, err) = cli(&["import", file.to_str().unwrap()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("422") && err.contains(&note.id) && err.contains("do not hash"), "{err}");
+
     // Every GraphQL decision is in the vault's log, which still verifies.
     let log = me.audit(patient).await.unwrap();
     let reasons: Vec<&str> = log.iter().filter_map(|e| e["outcomeDesc"].as_str()).collect();
