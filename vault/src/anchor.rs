@@ -153,8 +153,7 @@ pub struct AnchoredVerification {
 }
 
 async fn entry_hash(pool: &PgPool, seq: i64) -> Result<Option<B256>, VaultError> {
-    let hash: Option<Vec<u8>> = sqlx::query_scalar("SELECT entry_hash FROM vault_access_log WHERE seq = $1")
-        .bind(seq)
+    let hash: Option<Vec<u8>> = sqlx::query_scalar!("SELECT entry_hash FROM vault_access_log WHERE seq = $1", seq)
         .fetch_optional(pool)
         .await
         .map_err(VaultError::db)?;

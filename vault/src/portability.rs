@@ -183,15 +183,15 @@ impl Vault {
         let mut to_store = Vec::new();
         for d in incoming {
             let hex_id = hex::encode(d.id);
-            let anchored: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM records WHERE chain_id = $1 AND patient = $2 AND episode_id = $3
-                   AND content_hash = $4 AND pointer_hash = $5)",
+            let anchored = sqlx::query_scalar!(
+                r#"SELECT EXISTS (SELECT 1 FROM records WHERE chain_id = $1 AND patient = $2 AND episode_id = $3
+                   AND content_hash = $4 AND pointer_hash = $5) AS "anchored!""#,
+                self.chain_id(),
+                patient.as_slice(),
+                i64::try_from(d.episode).unwrap_or(-1),
+                d.content_hash.as_slice(),
+                d.pointer_hash.as_slice()
             )
-            .bind(self.chain_id())
-            .bind(patient.as_slice())
-            .bind(i64::try_from(d.episode).unwrap_or(-1))
-            .bind(d.content_hash.as_slice())
-            .bind(d.pointer_hash.as_slice())
             .fetch_one(&self.pool)
             .await
             .map_err(VaultError::db)?;

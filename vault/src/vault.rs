@@ -428,13 +428,15 @@ impl Vault {
     }
 
     async fn check_episode(&self, patient: Address, episode: u64) -> Result<(), VaultError> {
-        let row: Option<(Vec<u8>, bool)> =
-            sqlx::query_as("SELECT patient, closed FROM episodes WHERE chain_id = $1 AND episode_id = $2")
-                .bind(self.chain_id())
-                .bind(i64::try_from(episode).unwrap_or(-1))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(VaultError::db)?;
+        let row = sqlx::query!(
+            "SELECT patient, closed FROM episodes WHERE chain_id = $1 AND episode_id = $2",
+            self.chain_id(),
+            i64::try_from(episode).unwrap_or(-1)
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(VaultError::db)?
+        .map(|r| (r.patient, r.closed));
         match row {
             None => {
                 Err(VaultError::BadRequest(format!("episode {episode} is not on chain (or not indexed yet)")))
@@ -450,26 +452,26 @@ impl Vault {
     /// Inserts the row and its log entry in one transaction.
     async fn insert(&self, d: &DocumentRow, entry: &NewEntry) -> Result<DateTime<Utc>, VaultError> {
         let mut tx = self.pool.begin().await.map_err(VaultError::db)?;
-        let created_at: DateTime<Utc> = sqlx::query_scalar(
+        let created_at: DateTime<Utc> = sqlx::query_scalar!(
             "INSERT INTO vault_documents (id, version, chain_id, patient, episode_id, uploader, doc_type,
                  content_type, size, content_hash, pointer_hash, object_key, wrapped_key, kek_id, status)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending')
              RETURNING created_at",
+            d.id.as_slice(),
+            i32::try_from(d.version).unwrap_or(i32::MAX),
+            self.chain_id(),
+            d.patient.as_slice(),
+            i64::try_from(d.episode_id).unwrap_or(-1),
+            d.uploader.as_slice(),
+            d.doc_type,
+            d.content_type,
+            i64::try_from(d.size).unwrap_or(i64::MAX),
+            d.content_hash.as_slice(),
+            d.pointer_hash.as_slice(),
+            d.object_key.0.as_slice(),
+            d.wrapped.bytes,
+            d.wrapped.kek_id
         )
-        .bind(d.id.as_slice())
-        .bind(i32::try_from(d.version).unwrap_or(i32::MAX))
-        .bind(self.chain_id())
-        .bind(d.patient.as_slice())
-        .bind(i64::try_from(d.episode_id).unwrap_or(-1))
-        .bind(d.uploader.as_slice())
-        .bind(&d.doc_type)
-        .bind(&d.content_type)
-        .bind(i64::try_from(d.size).unwrap_or(i64::MAX))
-        .bind(d.content_hash.as_slice())
-        .bind(d.pointer_hash.as_slice())
-        .bind(d.object_key.0.as_slice())
-        .bind(&d.wrapped.bytes)
-        .bind(&d.wrapped.kek_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(VaultError::db)?;
@@ -499,11 +501,13 @@ impl Vault {
         if d.stored_status == d.status() {
             return;
         }
-        let res = sqlx::query("UPDATE vault_documents SET status = $2 WHERE id = $1 AND status <> $2")
-            .bind(d.id.as_slice())
-            .bind(d.status())
-            .execute(&self.pool)
-            .await;
+        let res = sqlx::query!(
+            "UPDATE vault_documents SET status = $2 WHERE id = $1 AND status <> $2",
+            d.id.as_slice(),
+            d.status()
+        )
+        .execute(&self.pool)
+        .await;
         if let Err(e) = res {
             tracing::debug!(target: "medledger::vault", error = %e, "status not updated");
         }
