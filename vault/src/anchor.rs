@@ -153,10 +153,11 @@ pub struct AnchoredVerification {
 }
 
 async fn entry_hash(pool: &PgPool, seq: i64) -> Result<Option<B256>, VaultError> {
-    let hash: Option<Vec<u8>> = sqlx::query_scalar!("SELECT entry_hash FROM vault_access_log WHERE seq = $1", seq)
-        .fetch_optional(pool)
-        .await
-        .map_err(VaultError::db)?;
+    let hash: Option<Vec<u8>> =
+        sqlx::query_scalar!("SELECT entry_hash FROM vault_access_log WHERE seq = $1", seq)
+            .fetch_optional(pool)
+            .await
+            .map_err(VaultError::db)?;
     Ok(hash.and_then(|h| B256::try_from(h.as_slice()).ok()))
 }
 

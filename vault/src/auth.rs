@@ -96,8 +96,8 @@ impl Auth {
             expires_at
         )
         .execute(&self.pool)
-            .await
-            .map_err(VaultError::db)?;
+        .await
+        .map_err(VaultError::db)?;
         Ok(Nonce { nonce, expires_at })
     }
 

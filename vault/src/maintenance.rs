@@ -44,7 +44,8 @@ pub async fn rotate_keys(pool: &PgPool, keys: &Keyring) -> Result<Rotation, Vaul
         let Some(last) = rows.last() else { break };
         after = last.id.clone();
         for r in rows {
-            let (id, patient, version, wrapped_key, kek_id) = (r.id, r.patient, r.version, r.wrapped_key, r.kek_id);
+            let (id, patient, version, wrapped_key, kek_id) =
+                (r.id, r.patient, r.version, r.wrapped_key, r.kek_id);
             let (Ok(document), Ok(patient), Ok(version)) = (
                 <[u8; 16]>::try_from(id.as_slice()),
                 <[u8; 20]>::try_from(patient.as_slice()),
