@@ -84,6 +84,7 @@ async fn patient_grantee_nobody_else() {
     let cs = ConsentRegistry::new(m.consent_registry, w.p.clone());
     let ra = RecordAnchors::new(m.record_anchors, w.p.clone());
     send!(ra.openEpisode(patient).from(patient));
+    w.synced().await;
 
     let me = w.client(&key(patient)).await;
     let anchors = Anchors::connect(&w.devnet.rpc_url(), w.devnet.manifest(), key(patient)).await.unwrap();
