@@ -15,7 +15,7 @@ import sys
 
 from slither import Slither
 
-CONTRACTS = ["CredentialRegistry", "ConsentRegistry", "RecordAnchors", "Prescriptions"]
+CONTRACTS = ["CredentialRegistry", "ConsentRegistry", "RecordAnchors", "Prescriptions", "AccessLogAnchors"]
 
 
 def abi_type(param):

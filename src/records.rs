@@ -155,6 +155,25 @@ impl VaultClient {
         Ok(entries(&bundle))
     }
 
+    /// Everything of `patient`'s (the caller must be her): documents, metadata and access log as one FHIR
+    /// Bundle (`GET /fhir/Patient/{address}/$everything`).
+    pub async fn export(&self, patient: Address) -> Result<Value, RecordsError> {
+        self.get_json(&format!("/fhir/Patient/{patient}/$everything")).await
+    }
+
+    /// Imports a Bundle of [`VaultClient::export`] (from any vault on the same chain) for `patient`; the
+    /// vault checks every document against its on-chain anchor first. Returns its `OperationOutcome`.
+    pub async fn import(&self, patient: Address, bundle: &Value) -> Result<Value, RecordsError> {
+        let url = format!("{}/fhir/Patient/{patient}/$import", self.base);
+        let request = self.authed(self.http.post(&url)).header("content-type", "application/fhir+json");
+        let reply = request
+            .body(serde_json::to_vec(bundle).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| http(&url, &e))?;
+        answer(&url, reply).await
+    }
+
     async fn get_json(&self, path: &str) -> Result<Value, RecordsError> {
         let url = format!("{}{path}", self.base);
         let reply = self.authed(self.http.get(&url)).send().await.map_err(|e| http(&url, &e))?;

@@ -27,7 +27,7 @@ use axum::serve::ListenerExt as _;
 use axum::Router;
 use futures::stream::{FuturesUnordered, StreamExt as _};
 use medledger_graphql::over_http::{self, Media};
-use medledger_graphql::{build_schemas, ApiConfig, ApiSchema, Db};
+use medledger_graphql::{build_schemas, ApiConfig, ApiSchema, Db, VaultSession};
 use medledger_vault::Vault;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -101,6 +101,8 @@ struct AppState {
     prometheus: Option<PrometheusHandle>,
     max_ready_lag: Option<i64>,
     graphiql: fn() -> Response,
+    /// The record vault, whose session the GraphQL fields over its metadata and log verify.
+    vault: Option<Arc<Vault>>,
 }
 
 /// The application: GraphQL, GraphiQL, subscriptions, health and metrics. Build the schema with
@@ -111,8 +113,14 @@ pub fn router(
     prometheus: Option<PrometheusHandle>,
     config: &ServerConfig,
 ) -> Router {
-    let state =
-        AppState { schema, db, prometheus, max_ready_lag: config.max_ready_lag, graphiql: config.graphiql };
+    let state = AppState {
+        schema,
+        db,
+        prometheus,
+        max_ready_lag: config.max_ready_lag,
+        graphiql: config.graphiql,
+        vault: config.vault.clone(),
+    };
     let limit = config.body_limit;
     Router::new()
         .route("/graphql", get(graphql_get).post(graphql_post))
@@ -296,8 +304,21 @@ fn not_acceptable() -> Response {
     error_body(StatusCode::NOT_ACCEPTABLE, Media::Json, "BAD_INPUT", message)
 }
 
-/// Executes `request` and answers in `media`, with the status code its media type prescribes.
-async fn execute(app: &AppState, request: async_graphql::Request, media: Media) -> Response {
+/// Executes `request` and answers in `media`, with the status code its media type prescribes. With the
+/// vault mounted, the request carries the vault's session token (`patient { documents accessLog }` verify
+/// it), and a response to a request with one is never cached.
+async fn execute(
+    app: &AppState,
+    mut request: async_graphql::Request,
+    media: Media,
+    headers: &HeaderMap,
+) -> Response {
+    let mut private = false;
+    if let Some(vault) = &app.vault {
+        let session = VaultSession::new(vault.clone(), medledger_vault::auth::Auth::token(headers));
+        private = session.has_token();
+        request = request.data(session);
+    }
     let response = app.schema.execute(request).await;
     for error in &response.errors {
         let code = error
@@ -309,7 +330,11 @@ async fn execute(app: &AppState, request: async_graphql::Request, media: Media) 
     }
     let (status, body) = over_http::encode(response, media);
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-    (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response()
+    let mut response = (status, [(header::CONTENT_TYPE, media.content_type())], body).into_response();
+    if private {
+        response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn graphql_post(
@@ -337,7 +362,7 @@ async fn graphql_post(
         let message = "a GraphQL request needs a `query` (the document, as a string)";
         return error_body(StatusCode::BAD_REQUEST, media, "BAD_INPUT", message);
     }
-    execute(&app, request, media).await
+    execute(&app, request, media, &headers).await
 }
 
 /// `GET /graphql`: a WebSocket upgrade (subscriptions), GraphiQL for a browser, or a query from the URL's
@@ -370,7 +395,7 @@ async fn graphql_get(State(app): State<AppState>, request: Request) -> Response 
         response.headers_mut().insert(header::ALLOW, header::HeaderValue::from_static("POST"));
         return response;
     }
-    execute(&app, graphql, media).await
+    execute(&app, graphql, media, request.headers()).await
 }
 
 fn no_graphiql() -> Response {

@@ -163,16 +163,18 @@ async fn dev_plays_the_story_and_cleans_up() {
     let e = &d["episode"];
     assert_eq!(e["patient"], a(&cast.maria));
     assert_eq!(e["openedBy"], a(&cast.okafor));
-    // The story anchors four encounters' salted hashes; then the vault files the same four notes and
-    // anchors what it returns (src/demo/records.rs), Maria hiding the behavioral health note again.
-    assert_eq!(e["recordCount"], 8);
+    // The story files each of the four encounters through the vault and anchors what the vault returns
+    // (src/demo/records.rs): one record per document; Maria hides the behavioral health note.
+    assert_eq!(e["recordCount"], 4);
     assert_eq!(e["closed"], false);
     let idx = |v: &Value| -> Vec<i64> {
         v.as_array().unwrap().iter().map(|r| r["index"].as_i64().unwrap()).collect()
     };
-    assert_eq!(idx(&e["visible"]), [0, 1, 3, 4, 5, 7], "the hidden records are left out by default");
-    assert_eq!(idx(&e["all"]), [0, 1, 2, 3, 4, 5, 6, 7]);
-    assert_eq!((&e["all"][2]["hidden"], &e["all"][6]["hidden"]), (&Value::Bool(true), &Value::Bool(true)));
+    assert_eq!(idx(&e["visible"]), [0, 1, 3], "the hidden record is left out by default");
+    assert_eq!(idx(&e["all"]), [0, 1, 2, 3]);
+    let hidden: Vec<bool> =
+        e["all"].as_array().unwrap().iter().map(|r| r["hidden"].as_bool().unwrap()).collect();
+    assert_eq!(hidden, [false, false, true, false]);
     assert!(e["visible"].as_array().unwrap().iter().all(|r| r["author"] == a(&cast.okafor)));
 
     // ---- Prescriptions.
@@ -285,8 +287,8 @@ async fn dev_plays_the_story_and_cleans_up() {
     assert!(reasons(&d["wrongHash"]["failures"]).contains(&"CONTENT_HASH_MISMATCH".to_owned()));
     assert!(reasons(&d["moved"]["failures"]).contains(&"OTHER_PHARMACY_DESIGNATED".to_owned()));
 
-    // ---- The event trail: exactly the story's events, and those of the vault's documents after it (Chen
-    // Wei's episode, the four notes Dr. Okafor files and hers, the note Maria hides).
+    // ---- The event trail: exactly the story's events (its four encounters anchored as the vault returned
+    // them), and those of the vault's document after it (Chen Wei's episode and her record).
     let expected = [
         ("CredentialRegistered", 5),
         ("CredentialSuspended", 1),
@@ -308,8 +310,7 @@ async fn dev_plays_the_story_and_cleans_up() {
         .join(" ");
     let d = gql(&url, &format!("{{ {q} }}")).await;
     let filed = |name: &str| match name {
-        "EpisodeOpened" | "RecordVisibilityChanged" => 1,
-        "RecordAnchored" => 5,
+        "EpisodeOpened" | "RecordAnchored" => 1,
         _ => 0,
     };
     for (name, count) in expected {

@@ -20,8 +20,11 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// The codes an error may carry; `INTERNAL` is allowed by the API but is a bug for any input here.
-const CODES: [&str; 3] = ["BAD_INPUT", "NOT_FOUND", "LIMIT_EXCEEDED"];
+/// The codes an error may carry; `INTERNAL` is allowed by the API but is a bug for any input here. The
+/// record vault's fields (`patient { documents accessLog }`) answer `UNAVAILABLE` when no vault is mounted,
+/// `UNAUTHENTICATED` without its session, `FORBIDDEN` to callers the consent does not allow.
+const CODES: [&str; 6] =
+    ["BAD_INPUT", "NOT_FOUND", "LIMIT_EXCEEDED", "UNAVAILABLE", "UNAUTHENTICATED", "FORBIDDEN"];
 /// Text that would reveal SQL, the database or Rust internals in an error message.
 const LEAKS: [&str; 12] = [
     "sqlx",

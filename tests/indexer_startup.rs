@@ -24,6 +24,7 @@ fn manifest() -> Manifest {
         consent_registry: a(2),
         record_anchors: a(3),
         prescriptions: a(4),
+        access_log_anchors: None,
     };
     Manifest { chain_id: 31337, deploy_block: 0, contracts }
 }

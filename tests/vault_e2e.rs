@@ -36,6 +36,8 @@ async fn the_chain_decides_who_reads() {
     send!(cr.register(doctor, 1, alloy::primitives::B256::repeat_byte(1), jur, year, 0).from(x.admin));
     send!(cr.register(other_doctor, 1, alloy::primitives::B256::repeat_byte(2), jur, year, 0).from(x.admin));
     send!(ra.openEpisode(patient).from(patient));
+    // The vault checks the episode against the index: wait until it has it.
+    w.synced().await;
 
     // The patient uploads and anchors two documents; the second she hides.
     let me = w.client(&key(patient)).await;

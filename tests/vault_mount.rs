@@ -75,5 +75,18 @@ async fn no_vault_no_routes() {
     let (base, stop) = start(pool, None).await;
     let r = reqwest::get(format!("{base}/auth/nonce")).await.unwrap();
     assert_eq!(r.status(), 404);
+    // GraphQL's vault fields say the vault is not served here.
+    let query = format!("{{ patient(address: \"0x{}\") {{ documents {{ id }} }} }}", "11".repeat(20));
+    let body: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/graphql"))
+        .json(&serde_json::json!({ "query": query }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE", "{body}");
+    assert!(body["errors"][0]["message"].as_str().unwrap().contains("not served here"), "{body}");
     let _ = stop.send(());
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.30;
 
+import {AccessLogAnchors} from "../src/AccessLogAnchors.sol";
 import {ConsentRegistry} from "../src/ConsentRegistry.sol";
 import {CredentialRegistry} from "../src/CredentialRegistry.sol";
 import {Prescriptions} from "../src/Prescriptions.sol";
@@ -8,7 +9,8 @@ import {RecordAnchors} from "../src/RecordAnchors.sol";
 import {Vm} from "../test/utils/Vm.sol";
 
 /// @title Deploy
-/// @notice Deploys and wires the four medledger contracts, then writes the manifest the indexer reads.
+/// @notice Deploys and wires the medledger contracts (the four the indexer follows, and AccessLogAnchors, where
+///         record vaults anchor their access logs), then writes the manifest the indexer and the vault read.
 /// @dev Works with any forge signer: `forge script contracts/script/Deploy.s.sol --rpc-url $RPC --broadcast`
 ///      plus `--private-key`, `--keystore` or `--ledger`. Environment (all optional):
 ///      - MEDLEDGER_ADMIN: CredentialRegistry default admin (default: the broadcaster);
@@ -35,13 +37,15 @@ contract Deploy {
     /// @return consent The ConsentRegistry.
     /// @return anchors The RecordAnchors.
     /// @return prescriptions The Prescriptions.
+    /// @return logAnchors The AccessLogAnchors.
     function run()
         external
         returns (
             CredentialRegistry credentials,
             ConsentRegistry consent,
             RecordAnchors anchors,
-            Prescriptions prescriptions
+            Prescriptions prescriptions,
+            AccessLogAnchors logAnchors
         )
     {
         uint256 deployBlock = vm.getBlockNumber() + 1;
@@ -58,10 +62,11 @@ contract Deploy {
         consent = new ConsentRegistry(credentials);
         anchors = new RecordAnchors(consent);
         prescriptions = new Prescriptions(credentials, consent);
+        logAnchors = new AccessLogAnchors();
         vm.stopBroadcast();
 
         if (!vm.isContext(SCRIPT_BROADCAST) && !vm.isContext(SCRIPT_RESUME)) {
-            return (credentials, consent, anchors, prescriptions);
+            return (credentials, consent, anchors, prescriptions, logAnchors);
         }
         string memory path = vm.envOr(
             "MEDLEDGER_MANIFEST",
@@ -70,6 +75,7 @@ contract Deploy {
         vm.serializeAddress("contracts", "CredentialRegistry", address(credentials));
         vm.serializeAddress("contracts", "ConsentRegistry", address(consent));
         vm.serializeAddress("contracts", "RecordAnchors", address(anchors));
+        vm.serializeAddress("contracts", "AccessLogAnchors", address(logAnchors));
         string memory contractsJson =
             vm.serializeAddress("contracts", "Prescriptions", address(prescriptions));
         vm.serializeUint("manifest", "chainId", block.chainid);

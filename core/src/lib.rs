@@ -21,7 +21,7 @@ mod error;
 mod manifest;
 pub mod schedule;
 
-pub use abi::{bindings, ABIS};
+pub use abi::{bindings, ABIS, ACCESS_LOG_ANCHORS_ABI};
 pub use commitment::salted_hash;
 pub use error::ManifestError;
 pub use manifest::{Contracts, Manifest};

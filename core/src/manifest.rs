@@ -18,7 +18,7 @@ pub struct Manifest {
     pub contracts: Contracts,
 }
 
-/// The four medledger contracts.
+/// The medledger contracts: the four the indexer follows, and where vaults anchor their access logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contracts {
     /// Licensed prescribers and pharmacies.
@@ -33,10 +33,14 @@ pub struct Contracts {
     /// Prescriptions and dispenses.
     #[serde(rename = "Prescriptions")]
     pub prescriptions: Address,
+    /// Where record vaults anchor their access logs' heads (absent from manifests of older deployments:
+    /// the vault then cannot anchor its log).
+    #[serde(rename = "AccessLogAnchors", default, skip_serializing_if = "Option::is_none")]
+    pub access_log_anchors: Option<Address>,
 }
 
 impl Contracts {
-    /// All four addresses, in a fixed order.
+    /// The four indexed contracts' addresses, in a fixed order.
     pub const fn all(&self) -> [Address; 4] {
         [self.credential_registry, self.consent_registry, self.record_anchors, self.prescriptions]
     }
@@ -56,7 +60,8 @@ impl Manifest {
         if manifest.chain_id == 0 {
             return Err("chainId must not be 0".into());
         }
-        let all = manifest.contracts.all();
+        let mut all = manifest.contracts.all().to_vec();
+        all.extend(manifest.contracts.access_log_anchors);
         if all.iter().any(|a| a.is_zero()) {
             return Err("a contract address is zero".into());
         }
@@ -83,6 +88,16 @@ mod tests {
         assert_eq!(m.chain_id, 31337);
         assert_eq!(m.deploy_block, 1);
         assert_eq!(m.contracts.all().len(), 4);
+        assert_eq!(m.contracts.access_log_anchors, None, "older manifests have no AccessLogAnchors");
+        let with = GOOD.replace(
+            "\"Prescriptions\"",
+            "\"AccessLogAnchors\":\"0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9\",\"Prescriptions\"",
+        );
+        let m = Manifest::parse(&with).expect("valid manifest");
+        assert_eq!(
+            m.contracts.access_log_anchors,
+            Some("0xDc64a140Aa3E981100a9becA4E685f962f0cF6C9".parse().unwrap())
+        );
     }
 
     #[test]

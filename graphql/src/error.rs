@@ -13,6 +13,15 @@ pub enum ErrorCode {
     LimitExceeded,
     /// Something failed on the server; details are logged, never returned.
     Internal,
+    /// The field needs a record-vault session (Sign-In with Ethereum: a bearer token or the session
+    /// cookie) and the request has none, or an unknown, ended or expired one.
+    Unauthenticated,
+    /// The signed-in caller is neither the patient nor, as of the latest indexed block, a grantee whose
+    /// consent allows it; `extensions.reason` says why (`no_grant`, `revoked`, `expired`, ...).
+    Forbidden,
+    /// Something the field needs is unavailable: the record vault is not served here, or PostgreSQL or the
+    /// index cannot decide right now (`retryable` then says so).
+    Unavailable,
 }
 
 impl ErrorCode {
@@ -23,6 +32,9 @@ impl ErrorCode {
             Self::NotFound => "NOT_FOUND",
             Self::LimitExceeded => "LIMIT_EXCEEDED",
             Self::Internal => "INTERNAL",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden => "FORBIDDEN",
+            Self::Unavailable => "UNAVAILABLE",
         }
     }
 }
@@ -45,6 +57,40 @@ pub enum ApiError {
     /// A stored row holds a value the API cannot represent (a bug or a schema mismatch).
     #[error("unexpected stored value: {0}")]
     Corrupt(String),
+    /// No valid record-vault session came with the request.
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The access rule refused the caller; `reason` is the access log's denial code.
+    #[error("{message}")]
+    Forbidden {
+        /// What the client sees.
+        message: String,
+        /// The denial code (as in the access log).
+        reason: &'static str,
+    },
+    /// The record vault is not served, or cannot decide now.
+    #[error("{message}")]
+    Unavailable {
+        /// What the client sees.
+        message: String,
+        /// Whether trying later may succeed.
+        retryable: bool,
+    },
+}
+
+impl From<medledger_vault::VaultError> for ApiError {
+    fn from(e: medledger_vault::VaultError) -> Self {
+        use medledger_vault::VaultError as V;
+        match e {
+            V::Auth(_) => Self::Unauthenticated(e.to_string()),
+            V::Denied(d) => Self::Forbidden { message: e.to_string(), reason: d.code() },
+            V::NotFound(_) => Self::NotFound(e.to_string()),
+            V::BadRequest(m) => Self::BadInput(m),
+            V::RateLimited => Self::LimitExceeded(e.to_string()),
+            V::Unavailable { .. } => Self::Unavailable { message: e.to_string(), retryable: true },
+            e => Self::Corrupt(format!("record vault: {e}")),
+        }
+    }
 }
 
 impl ApiError {
@@ -55,6 +101,9 @@ impl ApiError {
             Self::NotFound(_) => ErrorCode::NotFound,
             Self::LimitExceeded(_) => ErrorCode::LimitExceeded,
             Self::Database(_) | Self::Corrupt(_) => ErrorCode::Internal,
+            Self::Unauthenticated(_) => ErrorCode::Unauthenticated,
+            Self::Forbidden { .. } => ErrorCode::Forbidden,
+            Self::Unavailable { .. } => ErrorCode::Unavailable,
         }
     }
 
@@ -69,15 +118,28 @@ impl ApiError {
                     | sqlx::Error::Io(_)
                     | sqlx::Error::Tls(_)
             ),
-            Self::BadInput(_) | Self::NotFound(_) | Self::LimitExceeded(_) | Self::Corrupt(_) => false,
+            Self::Unavailable { retryable, .. } => *retryable,
+            Self::BadInput(_)
+            | Self::NotFound(_)
+            | Self::LimitExceeded(_)
+            | Self::Corrupt(_)
+            | Self::Unauthenticated(_)
+            | Self::Forbidden { .. } => false,
         }
     }
 
     /// Converts to the GraphQL error sent to the client: internal details are logged here and replaced.
     pub fn into_graphql(self) -> async_graphql::Error {
         let code = self.code();
+        let reason = match &self {
+            Self::Forbidden { reason, .. } => Some(*reason),
+            _ => None,
+        };
         let message = match &self {
-            Self::BadInput(m) | Self::NotFound(m) | Self::LimitExceeded(m) => m.clone(),
+            Self::BadInput(m) | Self::NotFound(m) | Self::LimitExceeded(m) | Self::Unauthenticated(m) => {
+                m.clone()
+            }
+            Self::Forbidden { message, .. } | Self::Unavailable { message, .. } => message.clone(),
             Self::Database(e) => {
                 tracing::error!(target: "medledger::graphql", error = %e, retryable = self.is_retryable(), "database query failed");
                 "internal error".to_owned()
@@ -90,6 +152,9 @@ impl ApiError {
         let retryable = self.is_retryable();
         async_graphql::Error::new(message).extend_with(|_, ext| {
             ext.set("code", code.as_str());
+            if let Some(reason) = reason {
+                ext.set("reason", reason);
+            }
             if retryable {
                 ext.set("retryable", true);
             }
@@ -97,17 +162,28 @@ impl ApiError {
     }
 }
 
-impl ErrorExtensions for ApiError {
-    fn extend(&self) -> async_graphql::Error {
-        // `extend` takes `&self`; rebuild an owned copy of what matters.
-        let owned = match self {
+impl ApiError {
+    /// An owned copy (a database error becomes `Corrupt` with its text, which only the log sees).
+    pub(crate) fn cloned(&self) -> Self {
+        match self {
             Self::BadInput(m) => Self::BadInput(m.clone()),
             Self::NotFound(m) => Self::NotFound(m.clone()),
             Self::LimitExceeded(m) => Self::LimitExceeded(m.clone()),
             Self::Database(e) => Self::Corrupt(format!("database: {e}")),
             Self::Corrupt(m) => Self::Corrupt(m.clone()),
-        };
-        owned.into_graphql()
+            Self::Unauthenticated(m) => Self::Unauthenticated(m.clone()),
+            Self::Forbidden { message, reason } => Self::Forbidden { message: message.clone(), reason },
+            Self::Unavailable { message, retryable } => {
+                Self::Unavailable { message: message.clone(), retryable: *retryable }
+            }
+        }
+    }
+}
+
+impl ErrorExtensions for ApiError {
+    fn extend(&self) -> async_graphql::Error {
+        // `extend` takes `&self`; rebuild an owned copy of what matters.
+        self.cloned().into_graphql()
     }
 }
 

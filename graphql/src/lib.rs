@@ -21,6 +21,7 @@ mod page;
 mod query;
 mod scalars;
 mod schema;
+mod session;
 mod snapshot;
 mod subscription;
 
@@ -29,3 +30,4 @@ pub use db::{Db, Plan};
 pub use error::{ApiError, ErrorCode};
 pub use scalars::{Address, BigInt, Bytes32};
 pub use schema::{build_schema, build_schemas, sdl, ApiSchema, QueryRoot, SubscriptionRoot};
+pub use session::VaultSession;

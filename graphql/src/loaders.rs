@@ -17,14 +17,11 @@ impl SharedError {
     /// The GraphQL error (internal details are logged and hidden).
     pub(crate) fn clone_gql(&self) -> async_graphql::Error {
         let copy = match &*self.0 {
-            ApiError::BadInput(m) => ApiError::BadInput(m.clone()),
-            ApiError::NotFound(m) => ApiError::NotFound(m.clone()),
-            ApiError::LimitExceeded(m) => ApiError::LimitExceeded(m.clone()),
             ApiError::Database(e) => {
                 tracing::error!(target: "medledger::graphql", error = %e, "batched database query failed");
                 ApiError::Corrupt("batched query failed".into())
             }
-            ApiError::Corrupt(m) => ApiError::Corrupt(m.clone()),
+            other => other.cloned(),
         };
         copy.into_graphql()
     }

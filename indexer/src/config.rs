@@ -116,8 +116,13 @@ mod tests {
 
     fn config(url: &str) -> Config {
         let a = alloy::primitives::Address::ZERO;
-        let contracts =
-            Contracts { credential_registry: a, consent_registry: a, record_anchors: a, prescriptions: a };
+        let contracts = Contracts {
+            credential_registry: a,
+            consent_registry: a,
+            record_anchors: a,
+            prescriptions: a,
+            access_log_anchors: None,
+        };
         Config::new(url, Manifest { chain_id: 1, deploy_block: 0, contracts })
     }
 

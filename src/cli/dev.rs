@@ -157,8 +157,10 @@ pub(crate) async fn dev(args: DevArgs) -> Result<()> {
     let play = async {
         let story = if seed {
             let started = std::time::Instant::now();
+            // With the vault, the story files its encounters through it (one anchor per document).
+            let vault_base = vault_on.then(|| format!("http://{api_addr}"));
             let story = tokio::select! {
-                story = demo::seed(&chain) => story.context("playing the demo story")?,
+                story = demo::seed(&chain, vault_base.as_deref()) => story.context("playing the demo story")?,
                 () = stopped() => return Ok(()),
             };
             print_story(&chain, &story);

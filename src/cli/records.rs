@@ -46,6 +46,41 @@ pub(crate) enum RecordsCommand {
         after_help = "Example:\n  medledger records log --vault.url http://127.0.0.1:4000 --private-key 0x92db…"
     )]
     Log(PatientArgs),
+    /// Export all of the patient's documents, their metadata and her access log as one FHIR Bundle (the
+    /// patient only; each document integrity-checked by the vault on the way out).
+    #[command(
+        after_help = "Example:\n  medledger records export --out maria.json --vault.url http://127.0.0.1:4000 \
+                            --private-key 0x92db…"
+    )]
+    Export(ExportArgs),
+    /// Import a Bundle of `records export` (from any vault on the same chain) into this vault; every
+    /// document is checked against its on-chain anchor first, and a tampered one refuses the import.
+    #[command(
+        after_help = "Example:\n  medledger records import maria.json --vault.url http://new-vault:4000 \
+                            --private-key 0x92db…\n\nExit status: 0 imported; 1 refused (the reason on stderr)"
+    )]
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// Where to write the Bundle [default: standard output].
+    #[arg(long)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    vault: VaultUrl,
+    #[command(flatten)]
+    signer: SignerArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportArgs {
+    /// The Bundle (`-` reads standard input).
+    file: PathBuf,
+    #[command(flatten)]
+    vault: VaultUrl,
+    #[command(flatten)]
+    signer: SignerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -147,6 +182,16 @@ async fn signed_in(
     Ok((client, key))
 }
 
+/// The bytes of `path`, or of standard input for `-`.
+fn read_input(path: &std::path::Path) -> Result<Vec<u8>> {
+    if path.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading standard input")?;
+        return Ok(buf);
+    }
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
 fn content_type_of(path: &std::path::Path) -> &'static str {
     match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
         Some("pdf") => "application/pdf",
@@ -163,14 +208,7 @@ fn content_type_of(path: &std::path::Path) -> &'static str {
 pub(crate) async fn records(command: RecordsCommand) -> Result<()> {
     match command {
         RecordsCommand::Put(args) => {
-            let body = if args.file.as_os_str() == "-" {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf)
-                    .context("reading standard input")?;
-                buf
-            } else {
-                std::fs::read(&args.file).with_context(|| format!("reading {}", args.file.display()))?
-            };
+            let body = read_input(&args.file)?;
             let content_type =
                 args.content_type.clone().unwrap_or_else(|| content_type_of(&args.file).to_owned());
             let manifest = Manifest::load(&args.chain.manifest)?;
@@ -230,6 +268,31 @@ pub(crate) async fn records(command: RecordsCommand) -> Result<()> {
             if docs.is_empty() {
                 out!("no documents of {patient} visible to {}", key.address());
             }
+            Ok(())
+        }
+        RecordsCommand::Export(args) => {
+            let (client, key) = signed_in(&args.vault, &args.signer).await?;
+            let bundle = client.export(key.address()).await.context("exporting the records")?;
+            let text = serde_json::to_vec_pretty(&bundle).context("encoding the Bundle")?;
+            match &args.out {
+                Some(path) => {
+                    std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+                    let docs = bundle["entry"].as_array().map_or(0, |e| {
+                        e.iter().filter(|x| x["resource"]["resourceType"] == "Binary").count()
+                    });
+                    out!("exported {docs} documents and the access log to {}", path.display());
+                }
+                None => std::io::Write::write_all(&mut std::io::stdout(), &text)
+                    .context("writing standard output")?,
+            }
+            Ok(())
+        }
+        RecordsCommand::Import(args) => {
+            let text = read_input(&args.file)?;
+            let bundle: serde_json::Value = serde_json::from_slice(&text).context("the file is not JSON")?;
+            let (client, key) = signed_in(&args.vault, &args.signer).await?;
+            let outcome = client.import(key.address(), &bundle).await.context("importing the records")?;
+            out!("{}", outcome["issue"][0]["diagnostics"].as_str().unwrap_or("imported"));
             Ok(())
         }
         RecordsCommand::Hide(args) => {

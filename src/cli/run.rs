@@ -30,6 +30,11 @@ pub(crate) async fn run(args: RunArgs) -> Result<()> {
     let listener = bind(api.listen).await?;
     let addr = listener.local_addr().context("reading the API address")?;
     let vault = args.vault.vault(&config.manifest, &pool, addr, Some(&args.index.rpc.url)).await?;
+    if vault.is_some() {
+        args.vault.spawn_anchoring(&config.manifest, &pool, &args.index.rpc.url).await?;
+    } else if args.vault.anchor_interval.is_some() {
+        anyhow::bail!("--vault.anchor-interval needs the vault (--vault.store and --vault.key-file)");
+    }
     medledger::web::install_vault(&mut api, &args.api.web_config(&config.manifest), vault);
     Services { indexer: Indexer::new(config, pool.clone()), pool, metrics, api: Some((listener, api)) }
         .run(server::shutdown_signal())

@@ -1,11 +1,22 @@
 //! The record vault in the binary: the "Vault" arguments of `medledger serve|run|dev` that mount it, and
-//! `medledger vault rotate-key|verify-log|sweep`, its maintenance commands.
+//! `medledger vault rotate-key|verify-log|anchor-log|sweep`, its maintenance commands.
 
-use super::{connect_db, RequiredDbArgs};
+use super::{connect_db, rx::SignerArgs, RequiredDbArgs};
+use alloy::{
+    network::EthereumWallet,
+    primitives::Address,
+    providers::{DynProvider, Provider as _, ProviderBuilder},
+    signers::local::PrivateKeySigner,
+};
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use medledger_core::Manifest;
-use medledger_vault::{crypto::Keyring, store::Store, Vault, VaultConfig, DEFAULT_MAX_UPLOAD};
+use medledger_vault::{
+    anchor::{self, Anchoring, LogAnchors},
+    crypto::Keyring,
+    store::Store,
+    Vault, VaultConfig, DEFAULT_MAX_UPLOAD,
+};
 use std::{net::IpAddr, net::SocketAddr, path::PathBuf, sync::Arc};
 use tracing::info;
 
@@ -58,6 +69,20 @@ pub(crate) struct VaultArgs {
     /// Do not serve the vault even if a store is configured.
     #[arg(long = "vault.off", env = "MEDLEDGER_VAULT_OFF")]
     pub(crate) off: bool,
+    /// Anchor the access log's head on chain (`AccessLogAnchors`) every this many seconds, signed by
+    /// --vault.operator-key (`medledger run` only; each anchor is one transaction, sent only when the log
+    /// grew). Unset: not anchored by this process (see `medledger vault anchor-log`).
+    #[arg(long = "vault.anchor-interval", env = "MEDLEDGER_VAULT_ANCHOR_INTERVAL", value_name = "SECS")]
+    pub(crate) anchor_interval: Option<u64>,
+    /// The vault operator's private key (hex), which anchors the access log: its address is the one
+    /// verifiers check the anchors of (`medledger vault verify-log --vault.operator`).
+    #[arg(
+        long = "vault.operator-key",
+        env = "MEDLEDGER_VAULT_OPERATOR_KEY",
+        hide_env_values = true,
+        value_name = "HEX"
+    )]
+    pub(crate) operator_key: Option<String>,
 }
 
 impl VaultArgs {
@@ -118,6 +143,81 @@ impl VaultArgs {
     }
 }
 
+impl VaultArgs {
+    /// Starts anchoring the access log every `--vault.anchor-interval` seconds when it is set (a task that
+    /// lives as long as the process; each failure is logged and retried at the next tick).
+    pub(crate) async fn spawn_anchoring(
+        &self,
+        manifest: &Manifest,
+        pool: &sqlx::PgPool,
+        rpc_url: &str,
+    ) -> Result<()> {
+        let Some(secs) = self.anchor_interval else {
+            if self.operator_key.is_some() {
+                bail!("--vault.operator-key is set but --vault.anchor-interval is not");
+            }
+            return Ok(());
+        };
+        if secs == 0 {
+            bail!("--vault.anchor-interval must be positive");
+        }
+        let Some(key) = &self.operator_key else {
+            bail!("--vault.anchor-interval needs --vault.operator-key (the key that anchors the log)");
+        };
+        let signer: PrivateKeySigner = key
+            .trim()
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--vault.operator-key is not a 32-byte hex key"))?;
+        let anchors = operator_anchors(rpc_url, manifest, signer).await?;
+        let pool = pool.clone();
+        info!(target: "medledger::vault", interval_secs = secs, operator = %anchors.operator(), "anchoring the access log periodically");
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(secs));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match anchor::anchor_log(&pool, &anchors).await {
+                    Ok(Anchoring::Anchored { .. } | Anchoring::UpToDate { .. }) => {}
+                    Err(e) => {
+                        tracing::warn!(target: "medledger::vault", error = %e, retryable = e.is_retryable(), "anchoring the access log failed")
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The `AccessLogAnchors` of the manifest, read through `rpc_url` and posted as `signer`.
+async fn operator_anchors(
+    rpc_url: &str,
+    manifest: &Manifest,
+    signer: PrivateKeySigner,
+) -> Result<LogAnchors> {
+    let operator = signer.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect(rpc_url)
+        .await
+        .with_context(|| format!("connecting to {rpc_url}"))?
+        .erased();
+    log_anchors(provider, manifest, operator).await
+}
+
+/// `operator`'s anchors in the manifest's `AccessLogAnchors`, after checking the node's chain.
+async fn log_anchors(provider: DynProvider, manifest: &Manifest, operator: Address) -> Result<LogAnchors> {
+    let Some(address) = manifest.contracts.access_log_anchors else {
+        bail!(
+            "the deployment manifest names no AccessLogAnchors contract (redeploy with the current script)"
+        );
+    };
+    let chain = provider.get_chain_id().await.context("reading the node's chain id")?;
+    if chain != manifest.chain_id {
+        bail!("the node is on chain {chain}, the deployment manifest is for chain {}", manifest.chain_id);
+    }
+    Ok(LogAnchors::new(address, provider, operator))
+}
+
 /// A read-only provider (for ERC-1271 checks).
 pub(crate) async fn provider(url: &str) -> Result<alloy::providers::DynProvider> {
     use alloy::providers::{Provider as _, ProviderBuilder};
@@ -130,17 +230,69 @@ pub(crate) enum VaultCommand {
     /// Re-wrap every document's data key under the key file's first (current) key; the contents are not
     /// re-encrypted. Keep the old keys in the file until a run reports nothing re-wrapped and no failure.
     RotateKey(RotateArgs),
-    /// Walk the hash-chained access log and name the first entry that does not fit.
-    VerifyLog(DbOnly),
+    /// Walk the hash-chained access log and name the first entry that does not fit; with --rpc.url,
+    /// --manifest and --vault.operator, also check it against the operator's latest on-chain anchor and
+    /// name the anchored history that was rewritten or deleted.
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  medledger vault verify-log --db.url postgres://… --rpc.url http://127.0.0.1:8545 \\\n",
+        "    --manifest deployments/31337.json --vault.operator 0x70997970…\n\n",
+        "Exit status: 0 intact; 1 a bad entry, rewritten anchored history, or an error"
+    ))]
+    VerifyLog(VerifyLogArgs),
+    /// Anchor the access log's head on chain (`AccessLogAnchors.anchorLog(entries, head)`), signed by the
+    /// vault operator's key, after verifying the log; nothing is sent when the log has not grown since the
+    /// latest anchor. `medledger run --vault.anchor-interval` does this periodically.
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  medledger vault anchor-log --db.url postgres://… --rpc.url http://127.0.0.1:8545 \\\n",
+        "    --manifest deployments/31337.json --private-key 0x…"
+    ))]
+    AnchorLog(AnchorLogArgs),
     /// Remove what killed uploads left behind (staging objects, objects without a row), list documents
     /// whose object is missing, delete sign-in rows expired for a day.
     Sweep(SweepArgs),
 }
 
 #[derive(Debug, Args)]
-pub(crate) struct DbOnly {
+#[command(next_help_heading = "Chain")]
+pub(crate) struct AnchorChainArgs {
+    /// JSON-RPC URL of the node.
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
+    pub(crate) rpc_url: Option<String>,
+    /// Deployment manifest (the chain id and the AccessLogAnchors address).
+    #[arg(long, env = "MEDLEDGER_MANIFEST")]
+    pub(crate) manifest: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyLogArgs {
     #[command(flatten)]
     pub(crate) db: RequiredDbArgs,
+    #[command(flatten)]
+    pub(crate) chain: AnchorChainArgs,
+    /// The vault operator's address, whose anchors pin the log (as the vault publishes it).
+    #[arg(long = "vault.operator", env = "MEDLEDGER_VAULT_OPERATOR", value_name = "ADDRESS")]
+    pub(crate) operator: Option<Address>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AnchorLogArgs {
+    #[command(flatten)]
+    pub(crate) db: RequiredDbArgs,
+    #[command(flatten)]
+    pub(crate) chain: AnchorChainArgs,
+    #[command(flatten)]
+    pub(crate) signer: SignerArgs,
+}
+
+impl AnchorChainArgs {
+    fn require(&self) -> Result<(&str, Manifest)> {
+        let (Some(url), Some(path)) = (&self.rpc_url, &self.manifest) else {
+            bail!("give --rpc.url and --manifest (the node and the deployment with AccessLogAnchors)");
+        };
+        Ok((url.as_str(), Manifest::load(path)?))
+    }
 }
 
 #[derive(Debug, Args)]
@@ -192,8 +344,53 @@ pub(crate) async fn vault(command: VaultCommand) -> Result<()> {
         }
         VaultCommand::VerifyLog(args) => {
             let pool = connect_db(&args.db).await?;
-            let verified = medledger_vault::verify_log(&pool).await.context("verifying the access log")?;
-            out!("access log intact: {} entries, head {}", verified.entries, verified.head);
+            let any_chain = args.chain.rpc_url.is_some() || args.chain.manifest.is_some();
+            let Some(operator) = args.operator else {
+                if any_chain {
+                    bail!(
+                        "checking the log against the chain needs --vault.operator (whose anchors to read)"
+                    );
+                }
+                let verified =
+                    medledger_vault::verify_log(&pool).await.context("verifying the access log")?;
+                out!("access log intact: {} entries, head {}", verified.entries, verified.head);
+                out!("not checked against on-chain anchors (give --rpc.url, --manifest, --vault.operator)");
+                return Ok(());
+            };
+            let (url, manifest) = args.chain.require()?;
+            let anchors = log_anchors(provider(url).await?, &manifest, operator).await?;
+            let checked =
+                anchor::verify_anchored(&pool, &anchors).await.context("verifying the access log")?;
+            out!("access log intact: {} entries, head {}", checked.log.entries, checked.log.head);
+            match checked.anchor {
+                Some(a) => out!(
+                    "agrees with on-chain anchor #{} of {operator}: entries 1..={} pinned in block {} ({})",
+                    a.index,
+                    a.entries,
+                    a.block,
+                    a.anchored_at.to_rfc3339()
+                ),
+                None => out!("{operator} has not anchored the log yet: nothing pinned on chain"),
+            }
+            Ok(())
+        }
+        VaultCommand::AnchorLog(args) => {
+            let (url, manifest) = args.chain.require()?;
+            let signer = args.signer.require()?;
+            let anchors = operator_anchors(url, &manifest, signer).await?;
+            let pool = connect_db(&args.db).await?;
+            match anchor::anchor_log(&pool, &anchors).await.context("anchoring the access log")? {
+                Anchoring::Anchored { anchor, tx } => out!(
+                    "anchored entries 1..={} (head {}) as anchor #{} in block {} (transaction {tx})",
+                    anchor.entries,
+                    anchor.head,
+                    anchor.index,
+                    anchor.block
+                ),
+                Anchoring::UpToDate { entries } => {
+                    out!("nothing to anchor: the latest anchor already covers all {entries} entries")
+                }
+            }
             Ok(())
         }
         VaultCommand::Sweep(args) => {

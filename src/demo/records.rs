@@ -1,9 +1,10 @@
-//! The story's records in the vault, after [`super::seed`] when `medledger dev` serves one: Dr. Okafor
-//! uploads Maria's encounter notes from `examples/demo/encounters/` through the vault and anchors what the
-//! vault returns (Maria hides the behavioral health note), Chen Wei files her allergy record herself; then
-//! the reads the story is about are played and their outcomes kept for the banner: Dr. Okafor reads
-//! Maria's records, the revoked (and suspended) Dr. Lindqvist is refused, Dr. Haddad reads Chen Wei's only
-//! while his emergency window is open.
+//! The story's records in the vault when `medledger dev` serves one. During [`super::seed`] a [`Filer`]
+//! uploads Maria's encounter notes from `examples/demo/encounters/` through the vault as Dr. Okafor and
+//! anchors what the vault returns (one record per document; Maria hides the behavioral health note as the
+//! story goes). After it, [`store_records`] has Chen Wei file her allergy record herself, then plays the
+//! reads the story is about and keeps their outcomes for the banner: Dr. Okafor reads Maria's records, the
+//! revoked (and suspended) Dr. Lindqvist is refused, Dr. Haddad reads Chen Wei's only while his emergency
+//! window is open.
 
 use super::{documents::document, Chain, Member, SeededStory};
 use crate::records::{Anchors, RecordsError, VaultClient};
@@ -12,15 +13,15 @@ use medledger_core::bindings::RecordAnchors;
 use std::time::{Duration, Instant};
 use tracing::info;
 
-/// Maria's encounters Dr. Okafor files in the vault (name, document type code).
-const MARIA: [(&str, &str); 4] = [
+/// The document type code (LOINC) of each encounter the story files.
+const TYPES: [(&str, &str); 6] = [
     ("encounters/01-intake.json", "34117-2"),
     ("encounters/02-labs.json", "11502-2"),
     ("encounters/03-behavioral-health.json", "11488-4"),
     ("encounters/04-follow-up.json", "11506-3"),
+    ("encounters/05-telehealth-check-in.json", "11506-3"),
+    ("encounters/06-chen-wei-allergies.json", "48765-2"),
 ];
-/// The one Maria hides from her grantees.
-const HIDDEN: &str = "encounters/03-behavioral-health.json";
 /// Chen Wei's own record.
 const CHEN: (&str, &str) = ("encounters/06-chen-wei-allergies.json", "48765-2");
 
@@ -35,7 +36,56 @@ pub struct VaultStory {
     pub reads: Vec<(String, String, String)>,
 }
 
-/// Files the story's documents in the vault served at `api` (the `medledger dev` API) and plays the reads.
+/// Files the story's encounters through the vault as the story plays: uploads as the author (signed in
+/// once), anchors what the vault returns with the author's key, remembers (id, name, index).
+#[derive(Debug)]
+pub(crate) struct Filer {
+    api: String,
+    clients: Vec<(alloy::primitives::Address, VaultClient)>,
+    pub(crate) filed: Vec<(String, &'static str, u32)>,
+}
+
+impl Filer {
+    /// Files through the vault served at `api`.
+    pub(crate) fn new(api: &str) -> Self {
+        Self { api: api.to_owned(), clients: Vec::new(), filed: Vec::new() }
+    }
+
+    /// `author` uploads encounter `name` into `patient`'s `episode` and anchors it; returns its index.
+    pub(crate) async fn file(
+        &mut self,
+        chain: &Chain,
+        author: &Member,
+        patient: alloy::primitives::Address,
+        episode: u64,
+        name: &'static str,
+    ) -> Result<u32> {
+        // The vault decides on the index: the episode and the author's grant must be indexed first.
+        wait_indexed(chain, &self.api).await?;
+        let i = match self.clients.iter().position(|(a, _)| *a == author.address()) {
+            Some(i) => i,
+            None => {
+                self.clients.push((author.address(), client(&self.api, author).await?));
+                self.clients.len() - 1
+            }
+        };
+        let code = TYPES.iter().find(|(n, _)| *n == name).map_or("note", |(_, c)| c);
+        let up = self.clients[i]
+            .1
+            .upload(patient, episode, code, "application/fhir+json", document(name)?.text.as_bytes().to_vec())
+            .await
+            .with_context(|| format!("uploading {name} to the vault"))?;
+        let call = chain.anchors().anchorRecord(episode, up.content_hash, up.pointer_hash);
+        let receipt = chain.confirm("anchoring a record", call.from(author.address()).send().await).await?;
+        let index = Chain::event::<RecordAnchors::RecordAnchored>(&receipt)?.index;
+        info!(target: "medledger::demo", id = %up.id, index, "encounter filed in the vault and anchored");
+        self.filed.push((up.id, name, index));
+        Ok(index)
+    }
+}
+
+/// Files Chen Wei's record in the vault served at `api` (the `medledger dev` API) and plays the reads over
+/// what the story filed (it must have run with the vault: [`super::seed`]`(chain, Some(api))`).
 pub async fn store_records(
     chain: &Chain,
     rpc_url: &str,
@@ -43,23 +93,11 @@ pub async fn store_records(
     story: &SeededStory,
 ) -> Result<VaultStory> {
     let cast = chain.cast();
+    anyhow::ensure!(!story.filed.is_empty(), "the story filed nothing in the vault: seed it with the vault");
     wait_indexed(chain, api).await?;
     let okafor = client(api, &cast.okafor).await?;
-    let okafor_chain = anchors(chain, rpc_url, &cast.okafor).await?;
     let maria = cast.maria.address();
-    let mut filed = Vec::new();
-    for (name, code) in MARIA {
-        let doc = document(name)?;
-        let up = okafor
-            .upload(maria, story.episode_id, code, "application/fhir+json", doc.text.as_bytes().to_vec())
-            .await
-            .with_context(|| format!("uploading {name} to the vault"))?;
-        let (index, _) = okafor_chain.anchor(story.episode_id, &up).await?;
-        info!(target: "medledger::demo", id = %up.id, index, "encounter filed in the vault and anchored");
-        filed.push((up.id, name, index));
-    }
-    let (_, _, hidden) = filed.iter().find(|(_, name, _)| *name == HIDDEN).context("the hidden note")?;
-    anchors(chain, rpc_url, &cast.maria).await?.set_hidden(story.episode_id, *hidden, true).await?;
+    let filed = story.filed.clone();
 
     // Chen Wei opens her own episode and files her allergy record.
     let call = chain.anchors().openEpisode(cast.chen.address());

@@ -13,6 +13,7 @@
 //! 7. Maria grants Dr. Lindqvist read access for a second opinion and revokes it; Dr. Haddad opens
 //!    emergency access to Chen Wei; the registrar suspends Dr. Lindqvist.
 
+use super::records::Filer;
 use super::{
     documents::{document, salted_hash},
     Chain, Member,
@@ -112,6 +113,8 @@ pub struct SeededStory {
     pub records: u32,
     /// The index of the record Maria hid.
     pub hidden_record: u32,
+    /// Maria's encounters filed in the vault, when the story ran with one: (vault id, name, record index).
+    pub filed: Vec<(String, &'static str, u32)>,
     /// When Dr. Haddad's emergency access to Chen Wei ends (chain time, unix seconds).
     pub emergency_until: u64,
     /// Transactions the story sent.
@@ -127,7 +130,12 @@ impl SeededStory {
 
 /// Plays the story (see the module documentation) through the contracts of `chain`. Needs a node that
 /// travels in time (`evm_increaseTime`: anvil, Hardhat) and the contracts freshly deployed.
-pub async fn seed(chain: &Chain) -> Result<SeededStory> {
+///
+/// With `vault` (the base URL of the API serving the record vault, indexing this chain), every encounter is
+/// uploaded through the vault from `examples/demo/encounters/` and the hashes the vault returns are anchored:
+/// one record per document. Without it the encounters' salted hashes are anchored directly.
+pub async fn seed(chain: &Chain, vault: Option<&str>) -> Result<SeededStory> {
+    let mut filer = vault.map(Filer::new);
     let sent_before = chain.transactions_sent();
     let cast = chain.cast();
     let t0 = chain.now().await?;
@@ -164,8 +172,9 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
     let receipt = chain.confirm("opening an episode", call.from(cast.okafor.address()).send().await).await?;
     let episode_id = Chain::event::<RecordAnchors::EpisodeOpened>(&receipt)?.episodeId;
     info!(target: "medledger::demo", episode_id, patient = %cast.maria.address(), "episode opened");
-    anchor(chain, &cast.okafor, episode_id, "encounters/01-intake.json").await?;
-    anchor(chain, &cast.okafor, episode_id, "encounters/02-labs.json").await?;
+    let maria = cast.maria.address();
+    file(chain, &mut filer, &cast.okafor, maria, episode_id, "encounters/01-intake.json").await?;
+    file(chain, &mut filer, &cast.okafor, maria, episode_id, "encounters/02-labs.json").await?;
 
     // 4. A refillable prescription (first fill) and an antibiotic that will never be filled.
     info!(target: "medledger::demo", episode_id, records = 2, "encounters anchored");
@@ -185,9 +194,11 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
         "patient moved a prescription to another pharmacy");
 
     // 6. More encounters, one hidden; a partially filled schedule II; a cancelled prescription.
-    anchor(chain, &cast.okafor, episode_id, "encounters/03-behavioral-health.json").await?;
-    let records = 1 + anchor(chain, &cast.okafor, episode_id, "encounters/04-follow-up.json").await?;
-    let hidden_record = 2;
+    let hidden_record =
+        file(chain, &mut filer, &cast.okafor, maria, episode_id, "encounters/03-behavioral-health.json")
+            .await?;
+    let records =
+        1 + file(chain, &mut filer, &cast.okafor, maria, episode_id, "encounters/04-follow-up.json").await?;
     let call = chain.anchors().setRecordHidden(episode_id, hidden_record, true);
     chain.confirm("hiding a record", call.from(cast.maria.address()).send().await).await?;
     info!(target: "medledger::demo", episode_id, index = hidden_record, "patient hid a record");
@@ -263,6 +274,7 @@ pub async fn seed(chain: &Chain) -> Result<SeededStory> {
         episode_id,
         records,
         hidden_record,
+        filed: filer.map(|f| f.filed).unwrap_or_default(),
         emergency_until,
         transactions: chain.transactions_sent() - sent_before,
     })
@@ -349,8 +361,24 @@ pub(crate) async fn dispense(chain: &Chain, pharmacy: &Member, rx_id: B256, quan
     Ok(())
 }
 
+/// `author` files the demo encounter `name` in `patient`'s `episode_id`: through the vault and anchored as
+/// the vault returns it when the story has one, else anchored directly; returns the record's index.
+async fn file(
+    chain: &Chain,
+    filer: &mut Option<Filer>,
+    author: &Member,
+    patient: Address,
+    episode_id: u64,
+    name: &'static str,
+) -> Result<u32> {
+    match filer {
+        Some(f) => f.file(chain, author, patient, episode_id, name).await,
+        None => anchor(chain, author, episode_id, name).await,
+    }
+}
+
 /// `author` anchors the demo encounter `name` in `episode_id` (content and storage pointer salted and
-/// hashed); returns the record's index.
+/// hashed, no vault); returns the record's index.
 pub(crate) async fn anchor(chain: &Chain, author: &Member, episode_id: u64, name: &str) -> Result<u32> {
     let doc = document(name)?;
     let salt = random_salt();

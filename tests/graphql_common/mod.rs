@@ -535,6 +535,7 @@ impl ServeProcess {
                 consent_registry: CONSENTS.into(),
                 record_anchors: ANCHORS.into(),
                 prescriptions: PRESCRIPTIONS.into(),
+                access_log_anchors: None,
             },
         };
         let path = dir.path().join("manifest.json");

@@ -23,6 +23,8 @@ pub struct World {
     pub devnet: Devnet,
     pub p: DynProvider,
     pub pool: sqlx::PgPool,
+    /// The database's URL (for the binary's `vault` commands).
+    pub db_url: String,
     pub base: String,
     pub chain_id: i64,
     pub _store: tempfile::TempDir,
@@ -39,7 +41,7 @@ impl World {
     pub async fn start_with(tune: impl FnOnce(&mut VaultConfig)) -> Self {
         let devnet = devnet().await;
         let p = wallet_provider(&devnet);
-        let (_url, pool) = fresh_db("vault_e2e").await;
+        let (db_url, pool) = fresh_db("vault_e2e").await;
         medledger_vault::migrate(&pool).await.unwrap();
         let indexer = Running::start(config(&devnet.ws_url(), &devnet), pool.clone());
         let chain_id = devnet.manifest().chain_id;
@@ -67,6 +69,7 @@ impl World {
             devnet,
             p,
             pool,
+            db_url,
             base: format!("http://{addr}"),
             chain_id: chain_id as i64,
             _store: store,

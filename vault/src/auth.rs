@@ -89,13 +89,15 @@ impl Auth {
         let now = Utc::now().trunc_subsecs(6);
         let ttl = Duration::from_std(self.config.nonce_ttl).unwrap_or(Duration::minutes(5));
         let expires_at = now + ttl;
-        sqlx::query("INSERT INTO vault_nonces (nonce, issued_at, expires_at) VALUES ($1, $2, $3)")
-            .bind(&nonce)
-            .bind(now)
-            .bind(expires_at)
-            .execute(&self.pool)
-            .await
-            .map_err(VaultError::db)?;
+        sqlx::query!(
+            "INSERT INTO vault_nonces (nonce, issued_at, expires_at) VALUES ($1, $2, $3)",
+            nonce,
+            now,
+            expires_at
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(VaultError::db)?;
         Ok(Nonce { nonce, expires_at })
     }
 
@@ -163,27 +165,26 @@ impl Auth {
 
     /// Consumes `nonce`; each failure says why.
     async fn consume_nonce(&self, nonce: &str) -> Result<(), VaultError> {
-        let used: Option<String> = sqlx::query_scalar(
+        let used: Option<String> = sqlx::query_scalar!(
             "UPDATE vault_nonces SET used_at = now() WHERE nonce = $1 AND used_at IS NULL AND expires_at > now()
              RETURNING nonce",
+            nonce
         )
-        .bind(nonce)
         .fetch_optional(&self.pool)
         .await
         .map_err(VaultError::db)?;
         if used.is_some() {
             return Ok(());
         }
-        let row: Option<(Option<DateTime<Utc>>,)> =
-            sqlx::query_as("SELECT used_at FROM vault_nonces WHERE nonce = $1")
-                .bind(nonce)
+        let row: Option<Option<DateTime<Utc>>> =
+            sqlx::query_scalar!("SELECT used_at FROM vault_nonces WHERE nonce = $1", nonce)
                 .fetch_optional(&self.pool)
                 .await
                 .map_err(VaultError::db)?;
         Err(VaultError::Auth(match row {
             None => AuthError::UnknownNonce,
-            Some((Some(_),)) => AuthError::ReusedNonce,
-            Some((None,)) => AuthError::ExpiredNonce,
+            Some(Some(_)) => AuthError::ReusedNonce,
+            Some(None) => AuthError::ExpiredNonce,
         }))
     }
 
@@ -205,13 +206,14 @@ impl Auth {
         if let Some(exp) = &msg.expiration_time {
             expires_at = expires_at.min(to_chrono(exp).trunc_subsecs(6));
         }
-        sqlx::query(
+        let token_hash = keccak256(token.as_bytes());
+        sqlx::query!(
             "INSERT INTO vault_sessions (token_hash, address, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+            token_hash.as_slice(),
+            address.as_slice(),
+            now,
+            expires_at
         )
-        .bind(keccak256(token.as_bytes()).as_slice())
-        .bind(address.as_slice())
-        .bind(now)
-        .bind(expires_at)
         .execute(&self.pool)
         .await
         .map_err(VaultError::db)?;
@@ -237,13 +239,21 @@ impl Auth {
     /// The signed-in address of a request.
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Address, VaultError> {
         let token = Self::token(headers).ok_or(AuthError::Missing)?;
-        type SessionRow = (Vec<u8>, DateTime<Utc>, Option<DateTime<Utc>>);
-        let row: Option<SessionRow> =
-            sqlx::query_as("SELECT address, expires_at, ended_at FROM vault_sessions WHERE token_hash = $1")
-                .bind(keccak256(token.as_bytes()).as_slice())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(VaultError::db)?;
+        self.authenticate_token(&token).await
+    }
+
+    /// The signed-in address of a session token (as [`Auth::token`] finds it in a request): the one
+    /// verification every surface (FHIR, GraphQL) uses.
+    pub async fn authenticate_token(&self, token: &str) -> Result<Address, VaultError> {
+        let token_hash = keccak256(token.as_bytes());
+        let row = sqlx::query!(
+            "SELECT address, expires_at, ended_at FROM vault_sessions WHERE token_hash = $1",
+            token_hash.as_slice()
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(VaultError::db)?
+        .map(|r| (r.address, r.expires_at, r.ended_at));
         match row {
             None | Some((_, _, Some(_))) => Err(AuthError::UnknownSession.into()),
             Some((_, expires_at, None)) if expires_at <= Utc::now() => Err(AuthError::SessionExpired.into()),
@@ -255,11 +265,14 @@ impl Auth {
     /// Ends the request's session.
     pub async fn logout(&self, headers: &HeaderMap) -> Result<(), VaultError> {
         let token = Self::token(headers).ok_or(AuthError::Missing)?;
-        sqlx::query("UPDATE vault_sessions SET ended_at = now() WHERE token_hash = $1 AND ended_at IS NULL")
-            .bind(keccak256(token.as_bytes()).as_slice())
-            .execute(&self.pool)
-            .await
-            .map_err(VaultError::db)?;
+        let token_hash = keccak256(token.as_bytes());
+        sqlx::query!(
+            "UPDATE vault_sessions SET ended_at = now() WHERE token_hash = $1 AND ended_at IS NULL",
+            token_hash.as_slice()
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(VaultError::db)?;
         Ok(())
     }
 

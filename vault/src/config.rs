@@ -5,6 +5,9 @@ use std::{net::IpAddr, time::Duration};
 /// Upload size limit by default: 25 MiB.
 pub const DEFAULT_MAX_UPLOAD: u64 = 25 * 1024 * 1024;
 
+/// Size limit of an imported Bundle (`POST /fhir/Patient/{address}/$import`) by default: 256 MiB.
+pub const DEFAULT_MAX_IMPORT: u64 = 256 * 1024 * 1024;
+
 /// Content types accepted by default: documents and images an EHR exchanges.
 pub const DEFAULT_CONTENT_TYPES: &[&str] = &[
     "application/pdf",
@@ -29,6 +32,9 @@ pub struct VaultConfig {
     pub origin: String,
     /// Upload size limit in bytes.
     pub max_upload: u64,
+    /// Size limit of an imported Bundle's JSON body in bytes (it is read whole; each document in it is
+    /// still held to `max_upload`).
+    pub max_import: u64,
     /// Accepted content types (lower case, without parameters).
     pub content_types: Vec<String>,
     /// How long an issued nonce may be used.
@@ -57,6 +63,7 @@ impl VaultConfig {
             secure_cookie: origin.starts_with("https://"),
             origin,
             max_upload: DEFAULT_MAX_UPLOAD,
+            max_import: DEFAULT_MAX_IMPORT,
             content_types: DEFAULT_CONTENT_TYPES.iter().map(|s| (*s).to_owned()).collect(),
             nonce_ttl: Duration::from_secs(300),
             session_ttl: Duration::from_secs(900),

@@ -325,9 +325,14 @@ fn stream_of(key: &DataKey, prefix: &[u8; PREFIX_LEN]) -> StreamBE32<XChaCha20Po
 impl Sealer {
     /// A sealer with a fresh random prefix and salt; returns it with the object's header bytes.
     pub fn new(key: DataKey, binding: Binding) -> (Self, Vec<u8>) {
+        Self::with_salt(key, binding, random_salt())
+    }
+
+    /// A sealer with a fresh random prefix and the given salt (an imported document keeps the salt of
+    /// the hashes anchored for it); returns it with the object's header bytes.
+    pub fn with_salt(key: DataKey, binding: Binding, salt: B256) -> (Self, Vec<u8>) {
         let mut prefix = [0u8; PREFIX_LEN];
         rand::rng().fill_bytes(&mut prefix);
-        let salt = random_salt();
         let mut hasher = Keccak256::new();
         hasher.update(salt);
         let sealer = Self {

@@ -47,6 +47,39 @@ pub enum IntegrityError {
     /// The on-chain anchor for the document's pointer hash records another content hash.
     #[error("the on-chain anchor records another content hash")]
     Anchor,
+    /// The access log is hash-chained consistently but contradicts an on-chain anchor of its head: the
+    /// operator rewrote (or re-chained) entries that anchor had pinned. The bad entries lie in
+    /// `first..=last`: the anchor before it still matches.
+    #[error(
+        "access log entries {first}..={last} were rewritten after on-chain anchor #{anchor} (block {block}) \
+         pinned them: the first bad entry is at or after entry {first}, and entry {last} no longer hashes to \
+         the anchored head"
+    )]
+    AnchoredRewrite {
+        /// The first entry that may have been rewritten (just after the last anchor the log agrees with).
+        first: i64,
+        /// The entry whose hash the contradicted anchor pins.
+        last: i64,
+        /// The contradicted anchor's index.
+        anchor: u64,
+        /// The block it was mined in.
+        block: u64,
+    },
+    /// The access log has fewer entries than an on-chain anchor covers: anchored entries were deleted.
+    #[error(
+        "the access log has {found} entries but on-chain anchor #{anchor} (block {block}) covers {anchored}: \
+         entry {} and later were deleted", .found + 1
+    )]
+    AnchoredTruncated {
+        /// Entries the anchor covers.
+        anchored: i64,
+        /// Entries in the log.
+        found: i64,
+        /// The anchor's index.
+        anchor: u64,
+        /// The block it was mined in.
+        block: u64,
+    },
     /// The access log's hash chain is broken at an entry.
     #[error("access log entry {seq} does not chain: {reason}")]
     LogChain {
@@ -167,6 +200,9 @@ pub enum Denial {
     /// The document is not anchored yet: only its uploader and the patient see it.
     #[error("the document is not anchored yet")]
     Pending,
+    /// Only the patient herself may do this (export or import all her records).
+    #[error("only the patient may export or import her records")]
+    NotPatient,
 }
 
 impl Denial {
@@ -180,6 +216,7 @@ impl Denial {
             Self::Hidden => "hidden",
             Self::Credential(_) => "credential",
             Self::Pending => "pending",
+            Self::NotPatient => "not_patient",
         }
     }
 }
@@ -229,6 +266,19 @@ pub enum VaultError {
         /// Why.
         reason: String,
     },
+    /// A document of an imported Bundle does not check out against its on-chain anchor (or against
+    /// itself): it is refused, and with it the whole import (HTTP 422). Fatal for that Bundle.
+    #[error("import refused: document {id}: {reason}")]
+    ImportRefused {
+        /// The document's id.
+        id: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The chain refused a transaction the vault sent (e.g. anchoring the access log's head); fatal for
+    /// that attempt.
+    #[error("the chain refused: {0}")]
+    Chain(String),
     /// The configuration is unusable (key file, store URL, ...).
     #[error("configuration: {0}")]
     Config(String),
@@ -273,6 +323,8 @@ impl VaultError {
             Self::RangeNotSatisfiable { .. } => StatusCode::RANGE_NOT_SATISFIABLE,
             Self::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Chain(_) => StatusCode::BAD_GATEWAY,
+            Self::ImportRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Integrity(_) | Self::Config(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -288,7 +340,8 @@ impl VaultError {
             Self::RateLimited => "throttled",
             Self::Unavailable { .. } => "transient",
             Self::Integrity(_) => "security",
-            Self::Config(_) | Self::Internal(_) => "exception",
+            Self::ImportRefused { .. } => "processing",
+            Self::Chain(_) | Self::Config(_) | Self::Internal(_) => "exception",
         }
     }
 

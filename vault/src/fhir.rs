@@ -1,7 +1,13 @@
 //! FHIR R4 shapes of the vault's resources: DocumentReference, AuditEvent, searchset Bundle.
 
-use crate::{log::LogEntry, vault::DocumentRow};
+use crate::{
+    config::VaultConfig,
+    error::VaultError,
+    log::LogEntry,
+    vault::{DocumentRow, UploadRequest},
+};
 use alloy::primitives::{Address, B256};
+use base64::Engine as _;
 use serde_json::{json, Value};
 
 /// The identifier system of Ethereum addresses.
@@ -108,4 +114,99 @@ pub fn bundle(resources: Vec<Value>) -> Value {
         })
         .collect();
     json!({ "resourceType": "Bundle", "type": "searchset", "total": entry.len(), "entry": entry })
+}
+
+/// What a FHIR-shaped create (`POST /fhir/DocumentReference`) asks to store: the upload and its bytes.
+/// The resource names the patient (`subject.identifier`, an address), the episode
+/// (`context.encounter[0].identifier.value`), the type (`type.coding[0].code`) and one attachment with a
+/// `contentType` and base64 `data` of at most `max` bytes.
+pub fn upload_of(r: &Value, max: u64) -> Result<(UploadRequest, bytes::Bytes), VaultError> {
+    let bad = |what: &str| VaultError::BadRequest(format!("DocumentReference: {what}"));
+    if r["resourceType"] != "DocumentReference" {
+        return Err(bad("resourceType must be DocumentReference"));
+    }
+    let patient = r["subject"]["identifier"]["value"]
+        .as_str()
+        .and_then(|s| s.parse::<Address>().ok())
+        .ok_or_else(|| bad("subject.identifier.value must be the patient's address"))?;
+    let episode = match &r["context"]["encounter"][0]["identifier"]["value"] {
+        Value::String(s) => s.parse::<u64>().ok(),
+        v => v.as_u64(),
+    }
+    .ok_or_else(|| bad("context.encounter[0].identifier.value must be the episode id"))?;
+    let doc_type =
+        r["type"]["coding"][0]["code"].as_str().ok_or_else(|| bad("type.coding[0].code is required"))?;
+    let contents = r["content"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let [content] = contents else { return Err(bad("exactly one content.attachment is required")) };
+    let attachment = &content["attachment"];
+    let content_type = attachment["contentType"]
+        .as_str()
+        .map(|t| t.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .ok_or_else(|| bad("content[0].attachment.contentType is required"))?;
+    let data = attachment["data"].as_str().ok_or_else(|| {
+        bad("content[0].attachment.data (base64) is required; or POST the bytes to /fhir/Binary")
+    })?;
+    if (data.len() as u64 / 4).saturating_mul(3) > max.saturating_add(3) {
+        return Err(VaultError::TooLarge { limit: max });
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .map_err(|e| bad(&format!("content[0].attachment.data is not base64: {e}")))?;
+    if bytes.len() as u64 > max {
+        return Err(VaultError::TooLarge { limit: max });
+    }
+    let req = UploadRequest {
+        patient,
+        episode_id: episode,
+        doc_type: doc_type.to_owned(),
+        content_type,
+        declared_len: Some(bytes.len() as u64),
+    };
+    Ok((req, bytes::Bytes::from(bytes)))
+}
+
+/// The vault's `CapabilityStatement` (`GET /fhir/metadata`).
+pub fn capability_statement(config: &VaultConfig) -> Value {
+    let interaction = |codes: &[&str]| codes.iter().map(|c| json!({ "code": c })).collect::<Vec<_>>();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-05",
+        "kind": "instance",
+        "software": { "name": "medledger-vault", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": {
+            "description": "medledger record vault: documents gated by on-chain consent",
+            "url": format!("{}/fhir", config.origin),
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "security": {
+                "description": "Sign-In with Ethereum (EIP-4361): GET /auth/nonce, POST /auth/login; then a \
+                    bearer token or the session cookie. Every request is decided against the consent \
+                    registry as indexed at its latest block.",
+            },
+            "resource": [
+                {
+                    "type": "DocumentReference",
+                    "interaction": interaction(&["read", "search-type", "create"]),
+                    "searchParam": [{ "name": "patient", "type": "reference" }],
+                },
+                { "type": "Binary", "interaction": interaction(&["read", "create"]) },
+                {
+                    "type": "AuditEvent",
+                    "interaction": interaction(&["search-type"]),
+                    "searchParam": [{ "name": "patient", "type": "reference" }, { "name": "_count", "type": "number" }],
+                },
+                {
+                    "type": "Patient",
+                    "operation": [
+                        { "name": "everything", "definition": "http://hl7.org/fhir/OperationDefinition/Patient-everything" },
+                        { "name": "import", "definition": format!("{BASE}/OperationDefinition/Patient-import") },
+                    ],
+                },
+            ],
+        }],
+    })
 }

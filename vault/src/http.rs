@@ -85,8 +85,9 @@ fn quota(per_second: u64, burst: u32) -> Quota {
         .allow_burst(NonZeroU32::new(burst).unwrap_or(NonZeroU32::MIN))
 }
 
-/// The vault's routes: `/auth/{nonce,login,logout}`, `/fhir/Binary`, `/fhir/Binary/{id}`,
-/// `/fhir/DocumentReference`, `/fhir/DocumentReference/{id}`, `/fhir/AuditEvent`.
+/// The vault's routes: `/auth/{nonce,login,logout}`, `/fhir/metadata`, `/fhir/Binary`, `/fhir/Binary/{id}`,
+/// `/fhir/DocumentReference` (search, and create from a FHIR resource), `/fhir/DocumentReference/{id}`,
+/// `/fhir/AuditEvent`, `/fhir/Patient/{address}/$everything` (export) and `/fhir/Patient/{address}/$import`.
 pub fn router(vault: Arc<Vault>) -> Router {
     let config = vault.config();
     let (ip_rate, ip_burst) = config.per_ip;
@@ -104,7 +105,10 @@ pub fn router(vault: Arc<Vault>) -> Router {
         .route("/auth/logout", post(logout))
         .route("/fhir/Binary", post(upload))
         .route("/fhir/Binary/{id}", get(binary))
-        .route("/fhir/DocumentReference", get(search))
+        .route("/fhir/metadata", get(metadata))
+        .route("/fhir/DocumentReference", get(search).post(create))
+        .route("/fhir/Patient/{patient}/$everything", get(everything))
+        .route("/fhir/Patient/{patient}/$import", post(import))
         .route("/fhir/DocumentReference/{id}", get(document))
         .route("/fhir/AuditEvent", get(audit))
         .layer(GovernorLayer::new(Arc::new(per_ip)).error_handler(|e| match e {
@@ -219,12 +223,91 @@ async fn upload(
         declared_len,
     };
     let uploaded = state.vault.upload(caller, req, body.into_data_stream()).await?;
+    Ok(created(&uploaded))
+}
+
+/// `GET /fhir/metadata`: the server's CapabilityStatement (unauthenticated, as FHIR has it).
+async fn metadata(State(state): State<AppState>) -> Response {
+    fhir_json(StatusCode::OK, &fhir::capability_statement(state.vault.config()))
+}
+
+/// The request body, read whole up to `limit` bytes (413 beyond it).
+async fn body_bytes(body: Body, limit: u64) -> Result<bytes::Bytes, VaultError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit_usize).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            VaultError::TooLarge { limit }
+        } else {
+            VaultError::BadRequest(format!("reading the body: {e}"))
+        }
+    })
+}
+
+/// `POST /fhir/DocumentReference`: a FHIR-shaped create: the resource's `subject` (the patient's address
+/// identifier), `context.encounter` (the episode), `type`, and one `content.attachment` with
+/// `contentType` and base64 `data`. Answers like `POST /fhir/Binary` (201, the stored resource with the
+/// salt of the hashes to anchor).
+async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, VaultError> {
+    let caller = caller(&state, &headers).await?;
+    let max = state.vault.config().max_upload;
+    let raw = body_bytes(body, max.saturating_mul(4) / 3 + 64 * 1024).await?;
+    let resource: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| VaultError::BadRequest(format!("not JSON: {e}")))?;
+    let (req, bytes) = fhir::upload_of(&resource, max)?;
+    let stream = futures::stream::iter([Ok::<_, std::convert::Infallible>(bytes)]);
+    let uploaded = state.vault.upload(caller, req, stream).await?;
+    Ok(created(&uploaded))
+}
+
+fn created(uploaded: &crate::vault::Uploaded) -> Response {
     let mut r =
         fhir_json(StatusCode::CREATED, &fhir::document_reference(&uploaded.document, Some(uploaded.salt)));
     if let Ok(v) = HeaderValue::from_str(&format!("DocumentReference/{}", uploaded.document.id_hex())) {
         r.headers_mut().insert(header::LOCATION, v);
     }
-    Ok(r)
+    r
+}
+
+/// `GET /fhir/Patient/{address}/$everything`: all her documents, their metadata and her access log as one
+/// Bundle (the patient's session only).
+async fn everything(
+    State(state): State<AppState>,
+    Path(patient): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, VaultError> {
+    let caller = caller(&state, &headers).await?;
+    let bundle = state.vault.export(caller, parse_address("patient", &patient)?).await?;
+    Ok(fhir_json(StatusCode::OK, &bundle))
+}
+
+/// `POST /fhir/Patient/{address}/$import`: a Bundle of `$everything` (from this or another vault on the same
+/// chain) stored here, every document checked against its on-chain anchor first (the patient only).
+async fn import(
+    State(state): State<AppState>,
+    Path(patient): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, VaultError> {
+    let caller = caller(&state, &headers).await?;
+    let patient = parse_address("patient", &patient)?;
+    let raw = body_bytes(body, state.vault.config().max_import).await?;
+    let bundle: serde_json::Value =
+        serde_json::from_slice(&raw).map_err(|e| VaultError::BadRequest(format!("not JSON: {e}")))?;
+    let out = state.vault.import(caller, patient, &bundle).await?;
+    let text = format!(
+        "imported {} documents ({} already here); {} access-log entries of the source vault checked",
+        out.stored.len(),
+        out.already.len(),
+        out.log_entries
+    );
+    let mut outcome = crate::error::operation_outcome("information", "informational", &text);
+    outcome["stored"] = serde_json::json!(out.stored);
+    outcome["already"] = serde_json::json!(out.already);
+    Ok(fhir_json(StatusCode::OK, &outcome))
 }
 
 #[derive(Deserialize)]

@@ -10,7 +10,7 @@
 use crate::error::{IntegrityError, VaultError};
 use alloy::primitives::{Keccak256, B256};
 use chrono::{DateTime, SubsecRound, Utc};
-use sqlx::{PgConnection, PgPool, Row};
+use sqlx::{PgConnection, PgPool};
 
 /// The advisory lock key serializing appends ("medledger vault log").
 const APPEND_LOCK: i64 = 0x6d6c_7661_756c_746c;
@@ -137,16 +137,15 @@ impl LogEntry {
 
 /// Appends an entry inside the caller's transaction (so it commits or rolls back with what it records).
 pub async fn append_in(conn: &mut PgConnection, new: &NewEntry) -> Result<LogEntry, VaultError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1)")
-        .bind(APPEND_LOCK)
+    sqlx::query!("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
         .execute(&mut *conn)
         .await
         .map_err(VaultError::db)?;
-    let last: Option<(i64, Vec<u8>)> =
-        sqlx::query_as("SELECT seq, entry_hash FROM vault_access_log ORDER BY seq DESC LIMIT 1")
-            .fetch_optional(&mut *conn)
-            .await
-            .map_err(VaultError::db)?;
+    let last = sqlx::query!("SELECT seq, entry_hash FROM vault_access_log ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(VaultError::db)?
+        .map(|r| (r.seq, r.entry_hash));
     let (seq, prev) = match last {
         Some((seq, hash)) => (seq + 1, B256::try_from(hash.as_slice()).unwrap_or_default()),
         None => (1, B256::ZERO),
@@ -154,23 +153,23 @@ pub async fn append_in(conn: &mut PgConnection, new: &NewEntry) -> Result<LogEnt
     let at = Utc::now().trunc_subsecs(6);
     let entry = OwnedEntry::from(new);
     let hash = LogEntry::hash(prev, seq, at, &entry);
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO vault_access_log (seq, at, actor, patient, document, action, outcome, reason,
              consent_block, index_block, prev_hash, entry_hash)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        seq,
+        at,
+        entry.actor.as_deref(),
+        entry.patient.as_deref(),
+        entry.document.as_deref(),
+        entry.action,
+        entry.outcome,
+        entry.reason,
+        entry.consent_block,
+        entry.index_block,
+        prev.as_slice(),
+        hash.as_slice()
     )
-    .bind(seq)
-    .bind(at)
-    .bind(&entry.actor)
-    .bind(&entry.patient)
-    .bind(&entry.document)
-    .bind(&entry.action)
-    .bind(&entry.outcome)
-    .bind(&entry.reason)
-    .bind(entry.consent_block)
-    .bind(entry.index_block)
-    .bind(prev.as_slice())
-    .bind(hash.as_slice())
     .execute(&mut *conn)
     .await
     .map_err(VaultError::db)?;
@@ -185,31 +184,43 @@ pub async fn append(pool: &PgPool, new: &NewEntry) -> Result<LogEntry, VaultErro
     Ok(entry)
 }
 
-const COLUMNS: &str =
-    "seq, at, actor, patient, document, action, outcome, reason, consent_block, index_block, \
-                       prev_hash, entry_hash";
+/// A row of `vault_access_log` as `query_as!` reads it.
+struct LogRow {
+    seq: i64,
+    at: DateTime<Utc>,
+    actor: Option<Vec<u8>>,
+    patient: Option<Vec<u8>>,
+    document: Option<Vec<u8>>,
+    action: String,
+    outcome: String,
+    reason: String,
+    consent_block: Option<i64>,
+    index_block: Option<i64>,
+    prev_hash: Vec<u8>,
+    entry_hash: Vec<u8>,
+}
 
-fn from_row(row: &sqlx::postgres::PgRow) -> Result<LogEntry, sqlx::Error> {
-    let hash = |name: &str| -> Result<B256, sqlx::Error> {
-        let v: Vec<u8> = row.try_get(name)?;
-        Ok(B256::try_from(v.as_slice()).unwrap_or_default())
-    };
-    Ok(LogEntry {
-        seq: row.try_get("seq")?,
-        at: row.try_get("at")?,
-        entry: OwnedEntry {
-            actor: row.try_get("actor")?,
-            patient: row.try_get("patient")?,
-            document: row.try_get("document")?,
-            action: row.try_get("action")?,
-            outcome: row.try_get("outcome")?,
-            reason: row.try_get("reason")?,
-            consent_block: row.try_get("consent_block")?,
-            index_block: row.try_get("index_block")?,
-        },
-        prev_hash: hash("prev_hash")?,
-        entry_hash: hash("entry_hash")?,
-    })
+impl From<LogRow> for LogEntry {
+    fn from(r: LogRow) -> Self {
+        // A stored hash of the wrong length reads as zero: it then fails verification.
+        let hash = |v: &[u8]| B256::try_from(v).unwrap_or_default();
+        Self {
+            seq: r.seq,
+            at: r.at,
+            entry: OwnedEntry {
+                actor: r.actor,
+                patient: r.patient,
+                document: r.document,
+                action: r.action,
+                outcome: r.outcome,
+                reason: r.reason,
+                consent_block: r.consent_block,
+                index_block: r.index_block,
+            },
+            prev_hash: hash(&r.prev_hash),
+            entry_hash: hash(&r.entry_hash),
+        }
+    }
 }
 
 /// The entries about `patient`, newest first (only those whose actor is `actor`, when given).
@@ -219,18 +230,20 @@ pub async fn entries_for(
     actor: Option<[u8; 20]>,
     limit: i64,
 ) -> Result<Vec<LogEntry>, VaultError> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM vault_access_log WHERE patient = $1 AND ($2::bytea IS NULL OR actor = $2)
-         ORDER BY seq DESC LIMIT $3"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(patient.as_slice())
-        .bind(actor.map(|a| a.to_vec()))
-        .bind(limit)
-        .fetch_all(pool)
-        .await
-        .map_err(VaultError::db)?;
-    rows.iter().map(from_row).collect::<Result<_, _>>().map_err(VaultError::db)
+    let rows = sqlx::query_as!(
+        LogRow,
+        "SELECT seq, at, actor, patient, document, action, outcome, reason, consent_block, index_block,
+                prev_hash, entry_hash
+         FROM vault_access_log WHERE patient = $1 AND ($2::bytea IS NULL OR actor = $2)
+         ORDER BY seq DESC LIMIT $3",
+        patient.as_slice(),
+        actor.as_ref().map(<[u8; 20]>::as_slice),
+        limit
+    )
+    .fetch_all(pool)
+    .await
+    .map_err(VaultError::db)?;
+    Ok(rows.into_iter().map(LogEntry::from).collect())
 }
 
 /// What [`verify`] found.
@@ -245,11 +258,16 @@ pub struct Verified {
 /// Walks the whole chain in order; the first entry that does not fit is an [`IntegrityError::LogChain`].
 pub async fn verify(pool: &PgPool) -> Result<Verified, VaultError> {
     use futures::TryStreamExt;
-    let sql = format!("SELECT {COLUMNS} FROM vault_access_log ORDER BY seq");
-    let mut rows = sqlx::query(&sql).fetch(pool);
+    let mut rows = sqlx::query_as!(
+        LogRow,
+        "SELECT seq, at, actor, patient, document, action, outcome, reason, consent_block, index_block,
+                prev_hash, entry_hash
+         FROM vault_access_log ORDER BY seq"
+    )
+    .fetch(pool);
     let (mut expected_seq, mut prev) = (1i64, B256::ZERO);
     while let Some(row) = rows.try_next().await.map_err(VaultError::db)? {
-        let e = from_row(&row).map_err(VaultError::db)?;
+        let e = LogEntry::from(row);
         let bad = |reason| VaultError::Integrity(IntegrityError::LogChain { seq: e.seq, reason });
         if e.seq != expected_seq {
             return Err(VaultError::Integrity(IntegrityError::LogChain {

@@ -31,21 +31,21 @@ pub async fn rotate_keys(pool: &PgPool, keys: &Keyring) -> Result<Rotation, Vaul
     let mut out = Rotation::default();
     let mut after: Vec<u8> = Vec::new();
     loop {
-        // id, patient, version, wrapped key, KEK id.
-        type KeyRow = (Vec<u8>, Vec<u8>, i32, Vec<u8>, String);
-        let rows: Vec<KeyRow> = sqlx::query_as(
+        let rows = sqlx::query!(
             "SELECT id, patient, version, wrapped_key, kek_id FROM vault_documents
              WHERE kek_id <> $1 AND id > $2 ORDER BY id LIMIT $3",
+            keys.current_id(),
+            after,
+            BATCH
         )
-        .bind(keys.current_id())
-        .bind(&after)
-        .bind(BATCH)
         .fetch_all(pool)
         .await
         .map_err(VaultError::db)?;
         let Some(last) = rows.last() else { break };
-        after = last.0.clone();
-        for (id, patient, version, wrapped_key, kek_id) in rows {
+        after = last.id.clone();
+        for r in rows {
+            let (id, patient, version, wrapped_key, kek_id) =
+                (r.id, r.patient, r.version, r.wrapped_key, r.kek_id);
             let (Ok(document), Ok(patient), Ok(version)) = (
                 <[u8; 16]>::try_from(id.as_slice()),
                 <[u8; 20]>::try_from(patient.as_slice()),
@@ -63,15 +63,15 @@ pub async fn rotate_keys(pool: &PgPool, keys: &Keyring) -> Result<Rotation, Vaul
                     continue;
                 }
             };
-            let updated = sqlx::query(
+            let updated = sqlx::query!(
                 "UPDATE vault_documents SET wrapped_key = $2, kek_id = $3
                  WHERE id = $1 AND wrapped_key = $4 AND kek_id = $5",
+                id,
+                new.bytes,
+                new.kek_id,
+                old.bytes,
+                old.kek_id
             )
-            .bind(&id)
-            .bind(&new.bytes)
-            .bind(&new.kek_id)
-            .bind(&old.bytes)
-            .bind(&old.kek_id)
             .execute(pool)
             .await
             .map_err(VaultError::db)?;
@@ -108,36 +108,37 @@ pub async fn sweep(
     let before = Utc::now() - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
     let mut out = Sweep { staging_removed: store.sweep_staging(before).await?, ..Sweep::default() };
     for key in store.objects_before(before).await? {
-        let referenced: bool =
-            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM vault_documents WHERE object_key = $1)")
-                .bind(key.0.as_slice())
-                .fetch_one(pool)
-                .await
-                .map_err(VaultError::db)?;
+        let referenced = sqlx::query_scalar!(
+            r#"SELECT EXISTS (SELECT 1 FROM vault_documents WHERE object_key = $1) AS "referenced!""#,
+            key.0.as_slice()
+        )
+        .fetch_one(pool)
+        .await
+        .map_err(VaultError::db)?;
         if !referenced {
             store.delete(key).await?;
             out.orphans_removed += 1;
         }
     }
-    let rows: Vec<(Vec<u8>, Vec<u8>)> =
-        sqlx::query_as("SELECT id, object_key FROM vault_documents ORDER BY id")
-            .fetch_all(pool)
-            .await
-            .map_err(VaultError::db)?;
-    for (id, key) in rows {
+    let rows = sqlx::query!("SELECT id, object_key FROM vault_documents ORDER BY id")
+        .fetch_all(pool)
+        .await
+        .map_err(VaultError::db)?;
+    for (id, key) in rows.into_iter().map(|r| (r.id, r.object_key)) {
         let Ok(key) = B256::try_from(key.as_slice()) else { continue };
         if !store.exists(ObjectKey(key)).await? {
             out.missing.push(hex::encode(id));
         }
     }
-    for table in ["vault_nonces", "vault_sessions"] {
-        let deleted =
-            sqlx::query(&format!("DELETE FROM {table} WHERE expires_at < now() - interval '1 day'"))
-                .execute(pool)
-                .await
-                .map_err(VaultError::db)?;
-        out.expired_auth_rows += deleted.rows_affected();
-    }
+    let nonces = sqlx::query!("DELETE FROM vault_nonces WHERE expires_at < now() - interval '1 day'")
+        .execute(pool)
+        .await
+        .map_err(VaultError::db)?;
+    let sessions = sqlx::query!("DELETE FROM vault_sessions WHERE expires_at < now() - interval '1 day'")
+        .execute(pool)
+        .await
+        .map_err(VaultError::db)?;
+    out.expired_auth_rows = nonces.rows_affected() + sessions.rows_affected();
     tracing::info!(target: "medledger::vault", staging = out.staging_removed, orphans = out.orphans_removed, missing = out.missing.len(), "sweep");
     Ok(out)
 }

@@ -195,15 +195,16 @@ impl ConsentState {
 
     /// The current version of the index; 503 when the indexer has no checkpoint yet.
     pub async fn version(&self) -> Result<IndexVersion, VaultError> {
-        let row: Option<(i64, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(
+        let row = sqlx::query!(
             "SELECT c.block_number, c.block_hash, b.timestamp FROM checkpoints c
              JOIN blocks b ON b.chain_id = c.chain_id AND b.number = c.block_number
              WHERE c.chain_id = $1",
+            self.chain_id
         )
-        .bind(self.chain_id)
         .fetch_optional(&self.pool)
         .await
-        .map_err(VaultError::db)?;
+        .map_err(VaultError::db)?
+        .map(|r| (r.block_number, r.block_hash, r.timestamp));
         let (number, hash, time) = row.ok_or_else(|| VaultError::Unavailable {
             what: "index",
             reason: "the indexer has not indexed a block of this chain yet".into(),
@@ -223,32 +224,33 @@ impl ConsentState {
         if let Some(hit) = self.cached(&version, patient, caller) {
             return Ok((version, hit));
         }
-        type Row = (
-            Option<i64>,
-            Option<Vec<u8>>,
-            Option<DateTime<Utc>>,
-            Option<i16>,
-            Option<DateTime<Utc>>,
-            Option<bool>,
-            Option<DateTime<Utc>>,
-            Option<i64>,
-            Option<String>,
-        );
-        let row: Row = sqlx::query_as(
-            "SELECT ck.block_number, ck.block_hash, b.timestamp, c.scopes, c.expires_at, c.revoked,
-                    c.emergency_until, c.updated_block, cr.status
+        let r = sqlx::query!(
+            r#"SELECT ck.block_number AS "number?", ck.block_hash AS "hash?", b.timestamp AS "time?",
+                    c.scopes AS "scopes?", c.expires_at, c.revoked AS "revoked?", c.emergency_until,
+                    c.updated_block AS "updated_block?", cr.status AS "status?"
              FROM (SELECT 1) one
              LEFT JOIN checkpoints ck ON ck.chain_id = $1
              LEFT JOIN blocks b ON b.chain_id = $1 AND b.number = ck.block_number
              LEFT JOIN consents c ON c.chain_id = $1 AND c.patient = $2 AND c.grantee = $3
-             LEFT JOIN credentials cr ON cr.chain_id = $1 AND cr.account = $3",
+             LEFT JOIN credentials cr ON cr.chain_id = $1 AND cr.account = $3"#,
+            self.chain_id,
+            patient.as_slice(),
+            caller.as_slice()
         )
-        .bind(self.chain_id)
-        .bind(patient.as_slice())
-        .bind(caller.as_slice())
         .fetch_one(&self.pool)
         .await
         .map_err(VaultError::db)?;
+        let row = (
+            r.number,
+            r.hash,
+            r.time,
+            r.scopes,
+            r.expires_at,
+            r.revoked,
+            r.emergency_until,
+            r.updated_block,
+            r.status,
+        );
         let (number, hash, time, scopes, expires_at, revoked, emergency_until, updated_block, status) = row;
         let (Some(number), Some(hash), Some(time)) = (number, hash, time) else {
             return Err(VaultError::Unavailable { what: "index", reason: "no indexed block".into() });

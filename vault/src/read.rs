@@ -179,10 +179,10 @@ impl Vault {
                 h.update(salt);
                 (h, row.content_hash)
             });
-            Ok::<_, VaultError>((opener, range, partial, chunks, first_batch, ready, hash))
+            Ok::<_, VaultError>((opener, salt, range, partial, chunks, first_batch, ready, hash))
         }
         .await;
-        let (opener, range, partial, chunks, first_batch, ready, hash) = match checked {
+        let (opener, salt, range, partial, chunks, first_batch, ready, hash) = match checked {
             Ok(v) => v,
             Err(e) => {
                 if matches!(e, VaultError::Integrity(_)) {
@@ -226,7 +226,7 @@ impl Vault {
                 s.ready.extend(opened);
             }
         });
-        Ok(Download { document: row, range, partial, body: Box::pin(body) })
+        Ok(Download { document: row, range, partial, salt, body: Box::pin(body) })
     }
 
     /// The access log about `patient` that `caller` may read (logged as `audit`): all of it for the patient,
@@ -250,6 +250,27 @@ impl Vault {
         };
         log::append(&self.pool, &entry).await?;
         log::entries_for(&self.pool, patient.into(), own.then(|| caller.into()), limit.clamp(1, 1000)).await
+    }
+}
+
+impl Vault {
+    /// The access log about `patient` for surfaces that answer only the patient and her current grantees
+    /// (GraphQL's `patient { accessLog }`): all of it for the patient; anyone else is decided like a read
+    /// of her documents ([`crate::policy::decide`], logged) and, when allowed, gets only the entries of
+    /// their own requests. A denial is the error.
+    pub async fn access_log(
+        &self,
+        caller: Address,
+        patient: Address,
+        limit: i64,
+    ) -> Result<Vec<LogEntry>, VaultError> {
+        if caller == patient {
+            return self.audit(caller, patient, limit).await;
+        }
+        let decided = self.decide(Action::Read, caller, patient, None).await?;
+        let entry = Self::entry(caller, Some(patient), None, "audit", Some(&decided));
+        self.log_decision(&entry, &decided).await?;
+        log::entries_for(&self.pool, patient.into(), Some(caller.into()), limit.clamp(1, 1000)).await
     }
 }
 

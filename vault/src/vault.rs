@@ -151,6 +151,8 @@ pub struct Download {
     pub range: std::ops::Range<u64>,
     /// Whether that is a part of the document.
     pub partial: bool,
+    /// The salt of the document's content and pointer hashes (from its sealed trailer).
+    pub salt: B256,
     /// The bytes.
     pub body: std::pin::Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + Send>>,
 }
@@ -212,6 +214,11 @@ impl Vault {
     /// The settings.
     pub const fn config(&self) -> &VaultConfig {
         &self.config
+    }
+
+    /// The latest indexed block, if the index has one (for log entries outside a decision).
+    pub(crate) async fn index_block(&self) -> Option<i64> {
+        self.consents.version().await.ok().map(|v| v.number)
     }
 
     pub(crate) fn chain_id(&self) -> i64 {
@@ -316,11 +323,33 @@ impl Vault {
             self.log_failure(entry, "episode").await;
             return Err(e);
         }
+        self.store_document(caller, req, id, None, body, entry).await
+    }
 
+    /// Seals `body` as document `id` (with `salt`, or a fresh one), stores it, and inserts its row with
+    /// `entry` in one transaction. On failure nothing is listed, no data key is kept, and `entry` is logged
+    /// as failed.
+    pub(crate) async fn store_document<S, E>(
+        &self,
+        caller: Address,
+        req: UploadRequest,
+        id: [u8; 16],
+        salt: Option<B256>,
+        body: S,
+        entry: NewEntry,
+    ) -> Result<Uploaded, VaultError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let limit = self.config.max_upload;
         let binding = Binding { patient: req.patient.into(), document: id, version: 1 };
         let key = DataKey::generate();
         let wrapped = self.keys.wrap(&key, &binding);
-        let (mut sealer, header) = Sealer::new(key, binding);
+        let (mut sealer, header) = match salt {
+            Some(salt) => Sealer::with_salt(key, binding, salt),
+            None => Sealer::new(key, binding),
+        };
         let mut upload = self.store.begin(Layout { size: limit }.object_len()).await?;
         let streamed: Result<(), (VaultError, &str)> = async {
             upload.write(Bytes::from(header)).await.map_err(|e| (e, "store"))?;
@@ -399,13 +428,15 @@ impl Vault {
     }
 
     async fn check_episode(&self, patient: Address, episode: u64) -> Result<(), VaultError> {
-        let row: Option<(Vec<u8>, bool)> =
-            sqlx::query_as("SELECT patient, closed FROM episodes WHERE chain_id = $1 AND episode_id = $2")
-                .bind(self.chain_id())
-                .bind(i64::try_from(episode).unwrap_or(-1))
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(VaultError::db)?;
+        let row = sqlx::query!(
+            "SELECT patient, closed FROM episodes WHERE chain_id = $1 AND episode_id = $2",
+            self.chain_id(),
+            i64::try_from(episode).unwrap_or(-1)
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(VaultError::db)?
+        .map(|r| (r.patient, r.closed));
         match row {
             None => {
                 Err(VaultError::BadRequest(format!("episode {episode} is not on chain (or not indexed yet)")))
@@ -421,26 +452,26 @@ impl Vault {
     /// Inserts the row and its log entry in one transaction.
     async fn insert(&self, d: &DocumentRow, entry: &NewEntry) -> Result<DateTime<Utc>, VaultError> {
         let mut tx = self.pool.begin().await.map_err(VaultError::db)?;
-        let created_at: DateTime<Utc> = sqlx::query_scalar(
+        let created_at: DateTime<Utc> = sqlx::query_scalar!(
             "INSERT INTO vault_documents (id, version, chain_id, patient, episode_id, uploader, doc_type,
                  content_type, size, content_hash, pointer_hash, object_key, wrapped_key, kek_id, status)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 'pending')
              RETURNING created_at",
+            d.id.as_slice(),
+            i32::try_from(d.version).unwrap_or(i32::MAX),
+            self.chain_id(),
+            d.patient.as_slice(),
+            i64::try_from(d.episode_id).unwrap_or(-1),
+            d.uploader.as_slice(),
+            d.doc_type,
+            d.content_type,
+            i64::try_from(d.size).unwrap_or(i64::MAX),
+            d.content_hash.as_slice(),
+            d.pointer_hash.as_slice(),
+            d.object_key.0.as_slice(),
+            d.wrapped.bytes,
+            d.wrapped.kek_id
         )
-        .bind(d.id.as_slice())
-        .bind(i32::try_from(d.version).unwrap_or(i32::MAX))
-        .bind(self.chain_id())
-        .bind(d.patient.as_slice())
-        .bind(i64::try_from(d.episode_id).unwrap_or(-1))
-        .bind(d.uploader.as_slice())
-        .bind(&d.doc_type)
-        .bind(&d.content_type)
-        .bind(i64::try_from(d.size).unwrap_or(i64::MAX))
-        .bind(d.content_hash.as_slice())
-        .bind(d.pointer_hash.as_slice())
-        .bind(d.object_key.0.as_slice())
-        .bind(&d.wrapped.bytes)
-        .bind(&d.wrapped.kek_id)
         .fetch_one(&mut *tx)
         .await
         .map_err(VaultError::db)?;
@@ -470,11 +501,13 @@ impl Vault {
         if d.stored_status == d.status() {
             return;
         }
-        let res = sqlx::query("UPDATE vault_documents SET status = $2 WHERE id = $1 AND status <> $2")
-            .bind(d.id.as_slice())
-            .bind(d.status())
-            .execute(&self.pool)
-            .await;
+        let res = sqlx::query!(
+            "UPDATE vault_documents SET status = $2 WHERE id = $1 AND status <> $2",
+            d.id.as_slice(),
+            d.status()
+        )
+        .execute(&self.pool)
+        .await;
         if let Err(e) = res {
             tracing::debug!(target: "medledger::vault", error = %e, "status not updated");
         }

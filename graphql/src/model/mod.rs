@@ -6,6 +6,7 @@ mod event;
 mod prescription;
 mod record;
 mod status;
+mod vault;
 
 pub(crate) use consent::{
     ConsentChangeRow, ConsentFilter, ConsentRow, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS,
@@ -18,6 +19,7 @@ pub(crate) use prescription::{
 };
 pub(crate) use record::{EpisodeRow, RecordRow, EPISODE_COLUMNS, RECORD_COLUMNS};
 pub(crate) use status::{as_of_sql, AsOf, IndexerStatus, AS_OF_SQL};
+pub(crate) use vault::{AccessLogEntryRow, VaultDocumentRow};
 
 /// Stored bytes of any length as `0x…` hex.
 pub(crate) fn hex0x(bytes: impl AsRef<[u8]>) -> String {

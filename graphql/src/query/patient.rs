@@ -3,14 +3,16 @@
 use super::lists::{consents, dispense_key, page, prescriptions, sizes, where_fn, DISPENSES};
 use crate::as_of::as_of;
 use crate::db::Db;
-use crate::error::{GqlResult, ResultExt};
+use crate::error::{ApiError, GqlResult, ResultExt};
 use crate::model::{
-    ConsentChangeRow, ConsentFilter, ConsentRow, DispenseRow, EpisodeRow, PrescriptionFilter,
-    PrescriptionRow, RecordRow, CONSENT_CHANGE_COLUMNS, CONSENT_COLUMNS, EPISODE_COLUMNS, RECORD_COLUMNS,
+    AccessLogEntryRow, ConsentChangeRow, ConsentFilter, ConsentRow, DispenseRow, EpisodeRow,
+    PrescriptionFilter, PrescriptionRow, RecordRow, VaultDocumentRow, CONSENT_CHANGE_COLUMNS,
+    CONSENT_COLUMNS, EPISODE_COLUMNS, RECORD_COLUMNS,
 };
 use crate::page::{paginate, Conn, Key, ListSpec};
 use crate::scalars::Address;
 use crate::schema::state;
+use crate::session::VaultSession;
 use async_graphql::{Context, Object};
 
 static CONSENT_HISTORY: ListSpec = ListSpec {
@@ -196,5 +198,30 @@ impl Patient {
         )
         .await
         .gql()
+    }
+    /// Her documents in the record vault (metadata only, never the bytes), oldest first. Needs the
+    /// vault's session: the patient sees all of them (hidden and pending ones too); a grantee whose
+    /// consent allows reading, as of the latest indexed block, sees the anchored ones she has not hidden
+    /// (and pending ones he uploaded); anyone else gets `FORBIDDEN` (`UNAUTHENTICATED` without a session).
+    /// Each call is a `search` in the vault's access log.
+    #[graphql(complexity = "crate::page::complexity(None, None, child_complexity)")]
+    async fn documents(&self, ctx: &Context<'_>) -> GqlResult<Vec<VaultDocumentRow>> {
+        let (vault, caller) = VaultSession::caller(ctx).await?;
+        let rows = vault.search(caller, self.0 .0.into()).await.map_err(ApiError::from).gql()?;
+        Ok(rows.iter().map(VaultDocumentRow::from).collect())
+    }
+    /// The vault's access log about her, newest first (at most `first`, 1-1000, default 100). Needs the
+    /// vault's session: the patient reads all of it; a grantee whose consent allows reading reads the
+    /// entries of his own requests; anyone else gets `FORBIDDEN`.
+    #[graphql(complexity = "crate::page::complexity(first, None, child_complexity)")]
+    async fn access_log(&self, ctx: &Context<'_>, first: Option<i32>) -> GqlResult<Vec<AccessLogEntryRow>> {
+        let (vault, caller) = VaultSession::caller(ctx).await?;
+        let limit = i64::from(first.unwrap_or(100));
+        if !(1..=1000).contains(&limit) {
+            return Err(ApiError::BadInput(format!("first must be 1-1000, got {limit}")).into_graphql());
+        }
+        let entries =
+            vault.access_log(caller, self.0 .0.into(), limit).await.map_err(ApiError::from).gql()?;
+        Ok(entries.iter().map(AccessLogEntryRow::from).collect())
     }
 }

@@ -316,6 +316,15 @@ impl Client {
         self.send(req).await
     }
 
+    pub async fn post_authed(&self, path: &str, token: &str, body: serde_json::Value) -> Reply {
+        let req = axum::http::Request::post(path)
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/fhir+json")
+            .body(axum::body::Body::from(body.to_string()))
+            .unwrap();
+        self.send(req).await
+    }
+
     pub async fn upload(&self, token: &str, query: &str, content_type: &str, body: Vec<u8>) -> Reply {
         let req = axum::http::Request::post(format!("/fhir/Binary?{query}"))
             .header("authorization", format!("Bearer {token}"))
