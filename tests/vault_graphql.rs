@@ -141,16 +141,7 @@ async fn patient_grantee_nobody_else() {
     refused_both(&w, patient, Some(("bearer", s.token().unwrap())), "FORBIDDEN", "no_grant").await;
 
     // Out-of-range page: BAD_INPUT; other patient fields still answer without a session.
-    let r: Value = reqwest::Client::new()
-        .post(format!("{}/graphql", w.base))
-        .bearer_auth(&token)
-        .json(&json!({"query": format!("{{ patient(address: \"{}\") {{ address accessLog(first: 0) {{ seq }} }} }}", patient.to_checksum(None))}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r = ask_for(&w, patient, Some(("bearer", &token)), "address accessLog(first: 0) { seq }").await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_INPUT", "{r}");
 
     // `medledger records export|import` through the binary: the patient exports everything; importing it

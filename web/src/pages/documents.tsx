@@ -7,7 +7,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import type { Address, Hex } from 'viem';
 import type { AppConfig } from '../config';
 import { send } from '../tx';
-import { Addr, busy, ErrorText, Section, Time, TxStatus, useTx } from '../ui';
+import { Addr, busy, ErrorText, Section, Table, Time, TxStatus, useTx } from '../ui';
 import { accessLog, listDocuments, upload, VaultRefusal, type LogEntry, type VaultDocument } from '../vault/client';
 import { ACTIONS, logReason, sizeText } from '../vault/sentences';
 import { withSession } from '../vault/session';
@@ -291,18 +291,7 @@ function AccessLog({ me, docs, updated }: { me: Address; docs: VaultDocument[]; 
       ) : shown.length === 0 ? (
         <p>Nobody has read your documents yet.</p>
       ) : (
-        <div class="scroll" tabIndex={0}>
-          <table>
-            <thead>
-              <tr>
-                <th scope="col">When</th>
-                <th scope="col">Who</th>
-                <th scope="col">What</th>
-                <th scope="col">Outcome</th>
-                <th scope="col">Allowed or refused by</th>
-              </tr>
-            </thead>
-            <tbody>
+        <Table headers={['When', 'Who', 'What', 'Outcome', 'Allowed or refused by']}>
               {shown.map((e) => (
                 <tr key={e.seq} data-seq={e.seq} data-actor={e.actor?.toLowerCase()} data-action={e.action} data-outcome={e.outcome} data-document={e.document ?? undefined}>
                   <td>
@@ -320,9 +309,7 @@ function AccessLog({ me, docs, updated }: { me: Address; docs: VaultDocument[]; 
                   </td>
                 </tr>
               ))}
-            </tbody>
-          </table>
-        </div>
+        </Table>
       )}
     </div>
   );

@@ -4,7 +4,7 @@
 import type { ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import type { AppConfig } from '../config';
-import { Addr, ErrorText, Time } from '../ui';
+import { Addr, ErrorText, Table, Time } from '../ui';
 import { account } from '../wallet';
 import { download, VaultRefusal, type VaultDocument } from './client';
 import { sizeText } from './sentences';
@@ -71,27 +71,9 @@ export function DocumentTable({
   extra?: { head: string[]; cells: (d: VaultDocument) => ComponentChildren };
   onOpen: (d: VaultDocument) => void;
 }) {
+  const headers = ['Document', 'Episode', 'Added', 'By', 'Size', ...(extra?.head ?? []), <span class="sr">Open</span>];
   return (
-    <div class="scroll" tabIndex={0}>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Document</th>
-            <th scope="col">Episode</th>
-            <th scope="col">Added</th>
-            <th scope="col">By</th>
-            <th scope="col">Size</th>
-            {extra?.head.map((h) => (
-              <th scope="col" key={h}>
-                {h}
-              </th>
-            ))}
-            <th scope="col">
-              <span class="sr">Open</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
+    <Table headers={headers}>
           {docs.map((d) => (
             <tr key={d.id} data-document={d.id} data-type={d.type}>
               <td>
@@ -116,9 +98,7 @@ export function DocumentTable({
               </td>
             </tr>
           ))}
-        </tbody>
-      </table>
-    </div>
+    </Table>
   );
 }
 
