@@ -33,6 +33,11 @@ pub struct Config {
     pub max_range: u64,
     /// Ranges fetched concurrently ahead of the writer.
     pub concurrency: usize,
+    /// Most `eth_getBlockByNumber` calls per JSON-RPC batch (a range's headers: blocks with events, the
+    /// range's first block and its end's reorg window; every block near the head). 0 or 1: one call each.
+    /// A node that refuses a batch gets smaller ones (too big) or single calls (batches unserved), said
+    /// once in a WARN line.
+    pub rpc_batch: usize,
     /// Most blocks written per transaction when following the head.
     pub tip_batch: u64,
     /// First retry delay after a failure (doubles up to `max_backoff`, with jitter).
@@ -62,6 +67,7 @@ impl Config {
             initial_range: 1,
             max_range: 100_000,
             concurrency: 4,
+            rpc_batch: 100,
             tip_batch: 500,
             min_backoff: Duration::from_millis(100),
             max_backoff: Duration::from_secs(10),

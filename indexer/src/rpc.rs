@@ -1,5 +1,6 @@
 //! JSON-RPC access: timeouts, classified errors, retries with backoff and jitter (logged once per episode),
-//! and `eth_getLogs` over ranges that split when the node refuses them and grow when it does not.
+//! `eth_getLogs` over ranges that split when the node refuses them and grow when it does not, and headers
+//! in JSON-RPC batches (smaller batches, then one call each, when the node refuses them).
 
 use crate::{
     config::Config,
@@ -11,7 +12,8 @@ use alloy::{
     eips::BlockNumberOrTag,
     primitives::{Address, B256},
     providers::{DynProvider, Provider, ProviderBuilder},
-    rpc::types::{Filter, Header, Log},
+    rpc::client::{BatchRequest, Waiter},
+    rpc::types::{Block, Filter, Header, Log},
     transports::{
         ws::{WebSocketConfig, WsConnect},
         RpcError as AlloyRpcError, TransportError, TransportErrorKind,
@@ -23,7 +25,7 @@ use std::{
     collections::BTreeMap,
     future::{Future, IntoFuture},
     sync::{
-        atomic::{AtomicBool, Ordering},
+        atomic::{AtomicBool, AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
@@ -32,6 +34,19 @@ use tracing::{debug, warn};
 
 /// Largest WebSocket message (and frame) accepted from the node.
 const MAX_WS_MESSAGE: usize = 1 << 30;
+
+/// Header batches in flight at once (and single header calls: `SINGLES_IN_FLIGHT`).
+const BATCHES_IN_FLIGHT: usize = 4;
+const SINGLES_IN_FLIGHT: usize = 16;
+
+/// Why the node would not answer a JSON-RPC batch: `unserved` when it answered none of its calls (a
+/// node or gateway that does not take batches), else (a per-call "batch too large" error, HTTP 413) the
+/// batch was too big.
+#[derive(Debug)]
+struct BatchRefusal {
+    unserved: bool,
+    message: String,
+}
 
 /// The fields of a block header the indexer keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,6 +87,9 @@ pub(crate) struct Rpc {
     /// How many blocks up to a checkpoint the `blocks` table keeps (see [`crate::store::window`]): a
     /// backfill range brings the headers of its end's window.
     window: u64,
+    /// Most `eth_getBlockByNumber` calls per JSON-RPC batch; below 2, one call each (configured so, or
+    /// lowered when the node refused a batch: halved when it was too big, to 0 when batches go unserved).
+    batch_cap: AtomicUsize,
 }
 
 impl Rpc {
@@ -110,6 +128,7 @@ impl Rpc {
             max_backoff: config.max_backoff,
             sizer: RangeSizer::new(config.initial_range, config.max_range),
             window: crate::store::window(config.max_reorg_depth),
+            batch_cap: AtomicUsize::new(config.rpc_batch),
             degraded: AtomicBool::new(false),
             endpoint,
             status,
@@ -243,39 +262,113 @@ impl Rpc {
             .retry_checked(
                 METHOD,
                 || self.provider.get_block_by_number(BlockNumberOrTag::Number(number)).into_future(),
-                |b| match b {
-                    Some(b) if b.header.number != number => Err(RpcError {
-                        method: METHOD,
-                        kind: RpcErrorKind::Malformed,
-                        message: format!("asked for block {number}, got block {}", b.header.number),
-                    }),
-                    Some(b) => verified_header(&b.header, METHOD).map(|_| ()),
-                    None => Ok(()),
-                },
+                |b| header_of(b.as_ref(), number, METHOD).map(drop),
             )
             .await?;
-        block.map(|b| verified_header(&b.header, METHOD)).transpose()
+        header_of(block.as_ref(), number, METHOD)
     }
 
-    /// Headers of several blocks, fetched concurrently; a missing block is an inconsistency (reorg).
+    /// Headers of several blocks: in JSON-RPC batches of up to the batch cap (a few batches at once), or
+    /// one call each (16 at once) when batches are off or the node refused them. Every header is checked
+    /// to hash to its hash, as one fetched alone; a missing block is an inconsistency (reorg).
     pub(crate) async fn headers(
         &self,
         numbers: impl IntoIterator<Item = u64>,
         from: u64,
         to: u64,
     ) -> Result<BTreeMap<u64, BlockHeader>, IndexerError> {
-        futures::stream::iter(numbers)
-            .map(|n| async move {
-                match self.header(n).await? {
-                    Some(h) => Ok((n, h)),
-                    None => {
-                        Err(IndexerError::Inconsistent { from, to, reason: format!("block {n} not found") })
+        let missing =
+            |n: u64| IndexerError::Inconsistent { from, to, reason: format!("block {n} not found") };
+        let mut pending: Vec<u64> = numbers.into_iter().collect();
+        let mut out = BTreeMap::new();
+        while !pending.is_empty() {
+            let cap = self.batch_cap.load(Ordering::Relaxed);
+            if cap < 2 || pending.len() == 1 {
+                let singles: Vec<(u64, BlockHeader)> = futures::stream::iter(pending.drain(..))
+                    .map(|n| async move { self.header(n).await?.map(|h| (n, h)).ok_or_else(|| missing(n)) })
+                    .buffer_unordered(SINGLES_IN_FLIGHT)
+                    .try_collect()
+                    .await?;
+                out.extend(singles);
+                break;
+            }
+            let round: Vec<u64> = pending.drain(..pending.len().min(cap * BATCHES_IN_FLIGHT)).collect();
+            let answers = futures::future::join_all(round.chunks(cap).map(|c| self.header_batch(c))).await;
+            for (chunk, answer) in round.chunks(cap).zip(answers) {
+                match answer? {
+                    Ok(headers) => {
+                        for (&n, h) in chunk.iter().zip(headers) {
+                            out.insert(n, h.ok_or_else(|| missing(n))?);
+                        }
+                    }
+                    Err(refusal) => {
+                        self.batch_refused(cap, chunk.len(), &refusal);
+                        pending.extend_from_slice(chunk);
                     }
                 }
+            }
+        }
+        Ok(out)
+    }
+
+    /// One JSON-RPC batch of `eth_getBlockByNumber` calls, the batch as a whole retried like a single call
+    /// (the transport failed, rate limit, timeout). A call whose answer fails (an error of its own, a
+    /// header that does not hash to its hash or of another block: a node's lie caught) is asked again
+    /// alone, so that one bad answer costs one call, not the batch. `Ok(Err(_))`: the node refused the
+    /// batch as such (not retried: the caller sends smaller batches or single calls).
+    async fn header_batch(
+        &self,
+        numbers: &[u64],
+    ) -> Result<Result<Vec<Option<BlockHeader>>, BatchRefusal>, RpcError> {
+        const METHOD: &str = "eth_getBlockByNumber";
+        let answers = self
+            .retry(METHOD, || async move {
+                let mut batch = BatchRequest::new(self.provider.client());
+                let waiters: Vec<Waiter<Option<Block>>> = numbers
+                    .iter()
+                    .map(|&n| batch.add_call(METHOD, &(BlockNumberOrTag::Number(n), false)))
+                    .collect::<Result<_, _>>()?;
+                if let Err(e) = batch.send().await {
+                    return batch_refusal_http(&e).map(Err).ok_or(e);
+                }
+                let answers = futures::future::join_all(waiters).await;
+                Ok(batch_refusal(&answers).map_or(Ok(answers), Err))
             })
-            .buffer_unordered(16)
-            .try_collect()
-            .await
+            .await?;
+        let answers = match answers {
+            Ok(answers) => answers,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
+        let mut headers = Vec::with_capacity(numbers.len());
+        for (&n, answer) in numbers.iter().zip(answers) {
+            let header =
+                answer.map_err(|e| rpc_error(METHOD, &e)).and_then(|b| header_of(b.as_ref(), n, METHOD));
+            match header {
+                Ok(h) => headers.push(h),
+                Err(err) => {
+                    metrics::counter!(m::RPC_ERRORS, "kind" => err.kind.as_str()).increment(1);
+                    debug!(target: "medledger::indexer::rpc", block = n, kind = err.kind.as_str(), error = %err.message, "batched header call failed; asking alone");
+                    headers.push(self.header(n).await?);
+                }
+            }
+        }
+        Ok(Ok(headers))
+    }
+
+    /// Lowers the batch cap after the node refused a batch of `size` calls sent under cap `cap` (a batch
+    /// too big: half as many calls; batches unserved: one call each), saying so once per change.
+    fn batch_refused(&self, cap: usize, size: usize, refusal: &BatchRefusal) {
+        let lower = if refusal.unserved { 0 } else { size / 2 };
+        let lower = if lower < 2 { 0 } else { lower };
+        if lower < cap
+            && self.batch_cap.compare_exchange(cap, lower, Ordering::Relaxed, Ordering::Relaxed).is_ok()
+        {
+            if lower == 0 {
+                warn!(target: "medledger::indexer::rpc", rpc = %self.endpoint, refused = size, error = %refusal.message, "node refused a JSON-RPC batch; headers one call each from now on");
+            } else {
+                warn!(target: "medledger::indexer::rpc", rpc = %self.endpoint, refused = size, batch = lower, error = %refusal.message, "node refused a JSON-RPC batch; smaller batches from now on");
+            }
+        }
     }
 
     /// The tracked contracts' logs of `from..=to`, splitting the range while the node refuses it.
@@ -360,9 +453,9 @@ impl Rpc {
     pub(crate) async fn fetch(&self, from: u64, to: u64, all_headers: bool) -> Result<Fetched, IndexerError> {
         // The range's last block first: a node that announced a head it does not have (or lost it to a
         // reorg) is caught before its logs are asked for.
-        if self.header(to).await?.is_none() {
+        let Some(last) = self.header(to).await? else {
             return Err(IndexerError::Inconsistent { from, to, reason: format!("block {to} not found") });
-        }
+        };
         let mut logs = self.logs(from, to).await?;
         logs.retain(|l| !l.removed);
         logs.sort_by_key(|l| (l.block_number, l.log_index));
@@ -377,7 +470,9 @@ impl Rpc {
         };
         numbers.sort_unstable();
         numbers.dedup();
-        let headers = self.headers(numbers, from, to).await?;
+        numbers.pop_if(|n| *n == to);
+        let mut headers = self.headers(numbers, from, to).await?;
+        headers.insert(to, last);
         check_logs(&logs, &headers, from, to)?;
         if all_headers && to > from {
             for (n, h) in headers.range(from + 1..=to) {
@@ -414,6 +509,58 @@ pub(crate) fn verified_header(header: &Header, method: &'static str) -> Result<B
         hash: header.hash,
         parent_hash: header.parent_hash,
         timestamp: header.timestamp,
+    })
+}
+
+/// The header of a block the node sent for block `number`, checked to be that block's and to hash to
+/// its hash (`None`: no such block).
+fn header_of(
+    block: Option<&Block>,
+    number: u64,
+    method: &'static str,
+) -> Result<Option<BlockHeader>, RpcError> {
+    match block {
+        Some(b) if b.header.number != number => Err(RpcError {
+            method,
+            kind: RpcErrorKind::Malformed,
+            message: format!("asked for block {number}, got block {}", b.header.number),
+        }),
+        Some(b) => verified_header(&b.header, method).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Whether a batch's answers say the node refused the batch as such: none of its calls answered (a
+/// single error object instead of an array: batches unserved), or a call answered with an error about
+/// batches (geth's "batch too large", providers' batch size limits). Other errors are the calls' own.
+fn batch_refusal<T>(answers: &[Result<T, TransportError>]) -> Option<BatchRefusal> {
+    let unanswered = |a: &Result<T, TransportError>| {
+        matches!(a, Err(AlloyRpcError::Transport(TransportErrorKind::MissingBatchResponse(_))))
+    };
+    if !answers.is_empty() && answers.iter().all(unanswered) {
+        return Some(BatchRefusal {
+            unserved: true,
+            message: "no call of the batch answered (the node answered a batch with a single object)".into(),
+        });
+    }
+    answers.iter().find_map(|a| match a {
+        Err(AlloyRpcError::ErrorResp(p)) if p.message.to_lowercase().contains("batch") => {
+            Some(BatchRefusal { unserved: false, message: format!("{} (code {})", p.message, p.code) })
+        }
+        _ => None,
+    })
+}
+
+/// Whether a failed batch request was refused as a batch at the HTTP level: 413 (too big), or another
+/// client error (but 429) whose body speaks of batches.
+fn batch_refusal_http(err: &TransportError) -> Option<BatchRefusal> {
+    let AlloyRpcError::Transport(TransportErrorKind::HttpError(http)) = err else { return None };
+    let about_batches = http.body.to_lowercase().contains("batch");
+    let refused =
+        http.status == 413 || ((400..500).contains(&http.status) && http.status != 429 && about_batches);
+    refused.then(|| BatchRefusal {
+        unserved: http.status != 413 && !http.body.to_lowercase().contains("large"),
+        message: format!("HTTP {}: {}", http.status, http.body.chars().take(200).collect::<String>()),
     })
 }
 
@@ -530,5 +677,38 @@ mod tests {
         assert!(is_range_rejection(-32000, "block range is too wide"));
         assert!(is_range_rejection(-32000, "exceed maximum block range: 5000"));
         assert!(!is_range_rejection(-32000, "header not found"));
+    }
+
+    fn answers(errors: Vec<TransportError>) -> Vec<Result<Option<Block>, TransportError>> {
+        errors.into_iter().map(Err).collect()
+    }
+
+    fn error_resp(code: i64, message: &str) -> TransportError {
+        let payload = serde_json::json!({ "code": code, "message": message });
+        AlloyRpcError::ErrorResp(serde_json::from_value(payload).expect("an error payload"))
+    }
+
+    #[test]
+    fn recognises_batch_refusals() {
+        let missing =
+            || TransportErrorKind::missing_batch_response(serde_json::from_value(1.into()).expect("an id"));
+        // One error object for the whole batch: no call answered.
+        let unserved = batch_refusal(&answers(vec![missing(), missing()])).expect("refused");
+        assert!(unserved.unserved, "{unserved:?}");
+        // geth over its limit: "batch too large" for the first call, nothing for the others.
+        let too_big =
+            batch_refusal(&answers(vec![error_resp(-32600, "batch too large"), missing()])).expect("refused");
+        assert!(!too_big.unserved && too_big.message.contains("batch too large"), "{too_big:?}");
+        // A call's own error is not the batch's.
+        assert!(batch_refusal(&answers(vec![error_resp(-32000, "header not found")])).is_none());
+        let ok: Vec<Result<Option<Block>, TransportError>> = vec![Ok(None)];
+        assert!(batch_refusal(&ok).is_none());
+        // HTTP: 413 is "too big"; another 4xx about batches is "unserved"; 429 and 5xx are retried.
+        let http = |status, body: &str| TransportErrorKind::http_error(status, body.to_owned());
+        assert!(batch_refusal_http(&http(413, "payload too large")).is_some_and(|r| !r.unserved));
+        assert!(batch_refusal_http(&http(400, "Batch requests are disabled")).is_some_and(|r| r.unserved));
+        assert!(batch_refusal_http(&http(429, "batch rate limited")).is_none());
+        assert!(batch_refusal_http(&http(503, "unavailable")).is_none());
+        assert!(batch_refusal_http(&http(400, "bad request")).is_none());
     }
 }

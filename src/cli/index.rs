@@ -41,6 +41,10 @@ pub(crate) struct RpcArgs {
     /// Ranges fetched concurrently ahead of the writer during backfill.
     #[arg(long = "rpc.concurrency", env = "MEDLEDGER_RPC_CONCURRENCY", default_value_t = 4)]
     pub(crate) concurrency: usize,
+    /// Most eth_getBlockByNumber calls per JSON-RPC batch (block headers); 0 or 1: one call each. A node
+    /// that refuses a batch gets smaller ones, or single calls when it serves no batches (logged once).
+    #[arg(long = "rpc.batch-size", env = "MEDLEDGER_RPC_BATCH_SIZE", default_value_t = 100)]
+    pub(crate) batch_size: usize,
     /// How often to poll for new blocks over HTTP, in milliseconds.
     #[arg(long = "rpc.poll-ms", env = "MEDLEDGER_RPC_POLL_MS", default_value_t = 1_000)]
     pub(crate) poll_ms: u64,
@@ -113,6 +117,7 @@ pub(crate) fn indexer_config(args: &IndexArgs) -> Result<IndexerConfig> {
     config.initial_range = args.rpc.range.max(1);
     config.max_range = args.rpc.max_range.max(1);
     config.concurrency = args.rpc.concurrency.max(1);
+    config.rpc_batch = args.rpc.batch_size;
     config.poll_interval = Duration::from_millis(args.rpc.poll_ms.max(1));
     Ok(config)
 }

@@ -2,7 +2,9 @@
 //! past the client's timeout), 503s, random delays, `eth_getLogs` range-limit errors, a gate that holds
 //! log queries above a block, and a hostile node (malformed JSON, logs from foreign addresses, reordered,
 //! duplicated, moved or with wrong block hashes, headers with wrong hashes or parent links, a head that does
-//! not exist or goes backwards, another chain id). Also [`TcpProxy`], a byte-level proxy whose
+//! not exist or goes backwards, another chain id), each call of a JSON-RPC batch tampered with as a single
+//! call would be; and nodes that refuse batches (answered with one error object, or "batch too large" over a
+//! size). Also [`TcpProxy`], a byte-level proxy whose
 //! connections (e.g. a WebSocket) can be dropped at will.
 
 use alloy::transports::http::reqwest;
@@ -53,13 +55,24 @@ pub struct Faults {
     pub header_parent_every: u64,
     /// eth_chainId answers this instead of the node's chain id.
     pub chain_id: Option<u64>,
+    /// A JSON-RPC batch is answered with one error object ("batch requests are not supported").
+    pub refuse_batches: bool,
+    /// A JSON-RPC batch of more calls than this is answered as geth does over its limit: "batch too
+    /// large" for the first call, nothing for the others (0 = no limit).
+    pub max_batch: usize,
 }
 
 struct Inner {
     upstream: String,
     client: reqwest::Client,
     faults: Faults,
+    /// HTTP requests received.
     counter: AtomicU64,
+    /// JSON-RPC calls received (a batch's calls one by one).
+    rpc_calls: AtomicU64,
+    /// JSON-RPC batches received, and those refused.
+    batches: AtomicU64,
+    refused_batches: AtomicU64,
     logs_counter: AtomicU64,
     /// eth_getLogs requests received (refused ones included).
     log_calls: AtomicU64,
@@ -88,6 +101,9 @@ impl Proxy {
             client: reqwest::Client::new(),
             faults,
             counter: AtomicU64::new(0),
+            rpc_calls: AtomicU64::new(0),
+            batches: AtomicU64::new(0),
+            refused_batches: AtomicU64::new(0),
             logs_counter: AtomicU64::new(0),
             log_calls: AtomicU64::new(0),
             head_counter: AtomicU64::new(0),
@@ -111,9 +127,19 @@ impl Proxy {
         self.inner.injected.load(Ordering::Relaxed)
     }
 
-    /// JSON-RPC requests received so far, of every method.
+    /// JSON-RPC calls received so far, of every method (each call of a batch counted).
     pub fn calls(&self) -> u64 {
+        self.inner.rpc_calls.load(Ordering::Relaxed)
+    }
+
+    /// HTTP requests (round trips) received so far: single calls and batches.
+    pub fn requests(&self) -> u64 {
         self.inner.counter.load(Ordering::Relaxed)
+    }
+
+    /// JSON-RPC batches received so far, and how many of them were refused.
+    pub fn batches(&self) -> (u64, u64) {
+        (self.inner.batches.load(Ordering::Relaxed), self.inner.refused_batches.load(Ordering::Relaxed))
     }
 
     /// eth_getLogs requests received so far (refused ones included).
@@ -185,6 +211,10 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
         return ([("content-type", "application/json")], "{\"jsonrpc\":\"2.0\",\"id\":").into_response();
     }
     let req = serde_json::from_slice::<serde_json::Value>(&body).unwrap_or_default();
+    if let Some(calls) = req.as_array() {
+        return batch(&s, calls, body).await;
+    }
+    s.rpc_calls.fetch_add(1, Ordering::Relaxed);
     if req["method"] == "eth_getLogs" {
         s.log_calls.fetch_add(1, Ordering::Relaxed);
         let filter = &req["params"][0];
@@ -229,12 +259,80 @@ async fn handle(State(s): State<Arc<Inner>>, body: Bytes) -> axum::response::Res
     }
 }
 
+/// A JSON-RPC batch: refused as configured, else forwarded and each call's answer tampered with as the
+/// same call alone would be.
+async fn batch(s: &Inner, calls: &[serde_json::Value], body: Bytes) -> axum::response::Response {
+    let f = &s.faults;
+    s.rpc_calls.fetch_add(calls.len() as u64, Ordering::Relaxed);
+    s.batches.fetch_add(1, Ordering::Relaxed);
+    let json = |v: serde_json::Value| ([("content-type", "application/json")], v.to_string()).into_response();
+    if f.refuse_batches {
+        s.refused_batches.fetch_add(1, Ordering::Relaxed);
+        return json(serde_json::json!({
+            "jsonrpc": "2.0", "id": null,
+            "error": {"code": -32600, "message": "batch requests are not supported"}
+        }));
+    }
+    if f.max_batch > 0 && calls.len() > f.max_batch {
+        s.refused_batches.fetch_add(1, Ordering::Relaxed);
+        return json(serde_json::json!([{
+            "jsonrpc": "2.0", "id": calls[0]["id"],
+            "error": {"code": -32600, "message": "batch too large"}
+        }]));
+    }
+    let resp =
+        match s.client.post(&s.upstream).header("content-type", "application/json").body(body).send().await {
+            Ok(resp) => resp,
+            Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        };
+    let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let bytes = resp.bytes().await.unwrap_or_default();
+    let tampered = |c: &serde_json::Value| c["method"].as_str().is_some_and(|m| may_tamper(f, m));
+    if !calls.iter().any(tampered) {
+        return (status, [("content-type", "application/json")], bytes).into_response();
+    }
+    let Ok(serde_json::Value::Array(mut answers)) = serde_json::from_slice(&bytes) else {
+        return (status, [("content-type", "application/json")], bytes).into_response();
+    };
+    for answer in &mut answers {
+        let Some(call) = calls.iter().find(|c| c["id"] == answer["id"]) else { continue };
+        if let Some(tampered) = tamper(s, call, answer.to_string().as_bytes()) {
+            *answer = serde_json::from_slice(&tampered).unwrap_or_default();
+        }
+    }
+    (status, [("content-type", "application/json")], serde_json::to_vec(&answers).unwrap_or_default())
+        .into_response()
+}
+
+/// Whether the faults rewrite any answer of `method` (the others pass through unparsed).
+fn may_tamper(f: &Faults, method: &str) -> bool {
+    match method {
+        "eth_chainId" => f.chain_id.is_some(),
+        "eth_blockNumber" => f.lie_head_every > 0 || f.head_back_every > 0,
+        "eth_getBlockByNumber" => f.header_hash_every > 0 || f.header_parent_every > 0,
+        "eth_getLogs" => [
+            f.foreign_log_every,
+            f.wrong_hash_every,
+            f.reverse_logs_every,
+            f.duplicate_log_every,
+            f.move_log_every,
+            f.garbage_logs_every,
+        ]
+        .iter()
+        .any(|k| *k > 0),
+        _ => false,
+    }
+}
+
 /// The hostile node: rewrites some answers (foreign, reordered, duplicated or moved logs, wrong block
 /// hashes, malformed logs, headers with wrong hashes or parent links, a head that is not there or goes
 /// backwards, another chain id).
 fn tamper(s: &Inner, req: &serde_json::Value, body: &[u8]) -> Option<Bytes> {
     let f = &s.faults;
     let method = req["method"].as_str()?;
+    if !may_tamper(f, method) {
+        return None;
+    }
     let mut resp: serde_json::Value = serde_json::from_slice(body).ok()?;
     let every = |k: u64, n: u64| k > 0 && n.is_multiple_of(k);
     let kind = match method {
