@@ -25,9 +25,9 @@ async fn reorgs_while_following_and_backfilling_leave_a_fresh_index() {
 
     // Depth 1 at the same height: the last block replaced by an empty one.
     grant_tx(&devnet, &p, x.patient, x.prescriber2, 1).await;
-    wait_synced(&live, chain_id, &p, Duration::from_secs(10)).await;
+    wait_synced(&live, chain_id, &p, Duration::from_secs(30)).await;
     let _: serde_json::Value = rpc(&p, "anvil_reorg", json!([1, []])).await;
-    wait_synced(&live, chain_id, &p, Duration::from_secs(10)).await;
+    wait_synced(&live, chain_id, &p, Duration::from_secs(30)).await;
     let grants: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM consent_history WHERE patient = $1 AND grantee = $2 AND action = 'granted'",
     )
