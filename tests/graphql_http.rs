@@ -90,7 +90,7 @@ async fn http_endpoints_limits_and_shutdown() {
 }
 
 /// A client that writes its whole over-limit body before reading the answer (as reqwest does when the
-/// machine is too busy to run its reader first) gets the 413, not a reset. The server used to answer as soon
+/// machine is too busy to run its reader first) gets the 413, not a broken pipe or a reset. The server used to answer as soon
 /// as it saw the declared length and close the connection with the body unread, so the kernel reset the
 /// connection: the client's write failed, or the reset discarded the 413 before the client read it — the
 /// body-limit check of `http_endpoints_limits_and_shutdown` failed so under load.
@@ -100,14 +100,18 @@ async fn an_over_limit_body_is_answered_not_reset() {
     let f = fixture().await;
     let mut server = start(f.pool.clone()).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
-    let body = json!({ "query": format!("{{ asOf }} # {}", "x".repeat(1 << 20)) }).to_string();
+    let body = json!({ "query": format!("{{ asOf }} # {}", "x".repeat(4 << 20)) }).to_string();
     let head = format!(
         "POST /graphql HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\n\
          content-length: {}\r\nconnection: close\r\n\r\n",
         body.len()
     );
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        // A small send buffer (no autotuning): the 4 MiB body cannot sit in the sockets' buffers, so a server
+        // that does not read it closes the connection while it is being written, every time.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_send_buffer_size(16 * 1024).unwrap();
+        let mut stream = socket.connect(addr.parse().unwrap()).await.unwrap();
         stream.write_all(head.as_bytes()).await.unwrap();
         stream.write_all(body.as_bytes()).await.expect("the connection was reset while the body was sent");
         let mut answer = Vec::new();
