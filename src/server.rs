@@ -459,10 +459,8 @@ async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     if !expects_continue && declared <= DRAIN_MAX {
         let mut body = request.into_body().into_data_stream();
-        let drained = tokio::time::timeout(DRAIN_TIME, async {
-            while let Some(Ok(_)) = body.next().await {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(DRAIN_TIME, async { while let Some(Ok(_)) = body.next().await {} }).await;
         if drained.is_err() {
             tracing::debug!(target: "medledger::server", declared, "refused body not read in time");
         }

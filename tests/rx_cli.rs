@@ -183,8 +183,17 @@ impl World {
     fn new_rx(&self, example: &str, name: &str) -> PatientCopy {
         let doc = repo_root().join("examples/rx").join(example);
         let rpc = self.devnet.rpc_url();
-        self.rx(&["new", doc.to_str().unwrap(), "--manifest", &self.manifest(), "--rpc.url", &rpc, "--out", name])
-            .ok();
+        self.rx(&[
+            "new",
+            doc.to_str().unwrap(),
+            "--manifest",
+            &self.manifest(),
+            "--rpc.url",
+            &rpc,
+            "--out",
+            name,
+        ])
+        .ok();
         self.copy(name)
     }
 
@@ -701,7 +710,8 @@ async fn cancel_void_invalidate_nonces_and_short_supply() {
     // The prescriber withdraws a signature not yet relayed: nonce 3 signed, floor raised to 4.
     let doc = repo_root().join("examples/rx/amoxicillin.json");
     let rpc = w.devnet.rpc_url();
-    let new = ["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--rpc.url", &rpc, "--out", "signed"];
+    let new =
+        ["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--rpc.url", &rpc, "--out", "signed"];
     w.rx(&[&new[..], &["--nonce", "3"]].concat()).ok();
     let signature = w.rx(&["sign", "signed.patient.json", "--private-key", prescriber_key]).ok().stdout;
     let out = w

@@ -443,7 +443,8 @@ async fn new(args: &NewArgs) -> CmdResult {
         None => Utc::now(),
     };
     let salt = args.salt.unwrap_or_else(rx::random_salt);
-    let copy = PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, args.nonce)?;
+    let copy =
+        PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, args.nonce)?;
     let typed_path = with_suffix(&prefix, ".typed-data.json");
     let code_path = with_suffix(&prefix, ".code.txt");
     let code = copy.ticket().to_code();

@@ -97,10 +97,10 @@ impl RxClient {
             .await
             .map_err(|e| RxError::Rpc(format!("reading the latest block: {e}")))?
             .ok_or_else(|| RxError::Rpc("the node has no latest block".into()))?;
-        let chain = i64::try_from(block.header.timestamp)
-            .ok()
-            .and_then(|t| DateTime::from_timestamp(t, 0))
-            .ok_or_else(|| RxError::Rpc(format!("the latest block's time {} is out of range", block.header.timestamp)))?;
+        let secs = block.header.timestamp;
+        let chain = i64::try_from(secs).ok().and_then(|t| DateTime::from_timestamp(t, 0));
+        let chain =
+            chain.ok_or_else(|| RxError::Rpc(format!("the latest block's time {secs} is out of range")))?;
         Ok(wall_clock.min(chain))
     }
 
