@@ -87,8 +87,18 @@ pub struct Devnet {
 impl Devnet {
     /// Starts anvil on a free port and deploys the contracts with `contracts/script/Deploy.s.sol`.
     pub fn start(root: &Path) -> Result<Self> {
+        Self::start_with(root, &[])
+    }
+
+    /// [`Devnet::start`] with extra arguments for anvil (e.g. `--timestamp T`, a genesis time in the past:
+    /// the chain's clock then runs behind the wall clock by as much, as a lagging node's does).
+    pub fn start_with(root: &Path, anvil_args: &[&str]) -> Result<Self> {
         let anvil_bin = toolchain_path(root, "anvil")?;
-        let anvil = Anvil::new().path(anvil_bin).try_spawn().context("starting anvil")?;
+        let anvil = Anvil::new()
+            .path(anvil_bin)
+            .args(anvil_args.iter().copied())
+            .try_spawn()
+            .context("starting anvil")?;
         let signers =
             anvil.keys().iter().map(|k| PrivateKeySigner::from_signing_key(k.clone().into())).collect();
         let (rpc_url, ws_url) = (anvil.endpoint(), anvil.ws_endpoint());

@@ -435,18 +435,37 @@ async fn metrics_text(State(app): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
-/// Rejects a declared body over the limit before reading it, with a GraphQL-shaped error.
+/// The largest refused body [`limit_body`] reads (and discards) before answering, and how long it reads.
+const DRAIN_MAX: usize = 8 * 1024 * 1024;
+/// See [`DRAIN_MAX`].
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Rejects a declared body over the limit without passing it on, with a GraphQL-shaped error.
+///
+/// The refused body is still read and discarded first (up to [`DRAIN_MAX`] bytes, within [`DRAIN_TIME`]):
+/// a server that answers and closes the connection while request bytes are unread makes the kernel reset
+/// it, and a client still writing its body then gets "connection reset" instead of the 413 (the reset can
+/// reach it before it reads the answer; hyper itself only discards what it has already buffered). A client
+/// that sent `Expect: 100-continue` is answered at once: it has sent no body. Only a body larger than
+/// [`DRAIN_MAX`] (or slower than [`DRAIN_TIME`]) may still end in a reset.
 async fn limit_body(limit: usize, request: Request, next: Next) -> Response {
-    if declared_length(request.headers()).is_some_and(|n| n > limit) {
-        let media = media_of(request.headers()).unwrap_or(Media::Json);
-        return error_body(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            media,
-            "LIMIT_EXCEEDED",
-            "the request body is too large",
-        );
+    let Some(declared) = declared_length(request.headers()).filter(|n| *n > limit) else {
+        return next.run(request).await;
+    };
+    let media = media_of(request.headers()).unwrap_or(Media::Json);
+    let expects_continue = request
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if !expects_continue && declared <= DRAIN_MAX {
+        let mut body = request.into_body().into_data_stream();
+        let drained =
+            tokio::time::timeout(DRAIN_TIME, async { while let Some(Ok(_)) = body.next().await {} }).await;
+        if drained.is_err() {
+            tracing::debug!(target: "medledger::server", declared, "refused body not read in time");
+        }
     }
-    next.run(request).await
+    error_body(StatusCode::PAYLOAD_TOO_LARGE, media, "LIMIT_EXCEEDED", "the request body is too large")
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<usize> {

@@ -626,8 +626,10 @@ async fn nested_queries_are_batched() {
         ph = hx(&PHARM1),
     );
     sqlx::raw_sql(&sql).execute(&pool).await.unwrap();
-    // A batch window long enough that a slow (debug) build still collects every key of a level in one batch.
-    let (app, db) = app_with(pool, |c| c.api.batch_delay = std::time::Duration::from_millis(100));
+    // A batch window long enough that a slow (debug) build on a loaded machine still collects every key of a
+    // level in one batch (100 ms split a level into two batches, 6 statements against 7, once in 7 runs of
+    // this binary under load); about 3 windows a query.
+    let (app, db) = app_with(pool, |c| c.api.batch_delay = std::time::Duration::from_secs(1));
     let q = "query($n: Int!, $p: Address!) { pharmacy(address: $p) { queue(first: $n) { edges { node {
         id status remainingQuantity prescriberCredential { status activeNow }
         fillDetails { number dispensed }

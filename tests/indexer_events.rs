@@ -45,11 +45,11 @@ async fn events_projections_faults_live_and_standby() {
     // checkpoint the index ended at.
     let checkpoint: i64 = one(&pool, "SELECT block_number FROM checkpoints", &[]).await;
     let want = format!("{chain_id}:{checkpoint}");
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
     loop {
         let n = tokio::time::timeout_at(deadline, listener.recv())
             .await
-            .expect("no NOTIFY for the final checkpoint within 10 s")
+            .expect("no NOTIFY for the final checkpoint within 30 s")
             .expect("listener connection");
         assert!(n.payload().starts_with(&format!("{chain_id}:")), "unexpected payload {}", n.payload());
         if n.payload() == want {
@@ -377,7 +377,7 @@ async fn events_projections_faults_live_and_standby() {
     assert!(first.status.is_writer() && !standby.status.is_writer(), "one writer, one standby");
     grant_tx(&devnet, &p, x.patient2, x.prescriber2, 1).await;
     let head = p.get_block_number().await.unwrap();
-    first.wait_for(&live, chain_id, head, Duration::from_secs(10)).await;
+    first.wait_for(&live, chain_id, head, Duration::from_secs(30)).await;
     let scopes: i16 = one(
         &live,
         "SELECT scopes FROM consents WHERE patient = $1 AND grantee = $2",

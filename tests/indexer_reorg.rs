@@ -25,9 +25,9 @@ async fn reorgs_while_following_and_backfilling_leave_a_fresh_index() {
 
     // Depth 1 at the same height: the last block replaced by an empty one.
     grant_tx(&devnet, &p, x.patient, x.prescriber2, 1).await;
-    wait_synced(&live, chain_id, &p, Duration::from_secs(10)).await;
+    wait_synced(&live, chain_id, &p, Duration::from_secs(30)).await;
     let _: serde_json::Value = rpc(&p, "anvil_reorg", json!([1, []])).await;
-    wait_synced(&live, chain_id, &p, Duration::from_secs(10)).await;
+    wait_synced(&live, chain_id, &p, Duration::from_secs(30)).await;
     let grants: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM consent_history WHERE patient = $1 AND grantee = $2 AND action = 'granted'",
     )
@@ -74,9 +74,17 @@ async fn reorgs_while_following_and_backfilling_leave_a_fresh_index() {
     c.concurrency = 1;
     c.max_reorg_depth = 20;
     let running = Running::start(c, during.clone());
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let cp: i64 =
-        sqlx::query_scalar("SELECT block_number FROM checkpoints").fetch_one(&during).await.unwrap();
+    // Polled, not slept on: a loaded machine may take longer than any fixed pause to write the checkpoint.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let cp: i64 = loop {
+        let cp =
+            sqlx::query_scalar("SELECT block_number FROM checkpoints").fetch_optional(&during).await.unwrap();
+        if let Some(cp) = cp {
+            break cp;
+        }
+        assert!(std::time::Instant::now() < deadline, "the backfill wrote no checkpoint within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let head = p.get_block_number().await.unwrap();
     assert!((cp as u64) < head - 12, "still backfilling ({cp} of {head})");
     let _: bool = rpc(&p, "evm_revert", json!([snap])).await;

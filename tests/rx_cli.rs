@@ -88,7 +88,23 @@ fn key_hex(s: &PrivateKeySigner) -> String {
 
 impl World {
     async fn new() -> Self {
-        let devnet = devnet().await;
+        Self::on(devnet().await).await
+    }
+
+    /// The world on a devnet whose anvil was started with `anvil_args`.
+    async fn with_anvil(anvil_args: &[&str]) -> Self {
+        init_logs();
+        let args: Vec<String> = anvil_args.iter().map(|a| (*a).to_owned()).collect();
+        let devnet = tokio::task::spawn_blocking(move || {
+            Devnet::start_with(&repo_root(), &args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+        .await
+        .unwrap()
+        .expect("devnet");
+        Self::on(devnet).await
+    }
+
+    async fn on(devnet: Devnet) -> Self {
         let p = wallet_provider(&devnet);
         let m = devnet.manifest().contracts;
         let a = devnet.addresses().to_vec();
@@ -163,11 +179,28 @@ impl World {
         vec!["--rpc.url".into(), self.devnet.rpc_url(), "--manifest".into(), self.manifest()]
     }
 
-    /// `rx new <example> --out <name>` with extra arguments.
+    /// `rx new <example> --out <name>`, dated by the chain's clock (`--rpc.url`).
     fn new_rx(&self, example: &str, name: &str) -> PatientCopy {
         let doc = repo_root().join("examples/rx").join(example);
-        self.rx(&["new", doc.to_str().unwrap(), "--manifest", &self.manifest(), "--out", name]).ok();
+        let rpc = self.devnet.rpc_url();
+        self.rx(&[
+            "new",
+            doc.to_str().unwrap(),
+            "--manifest",
+            &self.manifest(),
+            "--rpc.url",
+            &rpc,
+            "--out",
+            name,
+        ])
+        .ok();
         self.copy(name)
+    }
+
+    /// The latest block's timestamp.
+    async fn chain_time(&self) -> u64 {
+        let p = read_provider(&self.devnet.rpc_url());
+        p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp
     }
 
     fn copy(&self, name: &str) -> PatientCopy {
@@ -454,7 +487,7 @@ async fn refusals_have_messages_and_exit_codes() {
     let stranger = w.stranger.to_string();
     let patient = w.patient.to_string();
     std::fs::write(w.path("noconsent.json"), text.replace(&patient, &stranger)).unwrap();
-    w.rx(&["new", "noconsent.json", "--manifest", &manifest]).ok();
+    w.rx(&["new", "noconsent.json", "--manifest", &manifest, "--rpc.url", &w.devnet.rpc_url()]).ok();
     w.rx(&w.with_chain(&["issue", "noconsent.patient.json"], &chain, &["--private-key", &w.keys[1]])).fails(
         1,
         &[&format!("no consent: patient {} has not granted PRESCRIBE to {}", w.stranger, w.prescriber)],
@@ -676,8 +709,10 @@ async fn cancel_void_invalidate_nonces_and_short_supply() {
 
     // The prescriber withdraws a signature not yet relayed: nonce 3 signed, floor raised to 4.
     let doc = repo_root().join("examples/rx/amoxicillin.json");
-    w.rx(&["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--out", "signed", "--nonce", "3"])
-        .ok();
+    let rpc = w.devnet.rpc_url();
+    let new =
+        ["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--rpc.url", &rpc, "--out", "signed"];
+    w.rx(&[&new[..], &["--nonce", "3"]].concat()).ok();
     let signature = w.rx(&["sign", "signed.patient.json", "--private-key", prescriber_key]).ok().stdout;
     let out = w
         .rx(&w.with_chain(&["invalidate-nonces", "--below", "4"], &chain, &["--private-key", prescriber_key]))
@@ -733,4 +768,31 @@ async fn cancel_void_invalidate_nonces_and_short_supply() {
             "not controlled",
         ],
     );
+}
+
+/// A node whose clock lags this machine's (an anvil under load lags by a second; this one, started with its
+/// genesis an hour ago, by an hour): `rx new --rpc.url` dates the prescription by the chain's clock, so the
+/// contract does not refuse it as written in the future; dated by this machine's clock (offline), it would.
+#[tokio::test(flavor = "multi_thread")]
+async fn dates_prescriptions_by_the_chains_clock_when_it_lags() {
+    let hour_ago = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let w = World::with_anvil(&["--timestamp", &hour_ago]).await;
+    let chain = w.chain_args();
+    let before = w.chain_time().await;
+    let wall = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    assert!(before + 3000 < wall, "the chain's clock ({before}) does not lag the wall clock ({wall})");
+
+    // Offline, dated by this machine's clock: written in the future as far as the chain can tell.
+    let doc = repo_root().join("examples/rx/amoxicillin.json");
+    w.rx(&["new", doc.to_str().unwrap(), "--manifest", &w.manifest(), "--out", "offline"]).ok();
+    assert!(u64::from(w.copy("offline").prescription().dateWritten) >= wall);
+    w.rx(&w.with_chain(&["issue", "offline.patient.json"], &chain, &["--private-key", &w.keys[1]]))
+        .fails(1, &["the date written", "is after the chain's time"]);
+
+    // With --rpc.url: dated by the chain's latest block, and issued.
+    let dated = w.new_rx("amoxicillin.json", "dated");
+    let written = u64::from(dated.prescription().dateWritten);
+    assert!((before..=w.chain_time().await).contains(&written), "dateWritten {written}, chain time {before}");
+    w.rx(&w.with_chain(&["issue", "dated.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+    assert!(w.copy("dated").issued().is_some());
 }

@@ -50,10 +50,14 @@ fn lost() -> ApiError {
 impl Snapshot {
     /// The request's connection for one statement, opening the transaction on the first.
     pub(crate) async fn lease<'a>(&'a self, conns: &Arc<Conns>) -> Result<Lease<'a>, ApiError> {
+        let mut open = self.open.lock().await;
+        // Checked under the lock: a statement that waited for it while the response ended must not open a
+        // second transaction (another snapshot, which nothing would end).
         if self.ended.load(Ordering::Acquire) {
+            drop(open);
+            tracing::warn!(target: "medledger::graphql::sql", "a statement after the response was complete reads outside its snapshot");
             return Ok(Lease::own(conns.lease().await?));
         }
-        let mut open = self.open.lock().await;
         if self.lost.load(Ordering::Acquire) {
             return Err(lost());
         }
@@ -77,8 +81,10 @@ impl Snapshot {
     /// Ends the request's transaction (if a statement opened one) and returns its connection; says whether
     /// the index of `chain_id` was stale in the snapshot (read on the way: the same round trip).
     pub(crate) async fn end(&self, chain_id: i64) -> Option<Stale> {
+        let mut open = self.open.lock().await;
         self.ended.store(true, Ordering::Release);
-        let mut pooled = self.open.lock().await.take()?;
+        let mut pooled = open.take()?;
+        drop(open);
         if self.lost.load(Ordering::Acquire) {
             return None;
         }

@@ -25,10 +25,13 @@ pub(crate) enum RxCommand {
     /// Adds a random salt and writes: PREFIX.typed-data.json, the EIP-712 typed data the prescriber signs
     /// (`cast wallet sign --data --from-file`, MetaMask eth_signTypedData_v4, a Ledger); PREFIX.patient.json,
     /// the patient's copy (document, salt, prescription id) that the patient hands to the pharmacy; and
-    /// PREFIX.code.txt, the same as a short text for a QR code. Nothing is sent.
+    /// PREFIX.code.txt, the same as a short text for a QR code. Nothing is sent. With --rpc.url the
+    /// prescription is dated by the chain's clock (the earlier of now and the latest block's time), which
+    /// the contract compares its date with; without, by this machine's clock.
     #[command(after_help = concat!(
         "Examples:\n",
-        "  medledger rx new examples/rx/amoxicillin.json --manifest deployments/31337.json\n",
+        "  medledger rx new examples/rx/amoxicillin.json --manifest deployments/31337.json \\\n",
+        "    --rpc.url http://127.0.0.1:8545\n",
         "  medledger rx new request.json --out rx/2026-0042   # rx/2026-0042.patient.json, …\n\n",
         "The document format: see examples/rx/*.json and docs/prescribing.md.\n",
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
@@ -130,6 +133,12 @@ pub(crate) struct NewArgs {
     /// proven).
     #[arg(long)]
     force: bool,
+    /// JSON-RPC URL of the node the prescription will be issued on: when given, it is dated by the chain's
+    /// clock (the earlier of now and the latest block's time), so the contract never refuses it as written
+    /// in the future when the node's clock lags this machine's; without it (offline), by this machine's
+    /// clock. Only read from, never sent to.
+    #[arg(id = "rpc.url", long = "rpc.url", env = "MEDLEDGER_RPC_URL")]
+    rpc_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -333,7 +342,7 @@ pub(crate) struct InvalidateNoncesArgs {
 /// Runs an `rx` command; prints the error and returns a failing status on failure.
 pub(crate) async fn run(command: RxCommand) -> ExitCode {
     let result = match command {
-        RxCommand::New(args) => new(&args),
+        RxCommand::New(args) => new(&args).await,
         RxCommand::Sign(args) => sign(&args),
         RxCommand::Issue(args) => issue(&args).await,
         RxCommand::Verify(args) => verify(&args).await,
@@ -411,7 +420,7 @@ fn describe(t: &Ticket) -> String {
     )
 }
 
-fn new(args: &NewArgs) -> CmdResult {
+async fn new(args: &NewArgs) -> CmdResult {
     let manifest = Manifest::load(&args.manifest)?;
     let doc = MedicationRequest::parse(&read_input(&args.document)?)?;
     let prefix = match &args.out {
@@ -428,15 +437,14 @@ fn new(args: &NewArgs) -> CmdResult {
             copy_path.display()
         );
     }
+    // Dated by the chain's clock when a node is given (see `RxClient::date_written`).
+    let now = match &args.rpc_url {
+        Some(url) => RxClient::connect(url, manifest.clone(), None).await?.date_written(Utc::now()).await?,
+        None => Utc::now(),
+    };
     let salt = args.salt.unwrap_or_else(rx::random_salt);
-    let copy = PatientCopy::new(
-        &doc,
-        manifest.chain_id,
-        manifest.contracts.prescriptions,
-        Utc::now(),
-        salt,
-        args.nonce,
-    )?;
+    let copy =
+        PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, args.nonce)?;
     let typed_path = with_suffix(&prefix, ".typed-data.json");
     let code_path = with_suffix(&prefix, ".code.txt");
     let code = copy.ticket().to_code();

@@ -3,11 +3,13 @@
 
 use super::{error::RxError, revert::explain_revert, ticket::Ticket};
 use alloy::{
+    eips::BlockId,
     network::EthereumWallet,
     primitives::{Address, Bytes, B256, U256},
     providers::{DynProvider, Provider, ProviderBuilder},
     signers::{local::PrivateKeySigner, Signer},
 };
+use chrono::{DateTime, Utc};
 use medledger_core::{bindings::Prescriptions, Manifest};
 use tracing::debug;
 
@@ -79,6 +81,27 @@ impl RxClient {
             });
         }
         Ok(Self { provider, manifest, sender })
+    }
+
+    /// The time to write a prescription at (its `dateWritten`): the earlier of `wall_clock` and the latest
+    /// block's timestamp. The contract refuses a `dateWritten` after the block of issue
+    /// (`Prescriptions__WrittenInFuture`), and any block that can include the issue is later than the latest
+    /// one, so a prescription dated so is never refused for its date, even on a node whose clock lags the
+    /// wall clock (an anvil under load, or started with `--timestamp` in the past). On a healthy chain the
+    /// latest block is seconds old; on an idle development chain (blocks mined only on demand) it can be
+    /// older, and the prescription is dated then.
+    pub async fn date_written(&self, wall_clock: DateTime<Utc>) -> Result<DateTime<Utc>, RxError> {
+        let block = self
+            .provider
+            .get_block(BlockId::latest())
+            .await
+            .map_err(|e| RxError::Rpc(format!("reading the latest block: {e}")))?
+            .ok_or_else(|| RxError::Rpc("the node has no latest block".into()))?;
+        let secs = block.header.timestamp;
+        let chain = i64::try_from(secs).ok().and_then(|t| DateTime::from_timestamp(t, 0));
+        let chain =
+            chain.ok_or_else(|| RxError::Rpc(format!("the latest block's time {secs} is out of range")))?;
+        Ok(wall_clock.min(chain))
     }
 
     /// The sending account, if a signer was given.

@@ -113,14 +113,15 @@ describe('the patient', () => {
   test('a session that runs out while the page is open asks to sign in again', async () => {
     const { page } = await patientPage();
     const region = documents(page);
-    // The session is remembered with its end (not its token); make it end in five seconds and reload.
+    // The session is remembered with its end (not its token); make it end in 15 seconds (time for a loaded
+    // machine to reload the page and show it signed in first) and reload.
     await page.evaluate(() => {
       const s = JSON.parse(localStorage.getItem('medledger.vault.session'));
-      localStorage.setItem('medledger.vault.session', JSON.stringify({ ...s, expiresAt: new Date(Date.now() + 5000).toISOString() }));
+      localStorage.setItem('medledger.vault.session', JSON.stringify({ ...s, expiresAt: new Date(Date.now() + 15_000).toISOString() }));
     });
     await page.reload();
     await region.locator('[data-testid="vault-session"][data-signed-in="yes"]').waitFor();
-    await region.getByTestId('vault-notice').getByText('Your vault session has expired: sign in again.').waitFor({ timeout: 10_000 });
+    await region.getByTestId('vault-notice').getByText('Your vault session has expired: sign in again.').waitFor({ timeout: 45_000 });
     await region.getByRole('button', { name: 'Sign in to the vault' }).waitFor();
     await page.context().close();
   });

@@ -39,7 +39,9 @@ export async function gql(url, text, variables = {}) {
 
 /** Waits until the API at `url` has indexed prescription `id`; returns it. */
 export async function indexed(url, id, fields = 'id prescriber relayer relayed status fillsUsed quantityDispensed') {
-  for (let i = 0; i < 100; i++) {
+  // A deadline, not a count: a loaded machine indexes more slowly.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
     try {
       return (await gql(url, `query($id: Bytes32!) { prescription(id: $id) { ${fields} } }`, { id })).prescription;
     } catch (e) {
@@ -47,7 +49,7 @@ export async function indexed(url, id, fields = 'id prescriber relayer relayed s
     }
     await new Promise((ok) => setTimeout(ok, 200));
   }
-  throw new Error(`prescription ${id} was not indexed in 20 s`);
+  throw new Error(`prescription ${id} was not indexed in 60 s`);
 }
 
 /** Fills the prescription form on `page` (a /doctor/prescribe page). */
