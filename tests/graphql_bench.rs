@@ -16,7 +16,8 @@
 //! account, contract, rx, episode, tx, block and time), a page of 20 at the fixed rate, over skewed data (the
 //! EXPLAIN test's [`skewed_fixture`]: a prescriber with 15,400 prescriptions, a pharmacy with a queue of
 //! about 10,900 open of 16,000, an account in 50,000 events) beside `prescription(id)` over the same
-//! database in the same run; target: each list's latency within 2x the lookup's.
+//! database in the same run; target: each list's latency within 2x the lookup's. `BENCH_LISTS=<word>,…`
+//! measures only the lists whose name contains one of the words.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
@@ -486,7 +487,10 @@ async fn lists(rate: u64, secs: u64, workers: usize, server_args: &[&str], env: 
             .collect(),
     );
     let mut runs: Vec<(String, Arc<Vec<String>>)> = vec![("prescription(id)".into(), by_id.clone())];
-    for (name, field) in skewed_lists() {
+    // `BENCH_LISTS=<word>,…`: only the lists whose name contains one of the words.
+    let only = std::env::var("BENCH_LISTS").ok();
+    let chosen = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| name.contains(w.trim())));
+    for (name, field) in skewed_lists().into_iter().filter(|(name, _)| chosen(name)) {
         let (bodies, total) = list_pages(&client, &url, &field, 30).await;
         runs.push((format!("{name} [{total} rows, {} pages]", bodies.len()), Arc::new(bodies)));
     }
