@@ -1,5 +1,6 @@
 //! The command line's own output: errors say their cause once, and a reader that goes away (`| head`) ends
-//! a command quietly instead of making it panic.
+//! a command quietly instead of making it panic, and every address it takes (arguments and file fields) is
+//! EIP-55 checked.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::{
@@ -65,4 +66,102 @@ fn a_closed_pipe_ends_the_output_quietly() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(status.code(), Some(141), "{stderr}");
+}
+
+/// The manifest's first address with one letter's case flipped: a mistyped address whose EIP-55 checksum
+/// is wrong, and the checksummed form the refusal must name.
+const CHECKSUMMED: &str = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
+const MISTYPED: &str = "0x5FbDB2315678afecb367f032d93F642f64180aA3";
+
+/// Runs `medledger args…`; returns its exit code and standard error.
+fn run<S: AsRef<std::ffi::OsStr>>(args: &[S], dir: &std::path::Path) -> (Option<i32>, String) {
+    let out = medledger().current_dir(dir).args(args).stdin(Stdio::null()).output().unwrap();
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// Every argument that takes an address refuses a mixed-case one with a wrong EIP-55 checksum, naming the
+/// checksummed form (a usage error, exit 2, before anything runs), and accepts it all in lowercase (the
+/// command then goes on, and fails later for want of a vault, a database or a prescription).
+#[test]
+fn address_arguments_are_eip55_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let lower = CHECKSUMMED.to_lowercase();
+    let commands: [&[&str]; 5] = [
+        &["rx", "verify", "missing.json", "--api.url", "http://127.0.0.1:1", "--pharmacy", "ADDRESS"],
+        &["records", "ls", "--vault.url", "http://127.0.0.1:1", "--patient", "ADDRESS"],
+        &["records", "log", "--vault.url", "http://127.0.0.1:1", "--patient", "ADDRESS"],
+        &[
+            "records",
+            "put",
+            "missing.pdf",
+            "--episode",
+            "1",
+            "--vault.url",
+            "http://127.0.0.1:1",
+            "--rpc.url",
+            "http://127.0.0.1:1",
+            "--manifest",
+            "missing.json",
+            "--patient",
+            "ADDRESS",
+        ],
+        &["vault", "verify-log", "--db.url", "postgres://127.0.0.1:1/x", "--vault.operator", "ADDRESS"],
+    ];
+    for command in commands {
+        let with = |address: &str| -> Vec<String> {
+            command.iter().map(|a| if *a == "ADDRESS" { address } else { a }.to_owned()).collect()
+        };
+        let (code, stderr) = run(&with(MISTYPED), dir.path());
+        assert_eq!(code, Some(2), "{command:?}: {stderr}");
+        assert!(
+            stderr.contains("wrong EIP-55 checksum") && stderr.contains(&format!("expected {CHECKSUMMED}")),
+            "{command:?}: {stderr}"
+        );
+        let (code, stderr) = run(&with(&lower), dir.path());
+        assert_ne!(code, Some(2), "{command:?}: {stderr}");
+        assert_ne!(code, Some(0), "{command:?}: {stderr}");
+        assert!(!stderr.contains("checksum"), "{command:?}: {stderr}");
+    }
+}
+
+/// Addresses in the files the command line reads (a prescription document's accounts, the deployment
+/// manifest's contracts) are EIP-55 checked the same way: `rx new` refuses a mistyped one, naming the field
+/// (the document's) or the file (the manifest) and the checksummed form, and writes nothing; all-lowercase is accepted.
+#[test]
+fn address_fields_in_files_are_eip55_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let document =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rx/amoxicillin.json"))
+            .unwrap();
+    let patient = "0x90F79bf6EB2c4f870365E785982E1f101E93b906";
+    let mistyped_patient = "0x90F79bf6EB2c4f870365E785982E1f101E93B906";
+    let cases = [
+        ("bad-document", document.replace(patient, mistyped_patient), MANIFEST.to_owned(), Some(patient)),
+        ("lower-document", document.replace(patient, &patient.to_lowercase()), MANIFEST.to_owned(), None),
+        ("bad-manifest", document.clone(), MANIFEST.replace(CHECKSUMMED, MISTYPED), Some(CHECKSUMMED)),
+        (
+            "lower-manifest",
+            document.clone(),
+            MANIFEST.replace(CHECKSUMMED, &CHECKSUMMED.to_lowercase()),
+            None,
+        ),
+    ];
+    for (name, document, manifest, expected) in cases {
+        let case = dir.path().join(name);
+        std::fs::create_dir(&case).unwrap();
+        std::fs::write(case.join("rx.json"), document).unwrap();
+        std::fs::write(case.join("manifest.json"), manifest).unwrap();
+        let (code, stderr) = run(&["rx", "new", "rx.json", "--manifest", "manifest.json"], &case);
+        match expected {
+            Some(expected) => {
+                assert_ne!(code, Some(0), "{name}: {stderr}");
+                assert!(stderr.contains(&format!("expected {expected}")), "{name}: {stderr}");
+                let field = if name.ends_with("manifest") { "manifest.json" } else { "subject.account" };
+                assert!(stderr.contains(field), "{name}: {stderr}");
+                let written: Vec<_> = std::fs::read_dir(&case).unwrap().collect();
+                assert_eq!(written.len(), 2, "{name}: wrote files although refused");
+            }
+            None => assert_eq!(code, Some(0), "{name}: {stderr}"),
+        }
+    }
 }

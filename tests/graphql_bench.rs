@@ -9,7 +9,15 @@
 //! `asOf` and credentials misses), and at maximum throughput (closed loop, and with `wrk` when installed).
 //! `BENCH_HOLD=<secs>` keeps the server and database up that long before measuring (for `perf`, `EXPLAIN`);
 //! `BENCH_QUERIES` (default `verifyPrescription,prescription`; `typename` is the floor, `{ __typename }`)
-//! and `BENCH_PHASES` (default `fixed,churn,max`) choose what is measured.
+//! and `BENCH_PHASES` (default `fixed,churn,max,lists`) choose what is measured.
+//!
+//! The `lists` phase measures every list a role reads (prescriber's and patient's prescriptions, open or
+//! all; pharmacy queue and dispenses; consents and their history; episodes and records; the event trail by
+//! account, contract, rx, episode, tx, block and time), a page of 20 at the fixed rate, over skewed data (the
+//! EXPLAIN test's [`skewed_fixture`]: a prescriber with 15,400 prescriptions, a pharmacy with a queue of
+//! about 10,900 open of 16,000, an account in 50,000 events) beside `prescription(id)` over the same
+//! database in the same run; target: each list's latency within 2x the lookup's. `BENCH_LISTS=<word>,…`
+//! measures only the lists whose name contains one of the words.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod graphql_common;
@@ -403,6 +411,113 @@ fn wrk_script(bodies: &[String], path: &std::path::Path) {
     std::fs::write(path, script).unwrap();
 }
 
+/// The selection of a list page in the lists phase: the cursors and what a client pages on.
+const LIST_CONNECTION: &str = "{ edges { cursor } pageInfo { hasNextPage endCursor } }";
+
+/// The JSON answer to a POST of `body`.
+async fn answer_of(client: &reqwest::Client, url: &str, body: String) -> Value {
+    let r = client.post(url).header("content-type", "application/json").body(body).send().await.unwrap();
+    r.json().await.unwrap()
+}
+
+/// The first object in `v` that has `key` (the connection in a response, whatever field holds it).
+fn find_key<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    match v {
+        Value::Object(map) if map.contains_key(key) => Some(v),
+        Value::Object(map) => map.values().find_map(|v| find_key(v, key)),
+        Value::Array(items) => items.iter().find_map(|v| find_key(v, key)),
+        _ => None,
+    }
+}
+
+/// The bodies of one list's pages of 20: the first page and the pages after the end of each of its first
+/// `depth` pages of 100 (so the pages start all along the owner's rows, not only at its newest), and how many
+/// rows the list holds (`totalCount`, asked once here, never in the measured bodies).
+async fn list_pages(client: &reqwest::Client, url: &str, field: &str, depth: usize) -> (Vec<String>, i64) {
+    let ask = |page: String, connection: &str| {
+        json!({"query": format!("{{ {} }}", field.replace("PAGE", &page).replace("CONNECTION", connection))})
+            .to_string()
+    };
+    let answer = |body: String| async move {
+        let v = answer_of(client, url, body).await;
+        assert!(v.get("errors").is_none(), "{field}: {v}");
+        v
+    };
+    let total = answer(ask("first: 1".into(), "{ totalCount }")).await;
+    let total = find_key(&total, "totalCount").and_then(|c| c["totalCount"].as_i64()).unwrap();
+    let mut bodies = vec![ask("first: 20".into(), LIST_CONNECTION)];
+    let mut after = String::new();
+    for _ in 0..depth {
+        let v = answer(ask(format!("first: 100 {after}"), LIST_CONNECTION)).await;
+        let info = &find_key(&v, "pageInfo").unwrap()["pageInfo"];
+        let (Some(true), Some(end)) = (info["hasNextPage"].as_bool(), info["endCursor"].as_str()) else {
+            break;
+        };
+        after = format!("after: {}", Value::from(end));
+        bodies.push(ask(format!("first: 20 {after}"), LIST_CONNECTION));
+    }
+    (bodies, total)
+}
+
+/// The lists phase: every list a role reads over skewed data ([`skewed_fixture`]) on a server of its own,
+/// each page of 20 measured at the fixed rate beside `prescription(id)` over the same database in the same
+/// run (before the lists and after them, so a drift of the machine shows); each list's p50 and p99 are given
+/// as a multiple of the first by-id measurement's (target: at most 2).
+async fn lists(rate: u64, secs: u64, workers: usize, server_args: &[&str], env: &[(&str, &str)], pg: &str) {
+    let pool = empty_db().await;
+    let started = Instant::now();
+    skewed_fixture(&pool).await;
+    sqlx::raw_sql("VACUUM (ANALYZE)").execute(&pool).await.unwrap();
+    println!("BENCH lists: skewed data populated in {:.1?}", started.elapsed());
+    let db_url = if pg == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
+    let db_name = pool.connect_options().get_database().unwrap().to_owned();
+    let server = ServeProcess::start(&db_url, server_args, env).await;
+    let url = format!("{}/graphql", server.base);
+    let client = reqwest::Client::new();
+    // prescription(id) over the fixture's 20,000 ids, in a fixed shuffled order.
+    let mut ids: Vec<u64> = (1..=20_000).collect();
+    ids.sort_by_key(|i| (i * 7_919) % 20_000);
+    let by_id: Arc<Vec<String>> = Arc::new(
+        ids.iter()
+            .map(|i| {
+                let mut id = [0u8; 32];
+                id[24..].copy_from_slice(&i.to_be_bytes());
+                json!({"query": PRESCRIPTION, "variables": {"id": a0x(&id)}}).to_string()
+            })
+            .collect(),
+    );
+    let mut runs: Vec<(String, Arc<Vec<String>>)> = vec![("prescription(id)".into(), by_id.clone())];
+    // `BENCH_LISTS=<word>,…`: only the lists whose name contains one of the words.
+    let only = std::env::var("BENCH_LISTS").ok();
+    let chosen = |name: &str| only.as_deref().is_none_or(|o| o.split(',').any(|w| name.contains(w.trim())));
+    for (name, field) in skewed_lists().into_iter().filter(|(name, _)| chosen(name)) {
+        let (bodies, total) = list_pages(&client, &url, &field, 30).await;
+        runs.push((format!("{name} [{total} rows, {} pages]", bodies.len()), Arc::new(bodies)));
+    }
+    runs.push(("prescription(id), again".into(), by_id));
+    let mut base: Option<(Duration, Duration)> = None;
+    for (label, bodies) in runs {
+        let errors = warm_up(&url, bodies.clone(), workers).await;
+        assert_eq!(errors, 0, "{label}: the warm-up failed");
+        let cpu = Cpu::now(&server, &db_name);
+        let m = fixed_rate(&url, bodies, rate, secs).await;
+        let (p50, p99) = (pct(&m.latencies, 0.50), pct(&m.latencies, 0.99));
+        let (b50, b99) = *base.get_or_insert((p50, p99));
+        println!(
+            "BENCH list {label} fixed {rate} req/s x {secs}s: n={} errors={} p50={p50:.2?} p99={p99:.2?} \
+             ({:.2}x / {:.2}x by-id) max={:.2?}; CPU per request: {}; load average {}",
+            m.latencies.len(),
+            m.errors,
+            p50.as_secs_f64() / b50.as_secs_f64(),
+            p99.as_secs_f64() / b99.as_secs_f64(),
+            m.latencies[m.latencies.len() - 1],
+            cpu.per_request(&server, &db_name, m.latencies.len()),
+            load_average(),
+        );
+    }
+    drop(server);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "benchmark: run scripts/bench-graphql"]
 async fn bench() {
@@ -410,44 +525,11 @@ async fn bench() {
     let rate: u64 = std::env::var("BENCH_RATE").ok().and_then(|s| s.parse().ok()).unwrap_or(1000);
     let workers: usize = std::env::var("BENCH_WORKERS").ok().and_then(|s| s.parse().ok()).unwrap_or(16);
     let pool_size = std::env::var("BENCH_POOL").unwrap_or_else(|_| "4".into());
-    let pool = empty_db().await;
-    let terms = populate(&pool).await;
     // The server's API threads (default: one per core).
     let threads = std::env::var("BENCH_SERVER_THREADS").ok();
     let env: Vec<(&str, &str)> = threads.iter().map(|t| ("MEDLEDGER_API_THREADS", t.as_str())).collect();
     // How the server reaches PostgreSQL on this host: its Unix socket (default) or loopback TCP.
     let transport = std::env::var("BENCH_PG").unwrap_or_else(|_| "unix".into());
-    let db_url = if transport == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
-    let server = ServeProcess::start(&db_url, &["--db.max-connections", &pool_size], &env).await;
-    let url = format!("{}/graphql", server.base);
-    if let Some(hold) = std::env::var("BENCH_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
-        println!("BENCH hold {hold}s: server pid {} url {url} db {db_url}", server.child.id().unwrap());
-        tokio::time::sleep(Duration::from_secs(hold)).await;
-    }
-    println!(
-        "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
-         API threads {}, PostgreSQL over {transport} ({db_url})",
-        threads.as_deref().unwrap_or("(cores)")
-    );
-
-    // Sanity: the bodies succeed and verification passes for a sample.
-    let client = reqwest::Client::new();
-    let v: Value = client
-        .post(&url)
-        .body(body("verifyPrescription", &terms[2]))
-        .header("content-type", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(v["data"]["verifyPrescription"]["valid"], true, "{v}");
-
-    let db_name = pool.connect_options().get_database().unwrap().to_owned();
-    let mut rng_order: Vec<usize> = (0..terms.len()).collect();
-    // A fixed shuffle (no RNG dependency): stride through the ids.
-    rng_order.sort_by_key(|i| (i * 7_919) % terms.len());
     // Which queries (`typename`: the floor, `{ __typename }`) and which phases to run.
     let list = |var: &str, default: &str| -> Vec<String> {
         std::env::var(var)
@@ -457,9 +539,53 @@ async fn bench() {
             .collect()
     };
     let kinds = list("BENCH_QUERIES", "verifyPrescription,prescription");
-    let phases = list("BENCH_PHASES", "fixed,churn,max");
+    let phases = list("BENCH_PHASES", "fixed,churn,max,lists");
     let phase = |p: &str| phases.iter().any(|q| q == p);
-    for kind in &kinds {
+    if ["fixed", "churn", "max"].iter().any(|p| phase(p)) {
+        single(secs, rate, workers, &pool_size, &env, &transport, &kinds, &phase).await;
+    }
+    if phase("lists") {
+        lists(rate, secs, workers, &["--db.max-connections", &pool_size], &env, &transport).await;
+    }
+}
+
+/// The phases over one prescription at a time (`fixed`, `churn`, `max`) for each of `kinds`.
+#[allow(clippy::too_many_arguments)]
+async fn single(
+    secs: u64,
+    rate: u64,
+    workers: usize,
+    pool_size: &str,
+    env: &[(&str, &str)],
+    transport: &str,
+    kinds: &[String],
+    phase: &dyn Fn(&str) -> bool,
+) {
+    let pool = empty_db().await;
+    let terms = populate(&pool).await;
+    let db_url = if transport == "tcp" { database_url(&pool) } else { database_socket_url(&pool) };
+    let server = ServeProcess::start(&db_url, &["--db.max-connections", pool_size], env).await;
+    let url = format!("{}/graphql", server.base);
+    if let Some(hold) = std::env::var("BENCH_HOLD").ok().and_then(|s| s.parse::<u64>().ok()) {
+        println!("BENCH hold {hold}s: server pid {} url {url} db {db_url}", server.child.id().unwrap());
+        tokio::time::sleep(Duration::from_secs(hold)).await;
+    }
+    println!(
+        "BENCH server: release `medledger serve --db.max-connections {pool_size}`, its own process, \
+         API threads {}, PostgreSQL over {transport} ({db_url})",
+        env.iter().find(|(k, _)| *k == "MEDLEDGER_API_THREADS").map_or("(cores)", |(_, t)| *t)
+    );
+
+    // Sanity: the bodies succeed and verification passes for a sample.
+    let client = reqwest::Client::new();
+    let v = answer_of(&client, &url, body("verifyPrescription", &terms[2])).await;
+    assert_eq!(v["data"]["verifyPrescription"]["valid"], true, "{v}");
+
+    let db_name = pool.connect_options().get_database().unwrap().to_owned();
+    let mut rng_order: Vec<usize> = (0..terms.len()).collect();
+    // A fixed shuffle (no RNG dependency): stride through the ids.
+    rng_order.sort_by_key(|i| (i * 7_919) % terms.len());
+    for kind in kinds {
         let kind = kind.as_str();
         assert!(
             ["verifyPrescription", "prescription", "typename"].contains(&kind),

@@ -22,20 +22,25 @@ pub struct Manifest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Contracts {
     /// Licensed prescribers and pharmacies.
-    #[serde(rename = "CredentialRegistry")]
+    #[serde(rename = "CredentialRegistry", deserialize_with = "crate::address::deserialize")]
     pub credential_registry: Address,
     /// Patients' consents and emergency access.
-    #[serde(rename = "ConsentRegistry")]
+    #[serde(rename = "ConsentRegistry", deserialize_with = "crate::address::deserialize")]
     pub consent_registry: Address,
     /// Episodes and their hash-linked record anchors.
-    #[serde(rename = "RecordAnchors")]
+    #[serde(rename = "RecordAnchors", deserialize_with = "crate::address::deserialize")]
     pub record_anchors: Address,
     /// Prescriptions and dispenses.
-    #[serde(rename = "Prescriptions")]
+    #[serde(rename = "Prescriptions", deserialize_with = "crate::address::deserialize")]
     pub prescriptions: Address,
     /// Where record vaults anchor their access logs' heads (absent from manifests of older deployments:
     /// the vault then cannot anchor its log).
-    #[serde(rename = "AccessLogAnchors", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "AccessLogAnchors",
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::address::deserialize_option"
+    )]
     pub access_log_anchors: Option<Address>,
 }
 

@@ -208,6 +208,15 @@ mod tests {
         assert!(parse_get(Some("query=x&variables=nope")).unwrap_err().contains("JSON"));
         assert!(parse_get(Some("query=x&query=y")).unwrap_err().contains("more than once"));
         assert!(parse_get(Some("query=x&operationName=")).unwrap().operation_name.is_none());
+        let r = parse_get(Some("query=x&extensions=%7B%22persistedQuery%22%3A%7B%22version%22%3A1%7D%7D"))
+            .unwrap();
+        assert_eq!(
+            r.extensions["persistedQuery"].clone().into_json().unwrap(),
+            serde_json::json!({"version": 1})
+        );
+        assert!(parse_get(Some("query=x&extensions=%5B%5D"))
+            .unwrap_err()
+            .contains("`extensions` must be a JSON object"));
     }
 
     #[test]

@@ -60,21 +60,9 @@ impl fmt::Display for Bytes32 {
 
 impl std::str::FromStr for Address {
     type Err = String;
+    /// [`medledger_core::parse_address`]'s rules, the same everywhere an address enters.
     fn from_str(s: &str) -> Result<Self, String> {
-        let s = s.trim();
-        let address = parse_hex::<20>(s, "an address").map(Self)?;
-        let digits = &s[2..];
-        let mixed =
-            digits.bytes().any(|b| b.is_ascii_lowercase()) && digits.bytes().any(|b| b.is_ascii_uppercase());
-        if mixed {
-            let expected = address.to_string();
-            if expected[2..] != *digits {
-                return Err(format!(
-                    "{s} has a wrong EIP-55 checksum (mixed case): expected {expected}, or write it all in lowercase"
-                ));
-            }
-        }
-        Ok(address)
+        medledger_core::parse_address(s).map(|a| Self(a.0 .0)).map_err(|e| e.to_string())
     }
 }
 

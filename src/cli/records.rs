@@ -112,7 +112,7 @@ pub(crate) struct PutArgs {
     /// The document (`-` reads standard input).
     file: PathBuf,
     /// The patient [default: the signer].
-    #[arg(long)]
+    #[arg(long, value_parser = medledger_core::parse_address)]
     patient: Option<Address>,
     /// The patient's episode to file it in.
     #[arg(long)]
@@ -147,7 +147,7 @@ pub(crate) struct GetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct PatientArgs {
     /// The patient [default: the signer].
-    #[arg(long)]
+    #[arg(long, value_parser = medledger_core::parse_address)]
     patient: Option<Address>,
     #[command(flatten)]
     vault: VaultUrl,

@@ -248,7 +248,7 @@ pub(crate) struct VerifyArgs {
     #[arg(long = "api.url", env = "MEDLEDGER_API_URL")]
     api_url: String,
     /// The pharmacy asking [default: the prescription's designated pharmacy].
-    #[arg(long)]
+    #[arg(long, value_parser = medledger_core::parse_address)]
     pharmacy: Option<Address>,
     /// Evaluate at this moment (RFC 3339) instead of now.
     #[arg(long)]

@@ -272,7 +272,12 @@ pub(crate) struct VerifyLogArgs {
     #[command(flatten)]
     pub(crate) chain: AnchorChainArgs,
     /// The vault operator's address, whose anchors pin the log (as the vault publishes it).
-    #[arg(long = "vault.operator", env = "MEDLEDGER_VAULT_OPERATOR", value_name = "ADDRESS")]
+    #[arg(
+        long = "vault.operator",
+        env = "MEDLEDGER_VAULT_OPERATOR",
+        value_name = "ADDRESS",
+        value_parser = medledger_core::parse_address
+    )]
     pub(crate) operator: Option<Address>,
 }
 

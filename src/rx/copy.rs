@@ -35,6 +35,7 @@ pub struct Issued {
 struct CopyJson {
     format: CopyFormat,
     chain_id: u64,
+    #[serde(deserialize_with = "medledger_core::address::deserialize")]
     prescriptions: Address,
     rx_id: B256,
     content_hash: B256,

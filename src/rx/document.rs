@@ -77,6 +77,7 @@ pub struct Subject {
     /// The patient's identifier (medical record number, insurance id, …).
     pub identifier: String,
     /// The patient's Ethereum account (who granted the prescriber consent).
+    #[serde(deserialize_with = "medledger_core::address::deserialize")]
     pub account: Address,
 }
 
@@ -88,6 +89,7 @@ pub struct Party {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
     /// The Ethereum account.
+    #[serde(deserialize_with = "medledger_core::address::deserialize")]
     pub account: Address,
 }
 

@@ -586,3 +586,82 @@ impl ServeProcess {
         self.child.try_wait().unwrap().is_none()
     }
 }
+
+/// Skewed data for the lists (what `every_list_is_served_by_an_index` explains and `scripts/bench-graphql`
+/// measures): [`DOCTOR`] prescribed 15,400 of 20,000 prescriptions (ids `0x…01` to `0x…4e20`; one in 8
+/// expired, one in 11 cancelled, one in 7 fully dispensed), [`PHARM1`] is named on 16,000 (about 10,900 of
+/// them open) and dispensed 16,000, [`PATIENT_A`] holds 15,000 prescriptions, 5,000 consents, 19,800 consent
+/// changes, 5,400 episodes with 21,600 records, and is named in 50,000 of 60,000 events (blocks 1 to
+/// 15,000). Analysed, not vacuumed.
+pub async fn skewed_fixture(pool: &PgPool) {
+    let (pa, doc, ph) = (hx(&PATIENT_A), hx(&DOCTOR), hx(&PHARM1));
+    let z = hx(&[0; 32]);
+    let other =
+        |col: &str, i: &str| format!("decode(lpad(to_hex({i}), 40, '0'), 'hex')").replace("{col}", col);
+    let (o_pa, o_doc, o_ph) =
+        (other("p", "i + 1000000"), other("d", "i + 2000000"), other("f", "i + 3000000"));
+    let sql = format!(
+        "INSERT INTO checkpoints (chain_id, block_number, block_hash, head_number) VALUES ({CHAIN}, 100000, '\\x01', 100000);
+         INSERT INTO blocks VALUES ({CHAIN}, 100000, '\\x01', '\\x00', to_timestamp({T}));
+         INSERT INTO prescriptions SELECT {CHAIN}, decode(lpad(to_hex(i), 64, '0'), 'hex'),
+           CASE WHEN i % 4 <> 0 THEN {pa} ELSE {o_pa} END, CASE WHEN i <= 15400 THEN {doc} ELSE {o_doc} END,
+           {z}, NULL, CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 3, 10, to_timestamp({T} - 86400),
+           to_timestamp({T} + CASE WHEN i % 8 = 0 THEN -3600 ELSE 86400 END), 0, i % 3, i, {doc}, false, i,
+           to_timestamp({T} - 86400), {z}, 1, CASE WHEN i % 7 = 0 THEN 30 ELSE 10 END, 1, NULL, NULL,
+           i % 11 = 0, NULL, NULL, i, 30, to_timestamp({T} - 86400), false, to_timestamp({T}), false,
+           CASE WHEN i % 11 = 0 THEN 'prescriber' END, NULL FROM generate_series(1, 20000) i;
+         INSERT INTO dispenses SELECT {CHAIN}, i, 0, decode(lpad(to_hex(i), 64, '0'), 'hex'),
+           CASE WHEN i % 5 <> 0 THEN {ph} ELSE {o_ph} END, 1, 10, 10, 10, {z}, to_timestamp({T} - 3600), {z},
+           CASE WHEN i % 4 <> 0 THEN {pa} ELSE {o_pa} END FROM generate_series(1, 20000) i;
+         INSERT INTO consents SELECT {CHAIN}, CASE WHEN i <= 5000 THEN {pa} ELSE {o_pa} END,
+           CASE WHEN i > 5000 THEN {doc} ELSE {o_doc} END, 1, NULL, to_timestamp({T}), i, false, i % 3 = 0, NULL, NULL,
+           NULL, NULL, NULL, NULL, NULL, i FROM generate_series(1, 10000) i;
+         INSERT INTO consent_history SELECT {CHAIN}, i, 0, CASE WHEN i % 10 <> 0 THEN {pa} ELSE {o_pa} END, {o_doc},
+           'granted', 1, NULL, false, NULL, NULL, to_timestamp({T}), {z} FROM generate_series(1, 22000) i;
+         INSERT INTO episodes SELECT {CHAIN}, i, CASE WHEN i % 10 <> 0 THEN {pa} ELSE {o_pa} END, {doc},
+           to_timestamp({T}), i, 4, {z}, false, NULL, NULL, NULL, i FROM generate_series(1, 6000) i;
+         INSERT INTO records SELECT {CHAIN}, e, r, CASE WHEN e % 10 <> 0 THEN {pa} ELSE {o_pa_e} END, {doc}, {z}, {z},
+           {z}, r = 3, e, to_timestamp({T}), {z}, NULL FROM generate_series(1, 6000) e, generate_series(0, 3) r;
+         INSERT INTO events SELECT {CHAIN}, i / 4, {z}, to_timestamp({T} - 60000 + i), decode(lpad(to_hex(i / 2), 64, '0'), 'hex'),
+           0, i % 4, CASE WHEN i % 8 = 0 THEN 'ConsentRegistry' ELSE 'Prescriptions' END,
+           CASE WHEN i % 8 = 0 THEN {cc} ELSE {pc} END, 'PrescriptionIssued', '\\x00',
+           CASE WHEN i % 6 <> 0 THEN ARRAY[{pa}] ELSE ARRAY[{o_pa}] END,
+           decode(lpad(to_hex(i % 9000), 64, '0'), 'hex'), CASE WHEN i % 3 = 0 THEN i % 100 END, NULL, '{{}}'
+           FROM generate_series(4, 60003) i;
+         ANALYZE;",
+        cc = hx(&CONSENTS),
+        pc = hx(&PRESCRIPTIONS),
+        o_pa_e = other("p", "e + 1000000"),
+    );
+    sqlx::raw_sql(&sql).execute(pool).await.unwrap();
+}
+
+/// Every list a role reads over [`skewed_fixture`]: a name and the query's top-level field, with `PAGE` where
+/// the page arguments go (`first: 20`, `after: …`) and `CONNECTION` where the connection's selection goes.
+pub fn skewed_lists() -> Vec<(&'static str, String)> {
+    let p = |a: &[u8]| a0x(a);
+    vec![
+        ("pharmacy queue (open)", format!("pharmacy(address: \"{}\") {{ queue(PAGE) CONNECTION }}", p(&PHARM1))),
+        ("pharmacy queue (all)", format!("pharmacy(address: \"{}\") {{ queue(filter: {{openOnly: false}} PAGE) CONNECTION }}", p(&PHARM1))),
+        ("pharmacy dispenses", format!("pharmacy(address: \"{}\") {{ dispenses(PAGE) CONNECTION }}", p(&PHARM1))),
+        ("prescriber prescriptions (all)", format!("prescriber(address: \"{}\") {{ prescriptions(PAGE) CONNECTION }}", p(&DOCTOR))),
+        ("prescriber prescriptions (open)", format!("prescriber(address: \"{}\") {{ prescriptions(filter: {{openOnly: true}} PAGE) CONNECTION }}", p(&DOCTOR))),
+        ("prescriber consents", format!("prescriber(address: \"{}\") {{ consents(PAGE) CONNECTION }}", p(&DOCTOR))),
+        ("prescriber consents (active)", format!("prescriber(address: \"{}\") {{ consents(filter: {{status: ACTIVE}} PAGE) CONNECTION }}", p(&DOCTOR))),
+        ("patient prescriptions (all)", format!("patient(address: \"{}\") {{ prescriptions(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("patient prescriptions (open)", format!("patient(address: \"{}\") {{ prescriptions(filter: {{openOnly: true}} PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("patient consents", format!("patient(address: \"{}\") {{ consents(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("patient consent history", format!("patient(address: \"{}\") {{ consentHistory(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("patient episodes", format!("patient(address: \"{}\") {{ episodes(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("events by account", format!("events(filter: {{accounts: [\"{}\"]}} PAGE) CONNECTION", p(&PATIENT_A))),
+        ("patient records", format!("patient(address: \"{}\") {{ records(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("patient dispenses", format!("patient(address: \"{}\") {{ dispenses(PAGE) CONNECTION }}", p(&PATIENT_A))),
+        ("events by contract", "events(filter: {contracts: [CONSENT_REGISTRY]} PAGE) CONNECTION".to_owned()),
+        ("events by contract address", format!("events(filter: {{contractAddress: \"{}\"}} PAGE) CONNECTION", p(&CONSENTS))),
+        ("events by rx", format!("events(filter: {{rxId: \"0x{}\"}} PAGE) CONNECTION", "00".repeat(31) + "07")),
+        ("events by episode", "events(filter: {episodeId: 7} PAGE) CONNECTION".to_owned()),
+        ("events by tx", format!("events(filter: {{txHash: \"0x{}\"}} PAGE) CONNECTION", "00".repeat(31) + "09")),
+        ("events by block range", "events(filter: {fromBlock: 5000, toBlock: 9000} PAGE) CONNECTION".to_owned()),
+        ("events by time range", "events(filter: {fromTime: \"2025-12-31T12:00:00Z\", toTime: \"2025-12-31T20:00:00Z\"} PAGE) CONNECTION".to_owned()),
+    ]
+}

@@ -127,8 +127,10 @@ pub fn upload_of(r: &Value, max: u64) -> Result<(UploadRequest, bytes::Bytes), V
     }
     let patient = r["subject"]["identifier"]["value"]
         .as_str()
-        .and_then(|s| s.parse::<Address>().ok())
-        .ok_or_else(|| bad("subject.identifier.value must be the patient's address"))?;
+        .ok_or_else(|| bad("subject.identifier.value must be the patient's address"))
+        .and_then(|s| {
+            medledger_core::parse_address(s).map_err(|e| bad(&format!("subject.identifier.value: {e}")))
+        })?;
     let episode = match &r["context"]["encounter"][0]["identifier"]["value"] {
         Value::String(s) => s.parse::<u64>().ok(),
         v => v.as_u64(),

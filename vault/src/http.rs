@@ -141,7 +141,7 @@ fn parse_id(id: &str) -> Result<[u8; 16], VaultError> {
 }
 
 fn parse_address(name: &str, value: &str) -> Result<Address, VaultError> {
-    Address::from_str(value).map_err(|_| VaultError::BadRequest(format!("{name}: not an address")))
+    medledger_core::parse_address(value).map_err(|e| VaultError::BadRequest(format!("{name}: {e}")))
 }
 
 async fn nonce(State(state): State<AppState>) -> Result<Response, VaultError> {

@@ -230,11 +230,12 @@ impl EventFilter {
         if let Some(b) = self.to_block {
             qb.push(" AND block_number <= ").push_bind(b);
         }
-        // A time range is also the block range its events lie in (block times are monotonic): bounds on the
-        // ordering column, so the primary key serves it in order. `$1` is the chain id: every statement
-        // of events binds it first.
+        // A time range is the block range its events lie in (an event's time is its block's, and block
+        // times are monotonic): bounds on the ordering column only, so the primary key serves it in order.
+        // With `block_time` bounds besides, PostgreSQL's generic plan (what a prepared statement runs
+        // after five executions) scanned `events_time` and sorted every event of the range (4-7 ms for
+        // 13,600 events; 0.03 ms this way). `$1` is the chain id: every statement of events binds it first.
         if let Some(t) = self.from_time {
-            qb.push(" AND block_time >= ").push_bind(t);
             qb.push(
                 " AND block_number >= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time >= ",
             )
@@ -242,7 +243,6 @@ impl EventFilter {
             .push(" ORDER BY f.block_time, f.block_number LIMIT 1), 9223372036854775807)");
         }
         if let Some(t) = self.to_time {
-            qb.push(" AND block_time <= ").push_bind(t);
             qb.push(
                 " AND block_number <= coalesce((SELECT f.block_number FROM events f WHERE f.chain_id = $1 AND f.block_time <= ",
             )
