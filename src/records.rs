@@ -145,7 +145,7 @@ impl VaultClient {
             return Err(refusal(reply).await);
         }
         // A chunk failing its integrity check mid-stream ends the transfer with an error.
-        Ok(reply.bytes().await.map_err(|e| http(&url, &e))?.to_vec())
+        Ok(reply.bytes().await.map_err(|e| http(&url, &e))?.into())
     }
 
     /// The access log of `patient` as the caller may read it (all of it for the patient, the caller's own

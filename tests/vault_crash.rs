@@ -76,7 +76,14 @@ async fn sigkill_during_uploads_leaves_nothing_partial() {
             tokio::spawn(async move { c.upload(patient, 1, "scan", "application/pdf", b).await })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Kill as soon as an upload is streaming into the store (a release build finishes 4 x 6 MiB in well
+    // under a second, so a fixed delay may come too late).
+    let staging = dir.path().join("store").join("staging");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_dir(&staging).map_or(true, |mut d| d.next().is_none()) {
+        assert!(Instant::now() < deadline, "no upload reached the store");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let mut finished = Vec::new();

@@ -23,7 +23,7 @@ use crate::error::{IntegrityError, VaultError};
 use aead_stream::{NewStream, StreamBE32, StreamPrimitive};
 use alloy::primitives::{Keccak256, B256};
 use chacha20poly1305::{
-    aead::{Aead, KeyInit, Payload},
+    aead::{self, Aead, Buffer, KeyInit, Payload},
     XChaCha20Poly1305, XNonce,
 };
 use rand::RngCore;
@@ -340,7 +340,7 @@ impl Sealer {
             key,
             ad: chunk_ad(&binding),
             binding,
-            buf: Vec::with_capacity(2 * CHUNK_SIZE as usize),
+            buf: Vec::with_capacity(CHUNK_SIZE as usize),
             index: 0,
             size: 0,
             salt,
@@ -356,40 +356,84 @@ impl Sealer {
         self.size
     }
 
-    fn seal(&mut self, mut chunk: Vec<u8>, last: bool) -> Result<Vec<u8>, VaultError> {
+    /// Seals the chunk of plaintext at `out[start..]` in place and appends its tag.
+    fn seal_tail(&mut self, out: &mut Vec<u8>, start: usize, last: bool) -> Result<(), VaultError> {
+        let len = out.len() - start;
+        out.resize(out.len() + TAG_LEN as usize, 0);
         self.stream
-            .encrypt_in_place(self.index, last, &self.ad, &mut chunk)
+            .encrypt_in_place(self.index, last, &self.ad, &mut InPlace { buf: &mut out[start..], len })
             .map_err(|_| VaultError::Internal("sealing a chunk failed".into()))?;
         self.index = self
             .index
             .checked_add(1)
             .ok_or_else(|| VaultError::Internal("too many chunks for one document".into()))?;
-        Ok(chunk)
+        Ok(())
     }
 
     /// Takes more plaintext; returns the sealed chunks completed by it (every full chunk but the latest,
-    /// which may still turn out to be the last).
+    /// which may still turn out to be the last). Each chunk is copied once, into the returned buffer, and
+    /// sealed there.
     pub fn update(&mut self, data: &[u8]) -> Result<Vec<u8>, VaultError> {
         self.hasher.update(data);
         self.size += data.len() as u64;
-        self.buf.extend_from_slice(data);
         let chunk = CHUNK_SIZE as usize;
-        let mut out = Vec::new();
-        while self.buf.len() > chunk {
-            let rest = self.buf.split_off(chunk);
-            let full = std::mem::replace(&mut self.buf, rest);
-            out.extend_from_slice(&self.seal(full, false)?);
+        // Seal every complete chunk but the latest: 1..=CHUNK_SIZE bytes stay pending.
+        let ready = (self.buf.len() + data.len()).saturating_sub(1) / chunk;
+        let mut out = Vec::with_capacity(ready * (chunk + TAG_LEN as usize));
+        let mut data = data;
+        for _ in 0..ready {
+            let start = out.len();
+            out.extend_from_slice(&self.buf);
+            let (head, rest) = data.split_at(chunk - self.buf.len());
+            self.buf.clear();
+            out.extend_from_slice(head);
+            data = rest;
+            self.seal_tail(&mut out, start, false)?;
         }
+        self.buf.extend_from_slice(data);
         Ok(out)
     }
 
     /// Seals the last chunk and the trailer; returns their bytes and the trailer's values.
     pub fn finish(mut self) -> Result<(Vec<u8>, Trailer), VaultError> {
-        let last = std::mem::take(&mut self.buf);
-        let mut out = self.seal(last, true)?;
+        let mut out = Vec::with_capacity(self.buf.len() + (TAG_LEN + TRAILER_LEN) as usize);
+        out.extend_from_slice(&self.buf);
+        self.seal_tail(&mut out, 0, true)?;
         let trailer = Trailer { size: self.size, salt: self.salt, content_hash: self.hasher.finalize() };
         out.extend_from_slice(&seal_trailer(&self.key, &self.binding, &trailer));
         Ok((out, trailer))
+    }
+}
+
+/// A slice as an AEAD in-place buffer: its first `len` bytes are the message, the rest room for the tag. A
+/// chunk is sealed or opened where it lies, without a buffer of its own.
+struct InPlace<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl AsRef<[u8]> for InPlace<'_> {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl AsMut<[u8]> for InPlace<'_> {
+    fn as_mut(&mut self) -> &mut [u8] {
+        &mut self.buf[..self.len]
+    }
+}
+
+impl Buffer for InPlace<'_> {
+    fn extend_from_slice(&mut self, other: &[u8]) -> aead::Result<()> {
+        let room = self.buf.get_mut(self.len..self.len + other.len()).ok_or(aead::Error)?;
+        room.copy_from_slice(other);
+        self.len += other.len();
+        Ok(())
+    }
+
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
     }
 }
 
@@ -451,6 +495,15 @@ impl Opener {
 
     /// Opens sealed chunk `index`.
     pub fn open_chunk(&self, index: u64, sealed: &[u8]) -> Result<Vec<u8>, IntegrityError> {
+        let mut buf = sealed.to_vec();
+        let len = self.open_in_place(index, &mut buf)?;
+        buf.truncate(len);
+        Ok(buf)
+    }
+
+    /// Opens sealed chunk `index` where it lies: on success `sealed[..n]` is its plaintext, and `n` is
+    /// returned. On failure the buffer's contents are unspecified (never plaintext to serve).
+    pub fn open_in_place(&self, index: u64, sealed: &mut [u8]) -> Result<usize, IntegrityError> {
         let err = IntegrityError::Chunk { index };
         if index >= self.layout.chunks()
             || sealed.len() as u64 != self.layout.chunk_plain_len(index) + TAG_LEN
@@ -459,9 +512,10 @@ impl Opener {
         }
         let position = u32::try_from(index).map_err(|_| err.clone())?;
         let last = index + 1 == self.layout.chunks();
-        let mut buf = sealed.to_vec();
+        let len = sealed.len();
+        let mut buf = InPlace { buf: sealed, len };
         self.stream.decrypt_in_place(position, last, &self.ad, &mut buf).map_err(|_| err)?;
-        Ok(buf)
+        Ok(buf.len)
     }
 
     /// Opens the trailer and checks its size against the layout.

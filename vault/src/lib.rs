@@ -28,6 +28,7 @@ pub mod fhir;
 mod http;
 pub mod log;
 mod maintenance;
+mod offload;
 pub mod policy;
 mod portability;
 mod read;

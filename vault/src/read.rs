@@ -4,13 +4,15 @@ use crate::{
     crypto::{Layout, Opener, CHUNK_SIZE, HEADER_LEN, TAG_LEN, TRAILER_LEN},
     error::{IntegrityError, VaultError},
     log::{self, LogEntry, NewEntry},
+    offload::Offloaded,
     policy::Action,
     store::{ObjectKey, Store},
     vault::{DocumentRow, Download, Vault, DOCUMENT_SELECT},
 };
 use alloy::primitives::{Address, Keccak256, B256};
-use bytes::Bytes;
-use std::{ops::Range, sync::Arc};
+use bytes::{Bytes, BytesMut};
+use std::{collections::VecDeque, ops::Range, sync::Arc};
+use tokio::task::JoinHandle;
 
 /// Chunks fetched per store request while streaming (1 MiB of plaintext).
 const CHUNKS_PER_FETCH: u64 = 16;
@@ -50,13 +52,16 @@ pub fn parse_range(header: Option<&str>, size: u64) -> Result<Option<Range<u64>>
     Ok(Some(range))
 }
 
-/// Fetches and opens chunks `chunks` of a document.
+/// Fetches and opens chunks `chunks` of a document with one store read, opening each chunk where it lies in
+/// the fetched buffer (a copy only when the store's buffer is shared); returns each chunk's plaintext
+/// within `range`.
 async fn open_chunks(
     store: &Store,
     key: ObjectKey,
     opener: &Opener,
     chunks: Range<u64>,
-) -> Result<Vec<(u64, Vec<u8>)>, VaultError> {
+    range: &Range<u64>,
+) -> Result<Vec<Bytes>, VaultError> {
     let layout = opener.layout();
     let start = layout.chunk_offset(chunks.start);
     let last = chunks.end - 1;
@@ -69,23 +74,28 @@ async fn open_chunks(
         }
         .into());
     }
+    let mut sealed = bytes.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]));
     let mut out = Vec::with_capacity((chunks.end - chunks.start) as usize);
     for i in chunks {
-        let from = (layout.chunk_offset(i) - start) as usize;
-        let len = (layout.chunk_plain_len(i) + TAG_LEN) as usize;
-        out.push((i, opener.open_chunk(i, &bytes[from..from + len])?));
+        let mut chunk = sealed.split_to((layout.chunk_plain_len(i) + TAG_LEN) as usize);
+        let len = opener.open_in_place(i, &mut chunk)?;
+        chunk.truncate(len);
+        out.push(slice(i, chunk.freeze(), range));
     }
     Ok(out)
 }
 
 /// The part of chunk `index`'s plaintext inside `range`.
-fn slice(index: u64, plain: Vec<u8>, range: &Range<u64>) -> Bytes {
+fn slice(index: u64, plain: Bytes, range: &Range<u64>) -> Bytes {
     let base = index * CHUNK_SIZE;
     let lo = range.start.saturating_sub(base) as usize;
     let hi = (range.end.saturating_sub(base) as usize).min(plain.len());
-    Bytes::from(plain).slice(lo.min(hi)..hi)
+    plain.slice(lo.min(hi)..hi)
 }
 
+/// A download in progress: the chunks opened and not yet sent, the next batch being fetched and opened
+/// meanwhile, and (for a whole document) the salted hash of what was handed out, computed on a blocking
+/// thread one batch behind.
 struct Streaming {
     store: Store,
     key: ObjectKey,
@@ -94,8 +104,62 @@ struct Streaming {
     end: u64,
     range: Range<u64>,
     /// For whole-document reads: the running salted hash and the expected content hash.
-    hash: Option<(Keccak256, B256)>,
-    ready: std::collections::VecDeque<(u64, Vec<u8>)>,
+    hash: Option<(Offloaded<Keccak256, ()>, B256)>,
+    ready: VecDeque<Bytes>,
+    fetching: Option<JoinHandle<Result<Vec<Bytes>, VaultError>>>,
+}
+
+impl Streaming {
+    /// Starts fetching and opening the next batch of chunks, if any remain.
+    fn prefetch(&mut self) {
+        if self.next >= self.end {
+            return;
+        }
+        let batch = self.next..self.end.min(self.next + CHUNKS_PER_FETCH);
+        self.next = batch.end;
+        let (store, key, opener, range) =
+            (self.store.clone(), self.key, self.opener.clone(), self.range.clone());
+        self.fetching =
+            Some(tokio::spawn(async move { open_chunks(&store, key, &opener, batch, &range).await }));
+    }
+
+    /// Hands opened chunks out: queues them and feeds them to the hash.
+    async fn take(&mut self, batch: Vec<Bytes>) -> Result<(), VaultError> {
+        if let Some((hasher, _)) = &mut self.hash {
+            let hashed = batch.clone();
+            hasher.then(move |h| hashed.iter().for_each(|b| h.update(b))).await?;
+        }
+        self.ready.extend(batch);
+        Ok(())
+    }
+
+    /// Queues the next batch (and starts fetching the one after); `false` once every chunk was queued.
+    async fn advance(&mut self) -> Result<bool, VaultError> {
+        let Some(task) = self.fetching.take() else { return Ok(false) };
+        let batch = task.await.map_err(|e| VaultError::Internal(format!("reading chunks: {e}")))??;
+        self.prefetch();
+        self.take(batch).await?;
+        Ok(true)
+    }
+
+    /// At the end of a whole-document read: the contents handed out must hash to the content hash.
+    async fn check_hash(&mut self) -> Result<(), IntegrityError> {
+        if let Some((hasher, expected)) = self.hash.take() {
+            let finished = hasher.finish().await.map(|(h, _)| h.finalize());
+            if finished.ok() != Some(expected) {
+                return Err(IntegrityError::ContentHash);
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Streaming {
+    fn drop(&mut self) {
+        if let Some(task) = &self.fetching {
+            task.abort();
+        }
+    }
 }
 
 impl Vault {
@@ -173,11 +237,12 @@ impl Vault {
             let chunks =
                 opener.layout().chunks_for(range.start, range.end.max(range.start + 1).min(row.size.max(1)));
             let first_batch = chunks.start..chunks.end.min(chunks.start + CHUNKS_PER_FETCH);
-            let ready = open_chunks(&self.store, row.object_key, &opener, first_batch.clone()).await?;
+            let ready =
+                open_chunks(&self.store, row.object_key, &opener, first_batch.clone(), &range).await?;
             let hash = (!partial).then(|| {
                 let mut h = Keccak256::new();
                 h.update(salt);
-                (h, row.content_hash)
+                (Offloaded::new(h), row.content_hash)
             });
             Ok::<_, VaultError>((opener, salt, range, partial, chunks, first_batch, ready, hash))
         }
@@ -191,7 +256,7 @@ impl Vault {
                 return Err(e);
             }
         };
-        let state = Streaming {
+        let mut state = Streaming {
             store: self.store.clone(),
             key: row.object_key,
             opener: Arc::new(opener),
@@ -199,31 +264,27 @@ impl Vault {
             end: chunks.end,
             range: range.clone(),
             hash,
-            ready: ready.into(),
+            ready: VecDeque::new(),
+            fetching: None,
         };
+        state.prefetch();
+        state.take(ready).await?;
         let body = futures::stream::try_unfold(state, |mut s| async move {
             loop {
-                if let Some((i, plain)) = s.ready.pop_front() {
-                    if let Some((h, _)) = &mut s.hash {
-                        h.update(&plain);
-                    }
-                    return Ok(Some((slice(i, plain, &s.range), s)));
+                if let Some(bytes) = s.ready.pop_front() {
+                    return Ok(Some((bytes, s)));
                 }
-                if s.next >= s.end {
-                    if let Some((h, expected)) = s.hash.take() {
-                        if h.finalize() != expected {
-                            return Err(integrity_io(IntegrityError::ContentHash));
-                        }
+                match s.advance().await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        s.check_hash().await.map_err(integrity_io)?;
+                        return Ok(None);
                     }
-                    return Ok(None);
+                    Err(e) => {
+                        tracing::error!(target: "medledger::vault", error = %e, "integrity failure while streaming");
+                        return Err(integrity_io(e));
+                    }
                 }
-                let batch = s.next..s.end.min(s.next + CHUNKS_PER_FETCH);
-                s.next = batch.end;
-                let opened = open_chunks(&s.store, s.key, &s.opener, batch).await.map_err(|e| {
-                    tracing::error!(target: "medledger::vault", error = %e, "integrity failure while streaming");
-                    integrity_io(e)
-                })?;
-                s.ready.extend(opened);
             }
         });
         Ok(Download { document: row, range, partial, salt, body: Box::pin(body) })

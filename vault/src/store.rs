@@ -7,7 +7,7 @@
 //! overwritten, and a failed or abandoned upload never appears under `objects/`. A local directory is
 //! written with `fsync` (files and their directories).
 
-use crate::error::VaultError;
+use crate::{error::VaultError, offload::Offloaded};
 use alloy::primitives::{Keccak256, B256};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -22,8 +22,11 @@ use object_store::{
 use rand::RngCore;
 use std::{fmt, ops::Range, sync::Arc};
 
-/// Bytes buffered before a multipart part is sent (S3's minimum part size is 5 MiB).
+/// Bytes buffered before a multipart part is sent to S3 (its minimum part size is 5 MiB).
 const PART_SIZE: usize = 5 * 1024 * 1024;
+/// Bytes buffered before a part is written to a local directory: small, so that writing overlaps with
+/// receiving and sealing (the file is fsynced once, when the upload commits).
+const LOCAL_PART_SIZE: usize = 1024 * 1024;
 /// Parts in flight at once per upload.
 const PARTS_IN_FLIGHT: usize = 2;
 
@@ -115,11 +118,12 @@ impl Store {
         rand::rng().fill_bytes(&mut id);
         let staging = Path::from(format!("staging/{}", hex::encode(id)));
         let upload = self.inner.put_multipart(&staging).await.map_err(VaultError::store)?;
+        let part_size = if self.local_root.is_some() { LOCAL_PART_SIZE } else { PART_SIZE };
         Ok(Upload {
             store: self.clone(),
             staging,
-            writer: Some(WriteMultipart::new_with_chunk_size(upload, PART_SIZE)),
-            hasher: Keccak256::new(),
+            writer: Some(WriteMultipart::new_with_chunk_size(upload, part_size)),
+            hasher: Offloaded::new(Keccak256::new()),
             written: 0,
             limit,
         })
@@ -214,7 +218,8 @@ pub struct Upload {
     store: Store,
     staging: Path,
     writer: Option<WriteMultipart>,
-    hasher: Keccak256,
+    /// The object's `keccak256`, computed on a blocking thread while the next bytes arrive.
+    hasher: Offloaded<Keccak256, ()>,
     written: u64,
     limit: u64,
 }
@@ -241,7 +246,8 @@ impl Upload {
         let writer =
             self.writer.as_mut().ok_or_else(|| VaultError::Internal("upload already ended".into()))?;
         writer.wait_for_capacity(PARTS_IN_FLIGHT).await.map_err(VaultError::store)?;
-        self.hasher.update(&bytes);
+        let hashed = bytes.clone();
+        self.hasher.then(move |h| h.update(&hashed)).await?;
         self.written += bytes.len() as u64;
         writer.put(bytes);
         Ok(())
@@ -250,11 +256,19 @@ impl Upload {
     /// Finishes the upload and publishes it create-only under its content address.
     pub async fn commit(mut self) -> Result<ObjectKey, VaultError> {
         let writer = self.writer.take().ok_or_else(|| VaultError::Internal("upload already ended".into()))?;
-        if let Err(e) = writer.finish().await {
+        let hasher = std::mem::replace(&mut self.hasher, Offloaded::new(Keccak256::new()));
+        let (written, hashed) = futures::join!(writer.finish(), hasher.finish());
+        if let Err(e) = written {
             Self::delete_at(&self.store, &self.staging).await;
             return Err(VaultError::store(e));
         }
-        let key = ObjectKey(std::mem::take(&mut self.hasher).finalize());
+        let key = match hashed {
+            Ok((hasher, _)) => ObjectKey(hasher.finalize()),
+            Err(e) => {
+                Self::delete_at(&self.store, &self.staging).await;
+                return Err(e);
+            }
+        };
         let published = self.store.inner.copy_if_not_exists(&self.staging, &key.path()).await;
         Self::delete_at(&self.store, &self.staging).await;
         match published {

@@ -4,11 +4,12 @@
 use crate::{
     auth::Auth,
     config::VaultConfig,
-    crypto::{pointer_hash, Binding, DataKey, Keyring, Layout, Sealer, WrappedKey},
+    crypto::{pointer_hash, Binding, DataKey, Keyring, Layout, Sealer, Trailer, WrappedKey},
     error::{Denial, IntegrityError, VaultError},
     log::{self, NewEntry},
+    offload::Offloaded,
     policy::{self, Action, Basis, ConsentState, DocumentFacts, Facts, IndexVersion},
-    store::{ObjectKey, Store},
+    store::{ObjectKey, Store, Upload},
 };
 use alloy::{
     primitives::{Address, B256},
@@ -181,6 +182,32 @@ pub(crate) struct Decided {
     result: Result<Basis, Denial>,
 }
 
+/// Plaintext bytes of an upload handed to the sealing thread at once.
+const SEAL_BATCH: usize = 512 * 1024;
+
+/// Seals the frames of a batch (on a blocking thread); returns the sealed chunks they complete.
+fn seal_frames(sealer: &mut Sealer, frames: &[Bytes]) -> Result<Vec<Bytes>, VaultError> {
+    let mut out = Vec::with_capacity(frames.len());
+    for frame in frames {
+        let sealed = sealer.update(frame)?;
+        if !sealed.is_empty() {
+            out.push(Bytes::from(sealed));
+        }
+    }
+    Ok(out)
+}
+
+/// Stores what a sealing step returned.
+async fn write_sealed(
+    upload: &mut Upload,
+    sealed: Option<Result<Vec<Bytes>, VaultError>>,
+) -> Result<(), (VaultError, &'static str)> {
+    for bytes in sealed.transpose().map_err(|e| (e, "seal"))?.into_iter().flatten() {
+        upload.write(bytes).await.map_err(|e| (e, "store"))?;
+    }
+    Ok(())
+}
+
 fn valid_type_code(code: &str) -> bool {
     (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b".:_-".contains(&b))
 }
@@ -346,47 +373,57 @@ impl Vault {
         let binding = Binding { patient: req.patient.into(), document: id, version: 1 };
         let key = DataKey::generate();
         let wrapped = self.keys.wrap(&key, &binding);
-        let (mut sealer, header) = match salt {
+        let (sealer, header) = match salt {
             Some(salt) => Sealer::with_salt(key, binding, salt),
             None => Sealer::new(key, binding),
         };
         let mut upload = self.store.begin(Layout { size: limit }.object_len()).await?;
-        let streamed: Result<(), (VaultError, &str)> = async {
+        // Sealing runs on a blocking thread one batch behind the body, the object's hash one batch behind
+        // the sealing (in `upload`): receiving, sealing and hashing overlap.
+        let mut sealing = Offloaded::new(sealer);
+        let streamed: Result<Trailer, (VaultError, &str)> = async {
             upload.write(Bytes::from(header)).await.map_err(|e| (e, "store"))?;
             futures::pin_mut!(body);
-            while let Some(frame) = body.next().await {
-                let frame = frame.map_err(|e| {
+            let (mut batch, mut batched, mut received) = (Vec::new(), 0, 0u64);
+            loop {
+                let frame = body.next().await.transpose().map_err(|e| {
                     (VaultError::BadRequest(format!("upload interrupted: {e}")), "interrupted")
                 })?;
-                if sealer.size() + frame.len() as u64 > limit {
-                    return Err((VaultError::TooLarge { limit }, "too_large"));
+                let end = frame.is_none();
+                if let Some(frame) = frame {
+                    received += frame.len() as u64;
+                    if received > limit {
+                        return Err((VaultError::TooLarge { limit }, "too_large"));
+                    }
+                    batched += frame.len();
+                    batch.push(frame);
                 }
-                let sealed = sealer.update(&frame).map_err(|e| (e, "seal"))?;
-                if !sealed.is_empty() {
-                    upload.write(Bytes::from(sealed)).await.map_err(|e| (e, "store"))?;
+                if batched >= SEAL_BATCH || (end && !batch.is_empty()) {
+                    let frames = std::mem::take(&mut batch);
+                    batched = 0;
+                    let sealed =
+                        sealing.then(move |s| seal_frames(s, &frames)).await.map_err(|e| (e, "seal"))?;
+                    write_sealed(&mut upload, sealed).await?;
+                }
+                if end {
+                    break;
                 }
             }
-            Ok(())
+            let (sealer, sealed) = sealing.finish().await.map_err(|e| (e, "seal"))?;
+            write_sealed(&mut upload, sealed).await?;
+            let (tail, trailer) = sealer.finish().map_err(|e| (e, "seal"))?;
+            upload.write(Bytes::from(tail)).await.map_err(|e| (e, "store"))?;
+            Ok(trailer)
         }
         .await;
-        if let Err((e, reason)) = streamed {
-            upload.abort().await;
-            self.log_failure(entry, reason).await;
-            return Err(e);
-        }
-        let (tail, trailer) = match sealer.finish() {
-            Ok(t) => t,
-            Err(e) => {
+        let trailer = match streamed {
+            Ok(trailer) => trailer,
+            Err((e, reason)) => {
                 upload.abort().await;
-                self.log_failure(entry, "seal").await;
+                self.log_failure(entry, reason).await;
                 return Err(e);
             }
         };
-        if let Err(e) = upload.write(Bytes::from(tail)).await {
-            upload.abort().await;
-            self.log_failure(entry, "store").await;
-            return Err(e);
-        }
         let object_key = match upload.commit().await {
             Ok(k) => k,
             Err(e) => {
