@@ -343,6 +343,10 @@ async fn graphql_post(
     request: Result<GraphQLRequest, GraphQLRejection>,
 ) -> Response {
     let Some(media) = media_of(&headers) else { return not_acceptable() };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    if let Err(message) = over_http::check_request_media(content_type) {
+        return error_body(StatusCode::UNSUPPORTED_MEDIA_TYPE, media, "BAD_INPUT", &message);
+    }
     let too_large = |media| {
         error_body(StatusCode::PAYLOAD_TOO_LARGE, media, "LIMIT_EXCEEDED", "the request body is too large")
     };

@@ -367,10 +367,25 @@ async fn send(client: &reqwest::Client, base: &str, case: &Case) -> Result<Outco
     Ok(Outcome::Answer { status, body })
 }
 
+/// A body declared as anything but `application/json` (or not declared) is refused with 415 before it is
+/// read as GraphQL; a JSON one never is.
+fn media_rule(case: &Case, outcome: &Outcome) -> Result<(), String> {
+    let Outcome::Answer { status, body } = outcome else { return Ok(()) };
+    let json = match case {
+        Case::Raw { content_type, .. } => *content_type == Some("application/json"),
+        Case::Document { .. } | Case::Batch(_) => true,
+    };
+    match (json, *status) {
+        (true, 415) => Err(format!("a JSON body refused as unsupported media: {body}")),
+        (false, 200 | 400) => Err(format!("a non-JSON body read as GraphQL (status {status}): {body}")),
+        _ => Ok(()),
+    }
+}
+
 /// The answer is a result or a clean, coded error.
 fn check(outcome: &Outcome) -> Result<(), String> {
     let Outcome::Answer { status, body } = outcome else { return Ok(()) };
-    if ![200, 400, 413].contains(status) {
+    if ![200, 400, 413, 415].contains(status) {
         return Err(format!("status {status}: {body}"));
     }
     let Some(object) = body.as_object() else { return Err(format!("not an object: {body}")) };
@@ -420,7 +435,7 @@ fn short(case: &Case) -> String {
 async fn run_case(client: &reqwest::Client, server: &mut ServeProcess, case: &Case) {
     let started = Instant::now();
     let result = match send(client, &server.base, case).await {
-        Ok(o) => check(&o),
+        Ok(o) => check(&o).and_then(|()| media_rule(case, &o)),
         Err(e) => Err(e),
     };
     let took = started.elapsed();

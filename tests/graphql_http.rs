@@ -76,6 +76,33 @@ async fn http_endpoints_limits_and_shutdown() {
     let r = r.send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(codes(&r.json().await.unwrap()), ["BAD_INPUT"]);
+    // Only application/json (UTF-8) is read as a GraphQL request; any other declared type, or none, is 415.
+    let json_body = serde_json::json!({"query": "{ asOf }"}).to_string();
+    for (content_type, expected) in [
+        (Some("text/plain"), "unsupported Content-Type \"text/plain\""),
+        (Some("application/graphql"), "unsupported Content-Type \"application/graphql\""),
+        (Some("application/json; charset=latin1"), "must be UTF-8"),
+        (None, "needs `Content-Type: application/json`"),
+    ] {
+        let mut r = client.post(format!("{base}/graphql")).body(json_body.clone());
+        if let Some(ct) = content_type {
+            r = r.header("content-type", ct);
+        }
+        let r = r.send().await.unwrap();
+        assert_eq!(r.status(), 415, "{content_type:?}");
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(codes(&body), ["BAD_INPUT"]);
+        assert!(
+            body["errors"][0]["message"].as_str().unwrap().contains(expected),
+            "{content_type:?}: {body}"
+        );
+        assert!(body.get("data").is_none(), "{body}");
+    }
+    let r = client
+        .post(format!("{base}/graphql"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(json_body);
+    assert_eq!(r.send().await.unwrap().status(), 200);
     let (status, _) = gql(&client, &base, "{ asOf }").await;
     assert_eq!(status, 200);
 

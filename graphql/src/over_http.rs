@@ -120,6 +120,30 @@ pub fn parse_get(query_string: Option<&str>) -> Result<Request, String> {
     Ok(request)
 }
 
+/// Whether a POST body declared with `content_type` is one the API reads: `application/json` (the media type
+/// the specification requires every server to accept), in UTF-8 (a `charset` parameter, when present, must
+/// say so). Anything else, or no `Content-Type` at all, is answered 415 with the reason returned here.
+pub fn check_request_media(content_type: Option<&str>) -> Result<(), String> {
+    let Some(content_type) = content_type else {
+        return Err("a POST to /graphql needs `Content-Type: application/json`".to_owned());
+    };
+    let mut parts = content_type.split(';').map(str::trim);
+    let essence = parts.next().unwrap_or_default();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(format!(
+            "unsupported Content-Type {essence:?}: send the request as `Content-Type: application/json`"
+        ));
+    }
+    for parameter in parts {
+        let Some((name, value)) = parameter.split_once('=') else { continue };
+        let value = value.trim().trim_matches('"');
+        if name.trim().eq_ignore_ascii_case("charset") && !value.eq_ignore_ascii_case("utf-8") {
+            return Err(format!("unsupported charset {value:?}: the request body must be UTF-8"));
+        }
+    }
+    Ok(())
+}
+
 /// Whether `request` selects a mutation (GET may not run one: answer 405). A document that does not parse,
 /// or names no operation it holds, is not a mutation here: executing it reports the error.
 pub fn is_mutation(request: &Request) -> bool {
@@ -170,6 +194,21 @@ pub fn error_body(code: &str, message: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_media() {
+        assert_eq!(check_request_media(Some("application/json")), Ok(()));
+        assert_eq!(check_request_media(Some("Application/JSON; charset=UTF-8")), Ok(()));
+        assert_eq!(check_request_media(Some("application/json;charset=\"utf-8\"")), Ok(()));
+        let missing = check_request_media(None).unwrap_err();
+        assert!(missing.contains("needs `Content-Type: application/json`"), "{missing}");
+        for other in ["text/plain", "application/graphql", "multipart/form-data; boundary=x", ""] {
+            let e = check_request_media(Some(other)).unwrap_err();
+            assert!(e.starts_with("unsupported Content-Type"), "{other}: {e}");
+        }
+        let latin = check_request_media(Some("application/json; charset=latin1")).unwrap_err();
+        assert!(latin.contains("must be UTF-8"), "{latin}");
+    }
 
     #[test]
     fn accept_negotiation() {
