@@ -80,13 +80,13 @@ async fn open_chunks(
         let mut chunk = sealed.split_to((layout.chunk_plain_len(i) + TAG_LEN) as usize);
         let len = opener.open_in_place(i, &mut chunk)?;
         chunk.truncate(len);
-        out.push(slice(i, chunk.freeze(), range));
+        out.push(slice(i, &chunk.freeze(), range));
     }
     Ok(out)
 }
 
 /// The part of chunk `index`'s plaintext inside `range`.
-fn slice(index: u64, plain: Bytes, range: &Range<u64>) -> Bytes {
+fn slice(index: u64, plain: &Bytes, range: &Range<u64>) -> Bytes {
     let base = index * CHUNK_SIZE;
     let lo = range.start.saturating_sub(base) as usize;
     let hi = (range.end.saturating_sub(base) as usize).min(plain.len());
