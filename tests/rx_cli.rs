@@ -796,3 +796,77 @@ async fn dates_prescriptions_by_the_chains_clock_when_it_lags() {
     w.rx(&w.with_chain(&["issue", "dated.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
     assert!(w.copy("dated").issued().is_some());
 }
+
+/// The patient moves a prescription to another pharmacy (`changePharmacy`): only she may; the pharmacy must
+/// be one; "any" opens a non-controlled prescription to every pharmacy; a controlled one moves once, to a
+/// named pharmacy (21 CFR 1306.08(e), 1306.25(a)); `--calldata` prints the transaction instead.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_patient_moves_a_prescription_to_another_pharmacy() {
+    let w = World::new().await;
+    let chain = w.chain_args();
+    let (prescriber_key, patient_key, stranger_key) = (&w.keys[1], &w.keys[3], &w.keys[4]);
+    let issue = |name: &str| {
+        w.rx(&w.with_chain(
+            &["issue", &format!("{name}.patient.json")],
+            &chain,
+            &["--private-key", prescriber_key],
+        ))
+        .ok();
+    };
+    let pharmacy = w.pharmacy.to_string();
+    // A second pharmacy, for the schedule II prescription that designates the first.
+    let second = w.devnet.addresses()[5];
+    {
+        let p = wallet_provider(&w.devnet);
+        let cr = CredentialRegistry::new(w.devnet.manifest().contracts.credential_registry, p.clone());
+        let now = p.get_block(alloy::eips::BlockId::latest()).await.unwrap().unwrap().header.timestamp;
+        let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+        let year = U40::from(now + 365 * 86_400);
+        send!(cr
+            .register(second, 2, B256::repeat_byte(0x33), jur, year, 0b0011_1100)
+            .from(w.devnet.addresses()[0]));
+    }
+    let second = second.to_string();
+    let transfer = |name: &str, to: &str, key: &str| {
+        w.rx(&w.with_chain(
+            &["transfer", &format!("{name}.patient.json"), "--to", to],
+            &chain,
+            &["--private-key", key],
+        ))
+    };
+
+    let plain = w.new_rx("amoxicillin.json", "plain");
+    issue("plain");
+    transfer("plain", &pharmacy, stranger_key).fails(
+        1,
+        &[&format!(
+            "the signer {} is not the patient {} of prescription {}",
+            w.stranger,
+            w.patient,
+            plain.rx_id()
+        )],
+    );
+    transfer("plain", &w.stranger.to_string(), patient_key)
+        .fails(1, &[&format!("{} is not an active pharmacy", w.stranger)]);
+    let out = transfer("plain", &pharmacy, patient_key).ok();
+    assert!(out.stdout.contains(&format!("moved         {} to {pharmacy}\n", plain.rx_id())), "{out:#?}");
+    transfer("plain", &pharmacy, patient_key)
+        .fails(1, &[&format!("prescription {} already designates pharmacy {pharmacy}", plain.rx_id())]);
+    let out = transfer("plain", "any", patient_key).ok();
+    assert!(out.stdout.contains("to any pharmacy"), "{out:#?}");
+
+    // Schedule II: a named pharmacy only, and the move is its one transfer.
+    w.new_rx("oxycodone.json", "oxy");
+    issue("oxy");
+    transfer("oxy", "any", patient_key).fails(1, &["prescription must name its pharmacy"]);
+    let out = transfer("oxy", &second, patient_key).ok();
+    assert!(out.stdout.contains("(its one transfer, 21 CFR 1306.08(e) and 1306.25(a))"), "{out:#?}");
+    transfer("oxy", &pharmacy, patient_key).fails(1, &["was already transferred once between pharmacies"]);
+
+    // Signed elsewhere: the calldata of `changePharmacy`, nothing sent.
+    let out = w
+        .rx(&["transfer", "plain.patient.json", "--to", &pharmacy, "--calldata", "--manifest", &w.manifest()])
+        .ok();
+    assert!(out.stdout.contains("transaction   move"), "{out:#?}");
+    assert!(out.stdout.contains("calldata      0x"), "{out:#?}");
+}

@@ -98,6 +98,19 @@ pub(crate) enum RxCommand {
         "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
     ))]
     Void(VoidArgs),
+    /// Move a prescription to another pharmacy as its patient (who proves the terms with her copy).
+    ///
+    /// For a controlled substance this is its one transfer (21 CFR 1306.08(e), 1306.25(a)): to a named
+    /// pharmacy, once, and for schedule II only before the first fill. A non-controlled prescription may move
+    /// any number of times, or be opened to any pharmacy (`--to any`).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  medledger rx transfer amoxicillin.patient.json --to 0x90F7…b906 --keystore patient.json\n",
+        "  medledger rx transfer \"MEDRX2:…\" --to any --private-key 0x…          # any pharmacy (schedule 0)\n",
+        "  medledger rx transfer amoxicillin.patient.json --to 0x90F7…b906 --calldata   # for cast send --ledger\n\n",
+        "Exit status: 0 success; 1 error (the reason on stderr); 2 bad command line"
+    ))]
+    Transfer(TransferArgs),
     /// Withdraw signed prescriptions not yet relayed: raise the prescriber's nonce floor, so that no signature
     /// over a nonce below it can be issued any more.
     #[command(
@@ -330,6 +343,26 @@ pub(crate) struct VoidArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct TransferArgs {
+    /// The patient copy (JSON file), a file holding the code, or the code itself (`MEDRX2:…`).
+    prescription: String,
+    /// The new pharmacy's address (EIP-55 or all lowercase), or `any` for any pharmacy (not for a controlled
+    /// substance).
+    #[arg(long, value_parser = pharmacy_or_any)]
+    to: Address,
+    #[command(flatten)]
+    send: SendArgs,
+}
+
+/// `--to`: an address, or `any` (the zero address: no designated pharmacy).
+fn pharmacy_or_any(s: &str) -> Result<Address, String> {
+    if s.eq_ignore_ascii_case("any") {
+        return Ok(Address::ZERO);
+    }
+    medledger_core::parse_address(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct InvalidateNoncesArgs {
     /// The new nonce floor: every signed prescription with a nonce below it can no longer be issued (above
     /// the current floor by 1 to 4294967295).
@@ -349,6 +382,7 @@ pub(crate) async fn run(command: RxCommand) -> ExitCode {
         RxCommand::Dispense(args) => dispense(&args).await,
         RxCommand::Cancel(args) => cancel(&args).await,
         RxCommand::Void(args) => void(&args).await,
+        RxCommand::Transfer(args) => transfer(&args).await,
         RxCommand::InvalidateNonces(args) => invalidate_nonces(&args).await,
     };
     match result {
@@ -689,6 +723,33 @@ async fn void(args: &VoidArgs) -> CmdResult {
     if let Some(t) = &ticket {
         out!("              {}", describe(t));
     }
+    out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn transfer(args: &TransferArgs) -> CmdResult {
+    use alloy::sol_types::SolCall;
+    use medledger_core::bindings::Prescriptions::changePharmacyCall;
+    let (ticket, _) = load_prescription(&args.prescription)?;
+    let to = if args.to == Address::ZERO { "any pharmacy".to_owned() } else { args.to.to_string() };
+    if args.send.calldata {
+        let manifest = Manifest::load(&args.send.chain.manifest)?;
+        rx::check_deployment(&ticket, &manifest)?;
+        let data = changePharmacyCall { terms: ticket.terms(), newPharmacy: args.to }.abi_encode();
+        let what =
+            format!("move {} to {to} (from its patient {})", ticket.rx_id(), ticket.prescription.patient);
+        print_calldata(&manifest, &what, &data);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let client = args.send.chain.connect(Some(args.send.signer.require()?)).await?;
+    let sent = client.change_pharmacy(&ticket, args.to).await?;
+    let controlled = ticket.prescription.schedule != 0;
+    out!(
+        "moved         {} to {to}{}",
+        ticket.rx_id(),
+        if controlled { " (its one transfer, 21 CFR 1306.08(e) and 1306.25(a))" } else { "" }
+    );
+    out!("              {}", describe(&ticket));
     out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
     Ok(ExitCode::SUCCESS)
 }

@@ -204,6 +204,21 @@ impl RxClient {
         Ok((role, sent))
     }
 
+    /// Moves the prescription to `new_pharmacy` (`Address::ZERO`: any pharmacy) as the signer, who must be
+    /// its patient; for a controlled substance the contract allows this once (its transfer).
+    pub async fn change_pharmacy(&self, ticket: &Ticket, new_pharmacy: Address) -> Result<Sent, RxError> {
+        self.check_ticket(ticket)?;
+        let from = self.sender.ok_or(RxError::NoSigner)?;
+        let patient = ticket.prescription.patient;
+        if from != patient {
+            return Err(RxError::NotThePatient { signer: from, patient, rx_id: ticket.rx_id() });
+        }
+        let pending = self.contract().changePharmacy(ticket.terms(), new_pharmacy).from(from).send().await;
+        let sent = self.mined(pending).await?;
+        debug!(target: "medledger::rx", rx_id = %ticket.rx_id(), pharmacy = %new_pharmacy, tx = %sent.tx_hash, "prescription moved");
+        Ok(sent)
+    }
+
     /// Voids prescription `rx_id` as the signer, a registrar of the CredentialRegistry (e.g. a prescription
     /// written with a stolen key).
     pub async fn void(&self, rx_id: B256, reason_code: u16) -> Result<Sent, RxError> {

@@ -84,6 +84,19 @@ pub enum RxError {
         /// The prescription.
         rx_id: B256,
     },
+    /// The signer may not move the prescription to another pharmacy: only its patient may.
+    #[error(
+        "the signer {signer} is not the patient {patient} of prescription {rx_id}: only she may move it to \
+         another pharmacy"
+    )]
+    NotThePatient {
+        /// The signer.
+        signer: Address,
+        /// The prescription's patient.
+        patient: Address,
+        /// The prescription.
+        rx_id: B256,
+    },
     /// A contract refused the transaction (its custom error in words).
     #[error("refused: {0}")]
     Reverted(String),
