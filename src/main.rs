@@ -69,6 +69,15 @@ enum Command {
         --private-key 0x5de4…"
     )]
     Rx(cli::rx::RxCommand),
+    /// Credentials from the command line: a registrar licenses prescribers and pharmacies with their DEA
+    /// schedules and expiry, renews, suspends, reinstates and revokes them; the admin appoints registrars and
+    /// reviewers; anyone shows a credential.
+    #[command(
+        subcommand,
+        after_help = "Example (medledger dev's registrar is anvil key 0):
+          medledger credential license 0x90F7…b906 --kind pharmacy --license 'CA PHY 59812' --jurisdiction US-CA \\\n            --until 2027-12-31 --schedules II,III,IV,V --rpc.url http://127.0.0.1:8545 \\\n            --manifest deployments/31337.json --private-key 0xac09…"
+    )]
+    Credential(cli::credential::CredentialCommand),
     /// Medical documents in the record vault: upload and anchor, list, download, hide, the access log
     /// (signed in with Sign-In with Ethereum, the key as for `rx`).
     #[command(
@@ -124,6 +133,7 @@ async fn main() -> ExitCode {
             Command::Serve(args) => cli::serve::serve(args).await,
             Command::Run(args) => cli::run::run(args).await,
             Command::Rx(command) => return cli::rx::run(command).await,
+            Command::Credential(command) => return cli::credential::run(command).await,
             Command::Records(command) => cli::records::records(command).await,
             Command::Vault(command) => cli::vault::vault(command).await,
         },

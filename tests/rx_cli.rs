@@ -156,8 +156,13 @@ impl World {
     }
 
     fn rx_env(&self, args: &[&str], env: &[(&str, &str)]) -> Out {
+        self.run("rx", args, env)
+    }
+
+    /// Runs `medledger <command> <args>` as [`Self::rx_env`] does.
+    fn run(&self, command: &str, args: &[&str], env: &[(&str, &str)]) -> Out {
         let mut cmd = Command::new(BIN);
-        cmd.arg("rx").args(args).current_dir(self.dir.path()).env("RUST_LOG", "warn");
+        cmd.arg(command).args(args).current_dir(self.dir.path()).env("RUST_LOG", "warn");
         for (k, _) in std::env::vars() {
             if k.starts_with("MEDLEDGER_") {
                 cmd.env_remove(k);
@@ -868,5 +873,72 @@ async fn the_patient_moves_a_prescription_to_another_pharmacy() {
         .rx(&["transfer", "plain.patient.json", "--to", &pharmacy, "--calldata", "--manifest", &w.manifest()])
         .ok();
     assert!(out.stdout.contains("transaction   move"), "{out:#?}");
+    assert!(out.stdout.contains("calldata      0x"), "{out:#?}");
+}
+
+/// The registrar's work from the command line (`medledger credential`): license a pharmacy with its DEA
+/// schedules, show it, change its schedules, renew, suspend, reinstate and revoke it, each read back from
+/// the chain; a stranger refused in the contract's words; bad input refused before anything is sent;
+/// `--calldata` for a Safe.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registrar_manages_credentials_from_the_command_line() {
+    let w = World::new().await;
+    let chain = w.chain_args();
+    let registrar = ["--private-key", w.keys[0].as_str()];
+    let cred = |args: &[&str], signer: &[&str]| w.run("credential", &w.with_chain(args, &chain, signer), &[]);
+    let shop = w.devnet.addresses()[5].to_string();
+    let license =
+        ["license", &shop, "--kind", "pharmacy", "--license", "CA PHY 59812", "--jurisdiction", "US-CA"];
+    let license: Vec<&str> = [&license[..], &["--until", "2030-12-31", "--schedules", "II,III"]].concat();
+
+    cred(&license, &["--private-key", &w.keys[4]])
+        .fails(1, &[&format!("refused: {} lacks the registrar role this needs", w.stranger)]);
+    let out = cred(&license, &registrar).ok();
+    for line in [
+        &format!(
+            "done          license {shop} as a pharmacy until 2030-12-31T23:59:59+00:00 (schedules II, III)"
+        )[..],
+        &format!("pharmacy {shop}, active"),
+        "expires       2030-12-31T23:59:59+00:00",
+        "schedules     II, III",
+        "jurisdiction  US-CA",
+    ] {
+        assert!(out.stdout.contains(line), "{line}\n{out:#?}");
+    }
+    let out = cred(&["schedules", &shop, "--schedules", "II,IV,V"], &registrar).ok();
+    assert!(out.stdout.contains("schedules     II, IV, V"), "{out:#?}");
+    let out = cred(&["renew", &shop, "--until", "2031-06-30"], &registrar).ok();
+    assert!(out.stdout.contains("expires       2031-06-30T23:59:59+00:00"), "{out:#?}");
+    assert!(
+        out.stdout.contains(&format!("license hash  {}", alloy::primitives::keccak256("CA PHY 59812"))),
+        "{out:#?}"
+    );
+    let out = cred(&["suspend", &shop, "--reason", "4"], &registrar).ok();
+    assert!(out.stdout.contains(&format!("pharmacy {shop}, suspended")), "{out:#?}");
+    let out = cred(&["reinstate", &shop], &registrar).ok();
+    assert!(out.stdout.contains(&format!("pharmacy {shop}, active")), "{out:#?}");
+    let out = cred(&["revoke", &shop, "--reason", "9"], &registrar).ok();
+    assert!(out.stdout.contains(&format!("pharmacy {shop}, revoked")), "{out:#?}");
+    cred(&["renew", &shop, "--until", "2032-01-01"], &registrar).fails(1, &["refused:"]);
+    let out = w
+        .run(
+            "credential",
+            &[&["show", &shop][..], &chain.iter().map(String::as_str).collect::<Vec<_>>()].concat(),
+            &[],
+        )
+        .ok();
+    assert!(out.stdout.contains("revoked"), "{out:#?}");
+
+    // Bad input never reaches the chain.
+    cred(&["schedules", &shop, "--schedules", "I"], &registrar).fails(2, &["`I` is not a schedule"]);
+    cred(&["renew", &shop, "--until", "31/12/2030"], &registrar).fails(2, &["neither a date"]);
+    let mut bad = license.clone();
+    bad[7] = "UNITED-STATES";
+    cred(&bad, &registrar).fails(2, &["not a jurisdiction code"]);
+
+    // For a Safe: the calldata, nothing sent.
+    let out =
+        w.run("credential", &[&license[..], &["--calldata", "--manifest", &w.manifest()]].concat(), &[]).ok();
+    assert!(out.stdout.contains("(CredentialRegistry, chain"), "{out:#?}");
     assert!(out.stdout.contains("calldata      0x"), "{out:#?}");
 }

@@ -16,6 +16,7 @@ macro_rules! out {
     }};
 }
 
+pub(crate) mod credential;
 pub(crate) mod dev;
 pub(crate) mod index;
 pub(crate) mod migrate;

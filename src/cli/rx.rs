@@ -218,11 +218,11 @@ pub(crate) struct ChainArgs {
     rpc_url: Option<String>,
     /// Deployment manifest; the node's chain id and the prescription's contract must match it.
     #[arg(long, env = "MEDLEDGER_MANIFEST")]
-    manifest: PathBuf,
+    pub(crate) manifest: PathBuf,
 }
 
 impl ChainArgs {
-    async fn connect(&self, signer: Option<PrivateKeySigner>) -> anyhow::Result<RxClient> {
+    pub(crate) async fn connect(&self, signer: Option<PrivateKeySigner>) -> anyhow::Result<RxClient> {
         let manifest = Manifest::load(&self.manifest)?;
         let Some(rpc_url) = &self.rpc_url else {
             anyhow::bail!("give --rpc.url (or MEDLEDGER_RPC_URL): the node to send the transaction to");
@@ -310,11 +310,11 @@ pub(crate) struct SendArgs {
     /// Print the transaction (contract and calldata) instead of sending it, for a wallet elsewhere
     /// (`cast send --ledger`, a Safe); needs only --manifest.
     #[arg(long)]
-    calldata: bool,
+    pub(crate) calldata: bool,
     #[command(flatten)]
-    chain: ChainArgs,
+    pub(crate) chain: ChainArgs,
     #[command(flatten)]
-    signer: SignerArgs,
+    pub(crate) signer: SignerArgs,
 }
 
 #[derive(Debug, Args)]
@@ -634,12 +634,18 @@ async fn dispense(args: &DispenseArgs) -> CmdResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints a transaction for a wallet elsewhere: the contract, the calldata and a `cast send` line.
+/// Prints a Prescriptions transaction for a wallet elsewhere.
 fn print_calldata(manifest: &Manifest, what: &str, data: &[u8]) {
-    let to = manifest.contracts.prescriptions;
+    print_transaction(manifest, ("Prescriptions", manifest.contracts.prescriptions), what, data);
+}
+
+/// Prints a transaction to `contract` (name, address) for a wallet elsewhere: the contract, the calldata and
+/// a `cast send` line.
+pub(crate) fn print_transaction(manifest: &Manifest, contract: (&str, Address), what: &str, data: &[u8]) {
+    let (name, to) = contract;
     let data = hex::encode_prefixed(data);
     out!("transaction   {what}, not sent");
-    out!("to            {to} (Prescriptions, chain {})", manifest.chain_id);
+    out!("to            {to} ({name}, chain {})", manifest.chain_id);
     out!("calldata      {data}");
     out!();
     out!("Send it from the right account with any wallet, e.g.:");

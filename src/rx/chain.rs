@@ -104,6 +104,16 @@ impl RxClient {
         Ok(wall_clock.min(chain))
     }
 
+    /// The node, with the signer's wallet when one was given (for the other contracts of the deployment).
+    pub const fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    /// The deployment manifest the node was checked against.
+    pub const fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
     /// The sending account, if a signer was given.
     pub const fn sender(&self) -> Option<Address> {
         self.sender
@@ -264,8 +274,8 @@ impl RxClient {
             .map(|(_, log)| log.transaction_hash.unwrap_or_default()))
     }
 
-    /// Waits for a sent transaction; every failure in words.
-    async fn mined(
+    /// Waits for a sent transaction (of any of the deployment's contracts); every failure in words.
+    pub async fn mined(
         &self,
         pending: Result<
             alloy::providers::PendingTransactionBuilder<alloy::network::Ethereum>,

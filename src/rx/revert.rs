@@ -31,6 +31,20 @@ pub fn schedule_name(number: u8) -> String {
     }
 }
 
+/// The CredentialRegistry role a hash names.
+fn role_name(role: alloy::primitives::B256) -> String {
+    use alloy::primitives::keccak256;
+    if role.is_zero() {
+        "admin".into()
+    } else if role == keccak256("REGISTRAR_ROLE") {
+        "registrar".into()
+    } else if role == keccak256("REVIEWER_ROLE") {
+        "reviewer".into()
+    } else {
+        role.to_string()
+    }
+}
+
 fn kind(k: u8) -> &'static str {
     match k {
         1 => "prescriber",
@@ -57,7 +71,68 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
             Cred::CredentialRegistry__CredentialRevoked(e) => {
                 format!("the credential {} of {} is revoked", e.id, e.account)
             }
-            other => format!("CredentialRegistry refused: {other:?}"),
+            Cred::CredentialRegistry__ZeroAccount(_) => "the account is the zero address".into(),
+            Cred::CredentialRegistry__AlreadyRegistered(e) => {
+                format!("{} already holds credential #{}: renew or change it instead", e.account, e.id)
+            }
+            Cred::CredentialRegistry__InvalidKind(e) => {
+                format!("{} is not a credential kind (prescriber or pharmacy)", e.kind)
+            }
+            Cred::CredentialRegistry__ZeroLicenseHash(e) => {
+                format!("the license hash of {} is empty", e.account)
+            }
+            Cred::CredentialRegistry__ZeroJurisdiction(e) => {
+                format!("the jurisdiction of {} is empty", e.account)
+            }
+            Cred::CredentialRegistry__InvalidExpiry(e) => format!(
+                "the expiry {} of {}'s credential is not in the future (chain time {})",
+                time(U256::from(e.expiresAt.to::<u64>())),
+                e.account,
+                time(e.currentTime)
+            ),
+            Cred::CredentialRegistry__InvalidSchedules(e) => format!(
+                "schedules {:#010b} are not valid for a {} ({}): only schedules II to V (bits 2 to 5)",
+                e.schedules,
+                kind(e.kind),
+                e.account
+            ),
+            Cred::CredentialRegistry__InvalidStatus(e) => format!(
+                "the credential of {} is {}: that change does not apply",
+                e.account,
+                ["active", "suspended", "revoked"]
+                    .get(usize::from(e.status))
+                    .copied()
+                    .unwrap_or("in no known state")
+            ),
+            Cred::CredentialRegistry__RegistrarAlreadyProposed(e) => {
+                format!("{} is already proposed as a registrar", e.account)
+            }
+            Cred::CredentialRegistry__RegistrarNeedsProposal(e) => format!(
+                "{} was not proposed as a registrar: propose it first (appointment waits the admin's delay)",
+                e.account
+            ),
+            Cred::CredentialRegistry__RegistrarNotReady(e) => format!(
+                "{} can be appointed registrar from {} (chain time {})",
+                e.account,
+                time(U256::from(e.readyAt.to::<u64>())),
+                time(e.currentTime)
+            ),
+            Cred::AccessControlUnauthorizedAccount(e) => {
+                format!("{} lacks the {} role this needs", e.account, role_name(e.neededRole))
+            }
+            Cred::AccessControlEnforcedDefaultAdminDelay(e) => {
+                format!("the admin transfer is not ready before {}", time(U256::from(e.schedule.to::<u64>())))
+            }
+            Cred::AccessControlEnforcedDefaultAdminRules(_) => {
+                "the admin role changes only through its delayed two-step transfer".into()
+            }
+            Cred::AccessControlInvalidDefaultAdmin(e) => {
+                format!("{} is not the pending admin", e.defaultAdmin)
+            }
+            Cred::AccessControlBadConfirmation(_) => "a role can only be renounced by its holder".into(),
+            Cred::SafeCastOverflowedUintDowncast(e) => {
+                format!("{} does not fit in {} bits", e.value, e.bits)
+            }
         });
     }
     if let Ok(e) = Consent::abi_decode(data) {
@@ -65,7 +140,86 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
             Consent::ConsentRegistry__NoConsent(e) => {
                 format!("no consent: patient {} has not granted {} access", e.patient, e.grantee)
             }
-            other => format!("ConsentRegistry refused: {other:?}"),
+            Consent::ConsentRegistry__InvalidGrantee(e) => format!(
+                "{} cannot be granted access by {} (the zero address or the patient herself)",
+                e.grantee, e.patient
+            ),
+            Consent::ConsentRegistry__InvalidScopes(e) => format!(
+                "scopes {:#010b} are not valid: choose at least one of read, write, prescribe",
+                e.scopes
+            ),
+            Consent::ConsentRegistry__InvalidExpiry(e) => format!(
+                "the expiry {} is not in the future (chain time {})",
+                time(U256::from(e.expiresAt.to::<u64>())),
+                time(e.currentTime)
+            ),
+            Consent::ConsentRegistry__SignatureExpired(e) => {
+                format!("the signature expired at {} (chain time {})", time(e.deadline), time(e.currentTime))
+            }
+            Consent::ConsentRegistry__InvalidSignature(e) => format!(
+                "invalid signature: it is not {}'s signature over these terms (or its nonce was used or burnt)",
+                e.patient
+            ),
+            Consent::ConsentRegistry__SignatureSuperseded(e) => format!(
+                "the signature of {} for {} (signed {}) is superseded by a direct grant or revocation at {}",
+                e.patient,
+                e.grantee,
+                time(U256::from(e.signedAt.to::<u64>())),
+                time(U256::from(e.directChangeAt.to::<u64>()))
+            ),
+            Consent::ConsentRegistry__SignedInFuture(e) => format!(
+                "the signature is dated {}, after the chain's time {}",
+                time(U256::from(e.signedAt.to::<u64>())),
+                time(e.currentTime)
+            ),
+            Consent::ConsentRegistry__InvalidNonce(e) => format!(
+                "nonce {} cannot replace {} for {}: it must be larger, by a bounded step",
+                e.newNonce, e.currentNonce, e.patient
+            ),
+            Consent::ConsentRegistry__InvalidEmergencyDuration(e) => {
+                format!("emergency access of {} s is not allowed (1 s to {} s)", e.duration, e.maxDuration)
+            }
+            Consent::ConsentRegistry__JustificationMissing(e) => format!(
+                "emergency access needs a reason code and a justification hash, both non-zero (got {} and {})",
+                e.reasonCode, e.justificationHash
+            ),
+            Consent::ConsentRegistry__EmergencyAccessAlreadyOpen(e) => format!(
+                "{} already has emergency access to {}'s records until {}: it cannot be extended",
+                e.grantee,
+                e.patient,
+                time(U256::from(e.emergencyUntil.to::<u64>()))
+            ),
+            Consent::ConsentRegistry__EmergencyAccessCooldown(e) => format!(
+                "{} may open emergency access to {}'s records again from {} (7 days after the last one ended)",
+                e.grantee,
+                e.patient,
+                time(e.availableAt)
+            ),
+            Consent::ConsentRegistry__EmergencyAccessBlocked(e) => {
+                format!("{} has blocked {} from emergency access", e.patient, e.grantee)
+            }
+            Consent::ConsentRegistry__NoEmergencyAccess(e) => {
+                format!("{} has no open emergency access to {}'s records", e.grantee, e.patient)
+            }
+            Consent::ConsentRegistry__NoEmergencyUse(e) => {
+                format!("{} never used emergency access to {}'s records: there is nothing to flag", e.grantee, e.patient)
+            }
+            Consent::ConsentRegistry__NotPatientOrGrantee(e) => {
+                format!("{} is neither the patient {} nor the grantee {}", e.caller, e.patient, e.grantee)
+            }
+            Consent::ConsentRegistry__NotReviewer(e) => {
+                format!("{} is not a reviewer of emergency accesses", e.caller)
+            }
+            Consent::ConsentRegistry__ZeroFindingCode(_) => "a flag needs a non-zero finding code".into(),
+            Consent::ConsentRegistry__BlockUnchanged(e) => format!(
+                "{} is already {} from emergency access by {}",
+                e.grantee,
+                if e.blocked { "blocked" } else { "not blocked" },
+                e.patient
+            ),
+            Consent::InvalidShortString(_) | Consent::StringTooLong(_) => {
+                "the contract's EIP-712 name is invalid".into()
+            }
         });
     }
     None
