@@ -106,10 +106,14 @@ pub(crate) struct LicenseArgs {
     /// Prescriber or pharmacy.
     #[arg(long, value_enum)]
     kind: Kind,
-    /// The license: its salted hash (0x + 64 hex digits), or a text (its number and issuer) whose keccak256
-    /// goes on chain. A license number alone is guessable: pass a salted hash to keep it private.
+    /// The license: its salted hash (0x + 64 hex digits), or a text (its number and issuer) committed to as
+    /// keccak256(salt ‖ text) with a random salt that is printed (keep it with the license: it proves the
+    /// hash, and without it a guessed license number cannot be confirmed against the chain).
     #[arg(long)]
     license: String,
+    /// The salt for a license text (0x + 64 hex digits) [default: random].
+    #[arg(long = "license-salt")]
+    license_salt: Option<B256>,
     /// The issuing jurisdiction, up to 8 ASCII characters (e.g. US-CA).
     #[arg(long, value_parser = jurisdiction)]
     jurisdiction: FixedBytes<8>,
@@ -134,6 +138,9 @@ pub(crate) struct RenewArgs {
     /// The renewed license (salted hash or text, as for `license`) [default: the current one's hash].
     #[arg(long)]
     license: Option<String>,
+    /// The salt for a license text (0x + 64 hex digits) [default: random].
+    #[arg(long = "license-salt")]
+    license_salt: Option<B256>,
     #[command(flatten)]
     send: SendArgs,
 }
@@ -228,15 +235,24 @@ fn until(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("`{s}` is neither a date (YYYY-MM-DD) nor an RFC 3339 time"))
 }
 
-/// The license hash: given (0x + 64 hex digits), or the keccak256 of the text (as the web app does).
-fn license_hash(text: &str) -> B256 {
+/// The license hash: given (0x + 64 hex digits), or the project's salted commitment to the text
+/// (`keccak256(salt ‖ text)`), with `salt` or a random one; the salt used is returned to be printed.
+fn license_hash(text: &str, salt: Option<B256>) -> (B256, Option<B256>) {
     let t = text.trim();
     if t.len() == 66 && t.starts_with("0x") {
         if let Ok(h) = t.parse::<B256>() {
-            return h;
+            return (h, None);
         }
     }
-    keccak256(t.as_bytes())
+    let salt = salt.unwrap_or_else(medledger::rx::random_salt);
+    (medledger_core::salted_hash(salt, t.as_bytes()), Some(salt))
+}
+
+/// Prints the salt of a license text's commitment.
+fn print_salt(salt: Option<B256>) {
+    if let Some(salt) = salt {
+        out!("license salt  {salt} (keep it with the license document: it proves the hash)");
+    }
 }
 
 fn expiry(t: DateTime<Utc>) -> anyhow::Result<U40> {
@@ -255,10 +271,12 @@ pub(crate) async fn run(command: CredentialCommand) -> ExitCode {
             };
             match expiry(a.until) {
                 Ok(until) => {
+                    let (license, salt) = license_hash(&a.license, a.license_salt);
+                    print_salt(salt);
                     let call = Registry::registerCall {
                         account: a.account,
                         kind,
-                        licenseHash: license_hash(&a.license),
+                        licenseHash: license,
                         jurisdiction: a.jurisdiction,
                         expiresAt: until,
                         schedules: a.schedules,
@@ -370,7 +388,11 @@ async fn send(args: &SendArgs, what: &str, data: &[u8], account: Option<Address>
 
 async fn renew(a: &RenewArgs) -> CmdResult {
     let license = match &a.license {
-        Some(text) => license_hash(text),
+        Some(text) => {
+            let (hash, salt) = license_hash(text, a.license_salt);
+            print_salt(salt);
+            hash
+        }
         None if a.send.calldata => {
             bail!("--calldata needs --license: the current license hash is read from the chain")
         }
@@ -452,8 +474,12 @@ mod tests {
         assert!(jurisdiction("").is_err());
         assert_eq!(until("2027-12-31").unwrap().to_rfc3339(), "2027-12-31T23:59:59+00:00");
         assert!(until("31/12/2027").unwrap_err().contains("neither a date"));
-        assert_eq!(license_hash("CA PHY 59812"), keccak256("CA PHY 59812"));
+        let salt = B256::repeat_byte(9);
+        let (hash, used) = license_hash("CA PHY 59812", Some(salt));
+        assert_eq!((hash, used), (medledger_core::salted_hash(salt, b"CA PHY 59812"), Some(salt)));
+        let (_, random) = license_hash("CA PHY 59812", None);
+        assert!(random.is_some_and(|s| s != salt), "a random salt when none is given");
         let h = format!("0x{}", "ab".repeat(32));
-        assert_eq!(license_hash(&h), h.parse::<B256>().unwrap());
+        assert_eq!(license_hash(&h, None), (h.parse::<B256>().unwrap(), None));
     }
 }
