@@ -78,6 +78,16 @@ enum Command {
           medledger credential license 0x90F7…b906 --kind pharmacy --license 'CA PHY 59812' --jurisdiction US-CA \\\n            --until 2027-12-31 --schedules II,III,IV,V --rpc.url http://127.0.0.1:8545 \\\n            --manifest deployments/31337.json --private-key 0xac09…"
     )]
     Credential(cli::credential::CredentialCommand),
+    /// Consent from the command line: a patient grants, revokes and blocks from emergency access; a
+    /// prescriber opens emergency ("break-glass") access with a committed justification and ends it; a
+    /// reviewer flags a use; anyone shows a grant.
+    #[command(
+        subcommand,
+        after_help = "Example (medledger dev's patient grants her doctor):\n  \
+        medledger consent grant 0x7099…79C8 --scopes read,prescribe --until 2027-06-30 \\\n    \
+        --rpc.url http://127.0.0.1:8545 --manifest deployments/31337.json --private-key 0x…"
+    )]
+    Consent(cli::consent::ConsentCommand),
     /// Medical documents in the record vault: upload and anchor, list, download, hide, the access log
     /// (signed in with Sign-In with Ethereum, the key as for `rx`).
     #[command(
@@ -134,6 +144,7 @@ async fn main() -> ExitCode {
             Command::Run(args) => cli::run::run(args).await,
             Command::Rx(command) => return cli::rx::run(command).await,
             Command::Credential(command) => return cli::credential::run(command).await,
+            Command::Consent(command) => return cli::consent::run(command).await,
             Command::Records(command) => cli::records::records(command).await,
             Command::Vault(command) => cli::vault::vault(command).await,
         },

@@ -950,3 +950,88 @@ async fn the_registrar_manages_credentials_from_the_command_line() {
     assert!(out.stdout.contains("(CredentialRegistry, chain"), "{out:#?}");
     assert!(out.stdout.contains("calldata      0x"), "{out:#?}");
 }
+
+/// Consent and break-glass from the command line (`medledger consent`): the patient grants and revokes;
+/// the prescriber opens emergency access with a justification committed as keccak256(salt ‖ text), cannot
+/// extend it, the patient ends it, the cooldown holds; a patient's block refuses it; only a reviewer
+/// (appointed with `credential add-reviewer`) flags a use. Each state read back from the chain.
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_and_break_glass_from_the_command_line() {
+    let w = World::new().await;
+    let chain = w.chain_args();
+    let (admin, doctor, patient, stranger) = (&w.keys[0], &w.keys[1], &w.keys[3], &w.keys[4]);
+    let consent = |args: &[&str], key: &str| {
+        w.run("consent", &w.with_chain(args, &chain, &["--private-key", key]), &[])
+    };
+    let (me, doc) = (w.patient.to_string(), w.prescriber.to_string());
+
+    let out = consent(&["grant", &doc, "--scopes", "read,prescribe", "--until", "2030-01-01"], patient).ok();
+    assert!(out.stdout.contains("scopes        read, prescribe until 2030-01-01T23:59:59+00:00"), "{out:#?}");
+    assert!(out.stdout.contains("reads now     yes"), "{out:#?}");
+    let out = consent(&["revoke", &doc], patient).ok();
+    assert!(out.stdout.contains("reads now     no"), "{out:#?}");
+    consent(&["grant", &doc, "--scopes", "admin", "--until", "2030-01-01"], patient)
+        .fails(2, &["`admin` is not a scope"]);
+
+    // Break-glass: committed justification, no extension, ended by the patient, then the cooldown.
+    let why = "Unconscious in the ED; allergy history needed before anaesthesia";
+    let open = ["emergency-open", me.as_str(), "--reason", "1", "--justification", why, "--minutes", "30"];
+    consent(&open, doctor).ok();
+    let out = consent(&["emergency-end", &me, &doc], patient).ok();
+    assert!(out.stdout.contains("reads now     no"), "{out:#?}");
+    consent(&open, doctor)
+        .fails(1, &[&format!("{doc} may open emergency access to {me}'s records again from")]);
+    let mut zero = open;
+    zero[3] = "0";
+    consent(&zero, doctor).fails(2, &["--reason"]);
+
+    let maria = w.devnet.addresses()[5].to_string();
+    let maria_key = key_hex(&w.devnet.signers()[5]);
+    let open = ["emergency-open", maria.as_str(), "--reason", "2", "--justification", why];
+    let out = consent(&open, doctor).ok();
+    let field = |name: &str| -> B256 {
+        out.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(field("justification "), medledger_core::salted_hash(field("salt          "), why.as_bytes()));
+    assert!(out.stdout.contains("emergency     opened"), "{out:#?}");
+    assert!(out.stdout.contains("reads now     yes"), "{out:#?}");
+    consent(&open, doctor).fails(1, &["already has emergency access", "it cannot be extended"]);
+
+    // A reviewer flags it; nobody else may.
+    let flag = ["flag", maria.as_str(), doc.as_str(), "--finding", "3"];
+    consent(&flag, stranger).fails(1, &[&format!("{} is not a reviewer of emergency accesses", w.stranger)]);
+    w.run(
+        "credential",
+        &w.with_chain(&["add-reviewer", &w.stranger.to_string()], &chain, &["--private-key", admin]),
+        &[],
+    )
+    .ok();
+    let out = consent(&flag, stranger).ok();
+    assert!(out.stdout.contains("done          flag the latest emergency access"), "{out:#?}");
+
+    // The patient blocks the doctor: the open access ends at once, and a new one is refused.
+    let out = consent(&["block", &doc], &maria_key).ok();
+    assert!(out.stdout.contains("blocked       yes, from emergency access"), "{out:#?}");
+    assert!(out.stdout.contains("reads now     no"), "{out:#?}");
+    consent(&["block", &doc], &maria_key).fails(1, &["is already blocked from emergency access"]);
+    let out = w
+        .run(
+            "consent",
+            &[
+                &["show", maria.as_str(), doc.as_str()][..],
+                &chain.iter().map(String::as_str).collect::<Vec<_>>(),
+            ]
+            .concat(),
+            &[],
+        )
+        .ok();
+    assert!(out.stdout.contains("blocked       yes"), "{out:#?}");
+}

@@ -223,7 +223,7 @@ fn jurisdiction(s: &str) -> Result<FixedBytes<8>, String> {
 }
 
 /// `--until`: YYYY-MM-DD (the end of that day, UTC) or an RFC 3339 time.
-fn until(s: &str) -> Result<DateTime<Utc>, String> {
+pub(crate) fn until(s: &str) -> Result<DateTime<Utc>, String> {
     if let Ok(date) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
         return date
             .and_hms_opt(23, 59, 59)
@@ -365,25 +365,41 @@ pub(crate) async fn run(command: CredentialCommand) -> ExitCode {
 /// Sends `data` to the CredentialRegistry (or prints it with --calldata), then shows `account`'s credential.
 async fn send(args: &SendArgs, what: &str, data: &[u8], account: Option<Address>) -> CmdResult {
     let manifest = Manifest::load(&args.chain.manifest)?;
-    let registry = manifest.contracts.credential_registry;
-    if args.calldata {
-        print_transaction(&manifest, ("CredentialRegistry", registry), what, data);
+    let registry = ("CredentialRegistry", manifest.contracts.credential_registry);
+    let Some(client) = send_call(args, &manifest, registry, what, data).await? else {
         return Ok(ExitCode::SUCCESS);
+    };
+    if let Some(account) = account {
+        print_credential(&client, account).await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sends `data` to `contract` (name, address) of the deployment with the signer's key and prints what was
+/// done with its transaction, returning the connection; with --calldata prints the transaction for a wallet
+/// elsewhere and returns `None`. A refusal comes back in the contract's words.
+pub(crate) async fn send_call(
+    args: &SendArgs,
+    manifest: &Manifest,
+    contract: (&str, Address),
+    what: &str,
+    data: &[u8],
+) -> anyhow::Result<Option<RxClient>> {
+    if args.calldata {
+        print_transaction(manifest, contract, what, data);
+        return Ok(None);
     }
     let client = args.chain.connect(Some(args.signer.require()?)).await?;
     let from = client.sender().unwrap_or_default();
     let pending = alloy::contract::RawCallBuilder::new_raw(client.provider(), Bytes::copy_from_slice(data))
         .from(from)
-        .to(registry)
+        .to(contract.1)
         .send()
         .await;
     let sent = client.mined(pending).await?;
     out!("done          {what}, by {from}");
     out!("transaction   {} (block {}, gas {})", sent.tx_hash, sent.block_number, sent.gas_used);
-    if let Some(account) = account {
-        print_credential(&client, account).await?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Some(client))
 }
 
 async fn renew(a: &RenewArgs) -> CmdResult {

@@ -16,6 +16,7 @@ macro_rules! out {
     }};
 }
 
+pub(crate) mod consent;
 pub(crate) mod credential;
 pub(crate) mod dev;
 pub(crate) mod index;
