@@ -17,6 +17,18 @@ contract DeployTest is Test {
         script.run();
     }
 
+    /// @dev Issue 19, point 6: a delay under a day outside the dev chain would make appointing a registrar
+    ///      (nearly) instant.
+    function test_RevertWhen_DeployAdminDelayTooShortOutsideDevChain() public {
+        Deploy script = new Deploy();
+        vm.chainId(1);
+        vm.expectRevert(abi.encodeWithSelector(Deploy.Deploy__AdminDelayTooShort.selector, 3600, 1 days, 1));
+        script.checkRoles(address(0xA11CE), address(0xB0B), 3600);
+        script.checkRoles(address(0xA11CE), address(0xB0B), 1 days);
+        vm.chainId(31_337);
+        script.checkRoles(address(0xA11CE), address(0xA11CE), 0);
+    }
+
     function test_Deploy_AdminIsRegistrarOnDevChain() public {
         Deploy script = new Deploy();
         vm.chainId(31_337);
