@@ -230,4 +230,99 @@ contract PrescriptionsSymbolicTest is Fixture {
         }
         assert(!terms.longTermCare || schedule == 2);
     }
+
+    /// @notice Issue 19, pharmacy registration (21 CFR 1301.13): whatever schedules the registrar leaves the
+    ///         pharmacy, and whenever it tries, it dispenses a schedule II prescription only while its own
+    ///         registration covers schedule II.
+    function check_Dispense_NeverByPharmacyLackingSchedule(uint8 schedules, uint32 quantity, uint40 time)
+        public
+    {
+        vm.assume(time >= block.timestamp);
+        IPrescriptions.RxTerms memory t = _terms();
+        t.schedule = 2;
+        t.fills = 1;
+        t.minFillInterval = 0;
+        t.validUntil = uint32(block.timestamp + 30 days);
+        t.pharmacy = pharmacy;
+        bytes32 rxId = _issue(t);
+        vm.prank(registrar);
+        credentials.setSchedules(pharmacy, schedules & 0x3c);
+        vm.warp(time);
+        vm.prank(pharmacy);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, quantity, 0, false, bytes32(0))));
+        assert(!ok || (schedules >> 2) & 1 == 1);
+    }
+
+    /// @notice 21 CFR 1306.13(a): after a schedule II partial fill because the pharmacy is short, the balance
+    ///         goes out within 72 hours or not at all — for every first quantity, balance quantity and times.
+    function check_ShortSupply_BalanceOnlyWithin72Hours(uint32 first, uint32 balance, uint40 t1, uint40 t2)
+        public
+    {
+        vm.assume(t1 >= block.timestamp && t2 >= t1);
+        IPrescriptions.RxTerms memory t = _terms();
+        t.schedule = 2;
+        t.fills = 1;
+        t.minFillInterval = 0;
+        t.validUntil = uint32(block.timestamp + 30 days);
+        t.pharmacy = pharmacy;
+        bytes32 rxId = _issue(t);
+        vm.warp(t1);
+        vm.prank(pharmacy);
+        (bool ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, first, 0, true, bytes32(0))));
+        if (!ok) return;
+        vm.warp(t2);
+        vm.prank(pharmacy);
+        (ok,) =
+            address(rx).call(abi.encodeCall(rx.dispense, (rxId, balance, uint256(first), false, bytes32(0))));
+        assert(!ok || uint256(t2) < uint256(t1) + 72 hours);
+    }
+
+    /// @notice 21 CFR 1306.08(e), 1306.25(a): a controlled-substance prescription moves between pharmacies once:
+    ///         whenever the patient tries, a move there and a move back never both succeed.
+    function check_Transfer_ControlledOnlyOnce(uint40 t1, uint40 t2) public {
+        vm.assume(t1 >= block.timestamp && t2 >= t1);
+        IPrescriptions.RxTerms memory t = _terms();
+        t.schedule = 3;
+        t.fills = 2;
+        t.pharmacy = pharmacy;
+        _issue(t);
+        vm.warp(t1);
+        vm.prank(patient);
+        (bool there,) = address(rx).call(abi.encodeCall(rx.changePharmacy, (t, pharmacy2)));
+        vm.warp(t2);
+        vm.prank(patient);
+        (bool back,) = address(rx).call(abi.encodeCall(rx.changePharmacy, (t, pharmacy)));
+        assert(!(there && back));
+    }
+
+    /// @notice Issue 19, schedule III/IV refills: for every days' supply and interval the prescriber writes,
+    ///         the second fill of an issued prescription never starts sooner than 3/4 of the days' supply after
+    ///         the first.
+    function check_Refill_NeverSoonerThanThreeQuartersOfSupply(
+        uint16 daysSupply,
+        uint32 minFillInterval,
+        uint40 time
+    ) public {
+        IPrescriptions.RxTerms memory t = _terms();
+        t.schedule = 4;
+        t.fills = 2;
+        t.daysSupply = daysSupply;
+        t.minFillInterval = minFillInterval;
+        t.validUntil = uint32(block.timestamp + 180 days);
+        t.pharmacy = pharmacy;
+        vm.prank(prescriber);
+        (bool ok, bytes memory out) = address(rx).call(abi.encodeCall(rx.issue, (t)));
+        if (!ok) return;
+        bytes32 rxId = abi.decode(out, (bytes32));
+        uint256 start = block.timestamp;
+        vm.prank(pharmacy);
+        (ok,) = address(rx).call(abi.encodeCall(rx.dispense, (rxId, t.quantityPerFill, 0, false, bytes32(0))));
+        if (!ok) return;
+        vm.assume(time >= start);
+        vm.warp(time);
+        vm.prank(pharmacy);
+        (ok,) = address(rx)
+            .call(abi.encodeCall(rx.dispense, (rxId, 1, uint256(t.quantityPerFill), false, bytes32(0))));
+        assert(!ok || uint256(time) >= start + uint256(daysSupply) * 1 days * 3 / 4);
+    }
 }
