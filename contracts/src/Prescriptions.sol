@@ -128,12 +128,26 @@ contract Prescriptions is IPrescriptions, EIP712 {
             revert Prescriptions__PrescriptionExpired(rxId, rx.validUntil, block.timestamp);
         }
         uint32 previousId = rx.pharmacyId;
-        uint32 newId = newPharmacy == address(0) ? 0 : CREDENTIALS.activePharmacyId(newPharmacy);
-        if (newId == previousId) revert Prescriptions__PharmacyUnchanged(rxId, newPharmacy);
         bool transfer = rx.schedule != 0;
+        uint32 newId = 0;
+        uint8 newSchedules = 0;
+        if (newPharmacy == address(0)) {
+            newId = 0;
+        } else if (transfer) {
+            // The receiving pharmacy's registration must cover the schedule, or the one transfer would be spent
+            // on a pharmacy that can never dispense it.
+            // slither-disable-next-line unused-return -- only the receiving pharmacy's id and schedules matter.
+            (newId, newSchedules,,,) = CREDENTIALS.dispenseAuthority(newPharmacy, rx.prescriberId);
+        } else {
+            newId = CREDENTIALS.activePharmacyId(newPharmacy);
+        }
+        if (newId == previousId) revert Prescriptions__PharmacyUnchanged(rxId, newPharmacy);
         if (transfer) {
             // 21 CFR 1306.08(e) (electronic prescriptions, initial fill) and 1306.25(a) (refills): once.
             if (newId == 0) revert Prescriptions__PharmacyRequired(rx.schedule);
+            if ((newSchedules >> rx.schedule) & 1 == 0) {
+                revert Prescriptions__PharmacyLacksSchedule(rxId, newPharmacy, rx.schedule, newSchedules);
+            }
             if (rx.flags & FLAG_TRANSFERRED != 0) revert Prescriptions__AlreadyTransferred(rxId);
             if (rx.schedule == 2 && rx.fillsUsed != 0) {
                 revert Prescriptions__TransferAfterFill(rxId, rx.fillsUsed);

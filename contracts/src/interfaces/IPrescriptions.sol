@@ -258,8 +258,8 @@ interface IPrescriptions {
     function voidPrescription(bytes32 rxId, uint16 reasonCode) external;
 
     /// @notice Changes the designated pharmacy. Caller: the patient, who proves the terms. For a controlled
-    ///         substance this is its one transfer (21 CFR 1306.08(e) and 1306.25(a)): once, to a named pharmacy,
-    ///         and for schedule II only before the first fill.
+    ///         substance this is its one transfer (21 CFR 1306.08(e) and 1306.25(a)): once, to a named pharmacy
+    ///         whose registration covers the schedule, and for schedule II only before the first fill.
     /// @param terms The prescription terms (hashed to find the prescription).
     /// @param newPharmacy An active pharmacy, or address(0) for any pharmacy (schedule 0 only).
     function changePharmacy(RxTerms calldata terms, address newPharmacy) external;

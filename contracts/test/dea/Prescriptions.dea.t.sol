@@ -276,6 +276,30 @@ contract PrescriptionsDeaTest is Fixture {
         rx.changePharmacy(t, pharmacy);
     }
 
+    /// @dev The one transfer cannot be spent on a pharmacy whose registration lacks the schedule (it could never
+    ///      dispense it). Before: the move succeeded and the prescription was stranded there.
+    function test_RevertWhen_ControlledTransferredToPharmacyLackingSchedule() public {
+        IPrescriptions.RxTerms memory t = _controlled(3);
+        bytes32 rxId = _issue(t);
+        vm.prank(registrar);
+        credentials.setSchedules(pharmacy2, 1 << 4 | 1 << 5);
+        vm.expectRevert(
+            abi.encodeWithSelector(
+                IPrescriptions.Prescriptions__PharmacyLacksSchedule.selector,
+                rxId,
+                pharmacy2,
+                3,
+                1 << 4 | 1 << 5
+            )
+        );
+        vm.prank(patient);
+        rx.changePharmacy(t, pharmacy2);
+        vm.prank(registrar);
+        credentials.setSchedules(pharmacy2, 1 << 3);
+        vm.prank(patient);
+        rx.changePharmacy(t, pharmacy2);
+    }
+
     function test_RevertWhen_ScheduleIITransferredAfterFill_1306_08() public {
         IPrescriptions.RxTerms memory t = _schedule2();
         bytes32 rxId = _issue(t);
