@@ -1,14 +1,21 @@
 // Browser tests of the registrar's page against the real stack (`medledger dev`, headless Chromium, a test
 // wallet holding the registrar's key): licensing a pharmacy with DEA schedules, renewing, changing schedules,
-// suspending, reinstating and revoking, each confirmed on chain and shown live by the page's table.
+// suspending, reinstating and revoking, each confirmed on chain and shown live by the page's table; a
+// pharmacy licensed here dispenses a schedule II prescription only once it holds schedule II.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { harness, lower } from './support/harness.mjs';
+import { OXYCODONE, fillPrescription, indexed, signAndSend } from './support/rx.mjs';
 
 let stack;
 const h = harness((x) => ({ stack } = x));
 const { open, checkPage, view } = h;
+const tmp = mkdtempSync(join(tmpdir(), 'medledger-registrar-web-'));
+after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** CredentialRegistry's Kind and Status enums, and the schedules bitmask (bit n = schedule n). */
 const PHARMACY = 2;
@@ -101,6 +108,54 @@ describe('registrar', () => {
     assert.equal(w.log.filter((x) => x.method === 'eth_sendTransaction').length, 6);
     await checkPage(t, page, 'registrar');
     await page.context().close();
+  });
+
+  test('a pharmacy licensed in the browser without schedules cannot dispense schedule II; once the registrar adds it there, it can', async () => {
+    const [registrar, okafor, maria, clinic] = [stack.accounts.find((a) => a.role === 'registrar'), stack.who('Okafor'), stack.who('Maria'), stack.accounts.find((a) => a.role === 'relayer')];
+    // The registrar licenses the clinic's account as a pharmacy, no schedule checked.
+    const reg = await open(registrar, '/registrar');
+    const form = reg.page.getByRole('region', { name: 'License a prescriber or pharmacy' });
+    await form.getByLabel('Account').fill(clinic.address);
+    await form.getByLabel('Kind').selectOption('2');
+    await form.getByLabel('License number (hashed before it goes on chain)').fill('CA-PHY-77001');
+    await form.getByRole('button', { name: 'License', exact: true }).click();
+    await form.getByText(/confirmed in block \d+/).waitFor();
+    const row = reg.page.locator(`tr[data-account="${lower(clinic.address)}"]`);
+    await row.locator('td[data-schedules=""]').getByText('none').waitFor();
+
+    // Dr. Okafor prescribes oxycodone (schedule II) to Maria, designating that pharmacy.
+    const doctor = await open(okafor, '/doctor/prescribe');
+    await fillPrescription(doctor.page, { patient: maria.address, rxnorm: OXYCODONE, drug: 'Oxycodone hydrochloride', strength: '5 mg', dosage: '1 tablet every 6 hours as needed', quantity: 10, unit: 'tablet', daysSupply: 3, pharmacy: clinic.address });
+    const oxy = await signAndSend(doctor.page, doctor.w, 'issue', tmp);
+    await doctor.page.context().close();
+    await indexed(stack.url, oxy.rxId);
+
+    // The pharmacy cannot dispense it: refused before anything is sent, in the contract's sentence.
+    const pharmacy = await open(clinic, '/pharmacy');
+    await pharmacy.page.getByLabel('Or paste the code (MEDRX2:…) or the patient copy').fill(oxy.code);
+    await pharmacy.page.getByRole('button', { name: 'Read the prescription' }).click();
+    const verify = pharmacy.page.getByRole('region', { name: 'Verification' });
+    await verify.getByText(/up to 10 tablet now/).waitFor();
+    await verify.getByRole('button', { name: 'Dispense' }).click();
+    await verify
+      .getByRole('alert')
+      .getByText(`Dispense 10 tablet: pharmacy ${clinic.address} is not registered for schedule II (schedules bitmap 0b00000000)`)
+      .waitFor();
+    assert.equal(pharmacy.w.log.filter((x) => x.method === 'eth_sendTransaction').length, 0, 'nothing sent');
+
+    // The registrar adds schedule II in the manage panel; the same dispense now goes through.
+    await row.getByRole('button', { name: `Manage ${clinic.address}` }).click();
+    const manage = reg.page.getByRole('region', { name: /^Manage pharmacy #/ });
+    await schedule(manage, 'II').check();
+    await manage.getByRole('button', { name: 'Save schedules' }).click();
+    await manage.getByText(/Change the schedules of 0x[0-9a-fA-F]{40}: confirmed in block \d+/).waitFor();
+    await row.locator('td[data-schedules="2"]').waitFor();
+    await reg.page.context().close();
+    await verify.getByRole('button', { name: 'Dispense' }).click();
+    await verify.getByText(/Dispense 10 tablet: confirmed in block \d+/).waitFor();
+    const [, total] = await view('Prescriptions', 'prescriptionOf', [oxy.rxId]);
+    assert.equal(total, 10n);
+    await pharmacy.page.context().close();
   });
 
   test("a prescriber's schedules are changed the same way; an invalid change is refused with a sentence before anything is sent", async () => {

@@ -147,7 +147,7 @@ export function EmergencyBlocks({ config, blocked }: { config: AppConfig; blocke
       {blocked.length === 0 ? (
         <p>Nobody is blocked.</p>
       ) : (
-        <ul class="plain">
+        <ul class="plain blocked">
           {blocked.map((a) => (
             <li key={a} data-blocked={a.toLowerCase()}>
               <Addr a={a} />{' '}
