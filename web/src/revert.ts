@@ -91,7 +91,7 @@ const sentences: Record<string, (a: Args) => string> = {
   CredentialRegistry__InvalidExpiry: (a) =>
     `the expiry ${timeText(a.expiresAt)} of ${a.account}'s credential is not in the future (chain time ${timeText(a.currentTime)})`,
   CredentialRegistry__InvalidSchedules: (a) =>
-    `schedules ${bits(a.schedules)} are not valid for a ${kind(a.kind)} (${a.account}): only bits 2 to 5, and only for prescribers`,
+    `schedules ${bits(a.schedules)} are not valid for a ${kind(a.kind)} (${a.account}): only bits 2 to 5 (schedules II to V)`,
   CredentialRegistry__InvalidStatus: (a) => `the credential of ${a.account} is ${STATUS[Number(a.status)] ?? a.status}: that change does not apply`,
   AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the role this needs (${a.neededRole}): only a registrar may do this`,
   // ConsentRegistry
@@ -104,6 +104,20 @@ const sentences: Record<string, (a: Args) => string> = {
   ConsentRegistry__InvalidEmergencyDuration: (a) => `emergency access of ${a.duration} s is not allowed (1 s to ${a.maxDuration} s)`,
   ConsentRegistry__NoEmergencyAccess: (a) => `${a.grantee} has no open emergency access to ${a.patient}'s records`,
   ConsentRegistry__NotPatientOrGrantee: (a) => `${a.caller} is neither the patient ${a.patient} nor the grantee ${a.grantee}`,
+  ConsentRegistry__SignatureSuperseded: (a) =>
+    `the signature of ${timeText(a.signedAt)} is superseded: ${a.patient} changed ${a.grantee}'s access directly at ${timeText(a.directChangeAt)}`,
+  ConsentRegistry__SignedInFuture: (a) => `the signature claims ${timeText(a.signedAt)}, after the chain's time ${timeText(a.currentTime)}`,
+  ConsentRegistry__JustificationMissing: (a) =>
+    `emergency access needs a reason code and the hash of a written justification (reason ${a.reasonCode}, hash ${a.justificationHash})`,
+  ConsentRegistry__EmergencyAccessAlreadyOpen: (a) =>
+    `${a.grantee}'s emergency access to ${a.patient}'s records is already open until ${timeText(a.emergencyUntil)}: it cannot be extended by opening it again`,
+  ConsentRegistry__EmergencyAccessCooldown: (a) =>
+    `${a.grantee} cannot open emergency access to ${a.patient}'s records again before ${timeText(a.availableAt)} (7 days after the previous one ended)`,
+  ConsentRegistry__EmergencyAccessBlocked: (a) => `patient ${a.patient} has blocked ${a.grantee} from emergency access to her records`,
+  ConsentRegistry__BlockUnchanged: (a) => `${a.grantee} is already ${a.blocked ? 'on' : 'off'} ${a.patient}'s emergency-access block list`,
+  ConsentRegistry__NotReviewer: (a) => `${a.caller} is not a reviewer: only a reviewer may flag an emergency access`,
+  ConsentRegistry__NoEmergencyUse: (a) => `${a.grantee} never had emergency access to ${a.patient}'s records: there is nothing to flag`,
+  ConsentRegistry__ZeroFindingCode: () => 'a flag needs a non-zero finding code',
   ConsentRegistry__InvalidNonce: (a) =>
     `nonce ${a.newNonce} cannot replace ${a.currentNonce} for ${a.patient}: it must be larger, by a bounded step`,
   // RecordAnchors

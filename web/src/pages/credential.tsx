@@ -13,10 +13,16 @@ export interface Credential {
   jurisdiction: string;
 }
 
-const ROMAN: Record<number, string> = { 2: 'II', 3: 'III', 4: 'IV', 5: 'V' };
+/** The DEA's controlled-substance schedules (21 CFR 1308.12–15) a credential may hold, with what each means. */
+export const SCHEDULES = [
+  { n: 2, roman: 'II', meaning: 'high potential for abuse, e.g. oxycodone, fentanyl, amphetamine' },
+  { n: 3, roman: 'III', meaning: 'moderate potential, e.g. buprenorphine, ketamine, anabolic steroids' },
+  { n: 4, roman: 'IV', meaning: 'low potential, e.g. benzodiazepines, tramadol, zolpidem' },
+  { n: 5, roman: 'V', meaning: 'lowest potential, e.g. low-dose codeine cough syrups, pregabalin' },
+] as const;
 
 export function schedulesText(s: number[]) {
-  return s.length ? s.map((n) => ROMAN[n] ?? n).join(', ') : 'none';
+  return s.length ? s.map((n) => SCHEDULES.find((x) => x.n === n)?.roman ?? n).join(', ') : 'none';
 }
 
 export function jurisdictionText(hex: string) {

@@ -1,4 +1,5 @@
-// The doctor (read side): her license, the patients who granted her access, the prescriptions she issued.
+// The doctor: her license, the patients who granted her access, emergency (break-glass) access, the
+// prescriptions she issued.
 // Writing a prescription: /doctor/prescribe (pages/prescribe.tsx).
 import type { Address } from 'viem';
 import type { PageProps } from './common';
@@ -9,6 +10,7 @@ import { Addr, ErrorText, Live, Section, Time } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
+import { OpenEmergency } from './emergency';
 import { DoctorRecords } from './records';
 
 interface Consent {
@@ -102,6 +104,7 @@ export default function Doctor({ config }: PageProps) {
             patients={d.consents.nodes.filter((c) => c.scopes.includes('READ') || c.emergencyActive).map((c) => c.patient)}
             writers={d.consents.nodes.filter((c) => c.status === 'ACTIVE' && c.scopes.includes('WRITE')).map((c) => c.patient)}
           />
+          <OpenEmergency config={config} me={me} />
           <p>
             <a
               class="button"

@@ -1,5 +1,5 @@
 // The patient: who has access now, granting (by transaction or by a signature for a relayer), revoking,
-// burning signatures not yet relayed, emergency access, her records and prescriptions; live.
+// burning signatures not yet relayed, emergency access and her block list, her records and prescriptions; live.
 import { useState } from 'preact/hooks';
 import { isAddress, type Address } from 'viem';
 import type { AppConfig } from '../config';
@@ -11,6 +11,7 @@ import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { PatientCodes } from '../rx/patientcodes';
 import { PatientVault } from './documents';
+import { EmergencyBlocks, reasonText } from './emergency';
 import { HideButton } from './hide';
 
 const SCOPES = [
@@ -64,6 +65,7 @@ interface Data {
   patient: {
     access: Consent[];
     consents: { nodes: Consent[] };
+    blocked: { nodes: { grantee: Address }[] };
     episodes: { nodes: Episode[] };
     prescriptions: { nodes: Prescription[] };
   };
@@ -74,6 +76,7 @@ const QUERY = `query Patient($a: Address!) {
   patient(address: $a) {
     access { ${CONSENT} }
     consents(first: 50) { nodes { ${CONSENT} } }
+    blocked: consents(filter: { status: BLOCKED }, first: 100) { nodes { grantee } }
     episodes(first: 20) { nodes { id openedBy openedAt closed recordCount records(includeHidden: true) { index author contentHash hidden anchoredAt } } }
     prescriptions(first: 50) { nodes { id prescriber status schedule fills fillsUsed quantityPerFill remainingQuantity validUntil issuedAt lastDispensedAt } }
   }
@@ -109,6 +112,7 @@ export default function Patient({ config }: PageProps) {
           <Access config={config} access={p.access} />
           <Grant config={config} me={me} />
           <Signatures config={config} me={me} />
+          <EmergencyBlocks config={config} blocked={p.blocked.nodes.map((c) => c.grantee)} />
           <Past consents={p.consents.nodes.filter((c) => c.status === 'REVOKED' || c.status === 'EXPIRED')} />
           <Records config={config} episodes={p.episodes.nodes} />
           <Prescriptions rx={p.prescriptions.nodes} />
@@ -154,7 +158,7 @@ function Access({ config, access }: { config: AppConfig; access: Consent[] }) {
                     {c.status === 'ACTIVE' && scopeText(c.scopes)}
                     {c.emergencyActive && (
                       <span class="badge emergency">
-                        Emergency read access{c.emergencyReason != null ? ` (reason ${c.emergencyReason})` : ''}
+                        Emergency read access{c.emergencyReason != null ? ` (reason ${c.emergencyReason}: ${reasonText(c.emergencyReason)})` : ''}
                       </span>
                     )}
                   </td>

@@ -12,11 +12,12 @@ import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
 import { navigate } from '../router';
-import { copyJson, makeCopy, randomSalt, toCode, type PatientCopy } from '../rx/copy';
+import { randomSalt } from '../commitment';
+import { copyJson, makeCopy, toCode, type PatientCopy } from '../rx/copy';
 import { buildDocument, emptyForm, type FormValues, type Refusal } from '../rx/form';
 import { DOMAIN_NAME, TYPES, termsOf, type Ticket } from '../rx/prescription';
 import { download } from '../rx/files';
-import { Qr } from '../rx/qr';
+import { PrintableRx } from '../rx/print';
 import { scheduleOf, tableVersion } from '../rx/schedule';
 import { summary, Terms } from '../rx/terms';
 import { scheduleName } from '../revert';
@@ -365,7 +366,7 @@ function Review({ config, me, draft, onEdit }: { config: AppConfig; me: Address;
           <button type="button" onClick={() => download(fileName, copyJson(copy))}>
             Download the patient copy
           </button>
-          <Qr code={code} label="QR code of the prescription for the pharmacy" />
+          <PrintableRx ticket={ticket} code={code} label="QR code of the prescription for the pharmacy" print="Print the patient's prescription" />
           {bundle && (
             <div class="signed">
               <label>

@@ -9,7 +9,7 @@ import { explain, read, send } from '../tx';
 import { Addr, busy, dateIn, endOfDay, ErrorText, Live, Section, Time, TxStatus, useTx } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
-import { jurisdictionText, schedulesText, type Credential } from './credential';
+import { jurisdictionText, SCHEDULES, schedulesText, type Credential } from './credential';
 
 interface Full extends Credential {
   licenseHash: Hex;
@@ -19,8 +19,6 @@ interface Full extends Credential {
 const LIST = `query Registered { events(filter: { contracts: [CREDENTIAL_REGISTRY], names: ["CredentialRegistered"] }, first: 100) { nodes { args } } }`;
 const FIELDS = `account credentialId kind status statusReason expiresAt schedules activeNow jurisdiction licenseHash updatedAt`;
 const WATCH = { contracts: ['CREDENTIAL_REGISTRY'] };
-const SCHEDULES = [2, 3, 4, 5] as const;
-const ROMAN = { 2: 'II', 3: 'III', 4: 'IV', 5: 'V' } as const;
 
 const bitsOf = (s: number[]) => s.reduce((b, n) => b | (1 << n), 0);
 
@@ -112,7 +110,7 @@ export default function Registrar({ config }: PageProps) {
                     <td>
                       <Time t={c.expiresAt} />
                     </td>
-                    <td>{c.kind === 'prescriber' ? schedulesText(c.schedules) : '—'}</td>
+                    <td data-schedules={c.schedules.join(',')}>{schedulesText(c.schedules)}</td>
                     <td>
                       <button type="button" aria-label={`Manage ${c.account}`} aria-expanded={c.account === selected} onClick={() => setSelected(c.account === selected ? null : c.account)}>
                         Manage
@@ -131,19 +129,26 @@ export default function Registrar({ config }: PageProps) {
   );
 }
 
-function ScheduleBoxes({ value, onChange, name }: { value: number[]; onChange: (s: number[]) => void; name: string }) {
+/** The DEA schedules a prescriber may prescribe or a pharmacy may dispense (checked by the contract at both). */
+function ScheduleBoxes({ value, onChange, name, kind }: { value: number[]; onChange: (s: number[]) => void; name: string; kind: string }) {
+  const may = kind === 'pharmacy' ? 'may dispense' : 'may prescribe';
   return (
-    <fieldset>
-      <legend>Controlled schedules (prescribers only)</legend>
-      {SCHEDULES.map((n) => (
+    <fieldset class="schedules">
+      <legend>Controlled-substance schedules this {kind} {may}</legend>
+      <p class="small" id={`${name}-hint`}>
+        The contract checks them when a prescription is issued and again at every dispense. None checked: no controlled
+        substance.
+      </p>
+      {SCHEDULES.map(({ n, roman, meaning }) => (
         <label class="inline" key={n}>
           <input
             type="checkbox"
             name={`${name}-${n}`}
+            aria-describedby={`${name}-hint`}
             checked={value.includes(n)}
             onChange={(e) => onChange(e.currentTarget.checked ? [...value, n].sort() : value.filter((x) => x !== n))}
           />
-          {ROMAN[n]}
+          Schedule {roman} <span class="small">({meaning})</span>
         </label>
       ))}
     </fieldset>
@@ -185,21 +190,19 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
           Renew
         </button>
       </form>
-      {c.kind === 'prescriber' && (
-        <form
-          class="form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void act('setSchedules', [who, bitsOf(schedules)], `Change the schedules of ${who}`);
-          }}
-        >
-          <h3>Schedules</h3>
-          <ScheduleBoxes value={schedules} onChange={setSchedules} name="manage-schedule" />
-          <button type="submit" disabled={busy(tx)}>
-            Save schedules
-          </button>
-        </form>
-      )}
+      <form
+        class="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void act('setSchedules', [who, bitsOf(schedules)], `Change the schedules of ${who}`);
+        }}
+      >
+        <h3>Schedules</h3>
+        <ScheduleBoxes value={schedules} onChange={setSchedules} name="manage-schedule" kind={c.kind} />
+        <button type="submit" disabled={busy(tx)}>
+          Save schedules
+        </button>
+      </form>
       <div class="form">
         <h3>Status</h3>
         <label>
@@ -258,7 +261,7 @@ function Register({ config }: { config: AppConfig }) {
         config,
         'CredentialRegistry',
         'register',
-        [who, kind, licenseHash(license), j, endOfDay(until), kind === 1 ? bitsOf(schedules) : 0],
+        [who, kind, licenseHash(license), j, endOfDay(until), bitsOf(schedules)],
         setTx,
         `License ${who}`,
       );
@@ -296,7 +299,7 @@ function Register({ config }: { config: AppConfig }) {
           Expires
           <input type="date" name="expires" value={until} onInput={(e) => setUntil(e.currentTarget.value)} required />
         </label>
-        {kind === 1 && <ScheduleBoxes value={schedules} onChange={setSchedules} name="register-schedule" />}
+        <ScheduleBoxes value={schedules} onChange={setSchedules} name="register-schedule" kind={kind === 1 ? 'prescriber' : 'pharmacy'} />
         <button type="submit" disabled={busy(tx)}>
           License
         </button>

@@ -21,11 +21,6 @@ export interface PatientCopy {
   issued?: { txHash: Hex; blockNumber: number };
 }
 
-/** A fresh random 32-byte salt: without it anyone could confirm a guessed content against the on-chain hash. */
-export function randomSalt(): Hex {
-  return bytesToHex(crypto.getRandomValues(new Uint8Array(32)));
-}
-
 /** The copy of a resolved document for `chainId` / `prescriptions`. */
 export function makeCopy(doc: MedicationRequest, chainId: number, prescriptions: Address, salt: Hex, nonce: bigint): { copy: PatientCopy; ticket: Ticket } {
   const prescription = prescriptionOf(doc, salt, nonce);

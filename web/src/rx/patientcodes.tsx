@@ -9,8 +9,7 @@ import { busy, ErrorText, Section, TxStatus, useTx } from '../ui';
 import { parseCopy, toCode } from './copy';
 import { TextFile } from './files';
 import { termsOf, type Ticket } from './prescription';
-import { Qr } from './qr';
-import { summary } from './terms';
+import { PrintableRx } from './print';
 
 export interface KnownRx {
   id: string;
@@ -27,14 +26,6 @@ const STATUS: Record<string, string> = {
   EXPIRED: 'expired',
   CANCELLED: 'cancelled',
 };
-
-/** Prints the loaded prescription's code and drug line only (style.css: `html.print-rx` under `@media print`). */
-function printCode() {
-  const root = document.documentElement;
-  root.classList.add('print-rx');
-  window.addEventListener('afterprint', () => root.classList.remove('print-rx'), { once: true });
-  window.print();
-}
 
 export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Address; rx: KnownRx[] }) {
   const [tx, setTx] = useTx();
@@ -61,23 +52,14 @@ export function PatientCodes({ config, me, rx }: { config: AppConfig; me: Addres
       <TextFile label="Your prescription file (patient copy)" name="patient-copy" accept=".json,application/json" onText={load} onError={setError} />
       <ErrorText error={error} />
       {loaded && (
-        <div data-testid="loaded-rx" data-print="rx">
-          <p class="print-keep" data-testid="print-drug">
-            <strong>{summary(loaded.ticket.prescription)}</strong>
-          </p>
-          <p data-testid="loaded-status">
+        <div data-testid="loaded-rx">
+          <PrintableRx ticket={loaded.ticket} code={toCode(loaded.ticket)} label="QR code of your prescription" print="Print the code">
+            <p data-testid="loaded-status">
             {chain
               ? `Status: ${STATUS[chain.status] ?? chain.status}; ${chain.fills - chain.fillsUsed} of ${chain.fills} fills left, ${chain.remainingQuantity} units left.`
               : 'Not issued on this chain yet (or not indexed yet): the pharmacy cannot dispense it until it is.'}
-          </p>
-          <div class="print-keep">
-            <Qr code={toCode(loaded.ticket)} label="QR code of your prescription" />
-          </div>
-          <p>
-            <button type="button" onClick={printCode}>
-              Print the code
-            </button>
-          </p>
+            </p>
+          </PrintableRx>
           {chain && ['FILLABLE', 'WAITING'].includes(chain.status) && (
             <p>
               {/* Her copy proves the terms: she may cancel her own prescription (reason code 3: the patient asked). */}
