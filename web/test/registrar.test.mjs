@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { concat, keccak256, stringToHex } from 'viem';
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts';
 import { harness, lower } from './support/harness.mjs';
 import { OXYCODONE, fillPrescription, indexed, signAndSend } from './support/rx.mjs';
@@ -38,7 +39,7 @@ describe('registrar', () => {
     await form.getByLabel('Kind').selectOption('2');
     await form.getByRole('group', { name: 'Controlled-substance schedules this pharmacy may dispense' }).waitFor();
     await form.getByText(/oxycodone, fentanyl/).waitFor();
-    await form.getByLabel('License number (hashed before it goes on chain)').fill('CA-PHY-55123');
+    await form.getByLabel('License number (only its salted hash goes on chain)').fill('CA-PHY-55123');
     await form.getByLabel('Jurisdiction').fill('US-CA');
     const until = dateIn(365);
     await form.getByLabel('Expires').fill(until);
@@ -55,6 +56,9 @@ describe('registrar', () => {
     assert.equal(c.schedules, bits(2), 'schedule II on chain');
     assert.equal(c.expiresAt, endOfDay(until));
     assert.ok((await view('CredentialRegistry', 'activePharmacyId', [pharmacy])) > 0, 'an active pharmacy');
+    // The license number goes on chain only as keccak256(salt ‖ number); the salt is shown to keep.
+    const salt = await form.locator('[data-testid="license-salt"] code').textContent();
+    assert.equal(c.licenseHash, keccak256(concat([salt, stringToHex('CA-PHY-55123')])), 'the salted commitment on chain');
     // The form is emptied for the next license.
     assert.equal(await form.getByLabel('Account').inputValue(), '');
 
@@ -73,6 +77,9 @@ describe('registrar', () => {
     await row.locator(`time[datetime^="${renewed}"]`).waitFor();
     c = await view('CredentialRegistry', 'credentialOf', [pharmacy]);
     assert.equal(c.expiresAt, endOfDay(renewed), 'the new expiry on chain');
+    const renewSalt = await manage.locator('[data-testid="license-salt"] code').textContent();
+    assert.notEqual(renewSalt, salt, 'a fresh salt for the renewed license');
+    assert.equal(c.licenseHash, keccak256(concat([renewSalt, stringToHex('CA-PHY-55123-R1')])));
 
     // Schedules: II off, III and IV on.
     await schedule(manage, 'II').uncheck();
@@ -117,7 +124,7 @@ describe('registrar', () => {
     const form = reg.page.getByRole('region', { name: 'License a prescriber or pharmacy' });
     await form.getByLabel('Account').fill(clinic.address);
     await form.getByLabel('Kind').selectOption('2');
-    await form.getByLabel('License number (hashed before it goes on chain)').fill('CA-PHY-77001');
+    await form.getByLabel('License number (only its salted hash goes on chain)').fill('CA-PHY-77001');
     await form.getByRole('button', { name: 'License', exact: true }).click();
     await form.getByText(/confirmed in block \d+/).waitFor();
     const row = reg.page.locator(`tr[data-account="${lower(clinic.address)}"]`);

@@ -277,7 +277,7 @@ describe('registrar', () => {
     const { page, w } = await open(registrar, '/registrar');
     const form = page.getByRole('region', { name: 'License a prescriber or pharmacy' });
     await form.getByLabel('Account').fill(okafor.address);
-    await form.getByLabel('License number (hashed before it goes on chain)').fill('CA-A-99999');
+    await form.getByLabel('License number (only its salted hash goes on chain)').fill('CA-A-99999');
     await form.getByRole('button', { name: 'License' }).click();
     await form.getByRole('alert').getByText(`License ${okafor.address}: ${okafor.address} already holds credential #1: renew or change it instead`).waitFor();
     assert.ok(!w.log.some((x) => x.method === 'eth_sendTransaction'));

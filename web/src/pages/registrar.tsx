@@ -1,7 +1,8 @@
 // The registrar: every registered prescriber and pharmacy; license a new one; renew, change schedules,
 // suspend, reinstate or revoke one.
 import { useEffect, useState } from 'preact/hooks';
-import { isAddress, isHex, keccak256, stringToHex, type Address, type Hex } from 'viem';
+import { isAddress, isHex, stringToHex, type Address, type Hex } from 'viem';
+import { randomSalt, saltedHash } from '../commitment';
 import type { AppConfig } from '../config';
 import type { PageProps } from './common';
 import { useLive } from '../data';
@@ -22,10 +23,26 @@ const WATCH = { contracts: ['CREDENTIAL_REGISTRY'] };
 
 const bitsOf = (s: number[]) => s.reduce((b, n) => b | (1 << n), 0);
 
-/** A license number as its hash (or a 0x hash as is). */
-function licenseHash(text: string): Hex {
+/**
+ * A license as its salted commitment keccak256(salt ‖ text) with a fresh salt (as `medledger credential`
+ * commits to it), or a 0x hash as is (no salt).
+ */
+function licenseHash(text: string): { hash: Hex; salt: Hex | null } {
   const t = text.trim();
-  return isHex(t) && t.length === 66 ? (t as Hex) : keccak256(stringToHex(t));
+  if (isHex(t) && t.length === 66) return { hash: t as Hex, salt: null };
+  const salt = randomSalt();
+  return { hash: saltedHash(salt, t), salt };
+}
+
+/** The salt of a license's commitment, to keep with the license document. */
+function LicenseSalt({ salt }: { salt: Hex | null }) {
+  if (!salt) return null;
+  return (
+    <p class="small" data-testid="license-salt">
+      License salt <code>{salt}</code>: keep it with the license document; it proves the hash on chain, and without it
+      a guessed license number cannot be confirmed.
+    </p>
+  );
 }
 
 /** A jurisdiction code (up to 8 ASCII characters, e.g. "US-CA") as bytes8. */
@@ -160,6 +177,7 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
   // Renewal: a year past the current expiry (or from today when it has passed).
   const [until, setUntil] = useState(new Date(Math.max(Date.parse(c.expiresAt), Date.now()) + 365 * 86_400_000).toISOString().slice(0, 10));
   const [license, setLicense] = useState('');
+  const [renewSalt, setRenewSalt] = useState<Hex | null>(null);
   const [schedules, setSchedules] = useState<number[]>(c.schedules);
   const [reason, setReason] = useState(1);
   const [armed, setArmed] = useState(false);
@@ -174,7 +192,9 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
         class="form"
         onSubmit={(e) => {
           e.preventDefault();
-          void act('renew', [who, license.trim() ? licenseHash(license) : c.licenseHash, endOfDay(until)], `Renew ${who}`);
+          const renewed = license.trim() ? licenseHash(license) : { hash: c.licenseHash, salt: null };
+          setRenewSalt(null);
+          void act('renew', [who, renewed.hash, endOfDay(until)], `Renew ${who}`).then((ok) => ok && setRenewSalt(renewed.salt));
         }}
       >
         <h3>Renew</h3>
@@ -236,6 +256,7 @@ function Manage({ config, c }: { config: AppConfig; c: Full }) {
         </div>
       </div>
       <TxStatus state={tx} config={config} />
+      <LicenseSalt salt={renewSalt} />
     </Section>
   );
 }
@@ -248,6 +269,7 @@ function Register({ config }: { config: AppConfig }) {
   const [where, setWhere] = useState('US-CA');
   const [until, setUntil] = useState(dateIn(365));
   const [schedules, setSchedules] = useState<number[]>([]);
+  const [salt, setSalt] = useState<Hex | null>(null);
   const [error, setError] = useState<string | null>(null);
   const submit = async (e: Event) => {
     e.preventDefault();
@@ -256,18 +278,21 @@ function Register({ config }: { config: AppConfig }) {
     if (!license.trim()) return setError('Enter the license number (or its 0x hash).');
     const j = jurisdiction(where);
     if (!j) return setError('The jurisdiction is 1 to 8 plain characters, e.g. US-CA.');
+    setSalt(null);
     try {
+      const committed = licenseHash(license);
       const ok = await send(
         config,
         'CredentialRegistry',
         'register',
-        [who, kind, licenseHash(license), j, endOfDay(until), bitsOf(schedules)],
+        [who, kind, committed.hash, j, endOfDay(until), bitsOf(schedules)],
         setTx,
         `License ${who}`,
       );
       if (ok) {
         setWho('');
         setLicense('');
+        setSalt(committed.salt);
       }
     } catch (err) {
       setError(explain(err));
@@ -288,7 +313,7 @@ function Register({ config }: { config: AppConfig }) {
           </select>
         </label>
         <label>
-          License number (hashed before it goes on chain)
+          License number (only its salted hash goes on chain)
           <input name="license" value={license} onInput={(e) => setLicense(e.currentTarget.value)} autocomplete="off" required />
         </label>
         <label>
@@ -306,6 +331,7 @@ function Register({ config }: { config: AppConfig }) {
       </form>
       <ErrorText error={error} />
       <TxStatus state={tx} config={config} />
+      <LicenseSalt salt={salt} />
     </Section>
   );
 }
