@@ -101,7 +101,7 @@ describe('no clinical content leaves the browser', () => {
   let secrets;
   let issued;
 
-  test('the doctor writes, signs and issues; the pharmacy verifies and dispenses: nothing clinical in any request, frame, transaction or log', async () => {
+  test('the doctor writes, signs and issues; the pharmacy verifies and dispenses: nothing clinical in any request, frame, transaction or log', async (t) => {
     const [okafor, maria, bayview] = ['Okafor', 'Maria', 'Bayview'].map(stack.who);
     const doctor = await openRecorded(okafor, '/doctor/prescribe');
     await fillPrescription(doctor.page, { patient: maria.address, rxnorm: OXYCODONE, ...doc, quantity: 12, unit: 'tablet', daysSupply: 3, pharmacy: bayview.address });
@@ -161,6 +161,7 @@ describe('no clinical content leaves the browser', () => {
     assert.ok(wallet.some(([w]) => w === 'wallet eth_sendTransaction'), 'transactions were recorded');
     assert.deepEqual(leaks(secrets, [...sent, ...wallet, ['server logs', stack.logs()]]), []);
     assert.match(stack.logs(), /DEBUG/, 'the server logged at debug level');
+    t.diagnostic(`searched ${sent.length} requests and frames, ${wallet.length} wallet requests, ${stack.logs().split('\n').length} server log lines`);
   });
 
   test('the API given the content itself (as `medledger rx verify` sends it) logs none of it', async () => {
