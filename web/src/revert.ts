@@ -35,7 +35,7 @@ const sentences: Record<string, (a: Args) => string> = {
     `no consent: patient ${a.patient} has not granted PRESCRIBE to ${a.prescriber} (or it expired or was revoked)`,
   Prescriptions__AlreadyIssued: (a) => `prescription ${a.rxId} is already issued`,
   Prescriptions__UnknownPrescription: (a) => `unknown prescription ${a.rxId}: not issued on this chain`,
-  Prescriptions__PrescriptionCancelled: (a) => `prescription ${a.rxId} was cancelled by its prescriber`,
+  Prescriptions__PrescriptionCancelled: (a) => `prescription ${a.rxId} was cancelled (by its prescriber, its patient or a registrar)`,
   Prescriptions__NotIssuingPrescriber: (a) => `${a.caller} is not the prescriber who issued prescription ${a.rxId}`,
   Prescriptions__NotPatient: (a) => `${a.caller} is not the patient of prescription ${a.rxId}`,
   Prescriptions__PharmacyUnchanged: (a) => `prescription ${a.rxId} already designates pharmacy ${a.pharmacy}`,
@@ -61,23 +61,26 @@ const sentences: Record<string, (a: Args) => string> = {
   Prescriptions__WrittenInFuture: (a) => `the date written ${timeText(a.dateWritten)} is after the chain's time ${timeText(a.currentTime)}`,
   Prescriptions__NonceInvalidated: (a) => `the prescriber ${a.prescriber} withdrew signatures with nonces below ${a.nonceFloor} (this one: ${a.nonce})`,
   Prescriptions__InvalidNonceFloor: (a) =>
-    `the nonce floor of ${a.prescriber} cannot move from ${a.currentFloor} to ${a.newFloor}: it must rise, by a bounded step`,
-  Prescriptions__InvalidDaysSupply: (a) => `a ${scheduleName(Number(a.schedule))} prescription needs the days one fill lasts (got ${a.daysSupply})`,
+    `prescriber ${a.prescriber}'s nonce floor is ${a.currentFloor}: a new floor must be above it by at most 4294967295, not ${a.newFloor}`,
+  Prescriptions__InvalidDaysSupply: (a) => `a ${scheduleName(Number(a.schedule))} prescription needs a days' supply (got ${a.daysSupply})`,
   Prescriptions__SupplyBeyondNinetyDays: (a) =>
-    `a schedule II supply must end within 90 days of the date written (21 CFR 1306.12(b)): first fill ${timeText(a.earliestFillAt)} + ${a.daysSupply} days is after ${timeText(a.maxSupplyEnd)}`,
+    `a schedule II supply must end by ${timeText(a.maxSupplyEnd)} (90 days after the date written, 21 CFR 1306.12(b)); ${a.daysSupply} days from ${timeText(a.earliestFillAt)} ends later`,
   Prescriptions__FillIntervalTooShort: (a) =>
-    `refills of a ${scheduleName(Number(a.schedule))} drug must be at least ${a.requiredInterval} s apart (3/4 of the days' supply), not ${a.minFillInterval} s`,
+    `${scheduleName(Number(a.schedule))} refills must be at least ${a.requiredInterval} seconds apart (3/4 of the days' supply), not ${a.minFillInterval}`,
   Prescriptions__LongTermCareNotApplicable: (a) =>
-    `long-term care applies to schedule II prescriptions only (21 CFR 1306.13(b)), not ${scheduleName(Number(a.schedule))}`,
+    `long-term care (60-day partial fills, 21 CFR 1306.13(b)) applies to schedule II only, not ${scheduleName(Number(a.schedule))}`,
   Prescriptions__PharmacyRequired: (a) =>
-    `a ${scheduleName(Number(a.schedule))} prescription is sent to one designated pharmacy: name it`,
-  Prescriptions__NotRegistrar: (a) => `${a.caller} is not a registrar: it may not void prescription ${a.rxId}`,
+    `a ${scheduleName(Number(a.schedule))} prescription must name its pharmacy`,
+  Prescriptions__NotRegistrar: (a) => `${a.caller} is not a registrar of the CredentialRegistry: only a registrar may void prescription ${a.rxId}`,
   Prescriptions__AlreadyTransferred: (a) =>
     `prescription ${a.rxId} was already transferred once between pharmacies (21 CFR 1306.08(e), 1306.25)`,
   Prescriptions__TransferAfterFill: (a) =>
     `schedule II prescription ${a.rxId} may be transferred only before it is filled (21 CFR 1306.08(e))`,
   Prescriptions__ShortSupplyNotApplicable: (a) =>
-    `a short-supply partial fill applies to schedule II only, not ${scheduleName(Number(a.schedule))} (prescription ${a.rxId})`,
+    `a short-supply partial fill opens a schedule II fill with less than its quantity; prescription ${a.rxId} is ${scheduleName(Number(a.schedule))} or its fill is already open`,
+  // OpenZeppelin's ShortStrings errors (Prescriptions, ConsentRegistry), raised only by a constructor.
+  InvalidShortString: () => "the contract's EIP-712 domain name is malformed (a deployment error)",
+  StringTooLong: () => "the contract's EIP-712 domain name is malformed (a deployment error)",
   // CredentialRegistry
   CredentialRegistry__NotRegistered: (a) => `${a.account} has no credential`,
   CredentialRegistry__NotActive: (a) =>
@@ -93,6 +96,18 @@ const sentences: Record<string, (a: Args) => string> = {
   CredentialRegistry__InvalidSchedules: (a) =>
     `schedules ${bits(a.schedules)} are not valid for a ${kind(a.kind)} (${a.account}): only bits 2 to 5 (schedules II to V)`,
   CredentialRegistry__InvalidStatus: (a) => `the credential of ${a.account} is ${STATUS[Number(a.status)] ?? a.status}: that change does not apply`,
+  CredentialRegistry__RegistrarNeedsProposal: (a) =>
+    `${a.account} can be made a registrar only by a proposal, then an appointment once the admin delay has passed`,
+  CredentialRegistry__RegistrarNotReady: (a) =>
+    Number(a.readyAt) === 0
+      ? `${a.account} was not proposed as a registrar: propose it first`
+      : `${a.account} can be appointed registrar from ${timeText(a.readyAt)} (chain time ${timeText(a.currentTime)})`,
+  CredentialRegistry__RegistrarAlreadyProposed: (a) => `${a.account} already is a registrar or has a pending proposal`,
+  AccessControlBadConfirmation: () => 'only the account itself may renounce its role',
+  AccessControlEnforcedDefaultAdminDelay: (a) => `the admin transfer is not ready: it waits until ${timeText(a.schedule)}`,
+  AccessControlEnforcedDefaultAdminRules: () => 'the admin role changes only by a delayed transfer (begin, then accept)',
+  AccessControlInvalidDefaultAdmin: (a) => `${a.defaultAdmin} may not accept the admin role: it is not the pending admin`,
+  SafeCastOverflowedUintDowncast: (a) => `the value ${a.value} does not fit in ${a.bits} bits`,
   AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the role this needs (${a.neededRole}): only a registrar may do this`,
   // ConsentRegistry
   ConsentRegistry__NoConsent: (a) => `no consent: patient ${a.patient} has not granted ${a.grantee} access`,
@@ -120,6 +135,20 @@ const sentences: Record<string, (a: Args) => string> = {
   ConsentRegistry__ZeroFindingCode: () => 'a flag needs a non-zero finding code',
   ConsentRegistry__InvalidNonce: (a) =>
     `nonce ${a.newNonce} cannot replace ${a.currentNonce} for ${a.patient}: it must be larger, by a bounded step`,
+  ConsentRegistry__SignatureSuperseded: (a) =>
+    `the signature of ${a.patient} for ${a.grantee} (signed ${timeText(a.signedAt)}) is superseded by her direct change at ${timeText(a.directChangeAt)}`,
+  ConsentRegistry__SignedInFuture: (a) => `the signature is dated ${timeText(a.signedAt)}, after the chain's time ${timeText(a.currentTime)}`,
+  ConsentRegistry__JustificationMissing: (a) =>
+    `emergency access needs a reason code and a justification (got reason ${a.reasonCode}, justification hash ${a.justificationHash})`,
+  ConsentRegistry__EmergencyAccessAlreadyOpen: (a) =>
+    `${a.grantee} already has emergency access to ${a.patient}'s records until ${timeText(a.emergencyUntil)}: it cannot be extended`,
+  ConsentRegistry__EmergencyAccessCooldown: (a) =>
+    `${a.grantee}'s last emergency access to ${a.patient}'s records ended too recently: again from ${timeText(a.availableAt)}`,
+  ConsentRegistry__EmergencyAccessBlocked: (a) => `patient ${a.patient} blocked ${a.grantee} from emergency access`,
+  ConsentRegistry__BlockUnchanged: (a) => `${a.grantee} is already ${a.blocked ? 'blocked' : 'not blocked'} from emergency access by ${a.patient}`,
+  ConsentRegistry__NotReviewer: (a) => `${a.caller} is not a reviewer: only a reviewer may flag an emergency access`,
+  ConsentRegistry__NoEmergencyUse: (a) => `${a.grantee} never had emergency access to ${a.patient}'s records: there is nothing to flag`,
+  ConsentRegistry__ZeroFindingCode: () => 'a flag needs a finding code',
   // RecordAnchors
   RecordAnchors__ZeroPatient: () => 'the patient is the zero address',
   RecordAnchors__NotAuthorized: (a) => `${a.caller} may not write ${a.patient}'s records (no WRITE consent)`,

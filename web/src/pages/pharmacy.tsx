@@ -8,7 +8,6 @@ import { bytesToHex, keccak256, toHex, type Address, type Hex } from 'viem';
 import type { AppConfig } from '../config';
 import type { PageProps } from './common';
 import { useLive } from '../data';
-import { query } from '../gql';
 import { scheduleName } from '../revert';
 import { explain, read, send } from '../tx';
 import { Addr, busy, ErrorText, Live, Section, Table, Time, TxStatus, useTx } from '../ui';
@@ -174,8 +173,6 @@ function reasonsOf(config: AppConfig, ticket: Ticket, verdict: Verdict | null): 
 }
 
 function Check({ config, me, ticket, updated }: { config: AppConfig; me: Address; ticket: Ticket; updated: string | null }) {
-  const [verdict, setVerdict] = useState<Verdict | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const [quantity, setQuantity] = useState('');
   const [short, setShort] = useState(false);
   const [record, setRecord] = useState<string | null>(null);
@@ -184,18 +181,15 @@ function Check({ config, me, ticket, updated }: { config: AppConfig; me: Address
   const rxId = rxIdOf(ticket);
   const contentHash = contentHashOf(p.content);
 
-  const verify = () =>
-    query<{ verifyPrescription: Verdict }>(VERIFY, { id: rxId, contentHash, pharmacy: me }).then(
-      (r) => {
-        setVerdict(r.verifyPrescription);
-        setError(null);
-      },
-      (e: unknown) => setError(`The API could not verify: ${(e as Error).message}`),
-    );
-  // Again whenever this pharmacy's data changed (a dispense of ours, or one indexed since).
+  // Again on every event of this prescription (a dispense, a cancellation by its prescriber, patient or a
+  // registrar: these do not name the pharmacy) and whenever this pharmacy's data changed.
+  const checked = useLive<{ verifyPrescription: Verdict }>(VERIFY, { id: rxId, contentHash, pharmacy: me }, { rxId });
+  const verdict = checked.data?.verifyPrescription ?? null;
+  const error = checked.error && `The API could not verify: ${checked.error}`;
+  const verify = checked.reload;
   useEffect(() => {
-    void verify();
-  }, [rxId, updated]);
+    if (updated) verify();
+  }, [updated]);
 
   const reasons = reasonsOf(config, ticket, verdict);
   const dispensable = verdict != null && verdict.valid && reasons.length === 0;
@@ -215,7 +209,7 @@ function Check({ config, me, ticket, updated }: { config: AppConfig; me: Address
         setRecord(text);
         setQuantity('');
         setShort(false);
-        void verify();
+        verify();
       }
     } catch (err) {
       setTx({ phase: 'failed', label: 'Dispense', message: explain(err) });
