@@ -91,7 +91,7 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
                 time(e.currentTime)
             ),
             Cred::CredentialRegistry__InvalidSchedules(e) => format!(
-                "schedules {:#010b} are not valid for a {} ({}): only schedules II to V (bits 2 to 5)",
+                "schedules {:#010b} are not valid for a {} ({}): only bits 2 to 5 (schedules II to V)",
                 e.schedules,
                 kind(e.kind),
                 e.account
@@ -105,10 +105,10 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
                     .unwrap_or("in no known state")
             ),
             Cred::CredentialRegistry__RegistrarAlreadyProposed(e) => {
-                format!("{} is already proposed as a registrar", e.account)
+                format!("{} already is a registrar or has a pending proposal", e.account)
             }
             Cred::CredentialRegistry__RegistrarNeedsProposal(e) => format!(
-                "{} was not proposed as a registrar: propose it first (appointment waits the admin's delay)",
+                "{} can be made a registrar only by a proposal, then an appointment once the admin delay has passed",
                 e.account
             ),
             Cred::CredentialRegistry__RegistrarNotReady(e) => format!(
@@ -121,15 +121,15 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
                 format!("{} lacks the {} role this needs", e.account, role_name(e.neededRole))
             }
             Cred::AccessControlEnforcedDefaultAdminDelay(e) => {
-                format!("the admin transfer is not ready before {}", time(U256::from(e.schedule.to::<u64>())))
+                format!("the admin transfer is not ready: it waits until {}", time(U256::from(e.schedule.to::<u64>())))
             }
             Cred::AccessControlEnforcedDefaultAdminRules(_) => {
-                "the admin role changes only through its delayed two-step transfer".into()
+                "the admin role changes only by a delayed transfer (begin, then accept)".into()
             }
             Cred::AccessControlInvalidDefaultAdmin(e) => {
                 format!("{} is not the pending admin", e.defaultAdmin)
             }
-            Cred::AccessControlBadConfirmation(_) => "a role can only be renounced by its holder".into(),
+            Cred::AccessControlBadConfirmation(_) => "only the account itself may renounce its role".into(),
             Cred::SafeCastOverflowedUintDowncast(e) => {
                 format!("{} does not fit in {} bits", e.value, e.bits)
             }
@@ -161,14 +161,14 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
                 e.patient
             ),
             Consent::ConsentRegistry__SignatureSuperseded(e) => format!(
-                "the signature of {} for {} (signed {}) is superseded by a direct grant or revocation at {}",
+                "the signature of {} is superseded: {} changed {}'s access directly at {}",
+                time(U256::from(e.signedAt.to::<u64>())),
                 e.patient,
                 e.grantee,
-                time(U256::from(e.signedAt.to::<u64>())),
                 time(U256::from(e.directChangeAt.to::<u64>()))
             ),
             Consent::ConsentRegistry__SignedInFuture(e) => format!(
-                "the signature is dated {}, after the chain's time {}",
+                "the signature claims {}, after the chain's time {}",
                 time(U256::from(e.signedAt.to::<u64>())),
                 time(e.currentTime)
             ),
@@ -180,45 +180,45 @@ pub fn explain_revert(data: &[u8]) -> Option<String> {
                 format!("emergency access of {} s is not allowed (1 s to {} s)", e.duration, e.maxDuration)
             }
             Consent::ConsentRegistry__JustificationMissing(e) => format!(
-                "emergency access needs a reason code and a justification hash, both non-zero (got {} and {})",
+                "emergency access needs a reason code and the hash of a written justification (reason {}, hash {})",
                 e.reasonCode, e.justificationHash
             ),
             Consent::ConsentRegistry__EmergencyAccessAlreadyOpen(e) => format!(
-                "{} already has emergency access to {}'s records until {}: it cannot be extended",
+                "{}'s emergency access to {}'s records is already open until {}: it cannot be extended by opening it again",
                 e.grantee,
                 e.patient,
                 time(U256::from(e.emergencyUntil.to::<u64>()))
             ),
             Consent::ConsentRegistry__EmergencyAccessCooldown(e) => format!(
-                "{} may open emergency access to {}'s records again from {} (7 days after the last one ended)",
+                "{} cannot open emergency access to {}'s records again before {} (7 days after the previous one ended)",
                 e.grantee,
                 e.patient,
                 time(e.availableAt)
             ),
             Consent::ConsentRegistry__EmergencyAccessBlocked(e) => {
-                format!("{} has blocked {} from emergency access", e.patient, e.grantee)
+                format!("patient {} has blocked {} from emergency access to her records", e.patient, e.grantee)
             }
             Consent::ConsentRegistry__NoEmergencyAccess(e) => {
                 format!("{} has no open emergency access to {}'s records", e.grantee, e.patient)
             }
             Consent::ConsentRegistry__NoEmergencyUse(e) => {
-                format!("{} never used emergency access to {}'s records: there is nothing to flag", e.grantee, e.patient)
+                format!("{} never had emergency access to {}'s records: there is nothing to flag", e.grantee, e.patient)
             }
             Consent::ConsentRegistry__NotPatientOrGrantee(e) => {
                 format!("{} is neither the patient {} nor the grantee {}", e.caller, e.patient, e.grantee)
             }
             Consent::ConsentRegistry__NotReviewer(e) => {
-                format!("{} is not a reviewer of emergency accesses", e.caller)
+                format!("{} is not a reviewer: only a reviewer may flag an emergency access", e.caller)
             }
             Consent::ConsentRegistry__ZeroFindingCode(_) => "a flag needs a non-zero finding code".into(),
             Consent::ConsentRegistry__BlockUnchanged(e) => format!(
-                "{} is already {} from emergency access by {}",
+                "{} is already {} {}'s emergency-access block list",
                 e.grantee,
-                if e.blocked { "blocked" } else { "not blocked" },
+                if e.blocked { "on" } else { "off" },
                 e.patient
             ),
             Consent::InvalidShortString(_) | Consent::StringTooLong(_) => {
-                "the contract's EIP-712 name is invalid".into()
+                "the contract's EIP-712 domain name is malformed (a deployment error)".into()
             }
         });
     }

@@ -15,6 +15,14 @@ const kind = (k: unknown) => (Number(k) === 1 ? 'prescriber' : Number(k) === 2 ?
 const STATUS = ['active', 'suspended', 'revoked'];
 const bits = (n: unknown) => `0b${Number(n).toString(2).padStart(8, '0')}`;
 
+/** CredentialRegistry's roles by their hash (keccak256 of the name; the admin's is zero). */
+const ROLES: Record<string, string> = {
+  '0x0000000000000000000000000000000000000000000000000000000000000000': 'admin',
+  '0xedcc084d3dcd65a1f7f23c65c46722faca6953d28e43150a467cf43e5c309238': 'registrar',
+  '0xc10c77be35aff266144ed64c26a1fa104bae2f284ae99ac4a34203454704a185': 'reviewer',
+};
+const roleName = (hash: string) => ROLES[hash.toLowerCase()] ?? hash;
+
 const sentences: Record<string, (a: Args) => string> = {
   // Prescriptions (as the CLI says them)
   Prescriptions__CallerNotPrescriber: (a) =>
@@ -108,7 +116,7 @@ const sentences: Record<string, (a: Args) => string> = {
   AccessControlEnforcedDefaultAdminRules: () => 'the admin role changes only by a delayed transfer (begin, then accept)',
   AccessControlInvalidDefaultAdmin: (a) => `${a.defaultAdmin} may not accept the admin role: it is not the pending admin`,
   SafeCastOverflowedUintDowncast: (a) => `the value ${a.value} does not fit in ${a.bits} bits`,
-  AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the role this needs (${a.neededRole}): only a registrar may do this`,
+  AccessControlUnauthorizedAccount: (a) => `${a.account} lacks the ${roleName(String(a.neededRole))} role this needs`,
   // ConsentRegistry
   ConsentRegistry__NoConsent: (a) => `no consent: patient ${a.patient} has not granted ${a.grantee} access`,
   ConsentRegistry__InvalidGrantee: (a) => `${a.grantee} cannot be granted access by ${a.patient} (the zero address or the patient herself)`,
@@ -135,20 +143,6 @@ const sentences: Record<string, (a: Args) => string> = {
   ConsentRegistry__ZeroFindingCode: () => 'a flag needs a non-zero finding code',
   ConsentRegistry__InvalidNonce: (a) =>
     `nonce ${a.newNonce} cannot replace ${a.currentNonce} for ${a.patient}: it must be larger, by a bounded step`,
-  ConsentRegistry__SignatureSuperseded: (a) =>
-    `the signature of ${a.patient} for ${a.grantee} (signed ${timeText(a.signedAt)}) is superseded by her direct change at ${timeText(a.directChangeAt)}`,
-  ConsentRegistry__SignedInFuture: (a) => `the signature is dated ${timeText(a.signedAt)}, after the chain's time ${timeText(a.currentTime)}`,
-  ConsentRegistry__JustificationMissing: (a) =>
-    `emergency access needs a reason code and a justification (got reason ${a.reasonCode}, justification hash ${a.justificationHash})`,
-  ConsentRegistry__EmergencyAccessAlreadyOpen: (a) =>
-    `${a.grantee} already has emergency access to ${a.patient}'s records until ${timeText(a.emergencyUntil)}: it cannot be extended`,
-  ConsentRegistry__EmergencyAccessCooldown: (a) =>
-    `${a.grantee}'s last emergency access to ${a.patient}'s records ended too recently: again from ${timeText(a.availableAt)}`,
-  ConsentRegistry__EmergencyAccessBlocked: (a) => `patient ${a.patient} blocked ${a.grantee} from emergency access`,
-  ConsentRegistry__BlockUnchanged: (a) => `${a.grantee} is already ${a.blocked ? 'blocked' : 'not blocked'} from emergency access by ${a.patient}`,
-  ConsentRegistry__NotReviewer: (a) => `${a.caller} is not a reviewer: only a reviewer may flag an emergency access`,
-  ConsentRegistry__NoEmergencyUse: (a) => `${a.grantee} never had emergency access to ${a.patient}'s records: there is nothing to flag`,
-  ConsentRegistry__ZeroFindingCode: () => 'a flag needs a finding code',
   // RecordAnchors
   RecordAnchors__ZeroPatient: () => 'the patient is the zero address',
   RecordAnchors__NotAuthorized: (a) => `${a.caller} may not write ${a.patient}'s records (no WRITE consent)`,

@@ -87,11 +87,13 @@ describe('revert sentences', () => {
     assert.deepEqual(badArgs, [], 'sentences that read an argument the error does not have');
   });
 
-  test('src/rx/revert.rs names the same Prescriptions errors as the ABI, and the web app says them in the same words', () => {
+  test('src/rx/revert.rs names the same Prescriptions, CredentialRegistry and ConsentRegistry errors as the ABIs, and the web app says them in the same words', () => {
     const cli = cliSentences();
-    const rx = errors.filter(([c]) => c === 'Prescriptions').map(([, e]) => e.name);
-    const cliRx = [...cli.keys()].filter((k) => k.startsWith('Prescriptions.')).map((k) => k.slice('Prescriptions.'.length));
-    assert.deepEqual([...new Set(cliRx)].sort(), [...new Set(rx)].sort(), 'the CLI explains exactly the ABI’s Prescriptions errors');
+    for (const contract of ['Prescriptions', 'CredentialRegistry', 'ConsentRegistry']) {
+      const abiErrors = errors.filter(([c]) => c === contract).map(([, e]) => e.name);
+      const cliErrors = [...cli.keys()].filter((k) => k.startsWith(`${contract}.`)).map((k) => k.slice(contract.length + 1));
+      assert.deepEqual([...new Set(cliErrors)].sort(), [...new Set(abiErrors)].sort(), `the CLI explains exactly the ABI’s ${contract} errors`);
+    }
     const differ = [];
     for (const [c, e] of errors) {
       const pieces = cli.get(`${c}.${e.name}`);
