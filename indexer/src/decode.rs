@@ -287,7 +287,12 @@ fn entity_key(
 fn collect_addresses(value: &DynSolValue, out: &mut Vec<Address>) {
     match value {
         DynSolValue::Address(a) if !a.is_zero() && !out.contains(a) => out.push(*a),
-        DynSolValue::Array(v) | DynSolValue::FixedArray(v) | DynSolValue::Tuple(v) => {
+        // A struct argument (e.g. `PrescriptionIssued`'s terms, whose designated pharmacy is an account of the
+        // event) decodes as a tuple, or as a named struct when the ABI gives its internal type.
+        DynSolValue::Array(v)
+        | DynSolValue::FixedArray(v)
+        | DynSolValue::Tuple(v)
+        | DynSolValue::CustomStruct { tuple: v, .. } => {
             v.iter().for_each(|x| collect_addresses(x, out));
         }
         _ => {}
@@ -352,6 +357,27 @@ mod tests {
         let mut out = Vec::new();
         write_json_value(value, &mut out);
         serde_json::from_slice(&out).expect("valid JSON")
+    }
+
+    #[test]
+    fn addresses_are_collected_inside_structs() {
+        let (a, b, c) = (Address::repeat_byte(1), Address::repeat_byte(2), Address::repeat_byte(3));
+        let terms = DynSolValue::CustomStruct {
+            name: "RxTerms".into(),
+            prop_names: vec!["patient".into(), "pharmacy".into(), "none".into()],
+            tuple: vec![
+                DynSolValue::Address(b),
+                DynSolValue::Address(c),
+                DynSolValue::Address(Address::ZERO),
+            ],
+        };
+        let mut out = vec![a];
+        collect_addresses(&terms, &mut out);
+        collect_addresses(
+            &DynSolValue::Tuple(vec![DynSolValue::Address(c), DynSolValue::Address(a)]),
+            &mut out,
+        );
+        assert_eq!(out, vec![a, b, c], "every nonzero address once, struct fields included");
     }
 
     #[test]

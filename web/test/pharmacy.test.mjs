@@ -36,17 +36,10 @@ describe("the pharmacy's page", () => {
     await doctor.page.context().close();
     await indexed(stack.url, rx.rxId);
 
-    // Mission Street's queue lists it: fills used, units left, status. Live, as issue 20 asks of every page;
-    // today the indexer leaves the designated pharmacy out of PrescriptionIssued's `accounts` (the terms
-    // struct is not searched for addresses), so the page's `{accounts: [me]}` subscription never fires.
+    // Mission Street's queue lists it (fills used, units left, status), live: the designated pharmacy is one of PrescriptionIssued's accounts (the
+    // indexer collects addresses inside the terms struct), so the page's `{accounts: [me]}` subscription fires.
     const row = queue(pharmacy.page).locator(`tr[data-rx="${rx.rxId}"]`);
-    await t.test('the queue row appears without a reload', { todo: 'indexer: PrescriptionIssued accounts lack terms.pharmacy (see the report)' }, async () => {
-      await row.waitFor({ timeout: 15_000 });
-    });
-    if (!(await row.count())) {
-      await pharmacy.page.reload();
-      await row.waitFor();
-    }
+    await row.waitFor({ timeout: 15_000 });
     const cells = await row.locator('td').allTextContents();
     assert.equal(cells[0], `${rx.rxId.slice(0, 10)}…`);
     assert.equal(await row.locator('td').nth(1).locator('[data-address]').getAttribute('data-address'), maria.address.toLowerCase(), 'the patient');
