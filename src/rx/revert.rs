@@ -2,6 +2,7 @@
 
 use alloy::{primitives::U256, sol_types::SolInterface};
 use chrono::DateTime;
+use medledger_core::schedule;
 use medledger_core::bindings::{
     ConsentRegistry::ConsentRegistryErrors as Consent, CredentialRegistry::CredentialRegistryErrors as Cred,
     Prescriptions::PrescriptionsErrors as Rx,
@@ -19,17 +20,7 @@ pub fn time_text(secs: u64) -> String {
         .map_or_else(|| secs.to_string(), |d| d.to_rfc3339())
 }
 
-/// The contract's schedule number in words: "not controlled", "schedule II", ….
-pub fn schedule_name(number: u8) -> String {
-    match number {
-        0 => "not controlled".into(),
-        2 => "schedule II".into(),
-        3 => "schedule III".into(),
-        4 => "schedule IV".into(),
-        5 => "schedule V".into(),
-        n => format!("invalid schedule {n}"),
-    }
-}
+pub use medledger_core::schedule::schedule_name;
 
 fn kind(k: u8) -> &'static str {
     match k {
@@ -166,18 +157,12 @@ fn explain_prescriptions(e: Rx) -> String {
              may not be dispensed",
             e.prescriber, e.rxId
         ),
-        Rx::Prescriptions__PrescriberLacksSchedule(e) => format!(
-            "the prescriber {} no longer holds {} (schedules bitmap {:#010b})",
-            e.prescriber,
-            schedule_name(e.schedule),
-            e.schedules
-        ),
-        Rx::Prescriptions__PharmacyLacksSchedule(e) => format!(
-            "pharmacy {} is not registered for {} (schedules bitmap {:#010b})",
-            e.pharmacy,
-            schedule_name(e.schedule),
-            e.schedules
-        ),
+        Rx::Prescriptions__PrescriberLacksSchedule(e) => {
+            schedule::prescriber_lacks_schedule(e.prescriber, e.schedule, e.schedules)
+        }
+        Rx::Prescriptions__PharmacyLacksSchedule(e) => {
+            schedule::pharmacy_lacks_schedule(e.pharmacy, e.schedule, e.schedules)
+        }
         Rx::Prescriptions__DeadlinePassed(e) => format!(
             "the signed terms had to be issued before {} (now {})",
             time(U256::from(e.deadline)),
