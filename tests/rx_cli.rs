@@ -8,7 +8,7 @@
 mod support;
 
 use alloy::{
-    primitives::{aliases::U40, Address, FixedBytes, B256},
+    primitives::{aliases::U40, Address, FixedBytes, B256, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
@@ -793,6 +793,16 @@ async fn dates_prescriptions_by_the_chains_clock_when_it_lags() {
     let dated = w.new_rx("amoxicillin.json", "dated");
     let written = u64::from(dated.prescription().dateWritten);
     assert!((before..=w.chain_time().await).contains(&written), "dateWritten {written}, chain time {before}");
+    // Without --nonce the nonce is that same time (the chain's), as the web app's.
+    assert_eq!(dated.prescription().nonce, U256::from(written));
     w.rx(&w.with_chain(&["issue", "dated.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
     assert!(w.copy("dated").issued().is_some());
+
+    // A floor the prescriber raised ahead of the chain's clock: the default nonce is raised to it, and the
+    // prescription is issued (a nonce of 0, the old default, would be refused as withdrawn).
+    let floor = (w.chain_time().await + 7 * 86_400).to_string();
+    w.rx(&w.with_chain(&["invalidate-nonces", "--below", &floor], &chain, &["--private-key", &w.keys[1]])).ok();
+    let above = w.new_rx("amoxicillin.json", "above");
+    assert_eq!(above.prescription().nonce, U256::from_str_radix(&floor, 10).unwrap());
+    w.rx(&w.with_chain(&["issue", "above.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
 }
