@@ -203,7 +203,10 @@ async fn verify_prescription_checks_both_credentials_hold_the_schedule() {
     assert_eq!(reasons(&v), ["PHARMACY_LACKS_SCHEDULE"], "{v:#}");
     let pharm2 = alloy::primitives::Address::from(PHARM2);
     assert_eq!(v["failures"][0]["message"], schedule::pharmacy_lacks_schedule(pharm2, 2, 8).as_str());
-    assert_eq!((v["quantityAvailable"].clone(), v["prescription"]["status"].clone()), (json!(0), json!("FILLABLE")));
+    assert_eq!(
+        (v["quantityAvailable"].clone(), v["prescription"]["status"].clone()),
+        (json!(0), json!("FILLABLE"))
+    );
     // Not controlled: no schedule needed.
     assert_eq!(verify(&app, plain, CONTENT, PHARM2, None).await["valid"], true);
 

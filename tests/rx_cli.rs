@@ -801,7 +801,8 @@ async fn dates_prescriptions_by_the_chains_clock_when_it_lags() {
     // A floor the prescriber raised ahead of the chain's clock: the default nonce is raised to it, and the
     // prescription is issued (a nonce of 0, the old default, would be refused as withdrawn).
     let floor = (w.chain_time().await + 7 * 86_400).to_string();
-    w.rx(&w.with_chain(&["invalidate-nonces", "--below", &floor], &chain, &["--private-key", &w.keys[1]])).ok();
+    w.rx(&w.with_chain(&["invalidate-nonces", "--below", &floor], &chain, &["--private-key", &w.keys[1]]))
+        .ok();
     let above = w.new_rx("amoxicillin.json", "above");
     assert_eq!(above.prescription().nonce, U256::from_str_radix(&floor, 10).unwrap());
     w.rx(&w.with_chain(&["issue", "above.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();

@@ -273,7 +273,9 @@ pub fn verify(rx: &Rx, open: OpenFill, at: DateTime<Utc>, checks: &Verify<'_>) -
     let schedule = checks.declared_schedule;
     // The pharmacy's registration must cover the schedule (checked when it is a pharmacy's credential: any
     // other state is reported above as not active).
-    if let Some(c) = checks.pharmacy_credential.filter(|c| c.kind == "pharmacy" && !c.holds_schedule(schedule)) {
+    if let Some(c) =
+        checks.pharmacy_credential.filter(|c| c.kind == "pharmacy" && !c.holds_schedule(schedule))
+    {
         fail(
             Refusal::PharmacyLacksSchedule,
             crate::schedule::pharmacy_lacks_schedule(checks.pharmacy, schedule, c.schedules),

@@ -455,7 +455,8 @@ async fn new(args: &NewArgs) -> CmdResult {
         }
         None => (Utc::now(), U256::ZERO),
     };
-    let nonce = args.nonce.unwrap_or_else(|| U256::from(u64::try_from(now.timestamp()).unwrap_or(0)).max(floor));
+    let nonce =
+        args.nonce.unwrap_or_else(|| U256::from(u64::try_from(now.timestamp()).unwrap_or(0)).max(floor));
     let salt = args.salt.unwrap_or_else(rx::random_salt);
     let copy = PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, nonce)?;
     let typed_path = with_suffix(&prefix, ".typed-data.json");

@@ -2,11 +2,11 @@
 
 use alloy::{primitives::U256, sol_types::SolInterface};
 use chrono::DateTime;
-use medledger_core::schedule;
 use medledger_core::bindings::{
     ConsentRegistry::ConsentRegistryErrors as Consent, CredentialRegistry::CredentialRegistryErrors as Cred,
     Prescriptions::PrescriptionsErrors as Rx,
 };
+use medledger_core::schedule;
 
 fn time(t: U256) -> String {
     u64::try_from(t).map_or_else(|_| t.to_string(), time_text)

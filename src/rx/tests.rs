@@ -249,8 +249,12 @@ fn schedule_authority_reverts_decode_to_the_verification_sentences() {
         )
     );
     assert_eq!(said, medledger_core::schedule::prescriber_lacks_schedule(who, 2, 0b0011_1000));
-    let pharmacy =
-        Prescriptions::Prescriptions__PharmacyLacksSchedule { rxId: rx_id, pharmacy: who, schedule: 2, schedules: 0 };
+    let pharmacy = Prescriptions::Prescriptions__PharmacyLacksSchedule {
+        rxId: rx_id,
+        pharmacy: who,
+        schedule: 2,
+        schedules: 0,
+    };
     assert_eq!(
         explain_revert(&pharmacy.abi_encode()).unwrap(),
         format!("pharmacy {who} is not registered for schedule II: its registration holds no schedule (bitmap 0b00000000)")

@@ -252,16 +252,8 @@ impl ConsentState {
         .fetch_one(&self.pool)
         .await
         .map_err(VaultError::db)?;
-        let row = (
-            r.number,
-            r.hash,
-            r.time,
-            r.scopes,
-            r.expires_at,
-            r.revoked,
-            r.emergency_until,
-            r.updated_block,
-        );
+        let row =
+            (r.number, r.hash, r.time, r.scopes, r.expires_at, r.revoked, r.emergency_until, r.updated_block);
         let (number, hash, time, scopes, expires_at, revoked, emergency_until, updated_block) = row;
         let (Some(number), Some(hash), Some(time)) = (number, hash, time) else {
             return Err(VaultError::Unavailable { what: "index", reason: "no indexed block".into() });

@@ -59,7 +59,11 @@ impl VerifyRow {
     }
 
     fn credentials(&self) -> Credentials {
-        let now = |kind: &Option<String>, status: &Option<String>, expires_at, updated_block, schedules: Option<i16>| {
+        let now = |kind: &Option<String>,
+                   status: &Option<String>,
+                   expires_at,
+                   updated_block,
+                   schedules: Option<i16>| {
             Some(CredentialNow {
                 credential: Credential {
                     kind: kind.clone()?,
