@@ -75,6 +75,30 @@ async fn verify_prescription_lists_every_reason() {
     assert_eq!(v["prescription"], Value::Null);
 }
 
+/// One fill of 20 by DOCTOR to PATIENT_A, fillable from yesterday for 20 days.
+fn twenty_tablets(
+    schedule: u8,
+    nonce: u64,
+    block: i64,
+    pharmacy: Option<[u8; 20]>,
+    content: [u8; 32],
+) -> RxSpec {
+    RxSpec {
+        patient: PATIENT_A,
+        prescriber: DOCTOR,
+        pharmacy,
+        fills: 1,
+        qpf: 20,
+        earliest: T - DAY,
+        valid_until: T + 20 * DAY,
+        interval: 0,
+        schedule,
+        nonce,
+        block,
+        content,
+    }
+}
+
 /// Issue 19, point 1: given the content itself, `verifyPrescription` proves its hash and checks the schedule
 /// the terms declare against the controlled-substance table, with the sentence `medledger rx verify` prints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,20 +118,7 @@ async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
         salt: [0x5a; 32].into(),
     };
     let hash = content.content_hash().0;
-    let spec = |schedule, nonce, block| RxSpec {
-        patient: PATIENT_A,
-        prescriber: DOCTOR,
-        pharmacy: Some(PHARM1),
-        fills: 1,
-        qpf: 20,
-        earliest: T - DAY,
-        valid_until: T + 20 * DAY,
-        interval: 0,
-        schedule,
-        nonce,
-        block,
-        content: hash,
-    };
+    let spec = |schedule, nonce, block| twenty_tablets(schedule, nonce, block, Some(PHARM1), hash);
     let mut s = Sql(String::new());
     // Oxycodone declared "not controlled" (the chain cannot tell), and declared schedule II.
     let mislabelled = s.prescription(&spec(0, 90, 85), 0, 0, false);
@@ -175,20 +186,7 @@ async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
 async fn verify_prescription_checks_both_credentials_hold_the_schedule() {
     use medledger_core::schedule;
     let f = fixture().await;
-    let spec = |schedule, nonce, block| RxSpec {
-        patient: PATIENT_A,
-        prescriber: DOCTOR,
-        pharmacy: None,
-        fills: 1,
-        qpf: 20,
-        earliest: T - DAY,
-        valid_until: T + 20 * DAY,
-        interval: 0,
-        schedule,
-        nonce,
-        block,
-        content: CONTENT,
-    };
+    let spec = |schedule, nonce, block| twenty_tablets(schedule, nonce, block, None, CONTENT);
     let mut s = Sql(String::new());
     let ii = s.prescription(&spec(2, 92, 87), 0, 0, false);
     let plain = s.prescription(&spec(0, 93, 88), 0, 0, false);
