@@ -194,10 +194,10 @@ async fn verify_prescription_checks_both_credentials_hold_the_schedule() {
     s.0 += &format!("UPDATE credentials SET schedules = 8 WHERE account = {};\n", hx(&PHARM2));
     sqlx::raw_sql(&s.0).execute(&f.pool).await.unwrap();
 
-    let (app, _) = app(f.pool.clone());
-    let v = verify(&app, ii, CONTENT, PHARM1, None).await;
+    let (api, _) = app(f.pool.clone());
+    let v = verify(&api, ii, CONTENT, PHARM1, None).await;
     assert_eq!(v["valid"], true, "{v:#}");
-    let v = verify(&app, ii, CONTENT, PHARM2, None).await;
+    let v = verify(&api, ii, CONTENT, PHARM2, None).await;
     assert_eq!(reasons(&v), ["PHARMACY_LACKS_SCHEDULE"], "{v:#}");
     let pharm2 = alloy::primitives::Address::from(PHARM2);
     assert_eq!(v["failures"][0]["message"], schedule::pharmacy_lacks_schedule(pharm2, 2, 8).as_str());
@@ -206,21 +206,21 @@ async fn verify_prescription_checks_both_credentials_hold_the_schedule() {
         (json!(0), json!("FILLABLE"))
     );
     // Not controlled: no schedule needed.
-    assert_eq!(verify(&app, plain, CONTENT, PHARM2, None).await["valid"], true);
+    assert_eq!(verify(&api, plain, CONTENT, PHARM2, None).await["valid"], true);
 
     // The registrar removes the prescriber's schedule II (a fresh API: the index moved on).
     sqlx::raw_sql(&format!("UPDATE credentials SET schedules = 8 WHERE account = {};", hx(&DOCTOR)))
         .execute(&f.pool)
         .await
         .unwrap();
-    let (app, _) = app(f.pool.clone());
-    let v = verify(&app, ii, CONTENT, PHARM1, None).await;
+    let (api, _) = app(f.pool.clone());
+    let v = verify(&api, ii, CONTENT, PHARM1, None).await;
     assert_eq!(reasons(&v), ["PRESCRIBER_LACKS_SCHEDULE"], "{v:#}");
     let doctor = alloy::primitives::Address::from(DOCTOR);
     assert_eq!(v["failures"][0]["message"], schedule::prescriber_lacks_schedule(doctor, 2, 8).as_str());
-    let v = verify(&app, ii, CONTENT, PHARM2, None).await;
+    let v = verify(&api, ii, CONTENT, PHARM2, None).await;
     assert_eq!(reasons(&v), ["PHARMACY_LACKS_SCHEDULE", "PRESCRIBER_LACKS_SCHEDULE"], "{v:#}");
-    assert_eq!(verify(&app, plain, CONTENT, PHARM1, None).await["valid"], true);
+    assert_eq!(verify(&api, plain, CONTENT, PHARM1, None).await["valid"], true);
 }
 
 /// Issue 19, point 3: emergency access's justification hash, the patient's block list and reviewers' flags
