@@ -211,7 +211,7 @@ mod tests {
             let c = Credential { status: status.into(), ..lasting.clone() };
             assert!(!open.allows(scope::READ, at(100), Some(&c)), "{status}");
         }
-        let pharmacy = Credential { kind: "pharmacy".into(), ..lasting.clone() };
+        let pharmacy = Credential { kind: "pharmacy".into(), ..lasting };
         assert!(!open.allows(scope::READ, at(100), Some(&pharmacy)));
         // A standing grant does not depend on the credential (hasScope's first branch).
         let granted = Consent { scopes: scope::READ, emergency_until: Some(at(500)), ..Default::default() };
