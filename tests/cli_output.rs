@@ -165,3 +165,32 @@ fn address_fields_in_files_are_eip55_checked() {
         }
     }
 }
+
+/// `rx new` without `--nonce` takes the time it dates the prescription by (offline: this machine's clock)
+/// as the nonce, as the web app takes the chain's time at signing: never 0, which the prescriber's nonce
+/// floor (`rx invalidate-nonces --below N`) would withdraw at once. `--nonce` still sets it.
+#[test]
+fn rx_new_defaults_the_nonce_to_the_date_written() {
+    use medledger::rx::PatientCopy;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("manifest.json"), MANIFEST).unwrap();
+    let document = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/rx/amoxicillin.json");
+    let copy = |name: &str, extra: &[&str]| {
+        let mut args = vec!["rx", "new", document, "--manifest", "manifest.json", "--out", name];
+        args.extend_from_slice(extra);
+        let out = medledger().current_dir(dir.path()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let text = std::fs::read_to_string(dir.path().join(format!("{name}.patient.json"))).unwrap();
+        PatientCopy::parse(&text).unwrap()
+    };
+    let before = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let dated = copy("dated", &[]);
+    let p = dated.prescription();
+    assert_eq!(p.nonce, alloy::primitives::U256::from(p.dateWritten), "the nonce is the date written");
+    assert!(u64::from(p.dateWritten) >= before);
+    let chosen = copy("chosen", &["--nonce", "7"]);
+    assert_eq!(chosen.prescription().nonce, alloy::primitives::U256::from(7));
+    let help = medledger().args(["rx", "new", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("default: the time the prescription is dated by"), "{help}");
+}

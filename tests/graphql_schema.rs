@@ -75,6 +75,30 @@ async fn verify_prescription_lists_every_reason() {
     assert_eq!(v["prescription"], Value::Null);
 }
 
+/// One fill of 20 by DOCTOR to PATIENT_A, fillable from yesterday for 20 days.
+fn twenty_tablets(
+    schedule: u8,
+    nonce: u64,
+    block: i64,
+    pharmacy: Option<[u8; 20]>,
+    content: [u8; 32],
+) -> RxSpec {
+    RxSpec {
+        patient: PATIENT_A,
+        prescriber: DOCTOR,
+        pharmacy,
+        fills: 1,
+        qpf: 20,
+        earliest: T - DAY,
+        valid_until: T + 20 * DAY,
+        interval: 0,
+        schedule,
+        nonce,
+        block,
+        content,
+    }
+}
+
 /// Issue 19, point 1: given the content itself, `verifyPrescription` proves its hash and checks the schedule
 /// the terms declare against the controlled-substance table, with the sentence `medledger rx verify` prints.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,20 +118,7 @@ async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
         salt: [0x5a; 32].into(),
     };
     let hash = content.content_hash().0;
-    let spec = |schedule, nonce, block| RxSpec {
-        patient: PATIENT_A,
-        prescriber: DOCTOR,
-        pharmacy: Some(PHARM1),
-        fills: 1,
-        qpf: 20,
-        earliest: T - DAY,
-        valid_until: T + 20 * DAY,
-        interval: 0,
-        schedule,
-        nonce,
-        block,
-        content: hash,
-    };
+    let spec = |schedule, nonce, block| twenty_tablets(schedule, nonce, block, Some(PHARM1), hash);
     let mut s = Sql(String::new());
     // Oxycodone declared "not controlled" (the chain cannot tell), and declared schedule II.
     let mislabelled = s.prescription(&spec(0, 90, 85), 0, 0, false);
@@ -165,6 +176,51 @@ async fn verify_prescription_checks_the_declared_schedule_from_the_content() {
     let (_, body) = post(&app, Q, ask(labelled, None, None)).await;
     assert_eq!(codes(&body), ["BAD_INPUT"], "{body:#}");
     assert!(body["errors"][0]["message"].as_str().unwrap().contains("give `contentHash` or `content`"));
+}
+
+/// Issue 19, point 3: the contract refuses a schedule II dispense when the pharmacy's registration lacks
+/// schedule II (`Prescriptions__PharmacyLacksSchedule`) or the prescriber's credential no longer holds it
+/// (`Prescriptions__PrescriberLacksSchedule`); `verifyPrescription` says so, with the decoded revert's
+/// sentence, and `status` stays the prescription's own (credentials aside, as documented).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn verify_prescription_checks_both_credentials_hold_the_schedule() {
+    use medledger_core::schedule;
+    let f = fixture().await;
+    let spec = |schedule, nonce, block| twenty_tablets(schedule, nonce, block, None, CONTENT);
+    let mut s = Sql(String::new());
+    let ii = s.prescription(&spec(2, 92, 87), 0, 0, false);
+    let plain = s.prescription(&spec(0, 93, 88), 0, 0, false);
+    // PHARM1 holds schedules II and III (the fixture's 12); PHARM2 only schedule III.
+    s.0 += &format!("UPDATE credentials SET schedules = 8 WHERE account = {};\n", hx(&PHARM2));
+    sqlx::raw_sql(&s.0).execute(&f.pool).await.unwrap();
+
+    let (api, _) = app(f.pool.clone());
+    let v = verify(&api, ii, CONTENT, PHARM1, None).await;
+    assert_eq!(v["valid"], true, "{v:#}");
+    let v = verify(&api, ii, CONTENT, PHARM2, None).await;
+    assert_eq!(reasons(&v), ["PHARMACY_LACKS_SCHEDULE"], "{v:#}");
+    let pharm2 = alloy::primitives::Address::from(PHARM2);
+    assert_eq!(v["failures"][0]["message"], schedule::pharmacy_lacks_schedule(pharm2, 2, 8).as_str());
+    assert_eq!(
+        (v["quantityAvailable"].clone(), v["prescription"]["status"].clone()),
+        (json!(0), json!("FILLABLE"))
+    );
+    // Not controlled: no schedule needed.
+    assert_eq!(verify(&api, plain, CONTENT, PHARM2, None).await["valid"], true);
+
+    // The registrar removes the prescriber's schedule II (a fresh API: the index moved on).
+    sqlx::raw_sql(&format!("UPDATE credentials SET schedules = 8 WHERE account = {};", hx(&DOCTOR)))
+        .execute(&f.pool)
+        .await
+        .unwrap();
+    let (api, _) = app(f.pool.clone());
+    let v = verify(&api, ii, CONTENT, PHARM1, None).await;
+    assert_eq!(reasons(&v), ["PRESCRIBER_LACKS_SCHEDULE"], "{v:#}");
+    let doctor = alloy::primitives::Address::from(DOCTOR);
+    assert_eq!(v["failures"][0]["message"], schedule::prescriber_lacks_schedule(doctor, 2, 8).as_str());
+    let v = verify(&api, ii, CONTENT, PHARM2, None).await;
+    assert_eq!(reasons(&v), ["PHARMACY_LACKS_SCHEDULE", "PRESCRIBER_LACKS_SCHEDULE"], "{v:#}");
+    assert_eq!(verify(&api, plain, CONTENT, PHARM1, None).await["valid"], true);
 }
 
 /// Issue 19, point 3: emergency access's justification hash, the patient's block list and reviewers' flags

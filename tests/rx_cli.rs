@@ -8,7 +8,7 @@
 mod support;
 
 use alloy::{
-    primitives::{aliases::U40, Address, FixedBytes, B256},
+    primitives::{aliases::U40, Address, FixedBytes, B256, U256},
     providers::Provider,
     signers::local::PrivateKeySigner,
 };
@@ -798,8 +798,85 @@ async fn dates_prescriptions_by_the_chains_clock_when_it_lags() {
     let dated = w.new_rx("amoxicillin.json", "dated");
     let written = u64::from(dated.prescription().dateWritten);
     assert!((before..=w.chain_time().await).contains(&written), "dateWritten {written}, chain time {before}");
+    // Without --nonce the nonce is that same time (the chain's), as the web app's.
+    assert_eq!(dated.prescription().nonce, U256::from(written));
     w.rx(&w.with_chain(&["issue", "dated.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
     assert!(w.copy("dated").issued().is_some());
+
+    // A floor the prescriber raised ahead of the chain's clock: the default nonce is raised to it, and the
+    // prescription is issued (a nonce of 0, the old default, would be refused as withdrawn).
+    let floor = (w.chain_time().await + 7 * 86_400).to_string();
+    w.rx(&w.with_chain(&["invalidate-nonces", "--below", &floor], &chain, &["--private-key", &w.keys[1]]))
+        .ok();
+    let above = w.new_rx("amoxicillin.json", "above");
+    assert_eq!(above.prescription().nonce, U256::from_str_radix(&floor, 10).unwrap());
+    w.rx(&w.with_chain(&["issue", "above.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+}
+
+/// Issue 19 point 3 off chain: `rx verify` (the API's `verifyPrescription`) refuses a schedule II
+/// prescription for a pharmacy registered without schedule II and, once the registrar removes the
+/// prescriber's schedule II, for every pharmacy — where the chain reverts — and `rx dispense`, which sends
+/// without verifying, prints the chain's refusal in the same sentence.
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_and_dispense_follow_the_schedule_authority() {
+    use medledger_core::schedule;
+    let w = World::new().await;
+    let api = start_api(&w).await;
+    let chain = w.chain_args();
+    let p = wallet_provider(&w.devnet);
+    let cr = CredentialRegistry::new(w.devnet.manifest().contracts.credential_registry, p.clone());
+    let admin = w.devnet.addresses()[0];
+    let year = U40::from(w.chain_time().await + 365 * 86_400);
+    let jur = FixedBytes::<8>::from_slice(b"US-CA\0\0\0");
+    // A second pharmacy (the stranger's account), registered for schedules III–V only.
+    let without_ii = 0b0011_1000;
+    send!(cr.register(w.stranger, 2, B256::repeat_byte(0x33), jur, year, without_ii).from(admin));
+
+    // Amoxicillin (not controlled, any pharmacy): the stranger pharmacy may dispense it.
+    w.new_rx("amoxicillin.json", "amox");
+    w.rx(&w.with_chain(&["issue", "amox.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+    let stranger = w.stranger.to_string();
+    verify_until(
+        &w,
+        &["verify", "amox.patient.json", "--api.url", &api.url, "--pharmacy", &stranger],
+        0,
+        "DISPENSABLE",
+    )
+    .await;
+
+    // Oxycodone, schedule II: refused for the pharmacy without schedule II, in the revert's sentence.
+    w.new_rx("oxycodone.json", "oxy");
+    w.rx(&w.with_chain(&["issue", "oxy.patient.json"], &chain, &["--private-key", &w.keys[1]])).ok();
+    let lacks_pharmacy = schedule::pharmacy_lacks_schedule(w.stranger, 2, without_ii);
+    let out = verify_until(
+        &w,
+        &["verify", "oxy.patient.json", "--api.url", &api.url, "--pharmacy", &stranger],
+        3,
+        "PHARMACY_LACKS_SCHEDULE",
+    )
+    .await;
+    assert!(out.stdout.contains(&format!("PHARMACY_LACKS_SCHEDULE: {lacks_pharmacy}")), "{out:#?}");
+    // The designated pharmacy holds schedule II: dispensable.
+    let pharmacy = w.pharmacy.to_string();
+    let verify = ["verify", "oxy.patient.json", "--api.url", &api.url, "--pharmacy", &pharmacy];
+    verify_until(&w, &verify, 0, "DISPENSABLE").await;
+
+    // The registrar removes the prescriber's schedule II (the kill switch): no longer dispensable anywhere.
+    send!(cr.setSchedules(w.prescriber, without_ii).from(admin));
+    let lacks_prescriber = schedule::prescriber_lacks_schedule(w.prescriber, 2, without_ii);
+    let out = verify_until(&w, &verify, 3, "PRESCRIBER_LACKS_SCHEDULE").await;
+    assert!(out.stdout.contains(&format!("PRESCRIBER_LACKS_SCHEDULE: {lacks_prescriber}")), "{out:#?}");
+    assert!(!out.stdout.contains("PHARMACY_LACKS_SCHEDULE"), "{out:#?}");
+    // `rx dispense` sends without verifying: the chain refuses, and the command says why in the same words.
+    w.rx(&w.with_chain(
+        &["dispense", "oxy.patient.json", "--quantity", "5"],
+        &chain,
+        &["--private-key", &w.keys[2]],
+    ))
+    .fails(1, &[&lacks_prescriber]);
+    // Amoxicillin is not controlled: unaffected.
+    let amox = ["verify", "amox.patient.json", "--api.url", &api.url, "--pharmacy", &pharmacy];
+    verify_until(&w, &amox, 0, "DISPENSABLE").await;
 }
 
 /// The patient moves a prescription to another pharmacy (`changePharmacy`): only she may; the pharmacy must

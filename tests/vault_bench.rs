@@ -61,7 +61,7 @@ async fn bench() {
         let facts = Facts {
             is_patient: false,
             consent: rows.consent.as_ref(),
-            credential_status: rows.credential_status.as_deref(),
+            credential: rows.credential.as_ref(),
             as_of: version.time,
             document: None,
         };

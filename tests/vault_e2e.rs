@@ -101,6 +101,21 @@ async fn the_chain_decides_who_reads() {
     w.synced().await;
     refused(er.download(&up.id).await, 403, "no consent");
 
+    // Emergency access ends at the grantee's credential's expiry, as the chain's `hasScope` (which asks
+    // `isActive(grantee, Prescriber)`): the doctor's credential renewed to expire in 5 minutes, emergency
+    // access opened for 10; past the expiry the chain says no and so does the vault, saying why.
+    let expires = w.now().await + 300;
+    send!(cr.renew(doctor, alloy::primitives::B256::repeat_byte(1), U40::from(expires)).from(x.admin));
+    send!(cs.openEmergencyAccess(patient, 1, why, 600).from(doctor));
+    w.synced().await;
+    assert!(cs.hasScope(patient, doctor, READ).call().await.unwrap());
+    assert_eq!(doc.download(&up.id).await.unwrap(), note);
+    w.advance(300).await;
+    w.synced().await;
+    assert!(w.now().await >= expires);
+    assert!(!cs.hasScope(patient, doctor, READ).call().await.unwrap(), "the chain ends it at the expiry");
+    refused(doc.download(&up.id).await, 403, "emergency access needs an active prescriber credential");
+
     // A suspended doctor with a current grant: refused.
     send!(cs.grant(other_doctor, READ, U40::from(w.now().await + 86_400)).from(patient));
     w.synced().await;
@@ -192,7 +207,9 @@ async fn the_chain_decides_who_reads() {
     // Every decision is in the log: the patient sees all of it, with denials and their reasons.
     let log = me.audit(patient).await.unwrap();
     let reasons: Vec<&str> = log.iter().filter_map(|e| e["outcomeDesc"].as_str()).collect();
-    for reason in ["no_grant", "hidden", "missing_scope", "revoked", "expired", "credential"] {
+    for reason in
+        ["no_grant", "hidden", "missing_scope", "revoked", "expired", "credential", "emergency_credential"]
+    {
         assert!(reasons.contains(&reason), "{reason} missing from the log: {reasons:?}");
     }
     assert!(log.iter().any(|e| e["outcome"] == "0" && e["subtype"][0]["code"] == "write"));

@@ -2,6 +2,7 @@
 //! granted one grantee, and whether it allows a scope at a given time. The API shows it, the vault enforces
 //! it on every read and write.
 
+use crate::dispense::Credential;
 use chrono::{DateTime, Utc};
 
 /// Scope bits of a grant, as the contract defines them.
@@ -69,12 +70,20 @@ impl Consent {
         }
     }
 
-    /// Whether the consent allows `scope` (one of [`scope`]'s bits) at `t`: a standing grant in force that
-    /// holds the bits, or — for [`scope::READ`] only — open emergency access.
-    pub fn allows(&self, scope: u8, t: DateTime<Utc>) -> bool {
+    /// Whether open emergency access lets the grantee read at `t`: open, and the grantee's credential
+    /// (`grantee`) active as a prescriber's at `t` — the contract's `hasScope` asks
+    /// `isActive(grantee, Prescriber)`: that kind, status active, `t` before its expiry ([start, end)).
+    pub fn emergency_allows(&self, t: DateTime<Utc>, grantee: Option<&Credential>) -> bool {
+        self.emergency_open(t) && grantee.is_some_and(|c| c.active_as("prescriber", t))
+    }
+
+    /// Whether the consent allows `scope` (one of [`scope`]'s bits) at `t`, as the contract's `hasScope`: a
+    /// standing grant in force that holds the bits, or — for [`scope::READ`] only — open emergency access
+    /// of a grantee whose credential (`grantee`) is an active prescriber's at `t`.
+    pub fn allows(&self, scope: u8, t: DateTime<Utc>, grantee: Option<&Credential>) -> bool {
         scope != 0
             && ((self.grant_active(t) && self.scopes & scope == scope)
-                || (scope == scope::READ && self.emergency_open(t)))
+                || (scope == scope::READ && self.emergency_allows(t, grantee)))
     }
 }
 
@@ -164,13 +173,49 @@ mod tests {
             ),
             (Consent { scopes: 7, ..Default::default() }, 100, Status::Active, true, true, true),
         ];
+        let doctor = prescriber(at(1_000));
+        let d = Some(&doctor);
         for (i, (consent, t, status, read, write, prescribe)) in cases.into_iter().enumerate() {
             let t = at(t);
             assert_eq!(consent.status_at(t), status, "case {i}");
-            assert_eq!(consent.allows(scope::READ, t), read, "case {i} READ");
-            assert_eq!(consent.allows(scope::WRITE, t), write, "case {i} WRITE");
-            assert_eq!(consent.allows(scope::PRESCRIBE, t), prescribe, "case {i} PRESCRIBE");
-            assert!(!consent.allows(0, t), "case {i}: the empty scope is never allowed, as hasScope");
+            assert_eq!(consent.allows(scope::READ, t, d), read, "case {i} READ");
+            assert_eq!(consent.allows(scope::WRITE, t, d), write, "case {i} WRITE");
+            assert_eq!(consent.allows(scope::PRESCRIBE, t, d), prescribe, "case {i} PRESCRIBE");
+            assert!(!consent.allows(0, t, d), "case {i}: the empty scope is never allowed, as hasScope");
         }
+    }
+
+    fn prescriber(expires_at: DateTime<Utc>) -> Credential {
+        Credential { kind: "prescriber".into(), status: "active".into(), expires_at, schedules: 0 }
+    }
+
+    /// `hasScope(patient, grantee, READ_RECORDS)` through emergency access also requires
+    /// `CREDENTIALS.isActive(grantee, Prescriber)`: kind, status, and `block.timestamp < expiresAt`.
+    #[test]
+    fn emergency_access_needs_the_grantees_prescriber_credential_active_then() {
+        let open = Consent { emergency_until: Some(at(500)), ..Default::default() };
+        let expiring = prescriber(at(300));
+        // The credential's expiry is exclusive, as the contract's: the last second before it reads, the
+        // expiry second does not, though emergency access is still open until 500.
+        assert!(open.allows(scope::READ, at(299), Some(&expiring)));
+        assert!(!open.allows(scope::READ, at(300), Some(&expiring)));
+        assert!(!open.emergency_allows(at(300), Some(&expiring)));
+        assert!(open.emergency_open(at(300)), "the window itself is still open");
+        // Emergency access's own end is exclusive too, whatever the credential.
+        let lasting = prescriber(at(1_000));
+        assert!(open.allows(scope::READ, at(499), Some(&lasting)));
+        assert!(!open.allows(scope::READ, at(500), Some(&lasting)));
+        // No credential, a suspended or revoked one, or one of another kind: no emergency read.
+        assert!(!open.allows(scope::READ, at(100), None));
+        for status in ["suspended", "revoked"] {
+            let c = Credential { status: status.into(), ..lasting.clone() };
+            assert!(!open.allows(scope::READ, at(100), Some(&c)), "{status}");
+        }
+        let pharmacy = Credential { kind: "pharmacy".into(), ..lasting };
+        assert!(!open.allows(scope::READ, at(100), Some(&pharmacy)));
+        // A standing grant does not depend on the credential (hasScope's first branch).
+        let granted = Consent { scopes: scope::READ, emergency_until: Some(at(500)), ..Default::default() };
+        assert!(granted.allows(scope::READ, at(400), Some(&expiring)));
+        assert!(granted.allows(scope::READ, at(400), None));
     }
 }

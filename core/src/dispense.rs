@@ -81,6 +81,12 @@ pub enum Refusal {
     /// The schedule declared in the terms is not the controlled-substance table's schedule of the proven
     /// RxNorm code ([`crate::schedule::check_declared`]; the chain cannot see the drug, issue 19 point 1).
     ScheduleMismatch,
+    /// The prescriber's credential no longer holds the prescription's schedule (the registrar removed it:
+    /// the contract's `Prescriptions__PrescriberLacksSchedule`, issue 19 point 3).
+    PrescriberLacksSchedule,
+    /// The pharmacy's registration does not hold the prescription's schedule (the contract's
+    /// `Prescriptions__PharmacyLacksSchedule`).
+    PharmacyLacksSchedule,
 }
 
 /// One reason a dispense is refused, with what exactly is wrong.
@@ -99,7 +105,8 @@ pub struct State {
     pub as_of: DateTime<Utc>,
     /// The status at that moment.
     pub status: Status,
-    /// Whether a dispense is possible at that moment (pharmacy and credentials aside).
+    /// Whether a dispense is possible at that moment (pharmacy and credentials, their schedules included,
+    /// aside: [`verify`] checks those).
     pub fillable: bool,
     /// When the next fill may start (`None` while a fill is open and incomplete, or no fills are left).
     pub next_fill_at: Option<DateTime<Utc>>,
@@ -169,7 +176,7 @@ pub fn evaluate(rx: &Rx, open: OpenFill, at: DateTime<Utc>) -> State {
     State { as_of: at, status, fillable, next_fill_at, quantity_available, reasons }
 }
 
-/// A credential as indexed: its kind (`prescriber` or `pharmacy`), status and expiry.
+/// A credential as indexed: its kind (`prescriber` or `pharmacy`), status, expiry and DEA schedules.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credential {
     /// `prescriber` or `pharmacy`.
@@ -178,12 +185,21 @@ pub struct Credential {
     pub status: String,
     /// When it expires.
     pub expires_at: DateTime<Utc>,
+    /// The DEA schedules it holds, as the CredentialRegistry stores them: bit n = schedule n.
+    pub schedules: u8,
 }
 
 impl Credential {
-    /// Active at `at` as a credential of `kind` (the contract's `isActive`, plus the kind).
+    /// Active at `at` as a credential of `kind` (the contract's `isActive(account, kind)`: that kind, status
+    /// active, and `at` before the expiry — the [start, end) convention).
     pub fn active_as(&self, kind: &str, at: DateTime<Utc>) -> bool {
         self.kind == kind && self.status == "active" && at < self.expires_at
+    }
+
+    /// Whether it holds `schedule` (schedule 0, not controlled, needs no bit: always true), as the
+    /// contract's `_checkDispensable` tests `(schedules >> schedule) & 1`.
+    pub const fn holds_schedule(&self, schedule: u8) -> bool {
+        schedule == 0 || (schedule < 8 && (self.schedules >> schedule) & 1 == 1)
     }
 }
 
@@ -208,6 +224,9 @@ pub struct Verify<'a> {
     /// (not only its hash) was presented: checked against the controlled-substance table once the content
     /// hash is proven.
     pub schedule: Option<(&'a str, u8)>,
+    /// The schedule the terms declare (0: not controlled): both credentials must hold it, as the contract's
+    /// `_checkDispensable` requires.
+    pub declared_schedule: u8,
 }
 
 /// How a presented content hash was compared with a prescription.
@@ -251,6 +270,17 @@ pub fn verify(rx: &Rx, open: OpenFill, at: DateTime<Utc>, checks: &Verify<'_>) -
             },
         );
     }
+    let schedule = checks.declared_schedule;
+    // The pharmacy's registration must cover the schedule (checked when it is a pharmacy's credential: any
+    // other state is reported above as not active).
+    if let Some(c) =
+        checks.pharmacy_credential.filter(|c| c.kind == "pharmacy" && !c.holds_schedule(schedule))
+    {
+        fail(
+            Refusal::PharmacyLacksSchedule,
+            crate::schedule::pharmacy_lacks_schedule(checks.pharmacy, schedule, c.schedules),
+        );
+    }
     let prescriber = checks.prescriber;
     if !checks
         .prescriber_at_issue
@@ -272,6 +302,15 @@ pub fn verify(rx: &Rx, open: OpenFill, at: DateTime<Utc>, checks: &Verify<'_>) -
                 ),
                 None => format!("{prescriber} has no credential"),
             },
+        );
+    }
+    // The kill switch for a schedule (issue 19 point 3): the prescriber's credential must still hold it.
+    if let Some(c) =
+        checks.prescriber_credential.filter(|c| c.kind == "prescriber" && !c.holds_schedule(schedule))
+    {
+        fail(
+            Refusal::PrescriberLacksSchedule,
+            crate::schedule::prescriber_lacks_schedule(prescriber, schedule, c.schedules),
         );
     }
     match checks.content {
@@ -445,8 +484,12 @@ mod tests {
     fn verify_lists_every_reason() {
         let pharmacy = Address::repeat_byte(1);
         let prescriber = Address::repeat_byte(2);
-        let active =
-            |kind: &str| Credential { kind: kind.into(), status: "active".into(), expires_at: t(365) };
+        let active = |kind: &str| Credential {
+            kind: kind.into(),
+            status: "active".into(),
+            expires_at: t(365),
+            schedules: 0b0011_1100,
+        };
         let (ph, pr) = (active("pharmacy"), active("prescriber"));
         let good = Verify {
             pharmacy,
@@ -457,6 +500,7 @@ mod tests {
             prescriber_at_issue: Some(("active", t(365))),
             content: ContentCheck::Digest(true),
             schedule: None,
+            declared_schedule: 0,
         };
         let reasons = |checks: &Verify<'_>, day| -> Vec<Refusal> {
             verify(&rx(), OpenFill::default(), t(day), checks).1.into_iter().map(|f| f.reason).collect()
@@ -511,5 +555,73 @@ mod tests {
         let unproven =
             Verify { schedule: Some(("1049621", 0)), content: ContentCheck::Digest(false), ..good };
         assert_eq!(reasons(&unproven, 1), vec![Refusal::ContentHashMismatch]);
+    }
+
+    /// Issue 19 point 3: the contract's `_checkDispensable` refuses a controlled prescription whose
+    /// prescriber's credential no longer holds its schedule, or whose pharmacy's registration lacks it;
+    /// schedule 0 needs neither.
+    #[test]
+    fn verify_requires_both_credentials_to_hold_the_schedule() {
+        let pharmacy = Address::repeat_byte(1);
+        let prescriber = Address::repeat_byte(2);
+        let credential = |kind: &str, schedules| Credential {
+            kind: kind.into(),
+            status: "active".into(),
+            expires_at: t(365),
+            schedules,
+        };
+        let all = 0b0011_1100;
+        let without_ii = 0b0011_1000;
+        let check = |ph: &Credential, pr: &Credential, schedule| {
+            let checks = Verify {
+                pharmacy,
+                designated: None,
+                pharmacy_credential: Some(ph),
+                prescriber,
+                prescriber_credential: Some(pr),
+                prescriber_at_issue: Some(("active", t(365))),
+                content: ContentCheck::Digest(true),
+                schedule: None,
+                declared_schedule: schedule,
+            };
+            verify(&rx(), OpenFill::default(), t(1), &checks).1
+        };
+        let reasons = |f: &[Failure]| f.iter().map(|f| f.reason).collect::<Vec<_>>();
+        let (ph_all, pr_all) = (credential("pharmacy", all), credential("prescriber", all));
+        let (ph_no_ii, pr_no_ii) = (credential("pharmacy", without_ii), credential("prescriber", without_ii));
+        assert!(check(&ph_all, &pr_all, 2).is_empty());
+        // Schedule 0: no bit needed, even with no schedules at all.
+        let (ph_none, pr_none) = (credential("pharmacy", 0), credential("prescriber", 0));
+        assert!(check(&ph_none, &pr_none, 0).is_empty());
+        // The pharmacy without schedule II; the prescriber whose schedule II was removed; both.
+        let f = check(&ph_no_ii, &pr_all, 2);
+        assert_eq!(reasons(&f), [Refusal::PharmacyLacksSchedule]);
+        assert_eq!(
+            f[0].message,
+            format!(
+                "pharmacy {pharmacy} is not registered for schedule II: its registration holds schedules III, \
+                 IV, V (bitmap 0b00111000)"
+            )
+        );
+        let f = check(&ph_all, &pr_no_ii, 2);
+        assert_eq!(reasons(&f), [Refusal::PrescriberLacksSchedule]);
+        assert_eq!(
+            f[0].message,
+            format!(
+                "the prescriber {prescriber} no longer holds schedule II: its credential holds schedules III, \
+                 IV, V (bitmap 0b00111000)"
+            )
+        );
+        assert_eq!(
+            reasons(&check(&ph_no_ii, &pr_no_ii, 2)),
+            [Refusal::PharmacyLacksSchedule, Refusal::PrescriberLacksSchedule]
+        );
+        // Another schedule both hold passes; schedule V only.
+        assert!(check(&ph_no_ii, &pr_no_ii, 4).is_empty());
+        let only_v = credential("pharmacy", 0b0010_0000);
+        assert_eq!(reasons(&check(&only_v, &pr_all, 3)), [Refusal::PharmacyLacksSchedule]);
+        // A credential of the wrong kind is reported as not active, not also as lacking the schedule.
+        assert_eq!(reasons(&check(&pr_none, &pr_all, 2)), [Refusal::PharmacyCredentialNotActive]);
+        assert!(!credential("pharmacy", 0xff).holds_schedule(9), "out-of-range schedules are never held");
     }
 }

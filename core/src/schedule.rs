@@ -65,7 +65,8 @@ pub struct ScheduleMismatch {
     pub message: String,
 }
 
-fn name(schedule: u8) -> String {
+/// The contract's schedule number in words: "not controlled", "schedule II", ….
+pub fn schedule_name(schedule: u8) -> String {
     match schedule {
         0 => "not controlled".to_owned(),
         2 => "schedule II".to_owned(),
@@ -74,6 +75,38 @@ fn name(schedule: u8) -> String {
         5 => "schedule V".to_owned(),
         n => format!("invalid schedule {n}"),
     }
+}
+
+/// A credential's schedules bit set (bit n = schedule n, as the CredentialRegistry stores it) in words, with
+/// the bitmap as the revert data carries it: "schedules III, IV, V (bitmap 0b00111000)".
+pub fn schedules_held(bits: u8) -> String {
+    const ROMAN: [&str; 8] = ["0", "I", "II", "III", "IV", "V", "6", "7"];
+    let held: Vec<&str> = (0..8).filter(|n| (bits >> n) & 1 == 1).map(|n| ROMAN[n]).collect();
+    match held.as_slice() {
+        [] => format!("no schedule (bitmap {bits:#010b})"),
+        [one] => format!("schedule {one} only (bitmap {bits:#010b})"),
+        many => format!("schedules {} (bitmap {bits:#010b})", many.join(", ")),
+    }
+}
+
+/// The sentence for a prescriber whose credential no longer holds `schedule` (the contract's
+/// `Prescriptions__PrescriberLacksSchedule`): the same from the decoded revert and from the off-chain check.
+pub fn prescriber_lacks_schedule(prescriber: impl std::fmt::Display, schedule: u8, held: u8) -> String {
+    format!(
+        "the prescriber {prescriber} no longer holds {}: its credential holds {}",
+        schedule_name(schedule),
+        schedules_held(held)
+    )
+}
+
+/// The sentence for a pharmacy whose registration lacks `schedule` (the contract's
+/// `Prescriptions__PharmacyLacksSchedule`): the same from the decoded revert and from the off-chain check.
+pub fn pharmacy_lacks_schedule(pharmacy: impl std::fmt::Display, schedule: u8, held: u8) -> String {
+    format!(
+        "pharmacy {pharmacy} is not registered for {}: its registration holds {}",
+        schedule_name(schedule),
+        schedules_held(held)
+    )
 }
 
 /// Checks a declared schedule against the table.
@@ -93,9 +126,9 @@ pub fn check_declared(rxcui: &str, declared: u8) -> Result<(), ScheduleMismatch>
         expected,
         message: format!(
             "{what} is {} in the controlled-substance table {}, but the prescription declares it {}",
-            name(expected),
+            schedule_name(expected),
             table_version(),
-            name(declared)
+            schedule_name(declared)
         ),
     })
 }
@@ -124,5 +157,15 @@ mod tests {
         let m = check_declared("314076", 4).unwrap_err();
         assert_eq!((m.declared, m.expected), (4, 0));
         assert!(check_declared("596", 5).is_err());
+    }
+
+    #[test]
+    fn schedules_held_names_every_bit_with_the_bitmap() {
+        assert_eq!(schedules_held(0b0011_1100), "schedules II, III, IV, V (bitmap 0b00111100)");
+        assert_eq!(schedules_held(0b0011_1000), "schedules III, IV, V (bitmap 0b00111000)");
+        assert_eq!(schedules_held(0b0000_0100), "schedule II only (bitmap 0b00000100)");
+        assert_eq!(schedules_held(0), "no schedule (bitmap 0b00000000)");
+        assert_eq!(schedule_name(2), "schedule II");
+        assert_eq!(schedule_name(7), "invalid schedule 7");
     }
 }

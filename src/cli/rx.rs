@@ -135,9 +135,13 @@ pub(crate) struct NewArgs {
     /// Output prefix [default: the document's name without .json, in the current directory].
     #[arg(long)]
     out: Option<PathBuf>,
-    /// The prescriber's nonce (any number making otherwise identical terms distinct).
-    #[arg(long, default_value = "0")]
-    nonce: U256,
+    /// The prescriber's nonce: a signature over a nonce below the prescriber's floor can no longer be
+    /// issued (`rx invalidate-nonces --below N`). [default: the time the prescription is dated by, in unix
+    /// seconds — the chain's clock with --rpc.url, raised to the prescriber's nonce floor when that is
+    /// higher; this machine's clock offline — as the web app does, so a floor set at a moment withdraws
+    /// exactly the prescriptions signed before it]
+    #[arg(long)]
+    nonce: Option<U256>,
     /// Use this salt instead of a random one (only for reproducible examples: a guessable salt exposes
     /// the content to anyone who can guess it).
     #[arg(long)]
@@ -471,14 +475,24 @@ async fn new(args: &NewArgs) -> CmdResult {
             copy_path.display()
         );
     }
-    // Dated by the chain's clock when a node is given (see `RxClient::date_written`).
-    let now = match &args.rpc_url {
-        Some(url) => RxClient::connect(url, manifest.clone(), None).await?.date_written(Utc::now()).await?,
-        None => Utc::now(),
+    // Dated by the chain's clock when a node is given (see `RxClient::date_written`); the nonce defaults to
+    // that time, at least the prescriber's nonce floor on chain.
+    let (now, floor) = match &args.rpc_url {
+        Some(url) => {
+            let client = RxClient::connect(url, manifest.clone(), None).await?;
+            let now = client.date_written(Utc::now()).await?;
+            let floor = match args.nonce {
+                Some(_) => U256::ZERO,
+                None => client.nonce_floor(doc.requester.account).await?,
+            };
+            (now, floor)
+        }
+        None => (Utc::now(), U256::ZERO),
     };
+    let nonce =
+        args.nonce.unwrap_or_else(|| U256::from(u64::try_from(now.timestamp()).unwrap_or(0)).max(floor));
     let salt = args.salt.unwrap_or_else(rx::random_salt);
-    let copy =
-        PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, args.nonce)?;
+    let copy = PatientCopy::new(&doc, manifest.chain_id, manifest.contracts.prescriptions, now, salt, nonce)?;
     let typed_path = with_suffix(&prefix, ".typed-data.json");
     let code_path = with_suffix(&prefix, ".code.txt");
     let code = copy.ticket().to_code();

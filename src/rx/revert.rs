@@ -6,6 +6,7 @@ use medledger_core::bindings::{
     ConsentRegistry::ConsentRegistryErrors as Consent, CredentialRegistry::CredentialRegistryErrors as Cred,
     Prescriptions::PrescriptionsErrors as Rx,
 };
+use medledger_core::schedule;
 
 fn time(t: U256) -> String {
     u64::try_from(t).map_or_else(|_| t.to_string(), time_text)
@@ -19,17 +20,7 @@ pub fn time_text(secs: u64) -> String {
         .map_or_else(|| secs.to_string(), |d| d.to_rfc3339())
 }
 
-/// The contract's schedule number in words: "not controlled", "schedule II", ….
-pub fn schedule_name(number: u8) -> String {
-    match number {
-        0 => "not controlled".into(),
-        2 => "schedule II".into(),
-        3 => "schedule III".into(),
-        4 => "schedule IV".into(),
-        5 => "schedule V".into(),
-        n => format!("invalid schedule {n}"),
-    }
-}
+pub use medledger_core::schedule::schedule_name;
 
 /// The CredentialRegistry role a hash names.
 fn role_name(role: alloy::primitives::B256) -> String {
@@ -320,18 +311,12 @@ fn explain_prescriptions(e: Rx) -> String {
              may not be dispensed",
             e.prescriber, e.rxId
         ),
-        Rx::Prescriptions__PrescriberLacksSchedule(e) => format!(
-            "the prescriber {} no longer holds {} (schedules bitmap {:#010b})",
-            e.prescriber,
-            schedule_name(e.schedule),
-            e.schedules
-        ),
-        Rx::Prescriptions__PharmacyLacksSchedule(e) => format!(
-            "pharmacy {} is not registered for {} (schedules bitmap {:#010b})",
-            e.pharmacy,
-            schedule_name(e.schedule),
-            e.schedules
-        ),
+        Rx::Prescriptions__PrescriberLacksSchedule(e) => {
+            schedule::prescriber_lacks_schedule(e.prescriber, e.schedule, e.schedules)
+        }
+        Rx::Prescriptions__PharmacyLacksSchedule(e) => {
+            schedule::pharmacy_lacks_schedule(e.pharmacy, e.schedule, e.schedules)
+        }
         Rx::Prescriptions__DeadlinePassed(e) => format!(
             "the signed terms had to be issued before {} (now {})",
             time(U256::from(e.deadline)),

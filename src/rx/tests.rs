@@ -225,3 +225,38 @@ fn resolving_checks_time_rules() {
     let unresolved = MedicationRequest::parse(AMOXICILLIN).unwrap();
     assert!(unresolved.prescription(B256::ZERO, U256::ZERO).is_err());
 }
+
+/// The chain's schedule-authority reverts (issue 19, point 3) decode to the sentences the off-chain check
+/// (`medledger_core::dispense::verify`, the API's `verifyPrescription`) gives for the same refusal.
+#[test]
+fn schedule_authority_reverts_decode_to_the_verification_sentences() {
+    use alloy::sol_types::SolError;
+    use medledger_core::bindings::Prescriptions;
+    let rx_id = B256::repeat_byte(0x42);
+    let who = address!("0x70997970C51812dc3A010C7d01b50e0d17dc79C8");
+    let prescriber = Prescriptions::Prescriptions__PrescriberLacksSchedule {
+        rxId: rx_id,
+        prescriber: who,
+        schedule: 2,
+        schedules: 0b0011_1000,
+    };
+    let said = explain_revert(&prescriber.abi_encode()).unwrap();
+    assert_eq!(
+        said,
+        format!(
+            "the prescriber {who} no longer holds schedule II: its credential holds schedules III, IV, V \
+             (bitmap 0b00111000)"
+        )
+    );
+    assert_eq!(said, medledger_core::schedule::prescriber_lacks_schedule(who, 2, 0b0011_1000));
+    let pharmacy = Prescriptions::Prescriptions__PharmacyLacksSchedule {
+        rxId: rx_id,
+        pharmacy: who,
+        schedule: 2,
+        schedules: 0,
+    };
+    assert_eq!(
+        explain_revert(&pharmacy.abi_encode()).unwrap(),
+        format!("pharmacy {who} is not registered for schedule II: its registration holds no schedule (bitmap 0b00000000)")
+    );
+}

@@ -197,6 +197,11 @@ pub enum Denial {
     /// The caller's credential is suspended or revoked.
     #[error("the caller's credential is {0}")]
     Credential(&'static str),
+    /// Emergency access is open, but the caller's credential is not an active prescriber's as of the latest
+    /// indexed block ("expired", "not a prescriber's", or "none"): the chain's `hasScope` requires
+    /// `isActive(caller, Prescriber)` for emergency reads.
+    #[error("emergency access needs an active prescriber credential; the caller's is {0}")]
+    EmergencyCredential(&'static str),
     /// The document is not anchored yet: only its uploader and the patient see it.
     #[error("the document is not anchored yet")]
     Pending,
@@ -215,6 +220,7 @@ impl Denial {
             Self::Expired => "expired",
             Self::Hidden => "hidden",
             Self::Credential(_) => "credential",
+            Self::EmergencyCredential(_) => "emergency_credential",
             Self::Pending => "pending",
             Self::NotPatient => "not_patient",
         }

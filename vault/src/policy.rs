@@ -18,6 +18,7 @@ use std::{
 
 pub use medledger_core::consent::scope;
 use medledger_core::consent::{Consent, Status};
+pub use medledger_core::dispense::Credential;
 
 /// The caller's `consents` row for a patient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,8 +96,8 @@ pub struct Facts<'a> {
     pub is_patient: bool,
     /// The caller's consent row from the patient, if any.
     pub consent: Option<&'a ConsentRow>,
-    /// The status of the caller's credential (`active`, `suspended`, `revoked`), if the caller has one.
-    pub credential_status: Option<&'a str>,
+    /// The caller's credential (kind, status, expiry), if the caller has one.
+    pub credential: Option<&'a Credential>,
     /// The latest indexed block's time.
     pub as_of: DateTime<Utc>,
     /// The document, for reads of one.
@@ -104,14 +105,16 @@ pub struct Facts<'a> {
 }
 
 /// The rule. The patient always; anyone else needs, as of the latest indexed block, what
-/// `medledger-core`'s consent rule allows for the scope (a standing grant in force with READ for reads and
-/// WRITE for uploads, or open emergency access for reads), and no suspended or revoked credential.
-/// Grantees never see hidden records, nor pending ones they did not upload.
+/// `medledger-core`'s consent rule (the contract's `hasScope`) allows for the scope — a standing grant in
+/// force with READ for reads and WRITE for uploads, or, for reads, open emergency access with the caller's
+/// credential an active prescriber's then (kind, status, and before its expiry: a credential expired at
+/// that time ends emergency reads, [`Denial::EmergencyCredential`]) — and no suspended or revoked
+/// credential. Grantees never see hidden records, nor pending ones they did not upload.
 pub fn decide(action: Action, f: &Facts<'_>) -> Result<Basis, Denial> {
     if f.is_patient {
         return Ok(Basis::Patient);
     }
-    match f.credential_status {
+    match f.credential.map(|c| c.status.as_str()) {
         Some("suspended") => return Err(Denial::Credential("suspended")),
         Some("revoked") => return Err(Denial::Credential("revoked")),
         _ => {}
@@ -124,8 +127,16 @@ pub fn decide(action: Action, f: &Facts<'_>) -> Result<Basis, Denial> {
     let t = f.as_of;
     let basis = if consent.grant_active(t) && consent.scopes & bit == bit {
         Basis::Grant
-    } else if consent.allows(bit, t) {
+    } else if consent.allows(bit, t, f.credential) {
         Basis::Emergency
+    } else if bit == scope::READ && consent.emergency_open(t) {
+        // Open, but the chain's `hasScope` also requires `isActive(caller, Prescriber)`.
+        return Err(Denial::EmergencyCredential(match f.credential {
+            None => "none",
+            Some(c) if c.kind != "prescriber" => "not a prescriber's",
+            Some(c) if c.status != "active" => "not active",
+            Some(_) => "expired",
+        }));
     } else {
         return Err(match consent.status_at(t) {
             Status::Active => Denial::MissingScope(name),
@@ -161,8 +172,8 @@ pub struct IndexVersion {
 pub struct CallerState {
     /// The caller's consent row from the patient.
     pub consent: Option<ConsentRow>,
-    /// The caller's credential status.
-    pub credential_status: Option<String>,
+    /// The caller's credential (kind, status, expiry, schedules).
+    pub credential: Option<Credential>,
 }
 
 /// Most (patient, caller) pairs cached per version; when full the map starts over.
@@ -227,7 +238,8 @@ impl ConsentState {
         let r = sqlx::query!(
             r#"SELECT ck.block_number AS "number?", ck.block_hash AS "hash?", b.timestamp AS "time?",
                     c.scopes AS "scopes?", c.expires_at, c.revoked AS "revoked?", c.emergency_until,
-                    c.updated_block AS "updated_block?", cr.status AS "status?"
+                    c.updated_block AS "updated_block?", cr.kind AS "kind?", cr.status AS "status?",
+                    cr.expires_at AS "credential_expires_at?", cr.schedules AS "schedules?"
              FROM (SELECT 1) one
              LEFT JOIN checkpoints ck ON ck.chain_id = $1
              LEFT JOIN blocks b ON b.chain_id = $1 AND b.number = ck.block_number
@@ -240,18 +252,9 @@ impl ConsentState {
         .fetch_one(&self.pool)
         .await
         .map_err(VaultError::db)?;
-        let row = (
-            r.number,
-            r.hash,
-            r.time,
-            r.scopes,
-            r.expires_at,
-            r.revoked,
-            r.emergency_until,
-            r.updated_block,
-            r.status,
-        );
-        let (number, hash, time, scopes, expires_at, revoked, emergency_until, updated_block, status) = row;
+        let row =
+            (r.number, r.hash, r.time, r.scopes, r.expires_at, r.revoked, r.emergency_until, r.updated_block);
+        let (number, hash, time, scopes, expires_at, revoked, emergency_until, updated_block) = row;
         let (Some(number), Some(hash), Some(time)) = (number, hash, time) else {
             return Err(VaultError::Unavailable { what: "index", reason: "no indexed block".into() });
         };
@@ -262,7 +265,17 @@ impl ConsentState {
             }
             _ => None,
         };
-        let state = Arc::new(CallerState { consent, credential_status: status });
+        let credential = match (r.kind, r.status, r.credential_expires_at, r.schedules) {
+            (Some(kind), Some(status), Some(expires_at), Some(schedules)) => Some(Credential {
+                kind,
+                status,
+                expires_at,
+                // The registry's uint8 bit set; out of range holds no schedule (the vault does not use them).
+                schedules: u8::try_from(schedules).unwrap_or(0),
+            }),
+            _ => None,
+        };
+        let state = Arc::new(CallerState { consent, credential });
         self.remember(&version, patient, caller, state.clone());
         Ok((version, state))
     }

@@ -263,7 +263,7 @@ impl Vault {
         let facts = Facts {
             is_patient: caller == patient,
             consent: state.consent.as_ref(),
-            credential_status: state.credential_status.as_deref(),
+            credential: state.credential.as_ref(),
             as_of: version.time,
             document,
         };

@@ -155,7 +155,7 @@ async fn consent_state_follows_the_checkpoint() {
     assert_eq!((v.number, v.time), (10, t0));
     let c = s.consent.clone().unwrap();
     assert_eq!((c.scopes, c.revoked, c.updated_block), (i16::from(scope::READ), false, 10));
-    assert_eq!(s.credential_status, None);
+    assert_eq!(s.credential, None);
 
     // The indexer revokes in block 11: the cached row of block 10 is not used any more.
     db.consent(CHAIN, PATIENT, DOCTOR, 0, None, true, None, 11).await;

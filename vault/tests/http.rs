@@ -251,7 +251,9 @@ async fn consent_gates_every_read_and_write() {
     advance(&w, 17, t0 + Duration::hours(2)).await;
     assert!(c.get(&binary, Some(&dt)).await.outcome().contains("expired"));
 
-    // Emergency access: open for 10 minutes of chain time, then closed.
+    // Emergency access (opened by an active prescriber, as the chain requires): open for 10 minutes of chain
+    // time, then closed.
+    w.db.credential(CHAIN, d, "active").await;
     w.db.consent(CHAIN, p, d, 0, None, true, Some(t0 + Duration::hours(2) + Duration::minutes(10)), 18).await;
     advance(&w, 18, t0 + Duration::hours(2)).await;
     assert_eq!(c.get(&binary, Some(&dt)).await.status, 200);
@@ -278,6 +280,23 @@ async fn consent_gates_every_read_and_write() {
     advance(&w, 22, t0 + Duration::hours(3)).await;
     assert!(c.get(&binary, Some(&dt)).await.outcome().contains("suspended"));
 
+    // Emergency reads need the prescriber's credential active at chain time, as the chain's `hasScope`:
+    // reinstated until t0+4h, emergency access open until t0+4h10m; the credential's expiry second ends it.
+    let expires = t0 + Duration::hours(4);
+    w.db.credential_until(CHAIN, d, "active", expires).await;
+    w.db.consent(CHAIN, p, d, 0, None, true, Some(expires + Duration::minutes(10)), 23).await;
+    advance(&w, 23, expires - Duration::seconds(1)).await;
+    assert_eq!(c.get(&binary, Some(&dt)).await.status, 200);
+    advance(&w, 24, expires).await;
+    let r = c.get(&binary, Some(&dt)).await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.outcome()
+            .contains("emergency access needs an active prescriber credential; the caller's is expired"),
+        "{}",
+        r.outcome()
+    );
+
     // The access log: the patient reads all of it, the doctor only its own entries; the chain verifies.
     let all = c
         .get(&format!("/fhir/AuditEvent?patient={}&_count=1000", w.patient.address()), Some(&pt))
@@ -298,7 +317,7 @@ async fn consent_gates_every_read_and_write() {
         .fetch_one(&w.db.pool)
         .await
         .unwrap();
-    assert_eq!(denied, 11, "every denial logged");
+    assert_eq!(denied, 12, "every denial logged");
     let reasons: Vec<String> = sqlx::query_scalar("SELECT DISTINCT reason FROM vault_access_log ORDER BY 1")
         .fetch_all(&w.db.pool)
         .await
@@ -306,6 +325,7 @@ async fn consent_gates_every_read_and_write() {
     for r in [
         "credential",
         "emergency",
+        "emergency_credential",
         "expired",
         "grant",
         "hidden",

@@ -197,6 +197,12 @@ pub(crate) enum FailureReason {
     /// The schedule the terms declare is not the controlled-substance table's schedule of the content's
     /// RxNorm code (checked only when the content itself is given and proven).
     ScheduleMismatch,
+    /// The prescriber's credential no longer holds the prescription's schedule (the registrar removed it):
+    /// the contract refuses with `Prescriptions__PrescriberLacksSchedule`.
+    PrescriberLacksSchedule,
+    /// The pharmacy's registration does not hold the prescription's schedule: the contract refuses with
+    /// `Prescriptions__PharmacyLacksSchedule`.
+    PharmacyLacksSchedule,
 }
 
 /// One reason a verification fails, with a human-readable explanation.
@@ -221,7 +227,8 @@ pub(crate) struct PrescriptionState {
     pub(crate) as_of: DateTime<Utc>,
     /// The status at that moment.
     pub(crate) status: PrescriptionStatus,
-    /// Whether a dispense is possible at that moment (pharmacy and credentials aside).
+    /// Whether a dispense is possible at that moment (pharmacy and credentials, their schedules included,
+    /// aside: `verifyPrescription` checks those).
     pub(crate) fillable: bool,
     /// When the next fill may start (null while a fill is open and incomplete, or no fills are left).
     pub(crate) next_fill_at: Option<DateTime<Utc>>,

@@ -42,10 +42,12 @@ struct VerifyRow {
     prescriber_status: Option<String>,
     prescriber_expires_at: Option<DateTime<Utc>>,
     prescriber_updated_block: Option<i64>,
+    prescriber_schedules: Option<i16>,
     pharmacy_kind: Option<String>,
     pharmacy_status: Option<String>,
     pharmacy_expires_at: Option<DateTime<Utc>>,
     pharmacy_updated_block: Option<i64>,
+    pharmacy_schedules: Option<i16>,
     history_block: Option<Vec<i64>>,
     history_status: Option<Vec<Option<String>>>,
     history_expires_at: Option<Vec<Option<DateTime<Utc>>>>,
@@ -57,12 +59,18 @@ impl VerifyRow {
     }
 
     fn credentials(&self) -> Credentials {
-        let now = |kind: &Option<String>, status: &Option<String>, expires_at, updated_block| {
+        let now = |kind: &Option<String>,
+                   status: &Option<String>,
+                   expires_at,
+                   updated_block,
+                   schedules: Option<i16>| {
             Some(CredentialNow {
                 credential: Credential {
                     kind: kind.clone()?,
                     status: status.clone()?,
                     expires_at: expires_at?,
+                    // The registry's uint8 bit set; a value out of range holds no schedule (fails closed).
+                    schedules: u8::try_from(schedules?).unwrap_or(0),
                 },
                 updated_block: updated_block?,
             })
@@ -86,12 +94,14 @@ impl VerifyRow {
                 &self.prescriber_status,
                 self.prescriber_expires_at,
                 self.prescriber_updated_block,
+                self.prescriber_schedules,
             ),
             pharmacy: now(
                 &self.pharmacy_kind,
                 &self.pharmacy_status,
                 self.pharmacy_expires_at,
                 self.pharmacy_updated_block,
+                self.pharmacy_schedules,
             ),
             history,
         }
@@ -113,8 +123,9 @@ const VERIFY_SQL: &str = concat!(
     as_of_sql!(),
     " END AS as_of_time, pc.kind AS prescriber_kind, pc.status AS prescriber_status, \
      pc.expires_at AS prescriber_expires_at, pc.updated_block AS prescriber_updated_block, \
+     pc.schedules AS prescriber_schedules, \
      ph.kind AS pharmacy_kind, ph.status AS pharmacy_status, ph.expires_at AS pharmacy_expires_at, \
-     ph.updated_block AS pharmacy_updated_block, \
+     ph.updated_block AS pharmacy_updated_block, ph.schedules AS pharmacy_schedules, \
      hs.history_block, hs.history_status, hs.history_expires_at \
      FROM prescriptions p \
      LEFT JOIN checkpoints cp ON cp.chain_id = $1 \
@@ -122,9 +133,9 @@ const VERIFY_SQL: &str = concat!(
        OR cp.block_hash IS DISTINCT FROM $6::bytea AS fresh) x \
      LEFT JOIN LATERAL (SELECT max(d.fill_dispensed) AS open_dispensed, min(d.block_time) AS open_opened_at \
        FROM dispenses d WHERE d.chain_id = $1 AND d.rx_id = $2 AND d.fill_number = p.fills_used) o ON true \
-     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block FROM credentials \
+     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block, schedules FROM credentials \
        WHERE chain_id = $1 AND account = p.prescriber AND x.fresh LIMIT 1) pc ON true \
-     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block FROM credentials \
+     LEFT JOIN LATERAL (SELECT kind, status, expires_at, updated_block, schedules FROM credentials \
        WHERE chain_id = $1 AND account = $3 AND x.fresh LIMIT 1) ph ON true \
      LEFT JOIN LATERAL (SELECT array_agg(h.block_number ORDER BY h.block_number, h.log_index) AS history_block, \
        array_agg(h.status ORDER BY h.block_number, h.log_index) AS history_status, \
@@ -305,6 +316,7 @@ pub(super) async fn verify(
         prescriber_at_issue: at_issue(rx, &credentials),
         content,
         schedule,
+        declared_schedule: declared,
     };
     let (state_at, failures) = dispense::verify(&rx.facts(), open, at, &checks);
     let proven = content == ContentCheck::Digest(true);

@@ -365,8 +365,8 @@ mod tests {
             (Status::Active, Status::Active, Status::Expired)
         );
         assert!(
-            stored.allows(rule::scope::WRITE, at(T0 + 899))
-                && !stored.allows(rule::scope::WRITE, at(T0 + 900))
+            stored.allows(rule::scope::WRITE, at(T0 + 899), None)
+                && !stored.allows(rule::scope::WRITE, at(T0 + 900), None)
         );
         let revoked =
             fold(&[granted(1, 1, 900, false), opened(2, 3, 600), revoked(3, false)]).consents[&key()].clone();

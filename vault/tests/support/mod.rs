@@ -231,16 +231,28 @@ impl Db {
     }
 
     pub async fn credential(&self, chain: i64, account: [u8; 20], status: &str) {
+        self.credential_until(chain, account, status, chrono::Utc::now() + chrono::Duration::days(365)).await;
+    }
+
+    /// A prescriber's credential with `status`, expiring at `expires_at` (the chain's [start, end)).
+    pub async fn credential_until(
+        &self,
+        chain: i64,
+        account: [u8; 20],
+        status: &str,
+        expires_at: chrono::DateTime<chrono::Utc>,
+    ) {
         sqlx::query(
             "INSERT INTO credentials (chain_id, account, credential_id, kind, status, license_hash, jurisdiction,
                  expires_at, schedules, registered_block, registered_at, updated_block, updated_at)
              VALUES ($1, $2, (SELECT count(*) + 1 FROM credentials), 'prescriber', $3, '\\x00', '\\x00',
-                 now() + interval '1 year', 0, 1, now(), 1, now())
-             ON CONFLICT (chain_id, account) DO UPDATE SET status = $3",
+                 $4, 0, 1, now(), 1, now())
+             ON CONFLICT (chain_id, account) DO UPDATE SET status = $3, expires_at = $4",
         )
         .bind(chain)
         .bind(account.as_slice())
         .bind(status)
+        .bind(expires_at)
         .execute(&self.pool)
         .await
         .unwrap();

@@ -24,6 +24,7 @@ const REFUSALS: Record<string, string> = {
   expired: 'Refused: your access from this patient has expired.',
   hidden: 'Refused: the patient has hidden this record from the people she shares her records with.',
   credential: 'Refused: your license is suspended or revoked by the registrar.',
+  emergency_credential: "Refused: emergency access needs your prescriber license to be active, and it has expired (or is not a prescriber's).",
   pending: 'Refused: this document is not anchored on chain yet; until it is, only its uploader and the patient see it.',
   // Limits and outages.
   too_large: 'The file is too large for the vault.',
