@@ -15,6 +15,15 @@ const kind = (k: unknown) => (Number(k) === 1 ? 'prescriber' : Number(k) === 2 ?
 const STATUS = ['active', 'suspended', 'revoked'];
 const bits = (n: unknown) => `0b${Number(n).toString(2).padStart(8, '0')}`;
 
+/** The schedules a credential holds, as `medledger_core::schedule::schedules_held` says them. */
+function schedulesHeld(n: unknown): string {
+  const roman = ['0', 'I', 'II', 'III', 'IV', 'V', '6', '7'];
+  const held = roman.filter((_, i) => (Number(n) >> i) & 1);
+  if (held.length === 0) return `no schedule (bitmap ${bits(n)})`;
+  if (held.length === 1) return `schedule ${held[0]} only (bitmap ${bits(n)})`;
+  return `schedules ${held.join(', ')} (bitmap ${bits(n)})`;
+}
+
 /** CredentialRegistry's roles by their hash (keccak256 of the name; the admin's is zero). */
 const ROLES: Record<string, string> = {
   '0x0000000000000000000000000000000000000000000000000000000000000000': 'admin',
@@ -62,9 +71,9 @@ const sentences: Record<string, (a: Args) => string> = {
   Prescriptions__PrescriberInactive: (a) =>
     `the prescriber ${a.prescriber} of ${a.rxId} is no longer active (revoked, suspended or expired): its prescriptions may not be dispensed`,
   Prescriptions__PrescriberLacksSchedule: (a) =>
-    `the prescriber ${a.prescriber} no longer holds ${scheduleName(Number(a.schedule))} (schedules bitmap ${bits(a.schedules)})`,
+    `the prescriber ${a.prescriber} no longer holds ${scheduleName(Number(a.schedule))}: its credential holds ${schedulesHeld(a.schedules)}`,
   Prescriptions__PharmacyLacksSchedule: (a) =>
-    `pharmacy ${a.pharmacy} is not registered for ${scheduleName(Number(a.schedule))} (schedules bitmap ${bits(a.schedules)})`,
+    `pharmacy ${a.pharmacy} is not registered for ${scheduleName(Number(a.schedule))}: its registration holds ${schedulesHeld(a.schedules)}`,
   Prescriptions__DeadlinePassed: (a) => `the signed terms had to be issued before ${timeText(a.deadline)} (now ${timeText(a.currentTime)})`,
   Prescriptions__WrittenInFuture: (a) => `the date written ${timeText(a.dateWritten)} is after the chain's time ${timeText(a.currentTime)}`,
   Prescriptions__NonceInvalidated: (a) => `the prescriber ${a.prescriber} withdrew signatures with nonces below ${a.nonceFloor} (this one: ${a.nonce})`,

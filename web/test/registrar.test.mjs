@@ -137,20 +137,19 @@ describe('registrar', () => {
     await doctor.page.context().close();
     await indexed(stack.url, oxy.rxId);
 
-    // The pharmacy cannot dispense it: refused before anything is sent, in the contract's sentence.
+    // The pharmacy's verification says it may not dispense it, in the contract's own sentence, and offers no
+    // Dispense button: nothing can be sent.
     const pharmacy = await open(clinic, '/pharmacy');
     await pharmacy.page.getByLabel('Or paste the code (MEDRX2:…) or the patient copy').fill(oxy.code);
     await pharmacy.page.getByRole('button', { name: 'Read the prescription' }).click();
     const verify = pharmacy.page.getByRole('region', { name: 'Verification' });
-    await verify.getByText(/up to 10 tablet now/).waitFor();
-    await verify.getByRole('button', { name: 'Dispense' }).click();
-    await verify
-      .getByRole('alert')
-      .getByText(`Dispense 10 tablet: pharmacy ${clinic.address} is not registered for schedule II (schedules bitmap 0b00000000)`)
-      .waitFor();
+    await verify.locator('[data-testid="verdict"][data-valid="false"]').waitFor();
+    await verify.getByText(`${clinic.address} is not registered for schedule II: its registration holds no schedule (bitmap 0b00000000)`, { exact: false }).waitFor();
+    assert.equal(await verify.getByRole('button', { name: 'Dispense' }).count(), 0, 'no Dispense button');
     assert.equal(pharmacy.w.log.filter((x) => x.method === 'eth_sendTransaction').length, 0, 'nothing sent');
 
-    // The registrar adds schedule II in the manage panel; the same dispense now goes through.
+    // The registrar adds schedule II in the manage panel; the verdict turns dispensable live, and the dispense
+    // goes through.
     await row.getByRole('button', { name: `Manage ${clinic.address}` }).click();
     const manage = reg.page.getByRole('region', { name: /^Manage pharmacy #/ });
     await schedule(manage, 'II').check();
@@ -158,6 +157,8 @@ describe('registrar', () => {
     await manage.getByText(/Change the schedules of 0x[0-9a-fA-F]{40}: confirmed in block \d+/).waitFor();
     await row.locator('td[data-schedules="2"]').waitFor();
     await reg.page.context().close();
+    await verify.locator('[data-testid="verdict"][data-valid="true"]').waitFor();
+    await verify.getByText(/up to 10 tablet now/).waitFor();
     await verify.getByRole('button', { name: 'Dispense' }).click();
     await verify.getByText(/Dispense 10 tablet: confirmed in block \d+/).waitFor();
     const [, total] = await view('Prescriptions', 'prescriptionOf', [oxy.rxId]);

@@ -36,6 +36,14 @@ const argsOf = (e) => Object.fromEntries(e.inputs.map((x, i) => [x.name || Strin
  * The CLI's sentences: each `<Alias>::<Error>(e) => …` arm of src/rx/revert.rs with the literal pieces of its
  * first string (the text between `{…}` placeholders), or none for a catch-all arm.
  */
+/** The body of `pub fn <name>` in core/src/schedule.rs. */
+function coreFunction(name) {
+  const src = readFileSync(join(root, 'core/src/schedule.rs'), 'utf8');
+  const at = src.indexOf(`pub fn ${name}(`);
+  assert.ok(at >= 0, `core/src/schedule.rs has no pub fn ${name}`);
+  return src.slice(at, src.indexOf('\n}\n', at));
+}
+
 function cliSentences() {
   const src = readFileSync(join(root, 'src/rx/revert.rs'), 'utf8');
   const aliases = Object.fromEntries([...src.matchAll(/(\w+)::(\w+)Errors as (\w+)/g)].map((m) => [m[3], m[1]]));
@@ -44,7 +52,11 @@ function cliSentences() {
   const out = new Map();
   arms.forEach((arm, k) => {
     const body = src.slice(arm.index + arm[0].length, arms[k + 1]?.index ?? src.length);
-    const lit = body.match(/"((?:[^"\\]|\\.)*)"/s);
+    // An arm that calls a sentence shared with the off-chain check (`schedule::<fn>(…)`, in
+    // core/src/schedule.rs) is compared with that function's format string.
+    const shared = body.match(/^\s*\{?\s*schedule::(\w+)\(/);
+    const from = shared ? coreFunction(shared[1]) : body;
+    const lit = from.match(/"((?:[^"\\]|\\.)*)"/s);
     const text = lit[1].replace(/\\\n\s*/g, '').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     const pieces = text
       .split(/\{[^{}]*\}/)
