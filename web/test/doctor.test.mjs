@@ -132,6 +132,19 @@ describe('emergency access', () => {
     await blocks.getByText('Nobody is blocked.').waitFor();
     assert.equal((await view('ConsentRegistry', 'grantOf', [maria.address, haddad.address])).emergencyBlocked, false);
     await patient.page.context().close();
+
+    // Unblocked, Dr. Haddad opens it, and ends it himself from his patients' table as soon as he is done.
+    const doctor = await open(haddad, '/doctor');
+    const opened = await openEmergency(doctor.page, { patient: maria.address, reason: '2', hours: '1', justification: 'Collapsed again in the waiting room; history checked.' });
+    await opened.getByTestId('emergency-opened').waitFor();
+    const mine = doctor.page.getByRole('region', { name: 'Patients who granted you access' }).locator(`tr[data-patient="${lower(maria.address)}"]`);
+    await mine.getByText('emergency read access').waitFor();
+    assert.equal(await view('ConsentRegistry', 'hasScope', [maria.address, haddad.address, READ]), true);
+    await mine.getByRole('button', { name: `End my emergency access to ${maria.address}` }).click();
+    await mine.getByText(new RegExp(`End emergency access to ${maria.address}: confirmed in block \\d+`)).waitFor();
+    assert.equal(await view('ConsentRegistry', 'hasScope', [maria.address, haddad.address, READ]), false, 'ended on chain');
+    await mine.getByText('emergency read access').waitFor({ state: 'detached' });
+    await doctor.page.context().close();
   });
 });
 

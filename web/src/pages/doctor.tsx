@@ -10,7 +10,7 @@ import { Addr, ErrorText, Live, Section, Time } from '../ui';
 import { account } from '../wallet';
 import { ConnectFirst } from './common';
 import { CredentialLine, type Credential } from './credential';
-import { OpenEmergency } from './emergency';
+import { EndOwnEmergency, OpenEmergency } from './emergency';
 import { DoctorRecords } from './records';
 
 interface Consent {
@@ -76,6 +76,9 @@ export default function Doctor({ config }: PageProps) {
                       <th scope="col">You may</th>
                       <th scope="col">Since</th>
                       <th scope="col">Until</th>
+                      <th scope="col">
+                        <span class="sr">Actions</span>
+                      </th>
                     </tr>
                   </thead>
                   <tbody>
@@ -92,6 +95,7 @@ export default function Doctor({ config }: PageProps) {
                           <Time t={c.accessSince} />
                         </td>
                         <td>{c.emergencyActive && c.status !== 'ACTIVE' ? <Time t={c.emergencyUntil} /> : <Time t={c.expiresAt} empty="no end" />}</td>
+                        <td>{c.emergencyActive && <EndOwnEmergency config={config} patient={c.patient} />}</td>
                       </tr>
                     ))}
                   </tbody>

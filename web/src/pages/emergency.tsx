@@ -9,6 +9,7 @@ import { randomSalt, saltedHash } from '../commitment';
 import { download } from '../rx/files';
 import { send } from '../tx';
 import { Addr, busy, ErrorText, Section, TxStatus, useTx } from '../ui';
+import { account } from '../wallet';
 
 /** The break-glass reason codes (docs/security.md, "Break-glass reason codes"); 0 is refused by the contract. */
 export const EMERGENCY_REASONS = [
@@ -172,3 +173,22 @@ export function EmergencyBlocks({ config, blocked }: { config: AppConfig; blocke
     </Section>
   );
 }
+
+/** The grantee ends her own open emergency access early (the contract lets the patient or the grantee). */
+export function EndOwnEmergency({ config, patient }: { config: AppConfig; patient: Address }) {
+  const [tx, setTx] = useTx();
+  return (
+    <>
+      <button
+        type="button"
+        disabled={busy(tx)}
+        aria-label={`End my emergency access to ${patient}`}
+        onClick={() => void send(config, 'ConsentRegistry', 'endEmergencyAccess', [patient, account.value], setTx, `End emergency access to ${patient}`)}
+      >
+        End emergency access
+      </button>
+      <TxStatus state={tx} config={config} />
+    </>
+  );
+}
+
