@@ -140,7 +140,7 @@ describe('emergency access', () => {
     const mine = doctor.page.getByRole('region', { name: 'Patients who granted you access' }).locator(`tr[data-patient="${lower(maria.address)}"]`);
     await mine.getByText('emergency read access').waitFor();
     assert.equal(await view('ConsentRegistry', 'hasScope', [maria.address, haddad.address, READ]), true);
-    await mine.getByRole('button', { name: `End my emergency access to ${maria.address}` }).click();
+    await mine.getByRole('button', { name: `End emergency access to ${maria.address}` }).click();
     await mine.getByText(new RegExp(`End emergency access to ${maria.address}: confirmed in block \\d+`)).waitFor();
     assert.equal(await view('ConsentRegistry', 'hasScope', [maria.address, haddad.address, READ]), false, 'ended on chain');
     await mine.getByText('emergency read access').waitFor({ state: 'detached' });

@@ -182,7 +182,7 @@ export function EndOwnEmergency({ config, patient }: { config: AppConfig; patien
       <button
         type="button"
         disabled={busy(tx)}
-        aria-label={`End my emergency access to ${patient}`}
+        aria-label={`End emergency access to ${patient}`}
         onClick={() => void send(config, 'ConsentRegistry', 'endEmergencyAccess', [patient, account.value], setTx, `End emergency access to ${patient}`)}
       >
         End emergency access
