@@ -33,7 +33,11 @@ export async function y4mOfPageQr(svg, path) {
 export async function gql(url, text, variables = {}) {
   const r = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: text, variables }) });
   const body = await r.json();
-  if (body.errors) throw new Error(body.errors.map((e) => e.message).join('; '));
+  if (body.errors) {
+    const error = new Error(body.errors.map((e) => e.message).join('; '));
+    error.codes = body.errors.map((e) => e.extensions?.code);
+    throw error;
+  }
   return body.data;
 }
 
@@ -45,7 +49,8 @@ export async function indexed(url, id, fields = 'id prescriber relayer relayed s
     try {
       return (await gql(url, `query($id: Bytes32!) { prescription(id: $id) { ${fields} } }`, { id })).prescription;
     } catch (e) {
-      if (!/not found|NOT_FOUND|unknown/i.test(e.message)) throw e;
+      // Not indexed yet: the API answers NOT_FOUND ("no prescription has id …") until the indexer commits it.
+      if (!e.codes?.includes('NOT_FOUND')) throw e;
     }
     await new Promise((ok) => setTimeout(ok, 200));
   }
