@@ -14,7 +14,9 @@ use support::{proxy::Faults, *};
 
 #[tokio::test]
 async fn a_sparse_chain_backfills_near_the_floor_of_calls() {
-    let devnet = devnet().await;
+    // `--prune-history`: no historical state is needed, and without it anvil writes the states of the 10,000
+    // mined blocks to disk (4.5 GB under ~/.foundry/anvil/tmp, left behind when the test's anvil is killed).
+    let devnet = devnet_with(&["--prune-history"]).await;
     let p = wallet_provider(&devnet);
     let x = actors(&devnet);
     for scopes in 1..=5u8 {

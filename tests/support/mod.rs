@@ -76,8 +76,16 @@ pub fn init_logs() {
 
 /// Starts a devnet with the contracts deployed.
 pub async fn devnet() -> Devnet {
+    devnet_with(&[]).await
+}
+
+/// [`devnet`] with extra arguments for anvil.
+pub async fn devnet_with(anvil_args: &'static [&'static str]) -> Devnet {
     init_logs();
-    tokio::task::spawn_blocking(|| Devnet::start(&repo_root())).await.unwrap().expect("devnet")
+    tokio::task::spawn_blocking(move || Devnet::start_with(&repo_root(), anvil_args))
+        .await
+        .unwrap()
+        .expect("devnet")
 }
 
 /// A test configuration: fast polling and backoff.
