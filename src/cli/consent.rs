@@ -4,8 +4,9 @@
 //! as `medledger rx` signs (a key here, or `--calldata` for a wallet elsewhere); every refusal in the
 //! contract's words.
 
+use super::CmdResult;
 use super::{
-    credential::{send_call, until},
+    credential::{expiry, send_call, until},
     rx::SendArgs,
 };
 use alloy::{
@@ -18,8 +19,6 @@ use clap::{Args, Subcommand};
 use medledger::rx::{random_salt, time_text, RxClient};
 use medledger_core::{bindings::ConsentRegistry as Consent, parse_address, salted_hash, Manifest};
 use std::{path::PathBuf, process::ExitCode};
-
-type CmdResult = anyhow::Result<ExitCode>;
 
 /// The consent commands.
 #[derive(Debug, Subcommand)]
@@ -223,13 +222,7 @@ pub(crate) async fn run(command: ConsentCommand) -> ExitCode {
             send(&a.send, &what, &call.abi_encode(), Pair::Given(a.patient, a.grantee)).await
         }
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::exit_code(result)
 }
 
 /// Whose grant to show after a transaction.
@@ -260,9 +253,7 @@ async fn send(args: &SendArgs, what: &str, data: &[u8], pair: Pair) -> CmdResult
 }
 
 async fn grant(a: &GrantArgs) -> CmdResult {
-    let expires = u64::try_from(a.until.timestamp()).ok().filter(|s| *s < 1 << 40);
-    let expires = expires.with_context(|| format!("{} is out of the contract's time range", a.until))?;
-    let call = Consent::grantCall { grantee: a.grantee, scopes: a.scopes, expiresAt: U40::from(expires) };
+    let call = Consent::grantCall { grantee: a.grantee, scopes: a.scopes, expiresAt: expiry(a.until)? };
     let what = format!("grant {} {} until {}", a.grantee, scopes_text(a.scopes), a.until.to_rfc3339());
     send(&a.send, &what, &call.abi_encode(), Pair::Signer(a.grantee)).await
 }

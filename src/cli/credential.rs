@@ -5,6 +5,7 @@
 //! contract's words.
 
 use super::rx::{print_transaction, SendArgs};
+use super::CmdResult;
 use alloy::{
     primitives::{aliases::U40, keccak256, Address, Bytes, FixedBytes, B256},
     sol_types::SolCall,
@@ -15,8 +16,6 @@ use clap::{Args, Subcommand};
 use medledger::rx::RxClient;
 use medledger_core::{bindings::CredentialRegistry as Registry, parse_address, Manifest};
 use std::process::ExitCode;
-
-type CmdResult = anyhow::Result<ExitCode>;
 
 /// The credential commands.
 #[derive(Debug, Subcommand)]
@@ -255,7 +254,8 @@ fn print_salt(salt: Option<B256>) {
     }
 }
 
-fn expiry(t: DateTime<Utc>) -> anyhow::Result<U40> {
+/// A time as the contracts' `uint40`, refused when out of range.
+pub(crate) fn expiry(t: DateTime<Utc>) -> anyhow::Result<U40> {
     let secs = u64::try_from(t.timestamp()).ok().filter(|s| *s < 1 << 40);
     secs.map(U40::from).with_context(|| format!("{t} is out of the contract's time range"))
 }
@@ -353,13 +353,7 @@ pub(crate) async fn run(command: CredentialCommand) -> ExitCode {
             .await
         }
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::exit_code(result)
 }
 
 /// Sends `data` to the CredentialRegistry (or prints it with --calldata), then shows `account`'s credential.

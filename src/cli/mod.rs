@@ -33,6 +33,17 @@ use anyhow::{Context, Result};
 use clap::Args;
 use std::{net::SocketAddr, time::Duration};
 
+/// What a command that prints its own output returns: its exit status, or the error to print.
+pub(crate) type CmdResult = Result<std::process::ExitCode>;
+
+/// The exit status of a command's result: the error printed (with its causes) and a failing status.
+pub(crate) fn exit_code(result: CmdResult) -> std::process::ExitCode {
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::FAILURE
+    })
+}
+
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Database")]
 pub(crate) struct RequiredDbArgs {

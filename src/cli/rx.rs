@@ -1,5 +1,6 @@
 //! `medledger rx …`: the doctor's, pharmacy's and patient's commands over [`medledger::rx`].
 
+use super::CmdResult;
 use alloy::{
     hex,
     primitives::{keccak256, Address, Bytes, B256, U256},
@@ -389,16 +390,8 @@ pub(crate) async fn run(command: RxCommand) -> ExitCode {
         RxCommand::Transfer(args) => transfer(&args).await,
         RxCommand::InvalidateNonces(args) => invalidate_nonces(&args).await,
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    super::exit_code(result)
 }
-
-type CmdResult = anyhow::Result<ExitCode>;
 
 fn read_input(path: &Path) -> Result<String, RxError> {
     if path == Path::new("-") {
