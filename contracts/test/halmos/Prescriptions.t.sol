@@ -29,6 +29,16 @@ contract PrescriptionsSymbolicTest is Fixture {
             && s.openFillDispensed <= s.quantityPerFill && (s.fillsUsed == 0) == (s.openFillDispensed == 0);
     }
 
+    /// @dev One fill of a schedule II prescription, valid 30 days, designated to `pharmacy`.
+    function _scheduleIITerms() internal view returns (IPrescriptions.RxTerms memory t) {
+        t = _terms();
+        t.schedule = 2;
+        t.fills = 1;
+        t.minFillInterval = 0;
+        t.validUntil = uint32(block.timestamp + 30 days);
+        t.pharmacy = pharmacy;
+    }
+
     /// @dev Stores `state` as prescription `rxId` and checks the packing against `prescriptionOf`.
     function _store(bytes32 rxId, IPrescriptions.Rx memory state) internal {
         vm.store(address(rx), keccak256(abi.encode(rxId, RXS_SLOT)), _pack(state));
@@ -166,12 +176,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         uint40 time
     ) public {
         vm.assume(time >= block.timestamp);
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = 2;
-        t.fills = 1;
-        t.minFillInterval = 0;
-        t.validUntil = uint32(block.timestamp + 30 days);
-        t.pharmacy = pharmacy;
+        IPrescriptions.RxTerms memory t = _scheduleIITerms();
         bytes32 rxId = _issue(t);
         vm.startPrank(registrar);
         if (action == 1) credentials.suspend(prescriber, 1);
@@ -238,12 +243,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         public
     {
         vm.assume(time >= block.timestamp);
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = 2;
-        t.fills = 1;
-        t.minFillInterval = 0;
-        t.validUntil = uint32(block.timestamp + 30 days);
-        t.pharmacy = pharmacy;
+        IPrescriptions.RxTerms memory t = _scheduleIITerms();
         bytes32 rxId = _issue(t);
         vm.prank(registrar);
         credentials.setSchedules(pharmacy, schedules & 0x3c);
@@ -259,12 +259,7 @@ contract PrescriptionsSymbolicTest is Fixture {
         public
     {
         vm.assume(t1 >= block.timestamp && t2 >= t1);
-        IPrescriptions.RxTerms memory t = _terms();
-        t.schedule = 2;
-        t.fills = 1;
-        t.minFillInterval = 0;
-        t.validUntil = uint32(block.timestamp + 30 days);
-        t.pharmacy = pharmacy;
+        IPrescriptions.RxTerms memory t = _scheduleIITerms();
         bytes32 rxId = _issue(t);
         vm.warp(t1);
         vm.prank(pharmacy);
